@@ -1,0 +1,97 @@
+//! The store: one [`Store`] contract with two backends, SQLite (the embedded default, in
+//! the data dir) and PostgreSQL (for replicas). Both run the same SQL, written once in
+//! [`sql_impl`], over twin migrations (`migrations/sqlite`, `migrations/postgres`), and
+//! the same conformance suite (`tests/conformance.rs`) runs against both.
+//!
+//! The store never sees plaintext secrets: provider credentials arrive sealed by the
+//! gateway, AI keys arrive as hashes.
+
+mod postgres;
+mod records;
+mod sql_impl;
+mod sqlite;
+
+pub use postgres::PgStore;
+pub use records::{ApiKeyRow, KeyAuth, ProviderRow, UsageFilter, User};
+pub use sqlite::SqliteStore;
+
+use async_trait::async_trait;
+use modelgate_core::usage::UsageRecord;
+use std::sync::Arc;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A uniqueness rule was broken; the string names what.
+    #[error("{0} already exists")]
+    Conflict(String),
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("unsupported database URL (expected sqlite:// or postgres://)")]
+    UnsupportedUrl,
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// Everything modelgate keeps durably. Implementations are cheap to clone behind `Arc`.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// `sqlite` or `postgres`.
+    fn backend(&self) -> &'static str;
+    /// A trivial query, for readiness checks.
+    async fn ping(&self) -> StoreResult<()>;
+
+    async fn insert_user(&self, user: &User) -> StoreResult<()>;
+    async fn user_by_name(&self, name: &str) -> StoreResult<Option<User>>;
+    async fn count_users(&self) -> StoreResult<i64>;
+
+    async fn insert_key(&self, key: &ApiKeyRow) -> StoreResult<()>;
+    /// The key with this hash together with its owner, whatever its state.
+    async fn key_by_hash(&self, key_hash: &str) -> StoreResult<Option<KeyAuth>>;
+    /// Keys of one user, or of everyone when `user_id` is `None`; newest first.
+    async fn list_keys(&self, user_id: Option<&str>) -> StoreResult<Vec<ApiKeyRow>>;
+    /// Marks a key revoked. With `user_id`, only that user's key. Returns the revoked
+    /// key's hash (for cache invalidation), `None` if no such live key.
+    async fn revoke_key(
+        &self,
+        id: &str,
+        user_id: Option<&str>,
+        at_ms: i64,
+    ) -> StoreResult<Option<String>>;
+    /// Records when keys were last used (batched by the metering writer).
+    async fn touch_keys(&self, used: &[(String, i64)]) -> StoreResult<()>;
+
+    async fn insert_provider(&self, provider: &ProviderRow) -> StoreResult<()>;
+    /// Replaces the row with the same id; false if it is gone.
+    async fn update_provider(&self, provider: &ProviderRow) -> StoreResult<bool>;
+    async fn delete_provider(&self, name: &str) -> StoreResult<bool>;
+    async fn list_providers(&self) -> StoreResult<Vec<ProviderRow>>;
+
+    /// Inserts records in one transaction; a record whose id exists is skipped, so a
+    /// retried batch never double-counts.
+    async fn insert_usage(&self, records: &[UsageRecord]) -> StoreResult<()>;
+    async fn list_usage(&self, filter: &UsageFilter) -> StoreResult<Vec<UsageRecord>>;
+}
+
+/// Opens the store a `--database` URL names, running migrations.
+pub async fn open(url: &str) -> StoreResult<Arc<dyn Store>> {
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Ok(Arc::new(PgStore::connect(url).await?))
+    } else if let Some(path) = url.strip_prefix("sqlite://") {
+        Ok(Arc::new(
+            SqliteStore::open(std::path::Path::new(path)).await?,
+        ))
+    } else {
+        Err(StoreError::UnsupportedUrl)
+    }
+}
+
+fn conflict_or(err: sqlx::Error, what: &str) -> StoreError {
+    match &err {
+        sqlx::Error::Database(db) if db.is_unique_violation() => {
+            StoreError::Conflict(what.to_string())
+        }
+        _ => StoreError::Database(err),
+    }
+}

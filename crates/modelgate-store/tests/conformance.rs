@@ -1,0 +1,299 @@
+//! One conformance suite, run against both backends: every test below is instantiated for
+//! SQLite (a temp file) and PostgreSQL (a private schema in the database named by
+//! `MODELGATE_TEST_POSTGRES_URL`, default `postgres://postgres@127.0.0.1:5432/test`).
+
+use modelgate_core::usage::{Outcome, TokenUsage, UsageRecord};
+use modelgate_store::{
+    ApiKeyRow, PgStore, ProviderRow, SqliteStore, Store, StoreError, UsageFilter, User,
+};
+use std::sync::Arc;
+
+struct Harness {
+    store: Arc<dyn Store>,
+    _guard: Option<tempfile::TempDir>,
+}
+
+async fn sqlite() -> Harness {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(&dir.path().join("t.db")).await.unwrap();
+    Harness {
+        store: Arc::new(store),
+        _guard: Some(dir),
+    }
+}
+
+async fn postgres() -> Harness {
+    use sqlx::postgres::PgConnectOptions;
+    use std::str::FromStr;
+    let url = std::env::var("MODELGATE_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+    let schema = modelgate_core::ids::new_id("t");
+    let admin = sqlx::PgPool::connect(&url)
+        .await
+        .expect("PostgreSQL must be reachable for the conformance suite (run .ci/services)");
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
+        .execute(&admin)
+        .await
+        .unwrap();
+    let opts = PgConnectOptions::from_str(&url)
+        .unwrap()
+        .options([("search_path", schema.as_str())]);
+    let store = PgStore::connect_with(opts).await.unwrap();
+    Harness {
+        store: Arc::new(store),
+        _guard: None,
+    }
+}
+
+fn user(name: &str) -> User {
+    User {
+        id: modelgate_core::ids::new_id("usr"),
+        name: name.into(),
+        role: "admin".into(),
+        password_hash: None,
+        created_at: 1,
+        deactivated_at: None,
+    }
+}
+
+fn key(user_id: &str, hash: &str, created_at: i64) -> ApiKeyRow {
+    ApiKeyRow {
+        id: modelgate_core::ids::new_id("key"),
+        user_id: user_id.into(),
+        name: "k".into(),
+        key_hash: hash.into(),
+        display_prefix: "mg_abc…".into(),
+        created_at,
+        expires_at: None,
+        revoked_at: None,
+        last_used_at: None,
+        allocation_id: None,
+        models_json: Some("[\"a\"]".into()),
+    }
+}
+
+fn provider(name: &str, owner: &str) -> ProviderRow {
+    ProviderRow {
+        id: modelgate_core::ids::new_id("prv"),
+        name: name.into(),
+        kind: "openai-compatible".into(),
+        endpoint: "http://127.0.0.1:1/v1".into(),
+        owner_id: owner.into(),
+        config_json: "{}".into(),
+        secret_sealed: Some(vec![1, 2, 3, 0, 255]),
+        created_at: 5,
+        updated_at: 5,
+    }
+}
+
+fn usage(id: &str, user_id: &str, at: i64) -> UsageRecord {
+    UsageRecord {
+        id: id.into(),
+        request_id: "req".into(),
+        created_at_ms: at,
+        key_id: "key_x".into(),
+        user_id: user_id.into(),
+        provider: "p".into(),
+        model: "m".into(),
+        api: "chat.completions".into(),
+        stream: true,
+        usage: TokenUsage {
+            input_tokens: 10,
+            output_tokens: 20,
+            cached_tokens: 3,
+        },
+        usage_estimated: true,
+        cost_micros: 42,
+        status: 200,
+        outcome: Outcome::StreamBroken,
+        latency_ms: 7,
+        ttft_ms: Some(2),
+    }
+}
+
+async fn users_are_unique_and_found(h: Harness) {
+    let s = &h.store;
+    assert_eq!(s.count_users().await.unwrap(), 0);
+    let u = user("alice");
+    s.insert_user(&u).await.unwrap();
+    assert_eq!(s.user_by_name("alice").await.unwrap(), Some(u.clone()));
+    assert_eq!(s.user_by_name("bob").await.unwrap(), None);
+    let dup = s
+        .insert_user(&User {
+            id: "other".into(),
+            ..u
+        })
+        .await;
+    assert!(matches!(dup, Err(StoreError::Conflict(_))), "{dup:?}");
+    assert_eq!(s.count_users().await.unwrap(), 1);
+}
+
+async fn keys_lifecycle(h: Harness) {
+    let s = &h.store;
+    let alice = user("alice");
+    let bob = user("bob");
+    s.insert_user(&alice).await.unwrap();
+    s.insert_user(&bob).await.unwrap();
+    let k1 = key(&alice.id, "h1", 10);
+    let k2 = key(&alice.id, "h2", 20);
+    let k3 = key(&bob.id, "h3", 30);
+    for k in [&k1, &k2, &k3] {
+        s.insert_key(k).await.unwrap();
+    }
+    assert!(matches!(
+        s.insert_key(&key(&bob.id, "h1", 1)).await,
+        Err(StoreError::Conflict(_))
+    ));
+
+    let auth = s.key_by_hash("h2").await.unwrap().unwrap();
+    assert_eq!(auth.key, k2);
+    assert_eq!(auth.user_name, "alice");
+    assert_eq!(auth.user_role, "admin");
+    assert!(s.key_by_hash("nope").await.unwrap().is_none());
+    assert!(s.key_by_hash("' OR '1'='1").await.unwrap().is_none());
+
+    let mine: Vec<_> = s
+        .list_keys(Some(&alice.id))
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|k| k.id)
+        .collect();
+    assert_eq!(mine, vec![k2.id.clone(), k1.id.clone()]);
+    assert_eq!(s.list_keys(None).await.unwrap().len(), 3);
+
+    // bob cannot revoke alice's key; alice can, once.
+    assert_eq!(s.revoke_key(&k1.id, Some(&bob.id), 50).await.unwrap(), None);
+    assert_eq!(
+        s.revoke_key(&k1.id, Some(&alice.id), 50).await.unwrap(),
+        Some("h1".into())
+    );
+    assert_eq!(
+        s.revoke_key(&k1.id, Some(&alice.id), 60).await.unwrap(),
+        None
+    );
+    assert_eq!(
+        s.revoke_key(&k3.id, None, 70).await.unwrap(),
+        Some("h3".into())
+    );
+    assert_eq!(
+        s.key_by_hash("h1").await.unwrap().unwrap().key.revoked_at,
+        Some(50)
+    );
+
+    s.touch_keys(&[(k2.id.clone(), 100), (k2.id.clone(), 90)])
+        .await
+        .unwrap();
+    assert_eq!(
+        s.key_by_hash("h2").await.unwrap().unwrap().key.last_used_at,
+        Some(100)
+    );
+}
+
+async fn providers_crud(h: Harness) {
+    let s = &h.store;
+    let admin = user("admin");
+    s.insert_user(&admin).await.unwrap();
+    let mut p = provider("vllm", &admin.id);
+    s.insert_provider(&p).await.unwrap();
+    assert!(matches!(
+        s.insert_provider(&provider("vllm", &admin.id)).await,
+        Err(StoreError::Conflict(_))
+    ));
+    s.insert_provider(&provider("alpha", &admin.id))
+        .await
+        .unwrap();
+    let names: Vec<_> = s
+        .list_providers()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|p| p.name)
+        .collect();
+    assert_eq!(names, vec!["alpha", "vllm"]);
+
+    p.endpoint = "http://127.0.0.1:2/v1".into();
+    p.secret_sealed = None;
+    p.updated_at = 9;
+    assert!(s.update_provider(&p).await.unwrap());
+    let got = s
+        .list_providers()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|x| x.id == p.id)
+        .unwrap();
+    assert_eq!(got, p);
+    p.name = "alpha".into();
+    assert!(matches!(
+        s.update_provider(&p).await,
+        Err(StoreError::Conflict(_))
+    ));
+
+    assert!(s.delete_provider("vllm").await.unwrap());
+    assert!(!s.delete_provider("vllm").await.unwrap());
+    assert_eq!(s.list_providers().await.unwrap().len(), 1);
+}
+
+async fn usage_is_idempotent_and_filtered(h: Harness) {
+    let s = &h.store;
+    let batch = vec![
+        usage("u1", "alice", 100),
+        usage("u2", "bob", 200),
+        usage("u3", "alice", 300),
+    ];
+    s.insert_usage(&batch).await.unwrap();
+    s.insert_usage(&batch[..1]).await.unwrap(); // a retried batch adds nothing
+    s.insert_usage(&[]).await.unwrap();
+    let all = s.list_usage(&UsageFilter::default()).await.unwrap();
+    assert_eq!(all.len(), 3);
+    assert_eq!(all[0], batch[2]);
+    let alice = s
+        .list_usage(&UsageFilter {
+            user_id: Some("alice".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        alice.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(),
+        vec!["u3", "u1"]
+    );
+    let window = s
+        .list_usage(&UsageFilter {
+            since_ms: Some(150),
+            until_ms: Some(300),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(window.len(), 1);
+    assert_eq!(window[0].id, "u2");
+    let limited = s
+        .list_usage(&UsageFilter {
+            limit: 2,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(limited.len(), 2);
+    s.ping().await.unwrap();
+}
+
+macro_rules! conformance {
+    ($($name:ident),* $(,)?) => {
+        mod on_sqlite {
+            $(#[tokio::test] async fn $name() { super::$name(super::sqlite().await).await })*
+        }
+        mod on_postgres {
+            $(#[tokio::test] async fn $name() { super::$name(super::postgres().await).await })*
+        }
+    };
+}
+
+conformance!(
+    users_are_unique_and_found,
+    keys_lifecycle,
+    providers_crud,
+    usage_is_idempotent_and_filtered
+);
