@@ -1,0 +1,36 @@
+//! The pooled HTTP client every adapter shares: keep-alive pools, HTTP/2 by ALPN,
+//! `TCP_NODELAY` (no Nagle delay on small SSE writes), no redirects (a redirect is an SSRF
+//! path), no system proxy, no response decompression (bodies pass through untouched).
+
+use std::time::Duration;
+
+/// Client-wide settings; per-request deadlines are applied by the caller.
+#[derive(Debug, Clone)]
+pub struct ClientSettings {
+    pub connect_timeout: Duration,
+    pub pool_idle_timeout: Duration,
+    pub pool_max_idle_per_host: usize,
+}
+
+impl Default for ClientSettings {
+    fn default() -> Self {
+        Self {
+            connect_timeout: Duration::from_secs(10),
+            pool_idle_timeout: Duration::from_secs(90),
+            pool_max_idle_per_host: 1024,
+        }
+    }
+}
+
+/// Builds the shared upstream client.
+pub fn build(settings: &ClientSettings) -> Result<reqwest::Client, reqwest::Error> {
+    reqwest::Client::builder()
+        .tcp_nodelay(true)
+        .connect_timeout(settings.connect_timeout)
+        .pool_idle_timeout(settings.pool_idle_timeout)
+        .pool_max_idle_per_host(settings.pool_max_idle_per_host)
+        .redirect(reqwest::redirect::Policy::none())
+        .no_proxy()
+        .user_agent(concat!("modelgate/", env!("CARGO_PKG_VERSION")))
+        .build()
+}
