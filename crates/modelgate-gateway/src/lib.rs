@@ -1,1 +1,65 @@
-//! placeholder
+//! The request pipeline and the admin services of modelgate, as plain Rust (no HTTP
+//! framework): authentication ([`auth`]), the provider registry and model discovery
+//! ([`registry`]), model resolution ([`resolve`]), request body peeking and rewriting
+//! ([`body`]), the proxy itself ([`proxy`]), stream metering ([`stream`]), usage
+//! recording ([`meter`]), token estimates ([`estimate`]), metrics ([`telemetry`]) and the
+//! admin services ([`admin`]). The server crate turns [`GatewayError`] into HTTP.
+
+pub mod admin;
+pub mod auth;
+pub mod body;
+pub mod bootstrap;
+pub mod error;
+pub mod estimate;
+pub mod meter;
+pub mod proxy;
+pub mod registry;
+pub mod resolve;
+pub mod settings;
+pub mod stream;
+pub mod telemetry;
+
+pub use error::GatewayError;
+pub use settings::Settings;
+
+use modelgate_core::sealing::MasterKey;
+use modelgate_store::Store;
+use std::sync::Arc;
+
+/// Everything a request needs, built once at start and shared.
+pub struct Gateway {
+    pub store: Arc<dyn Store>,
+    pub master_key: MasterKey,
+    pub client: reqwest::Client,
+    pub registry: registry::Registry,
+    pub auth: auth::Authenticator,
+    pub usage: meter::UsageSink,
+    pub settings: Settings,
+}
+
+impl Gateway {
+    /// Builds the gateway over an opened store: loads providers, starts the usage writer.
+    /// Returns the gateway and the writer's handle (await it after [`meter::UsageSink::close`]).
+    pub async fn start(
+        store: Arc<dyn Store>,
+        master_key: MasterKey,
+        settings: Settings,
+    ) -> Result<(Arc<Self>, tokio::task::JoinHandle<()>), GatewayError> {
+        let client = modelgate_providers::client::build(&settings.client).map_err(|e| {
+            GatewayError::internal(format!("could not build the upstream HTTP client: {e}"))
+        })?;
+        let (usage, writer) = meter::spawn_writer(store.clone());
+        let auth = auth::Authenticator::new(store.clone(), settings.key_cache_ttl);
+        let gateway = Arc::new(Self {
+            store,
+            master_key,
+            client,
+            registry: registry::Registry::default(),
+            auth,
+            usage,
+            settings,
+        });
+        gateway.reload_providers().await?;
+        Ok((gateway, writer))
+    }
+}

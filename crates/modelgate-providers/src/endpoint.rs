@@ -99,16 +99,35 @@ mod tests {
             ("http://host:8000/", "http://host:8000/v1"),
             ("http://host:8000/v1", "http://host:8000/v1"),
             ("http://host:8000/v1/", "http://host:8000/v1"),
-            ("http://host:8000/v1/chat/completions", "http://host:8000/v1"),
-            ("http://127.0.0.1:11434/v1/models", "http://127.0.0.1:11434/v1"),
-            ("https://api.groq.com/openai/v1", "https://api.groq.com/openai/v1"),
-            ("https://x.example/v1beta/openai/chat/completions", "https://x.example/v1beta/openai"),
+            (
+                "http://host:8000/v1/chat/completions",
+                "http://host:8000/v1",
+            ),
+            (
+                "http://127.0.0.1:11434/v1/models",
+                "http://127.0.0.1:11434/v1",
+            ),
+            (
+                "https://api.groq.com/openai/v1",
+                "https://api.groq.com/openai/v1",
+            ),
+            (
+                "https://x.example/v1beta/openai/chat/completions",
+                "https://x.example/v1beta/openai",
+            ),
             ("HTTP://Host:80/v1", "http://host/v1"),
         ];
         for (input, want) in cases {
-            assert_eq!(normalize(OpenaiCompatible, Some(input)).as_deref(), Ok(want), "{input}");
+            assert_eq!(
+                normalize(OpenaiCompatible, Some(input)).as_deref(),
+                Ok(want),
+                "{input}"
+            );
         }
-        assert_eq!(normalize(Openai, None).as_deref(), Ok("https://api.openai.com/v1"));
+        assert_eq!(
+            normalize(Openai, None).as_deref(),
+            Ok("https://api.openai.com/v1")
+        );
     }
 
     #[test]
@@ -120,11 +139,20 @@ mod tests {
             (Some("file:///etc/passwd"), EndpointError::Scheme),
             (Some("http://u:p@host/v1"), EndpointError::Userinfo),
             (Some("http://host/v1?x=1"), EndpointError::QueryOrFragment),
-            (Some("http://169.254.169.254/latest"), EndpointError::Forbidden),
+            (
+                Some("http://169.254.169.254/latest"),
+                EndpointError::Forbidden,
+            ),
             (Some("http://[fe80::1]/v1"), EndpointError::Forbidden),
             (Some("http://[fd00:ec2::254]/v1"), EndpointError::Forbidden),
-            (Some("http://[::ffff:169.254.169.254]/v1"), EndpointError::Forbidden),
-            (Some("http://metadata.google.internal./v1"), EndpointError::Forbidden),
+            (
+                Some("http://[::ffff:169.254.169.254]/v1"),
+                EndpointError::Forbidden,
+            ),
+            (
+                Some("http://metadata.google.internal./v1"),
+                EndpointError::Forbidden,
+            ),
             (Some("http://host/v1\r\nX: y"), EndpointError::Invalid),
         ];
         for (input, want) in cases {

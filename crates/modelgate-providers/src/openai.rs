@@ -56,6 +56,11 @@ impl OpenAiUpstream {
         &self.base_url
     }
 
+    /// The API key's text, for scrubbing it out of echoed upstream errors.
+    pub fn api_key_text(&self) -> Option<&str> {
+        self.api_key.as_ref().map(Secret::expose)
+    }
+
     pub fn url(&self, op: Operation) -> String {
         format!("{}{}", self.base_url, op.path())
     }
@@ -145,7 +150,10 @@ mod tests {
     #[test]
     fn urls() {
         let u = OpenAiUpstream::new("http://h/v1".into(), None);
-        assert_eq!(u.url(Operation::ChatCompletions), "http://h/v1/chat/completions");
+        assert_eq!(
+            u.url(Operation::ChatCompletions),
+            "http://h/v1/chat/completions"
+        );
         assert_eq!(u.url(Operation::Models), "http://h/v1/models");
     }
 }

@@ -168,7 +168,8 @@ mod tests {
 
     #[test]
     fn splits_on_every_line_ending() {
-        let input = b"data: a\n\ndata: b\r\n\r\ndata: c\r\rdata: d\n\r\n: ping\n\nevent: x\ndata: e";
+        let input =
+            b"data: a\n\ndata: b\r\n\r\ndata: c\r\rdata: d\n\r\n: ping\n\nevent: x\ndata: e";
         let events = split_all(&[input]);
         let datas: Vec<_> = events
             .iter()
@@ -202,8 +203,14 @@ mod tests {
         s.push(Bytes::from_static(b"data: a\r\n\r"));
         assert_eq!(s.next_event().unwrap(), None);
         s.push(Bytes::from_static(b"\ndata: b\n\n"));
-        assert_eq!(s.next_event().unwrap().as_deref(), Some(&b"data: a\r\n\r\n"[..]));
-        assert_eq!(s.next_event().unwrap().as_deref(), Some(&b"data: b\n\n"[..]));
+        assert_eq!(
+            s.next_event().unwrap().as_deref(),
+            Some(&b"data: a\r\n\r\n"[..])
+        );
+        assert_eq!(
+            s.next_event().unwrap().as_deref(),
+            Some(&b"data: b\n\n"[..])
+        );
     }
 
     #[test]

@@ -45,6 +45,8 @@ pub trait Store: Send + Sync + 'static {
     async fn insert_user(&self, user: &User) -> StoreResult<()>;
     async fn user_by_name(&self, name: &str) -> StoreResult<Option<User>>;
     async fn count_users(&self) -> StoreResult<i64>;
+    /// Every user, by name.
+    async fn list_users(&self) -> StoreResult<Vec<User>>;
 
     async fn insert_key(&self, key: &ApiKeyRow) -> StoreResult<()>;
     /// The key with this hash together with its owner, whatever its state.

@@ -115,6 +115,12 @@ macro_rules! impl_store {
                 Ok(n)
             }
 
+            async fn list_users(&self) -> $crate::StoreResult<Vec<$crate::User>> {
+                Ok(sqlx::query_as("SELECT * FROM users ORDER BY name")
+                    .fetch_all(&self.pool)
+                    .await?)
+            }
+
             async fn insert_key(&self, k: &$crate::ApiKeyRow) -> $crate::StoreResult<()> {
                 sqlx::query(
                     "INSERT INTO api_keys (id, user_id, name, key_hash, display_prefix, created_at, \

@@ -126,6 +126,15 @@ async fn users_are_unique_and_found(h: Harness) {
         .await;
     assert!(matches!(dup, Err(StoreError::Conflict(_))), "{dup:?}");
     assert_eq!(s.count_users().await.unwrap(), 1);
+    s.insert_user(&user("aaron")).await.unwrap();
+    let names: Vec<_> = s
+        .list_users()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|u| u.name)
+        .collect();
+    assert_eq!(names, vec!["aaron", "alice"]);
 }
 
 async fn keys_lifecycle(h: Harness) {

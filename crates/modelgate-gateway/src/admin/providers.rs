@@ -1,0 +1,402 @@
+//! Provider management: create, list, read, update, delete, refresh models; and the
+//! declarative form used by the config file. Secrets are sealed with the master key
+//! before they reach the store and never appear in any answer.
+
+use super::{double_option, parse_json, require_admin, rfc3339, valid_slug};
+use crate::auth::Principal;
+use crate::registry::{ProviderConfig, RuntimeProvider};
+use crate::{Gateway, GatewayError};
+use modelgate_core::ids::new_id;
+use modelgate_core::{ProviderKind, now_millis};
+use modelgate_store::ProviderRow;
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+
+/// How the gateway authenticates to the upstream.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(tag = "type", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum AuthSpec {
+    ApiKey { api_key: String },
+    None,
+}
+
+/// `POST /api/providers` and a provider in the config file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProviderSpec {
+    pub name: String,
+    pub kind: String,
+    #[serde(default)]
+    pub endpoint: Option<String>,
+    #[serde(default)]
+    pub api_key: Option<String>,
+    #[serde(default)]
+    pub auth: Option<AuthSpec>,
+    #[serde(default)]
+    pub models: Option<Vec<String>>,
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub tags: Option<Vec<String>>,
+}
+
+/// `PATCH /api/providers/{name}`: absent fields stay; `null` clears where that means
+/// something (`models: null` returns to discovery).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProviderPatch {
+    #[serde(default)]
+    pub endpoint: Option<String>,
+    #[serde(default)]
+    pub api_key: Option<String>,
+    #[serde(default)]
+    pub auth: Option<AuthSpec>,
+    #[serde(default, deserialize_with = "double_option")]
+    pub models: Option<Option<Vec<String>>>,
+    #[serde(default, deserialize_with = "double_option")]
+    pub description: Option<Option<String>>,
+    #[serde(default)]
+    pub tags: Option<Vec<String>>,
+}
+
+/// A provider as the API shows it. No secret, ever.
+#[derive(Debug, Clone, Serialize)]
+pub struct ProviderView {
+    pub id: String,
+    pub name: String,
+    pub kind: String,
+    pub endpoint: String,
+    pub auth: AuthView,
+    pub models: Vec<String>,
+    pub models_source: &'static str,
+    pub models_refreshed_at: Option<String>,
+    pub models_error: Option<String>,
+    pub status: &'static str,
+    pub description: Option<String>,
+    pub tags: Vec<String>,
+    pub owner: String,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct AuthView {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub configured: bool,
+}
+
+impl ProviderView {
+    pub fn of(p: &RuntimeProvider) -> Self {
+        let discovery = p.discovery.load();
+        let listed = p.config.models.is_some();
+        let status = if p.credential_error {
+            "needs_reconfiguration"
+        } else if !listed && discovery.error.is_some() {
+            "error"
+        } else {
+            "ok"
+        };
+        Self {
+            id: p.row.id.clone(),
+            name: p.row.name.clone(),
+            kind: p.row.kind.clone(),
+            endpoint: p.row.endpoint.clone(),
+            auth: AuthView {
+                kind: p.config.auth_type.clone(),
+                configured: p.row.secret_sealed.is_some(),
+            },
+            models: p.models(),
+            models_source: if listed { "listed" } else { "discovered" },
+            models_refreshed_at: (!listed && discovery.at_ms > 0).then(|| rfc3339(discovery.at_ms)),
+            models_error: if listed {
+                None
+            } else {
+                discovery.error.clone()
+            },
+            status,
+            description: p.config.description.clone(),
+            tags: p.config.tags.clone(),
+            owner: p.owner_name.clone(),
+            created_at: rfc3339(p.row.created_at),
+            updated_at: rfc3339(p.row.updated_at),
+        }
+    }
+}
+
+/// The validated, storable form of a spec.
+struct Validated {
+    kind: ProviderKind,
+    endpoint: String,
+    secret: Option<String>,
+    config: ProviderConfig,
+}
+
+fn validate(spec: &ProviderSpec) -> Result<Validated, GatewayError> {
+    if !valid_slug(&spec.name) {
+        return Err(GatewayError::bad_request(
+            "name must be 1-64 characters of letters, digits, '-' and '_'",
+        )
+        .with_param("name"));
+    }
+    let kind = ProviderKind::parse(&spec.kind).ok_or_else(|| {
+        let known: Vec<_> = ProviderKind::ALL.iter().map(|k| k.as_str()).collect();
+        GatewayError::bad_request(format!(
+            "unknown provider kind '{}'; this gateway supports: {}",
+            spec.kind,
+            known.join(", ")
+        ))
+        .with_param("kind")
+    })?;
+    let endpoint = modelgate_providers::endpoint::normalize(kind, spec.endpoint.as_deref())
+        .map_err(|e| GatewayError::bad_request(e.to_string()).with_param("endpoint"))?;
+    let (auth_type, secret) = auth_of(spec.api_key.clone(), spec.auth.clone())?;
+    let config = ProviderConfig {
+        models: validate_models(spec.models.clone())?,
+        description: spec.description.clone(),
+        tags: spec.tags.clone().unwrap_or_default(),
+        auth_type,
+    };
+    Ok(Validated {
+        kind,
+        endpoint,
+        secret,
+        config,
+    })
+}
+
+/// `api_key` and `auth` are two spellings of the same thing; giving both differently is
+/// an error.
+fn auth_of(
+    api_key: Option<String>,
+    auth: Option<AuthSpec>,
+) -> Result<(String, Option<String>), GatewayError> {
+    let from_auth = match auth {
+        Some(AuthSpec::ApiKey { api_key }) => Some(Some(api_key)),
+        Some(AuthSpec::None) => Some(None),
+        None => None,
+    };
+    let secret = match (api_key, from_auth) {
+        (Some(a), Some(Some(b))) if a != b => {
+            return Err(GatewayError::bad_request(
+                "api_key and auth.api_key disagree; give one of them",
+            ));
+        }
+        (Some(_), Some(None)) => {
+            return Err(GatewayError::bad_request(
+                "api_key was given together with auth type 'none'",
+            ));
+        }
+        (Some(a), _) => Some(a),
+        (None, Some(from_auth)) => from_auth,
+        (None, None) => None,
+    };
+    if secret
+        .as_deref()
+        .is_some_and(|s| s.is_empty() || s.chars().any(char::is_control))
+    {
+        return Err(
+            GatewayError::bad_request("api_key must be non-empty printable text")
+                .with_param("api_key"),
+        );
+    }
+    let auth_type = if secret.is_some() { "api-key" } else { "none" };
+    Ok((auth_type.to_owned(), secret))
+}
+
+fn validate_models(models: Option<Vec<String>>) -> Result<Option<Vec<String>>, GatewayError> {
+    if let Some(list) = &models
+        && list.iter().any(|m| m.trim().is_empty() || m.len() > 256)
+    {
+        return Err(
+            GatewayError::bad_request("model ids must be non-empty and at most 256 bytes")
+                .with_param("models"),
+        );
+    }
+    Ok(models)
+}
+
+impl Gateway {
+    fn provider_row(
+        &self,
+        id: String,
+        name: String,
+        owner_id: String,
+        v: &Validated,
+        created_at: i64,
+    ) -> Result<ProviderRow, GatewayError> {
+        let sealed = v
+            .secret
+            .as_ref()
+            .map(|s| self.master_key.seal(s.as_bytes(), &id));
+        Ok(ProviderRow {
+            name,
+            kind: v.kind.as_str().to_owned(),
+            endpoint: v.endpoint.clone(),
+            owner_id,
+            config_json: serde_json::to_string(&v.config)
+                .map_err(|e| GatewayError::internal(e.to_string()))?,
+            secret_sealed: sealed,
+            created_at,
+            updated_at: now_millis(),
+            id,
+        })
+    }
+
+    fn provider_view(&self, name: &str) -> Result<ProviderView, GatewayError> {
+        self.registry
+            .snapshot()
+            .get(name)
+            .map(|p| ProviderView::of(p))
+            .ok_or_else(|| GatewayError::not_found(format!("no provider named '{name}'")))
+    }
+
+    pub async fn create_provider(
+        self: &Arc<Self>,
+        who: &Principal,
+        body: &[u8],
+    ) -> Result<ProviderView, GatewayError> {
+        require_admin(who)?;
+        let spec: ProviderSpec = parse_json(body)?;
+        let v = validate(&spec)?;
+        let now = now_millis();
+        let row = self.provider_row(
+            new_id("prv"),
+            spec.name.clone(),
+            who.user_id.clone(),
+            &v,
+            now,
+        )?;
+        self.store.insert_provider(&row).await?;
+        self.reload_providers().await?;
+        self.provider_view(&spec.name)
+    }
+
+    /// Creates or replaces a provider declared in the config file, owned by `owner_id`.
+    pub async fn apply_declared_provider(
+        self: &Arc<Self>,
+        owner_id: &str,
+        spec: &ProviderSpec,
+    ) -> Result<(), GatewayError> {
+        let v = validate(spec)?;
+        let existing = self
+            .store
+            .list_providers()
+            .await?
+            .into_iter()
+            .find(|p| p.name == spec.name);
+        match existing {
+            Some(old) => {
+                let row = self.provider_row(
+                    old.id,
+                    spec.name.clone(),
+                    owner_id.to_owned(),
+                    &v,
+                    old.created_at,
+                )?;
+                self.store.update_provider(&row).await?;
+            }
+            None => {
+                let row = self.provider_row(
+                    new_id("prv"),
+                    spec.name.clone(),
+                    owner_id.to_owned(),
+                    &v,
+                    now_millis(),
+                )?;
+                self.store.insert_provider(&row).await?;
+            }
+        }
+        Ok(())
+    }
+
+    pub fn list_providers(&self, _who: &Principal) -> Vec<ProviderView> {
+        self.registry
+            .snapshot()
+            .sorted()
+            .into_iter()
+            .map(|p| ProviderView::of(p))
+            .collect()
+    }
+
+    pub fn get_provider(&self, _who: &Principal, name: &str) -> Result<ProviderView, GatewayError> {
+        self.provider_view(name)
+    }
+
+    pub async fn update_provider(
+        self: &Arc<Self>,
+        who: &Principal,
+        name: &str,
+        body: &[u8],
+    ) -> Result<ProviderView, GatewayError> {
+        require_admin(who)?;
+        let patch: ProviderPatch = parse_json(body)?;
+        let current = self
+            .registry
+            .snapshot()
+            .get(name)
+            .cloned()
+            .ok_or_else(|| GatewayError::not_found(format!("no provider named '{name}'")))?;
+        let mut config = current.config.clone();
+        let secret_change = if patch.api_key.is_some() || patch.auth.is_some() {
+            let (auth_type, secret) = auth_of(patch.api_key.clone(), patch.auth.clone())?;
+            config.auth_type = auth_type;
+            Some(secret)
+        } else {
+            None
+        };
+        let endpoint = match &patch.endpoint {
+            Some(e) => modelgate_providers::endpoint::normalize(current.kind, Some(e))
+                .map_err(|e| GatewayError::bad_request(e.to_string()).with_param("endpoint"))?,
+            None => current.row.endpoint.clone(),
+        };
+        if let Some(models) = patch.models.clone() {
+            config.models = validate_models(models)?;
+        }
+        if let Some(description) = patch.description.clone() {
+            config.description = description;
+        }
+        if let Some(tags) = patch.tags.clone() {
+            config.tags = tags;
+        }
+        let mut row = current.row.clone();
+        row.endpoint = endpoint;
+        row.config_json =
+            serde_json::to_string(&config).map_err(|e| GatewayError::internal(e.to_string()))?;
+        if let Some(secret) = secret_change {
+            row.secret_sealed = secret.map(|s| self.master_key.seal(s.as_bytes(), &row.id));
+        }
+        row.updated_at = now_millis();
+        if !self.store.update_provider(&row).await? {
+            return Err(GatewayError::not_found(format!(
+                "no provider named '{name}'"
+            )));
+        }
+        self.reload_providers().await?;
+        self.provider_view(name)
+    }
+
+    pub async fn delete_provider(
+        self: &Arc<Self>,
+        who: &Principal,
+        name: &str,
+    ) -> Result<(), GatewayError> {
+        require_admin(who)?;
+        if !self.store.delete_provider(name).await? {
+            return Err(GatewayError::not_found(format!(
+                "no provider named '{name}'"
+            )));
+        }
+        self.reload_providers().await
+    }
+
+    pub async fn refresh_provider(
+        self: &Arc<Self>,
+        who: &Principal,
+        name: &str,
+    ) -> Result<ProviderView, GatewayError> {
+        require_admin(who)?;
+        let p = self.refresh_provider_models(name).await?;
+        Ok(ProviderView::of(&p))
+    }
+}

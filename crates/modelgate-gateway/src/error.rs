@@ -1,0 +1,90 @@
+//! [`GatewayError`]: an [`ErrorKind`] plus a client-safe message and the OpenAI `code` and
+//! `param` fields. It does not know HTTP; the server maps it in one place.
+
+use modelgate_core::ErrorKind;
+
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{message}")]
+pub struct GatewayError {
+    pub kind: ErrorKind,
+    pub message: String,
+    /// Machine-readable code (`invalid_api_key`, `model_not_found`, …).
+    pub code: Option<&'static str>,
+    /// The request field at fault, if any.
+    pub param: Option<&'static str>,
+}
+
+impl GatewayError {
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+        Self {
+            kind,
+            message: message.into(),
+            code: None,
+            param: None,
+        }
+    }
+
+    pub fn with_code(mut self, code: &'static str) -> Self {
+        self.code = Some(code);
+        self
+    }
+
+    pub fn with_param(mut self, param: &'static str) -> Self {
+        self.param = Some(param);
+        self
+    }
+
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::BadRequest, message)
+    }
+
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::NotFound, message)
+    }
+
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Forbidden, message)
+    }
+
+    pub fn internal(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Internal, message)
+    }
+
+    /// The single answer to every authentication failure, so unknown, revoked and expired
+    /// keys are indistinguishable.
+    pub fn unauthorized() -> Self {
+        Self::new(
+            ErrorKind::Unauthorized,
+            "Incorrect or missing API key. Pass a modelgate AI key as 'Authorization: Bearer <key>'.",
+        )
+        .with_code("invalid_api_key")
+    }
+
+    pub fn model_not_found(model: &str) -> Self {
+        Self::not_found(format!(
+            "The model '{model}' does not exist or you do not have access to it."
+        ))
+        .with_code("model_not_found")
+        .with_param("model")
+    }
+}
+
+impl From<modelgate_store::StoreError> for GatewayError {
+    fn from(err: modelgate_store::StoreError) -> Self {
+        match err {
+            modelgate_store::StoreError::Conflict(what) => {
+                Self::new(ErrorKind::Conflict, format!("{what} already exists"))
+            }
+            other => {
+                tracing::error!(error = %other, "store failure");
+                Self::new(ErrorKind::Unavailable, "the gateway's store is unavailable")
+            }
+        }
+    }
+}
+
+impl From<modelgate_providers::UpstreamError> for GatewayError {
+    fn from(err: modelgate_providers::UpstreamError) -> Self {
+        Self::new(err.kind, err.message)
+    }
+}

@@ -1,0 +1,195 @@
+//! Usage recording. Every metered request produces exactly one [`UsageRecord`], through a
+//! [`UsageGuard`] that sends it when the request finishes — or, if the request is dropped
+//! part-way (client disconnect), from `Drop`, so no path loses a record. Records go over
+//! an unbounded channel to one writer task that inserts them in batches (one transaction
+//! per batch), retries a failed batch until it lands, and updates keys' last-used times.
+//! [`UsageSink::flush`] waits until everything sent before it is stored.
+
+use modelgate_core::ids::new_id;
+use modelgate_core::now_millis;
+use modelgate_core::usage::{Outcome, TokenUsage, UsageRecord};
+use modelgate_store::Store;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::{mpsc, oneshot};
+
+enum Msg {
+    Record(Box<UsageRecord>),
+    Flush(oneshot::Sender<()>),
+}
+
+/// Where finished requests send their records. Cheap to clone.
+#[derive(Clone)]
+pub struct UsageSink {
+    tx: mpsc::UnboundedSender<Msg>,
+}
+
+/// Largest number of records written in one transaction.
+const MAX_BATCH: usize = 512;
+
+/// Starts the writer task.
+pub fn spawn_writer(store: Arc<dyn Store>) -> (UsageSink, tokio::task::JoinHandle<()>) {
+    let (tx, rx) = mpsc::unbounded_channel();
+    let handle = tokio::spawn(writer(store, rx));
+    (UsageSink { tx }, handle)
+}
+
+impl UsageSink {
+    fn send(&self, record: UsageRecord) {
+        crate::telemetry::record(&record);
+        if self.tx.send(Msg::Record(Box::new(record))).is_err() {
+            tracing::error!("usage writer has stopped; a usage record could not be queued");
+        }
+    }
+
+    /// Waits until every record sent before this call is stored.
+    pub async fn flush(&self) {
+        let (tx, rx) = oneshot::channel();
+        if self.tx.send(Msg::Flush(tx)).is_ok() {
+            let _ = rx.await;
+        }
+    }
+}
+
+async fn writer(store: Arc<dyn Store>, mut rx: mpsc::UnboundedReceiver<Msg>) {
+    let mut batch: Vec<UsageRecord> = Vec::new();
+    let mut waiters: Vec<oneshot::Sender<()>> = Vec::new();
+    while let Some(first) = rx.recv().await {
+        let mut next = Some(first);
+        while let Some(msg) = next.take() {
+            match msg {
+                Msg::Record(r) => batch.push(*r),
+                Msg::Flush(w) => waiters.push(w),
+            }
+            if batch.len() < MAX_BATCH {
+                next = rx.try_recv().ok();
+            }
+        }
+        write_batch(&*store, &batch).await;
+        batch.clear();
+        for w in waiters.drain(..) {
+            let _ = w.send(());
+        }
+    }
+}
+
+/// Writes one batch, retrying with capped backoff until it lands: records are never
+/// popped and then lost because the database hiccuped.
+async fn write_batch(store: &dyn Store, batch: &[UsageRecord]) {
+    if batch.is_empty() {
+        return;
+    }
+    let mut delay = Duration::from_millis(50);
+    loop {
+        match store.insert_usage(batch).await {
+            Ok(()) => break,
+            Err(e) => {
+                metrics::counter!(crate::telemetry::USAGE_WRITE_FAILURES_TOTAL).increment(1);
+                tracing::warn!(error = %e, records = batch.len(), "usage write failed; retrying");
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(5));
+            }
+        }
+    }
+    let mut last_used: HashMap<&str, i64> = HashMap::new();
+    for r in batch {
+        let at = last_used
+            .entry(r.key_id.as_str())
+            .or_insert(r.created_at_ms);
+        *at = (*at).max(r.created_at_ms);
+    }
+    let touches: Vec<(String, i64)> = last_used
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect();
+    if let Err(e) = store.touch_keys(&touches).await {
+        tracing::warn!(error = %e, "could not update keys' last-used times");
+    }
+}
+
+/// The fixed facts of a metered request.
+#[derive(Debug, Clone)]
+pub struct MeterContext {
+    pub request_id: String,
+    pub key_id: String,
+    pub user_id: String,
+    pub provider: String,
+    pub model: String,
+    pub api: &'static str,
+    pub stream: bool,
+}
+
+/// Accumulates one request's usage and sends its record exactly once.
+pub struct UsageGuard {
+    sink: UsageSink,
+    ctx: Option<MeterContext>,
+    started: Instant,
+    created_at_ms: i64,
+    pub usage: TokenUsage,
+    pub usage_estimated: bool,
+    pub status: u16,
+    pub ttft: Option<Duration>,
+}
+
+impl UsageGuard {
+    pub fn new(sink: UsageSink, ctx: MeterContext, started: Instant) -> Self {
+        Self {
+            sink,
+            ctx: Some(ctx),
+            started,
+            created_at_ms: now_millis(),
+            usage: TokenUsage::default(),
+            usage_estimated: false,
+            status: 0,
+            ttft: None,
+        }
+    }
+
+    pub fn context(&self) -> Option<&MeterContext> {
+        self.ctx.as_ref()
+    }
+
+    /// Marks the first byte (token) from the upstream, once.
+    pub fn mark_first_byte(&mut self) {
+        if self.ttft.is_none() {
+            self.ttft = Some(self.started.elapsed());
+        }
+    }
+
+    /// Sends the record with this outcome. Later calls and the drop do nothing.
+    pub fn finish(&mut self, outcome: Outcome) {
+        let Some(ctx) = self.ctx.take() else { return };
+        let record = UsageRecord {
+            id: new_id("use"),
+            request_id: ctx.request_id,
+            created_at_ms: self.created_at_ms,
+            key_id: ctx.key_id,
+            user_id: ctx.user_id,
+            provider: ctx.provider,
+            model: ctx.model,
+            api: ctx.api.to_owned(),
+            stream: ctx.stream,
+            usage: self.usage,
+            usage_estimated: self.usage_estimated,
+            cost_micros: 0,
+            status: self.status,
+            outcome,
+            latency_ms: self.started.elapsed().as_millis() as i64,
+            ttft_ms: self.ttft.map(|d| d.as_millis() as i64),
+        };
+        self.sink.send(record);
+    }
+}
+
+impl Drop for UsageGuard {
+    fn drop(&mut self) {
+        if self.ctx.is_some() {
+            if self.status == 0 {
+                // Nothing was answered: the conventional "client closed request" status.
+                self.status = 499;
+            }
+            self.finish(Outcome::ClientDisconnected);
+        }
+    }
+}

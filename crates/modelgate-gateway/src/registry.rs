@@ -1,0 +1,304 @@
+//! The provider registry: an immutable snapshot of every provider, with decrypted
+//! credentials and an index from model id to the providers that advertise it, swapped
+//! atomically ([`arc_swap`]) so the request path reads it without locks. Model lists come
+//! from the provider's configuration, or are discovered through the upstream's
+//! `GET /models`, kept for a TTL and refreshed in the background.
+
+use crate::resolve::ModelView;
+use crate::{Gateway, GatewayError};
+use arc_swap::ArcSwap;
+use modelgate_core::{ErrorKind, ProviderKind, Secret, now_millis};
+use modelgate_providers::openai::OpenAiUpstream;
+use modelgate_store::ProviderRow;
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// The non-secret settings of a provider, stored as the row's `config_json`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProviderConfig {
+    /// Models given by the admin; when set, no discovery happens.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub models: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub tags: Vec<String>,
+    /// `api-key` or `none`.
+    pub auth_type: String,
+}
+
+/// The latest model discovery of a provider.
+#[derive(Debug, Clone, Default)]
+pub struct Discovery {
+    pub models: Vec<String>,
+    pub at_ms: i64,
+    pub error: Option<String>,
+}
+
+/// A provider as the request path uses it.
+#[derive(Debug)]
+pub struct RuntimeProvider {
+    pub row: ProviderRow,
+    pub kind: ProviderKind,
+    pub config: ProviderConfig,
+    pub owner_name: String,
+    pub upstream: OpenAiUpstream,
+    /// Set when the stored credential cannot be opened with this master key: the
+    /// provider fails closed until it is reconfigured.
+    pub credential_error: bool,
+    pub discovery: ArcSwap<Discovery>,
+}
+
+impl RuntimeProvider {
+    pub fn name(&self) -> &str {
+        &self.row.name
+    }
+
+    /// The models this provider offers: the configured list, else the discovered one.
+    pub fn models(&self) -> Vec<String> {
+        match &self.config.models {
+            Some(listed) => listed.clone(),
+            None => self.discovery.load().models.clone(),
+        }
+    }
+
+    fn needs_discovery(&self, ttl: Duration) -> bool {
+        self.config.models.is_none()
+            && !self.credential_error
+            && now_millis() - self.discovery.load().at_ms >= ttl.as_millis() as i64
+    }
+}
+
+/// An immutable view of all providers.
+#[derive(Debug, Default)]
+pub struct Snapshot {
+    pub providers: HashMap<String, Arc<RuntimeProvider>>,
+    /// Model id → names of providers advertising it, sorted.
+    pub model_index: HashMap<String, Vec<String>>,
+}
+
+impl Snapshot {
+    fn build(providers: HashMap<String, Arc<RuntimeProvider>>) -> Self {
+        let mut model_index: HashMap<String, Vec<String>> = HashMap::new();
+        for p in providers.values() {
+            for m in p.models() {
+                model_index.entry(m).or_default().push(p.name().to_owned());
+            }
+        }
+        for names in model_index.values_mut() {
+            names.sort();
+            names.dedup();
+        }
+        Self {
+            providers,
+            model_index,
+        }
+    }
+
+    pub fn get(&self, name: &str) -> Option<&Arc<RuntimeProvider>> {
+        self.providers.get(name)
+    }
+
+    /// Providers sorted by name.
+    pub fn sorted(&self) -> Vec<&Arc<RuntimeProvider>> {
+        let mut v: Vec<_> = self.providers.values().collect();
+        v.sort_by(|a, b| a.name().cmp(b.name()));
+        v
+    }
+}
+
+impl ModelView for Snapshot {
+    fn has_provider(&self, name: &str) -> bool {
+        self.providers.contains_key(name)
+    }
+
+    fn provider_owned_by(&self, name: &str, owner: &str) -> bool {
+        self.providers
+            .get(name)
+            .is_some_and(|p| p.owner_name == owner)
+    }
+
+    fn providers_serving(&self, model: &str) -> Vec<String> {
+        self.model_index.get(model).cloned().unwrap_or_default()
+    }
+}
+
+#[derive(Default)]
+pub struct Registry {
+    snapshot: ArcSwap<Snapshot>,
+    /// Serialises snapshot rebuilds (readers never take it).
+    rebuild: Mutex<()>,
+}
+
+impl Registry {
+    pub fn snapshot(&self) -> Arc<Snapshot> {
+        self.snapshot.load_full()
+    }
+
+    fn install(&self, providers: HashMap<String, Arc<RuntimeProvider>>) {
+        self.snapshot.store(Arc::new(Snapshot::build(providers)));
+    }
+
+    /// Rebuilds the model index after a discovery changed a provider's models.
+    fn reindex(&self) {
+        let _guard = self.rebuild.lock().unwrap_or_else(|e| e.into_inner());
+        let current = self.snapshot.load_full();
+        self.install(current.providers.clone());
+    }
+}
+
+impl Gateway {
+    /// Reloads every provider from the store, keeping discoveries of unchanged rows, and
+    /// starts discovery where a model list is missing or stale.
+    pub async fn reload_providers(self: &Arc<Self>) -> Result<(), GatewayError> {
+        let rows = self.store.list_providers().await?;
+        let owners: HashMap<String, String> = self
+            .store
+            .list_users()
+            .await?
+            .into_iter()
+            .map(|u| (u.id, u.name))
+            .collect();
+        {
+            let _guard = self
+                .registry
+                .rebuild
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            let previous = self.registry.snapshot();
+            let mut providers = HashMap::new();
+            for row in rows {
+                let kept = previous
+                    .get(&row.name)
+                    .filter(|p| p.row == row)
+                    .map(|p| p.discovery.load_full());
+                let owner_name = owners.get(&row.owner_id).cloned().unwrap_or_default();
+                let runtime = self.runtime_provider(row, owner_name, kept);
+                providers.insert(runtime.name().to_owned(), Arc::new(runtime));
+            }
+            self.registry.install(providers);
+        }
+        self.discover_stale(false).await;
+        Ok(())
+    }
+
+    fn runtime_provider(
+        &self,
+        row: ProviderRow,
+        owner_name: String,
+        discovery: Option<Arc<Discovery>>,
+    ) -> RuntimeProvider {
+        let kind = ProviderKind::parse(&row.kind).unwrap_or(ProviderKind::OpenaiCompatible);
+        let config: ProviderConfig = serde_json::from_str(&row.config_json).unwrap_or_default();
+        let (api_key, credential_error) = match &row.secret_sealed {
+            None => (None, false),
+            Some(sealed) => match self.master_key.open(sealed, &row.id) {
+                Ok(plain) => (Some(Secret::new(String::from_utf8_lossy(&plain))), false),
+                Err(_) => {
+                    tracing::error!(provider = %row.name, "stored credential cannot be opened with this master key");
+                    (None, true)
+                }
+            },
+        };
+        let upstream = OpenAiUpstream::new(row.endpoint.clone(), api_key);
+        RuntimeProvider {
+            discovery: ArcSwap::new(discovery.unwrap_or_default()),
+            row,
+            kind,
+            config,
+            owner_name,
+            upstream,
+            credential_error,
+        }
+    }
+
+    /// Discovers models of every provider whose list is stale (all of them when `force`).
+    /// Waits for the discoveries; callers that must not wait spawn this.
+    pub async fn discover_stale(self: &Arc<Self>, force: bool) {
+        let snapshot = self.registry.snapshot();
+        let stale: Vec<_> = snapshot
+            .providers
+            .values()
+            .filter(|p| {
+                p.config.models.is_none() && (force || p.needs_discovery(self.settings.models_ttl))
+            })
+            .cloned()
+            .collect();
+        let tasks: Vec<_> = stale
+            .into_iter()
+            .map(|p| {
+                let gw = self.clone();
+                tokio::spawn(async move { gw.discover(&p).await })
+            })
+            .collect();
+        for t in tasks {
+            let _ = t.await;
+        }
+        self.registry.reindex();
+    }
+
+    /// Discovers one provider's models and records the result (or the error).
+    async fn discover(&self, p: &RuntimeProvider) {
+        let result = if p.credential_error {
+            Err(modelgate_providers::UpstreamError::new(
+                ErrorKind::Unavailable,
+                "the stored credential cannot be opened; reconfigure the provider",
+            ))
+        } else {
+            p.upstream
+                .discover_models(p.name(), &self.client, self.settings.discovery_timeout)
+                .await
+        };
+        let previous = p.discovery.load_full();
+        let next = match result {
+            Ok(models) => Discovery {
+                models,
+                at_ms: now_millis(),
+                error: None,
+            },
+            Err(e) => {
+                tracing::warn!(provider = %p.name(), error = %e, "model discovery failed");
+                Discovery {
+                    // Keep the last good list; a flapping upstream should not hide models.
+                    models: previous.models.clone(),
+                    at_ms: now_millis(),
+                    error: Some(e.message),
+                }
+            }
+        };
+        p.discovery.store(Arc::new(next));
+    }
+
+    /// Re-discovers one provider's models now (the admin `refresh` action).
+    pub async fn refresh_provider_models(
+        self: &Arc<Self>,
+        name: &str,
+    ) -> Result<Arc<RuntimeProvider>, GatewayError> {
+        let p = self
+            .registry
+            .snapshot()
+            .get(name)
+            .cloned()
+            .ok_or_else(|| GatewayError::not_found(format!("no provider named '{name}'")))?;
+        self.discover(&p).await;
+        self.registry.reindex();
+        Ok(p)
+    }
+
+    /// Keeps discovered model lists fresh until the process ends.
+    pub fn spawn_model_refresher(self: &Arc<Self>) -> tokio::task::JoinHandle<()> {
+        let gw = Arc::downgrade(self);
+        let period = (self.settings.models_ttl / 4).max(Duration::from_secs(1));
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(period);
+            tick.tick().await;
+            loop {
+                tick.tick().await;
+                let Some(gw) = gw.upgrade() else { return };
+                gw.discover_stale(false).await;
+            }
+        })
+    }
+}

@@ -1,0 +1,288 @@
+//! The metered stream: forwards an upstream's SSE events to the client as they arrive
+//! (each event is a zero-copy slice of what the upstream sent), while reading usage from
+//! them. It hides the usage-only chunk when the gateway, not the client, asked for usage;
+//! estimates tokens when the upstream sends none; and ends a broken stream with an error
+//! event — never with a clean end the client would mistake for a complete answer. Its
+//! usage record is sent when the stream ends, breaks, or is dropped by a disconnecting
+//! client (which also drops, and so cancels, the upstream request).
+
+use crate::estimate;
+use crate::meter::UsageGuard;
+use bytes::Bytes;
+use futures_util::Stream;
+use modelgate_core::usage::{Outcome, TokenUsage};
+use modelgate_providers::sse::{SseSplitter, parse_event};
+use serde::Deserialize;
+use std::borrow::Cow;
+use std::collections::VecDeque;
+use std::convert::Infallible;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+type ByteStream = Pin<Box<dyn Stream<Item = reqwest::Result<Bytes>> + Send>>;
+
+/// Usage as OpenAI-schema upstreams report it (chat, completions, responses).
+#[derive(Debug, Default, Deserialize)]
+pub struct UsagePeek {
+    #[serde(default, alias = "input_tokens")]
+    pub prompt_tokens: u64,
+    #[serde(default, alias = "output_tokens")]
+    pub completion_tokens: u64,
+    #[serde(default, alias = "input_tokens_details")]
+    pub prompt_tokens_details: Option<CachedPeek>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct CachedPeek {
+    #[serde(default)]
+    pub cached_tokens: u64,
+}
+
+impl From<&UsagePeek> for TokenUsage {
+    fn from(u: &UsagePeek) -> Self {
+        TokenUsage {
+            input_tokens: u.prompt_tokens,
+            output_tokens: u.completion_tokens,
+            cached_tokens: u
+                .prompt_tokens_details
+                .as_ref()
+                .map_or(0, |d| d.cached_tokens),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct ChunkPeek<'a> {
+    #[serde(borrow, default)]
+    choices: Option<Vec<ChoicePeek<'a>>>,
+    #[serde(default)]
+    usage: Option<UsagePeek>,
+    #[serde(default)]
+    error: Option<serde::de::IgnoredAny>,
+}
+
+#[derive(Deserialize)]
+struct ChoicePeek<'a> {
+    #[serde(borrow, default)]
+    delta: Option<DeltaPeek<'a>>,
+    #[serde(borrow, default)]
+    text: Option<Cow<'a, str>>,
+}
+
+#[derive(Deserialize)]
+struct DeltaPeek<'a> {
+    #[serde(borrow, default)]
+    content: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    reasoning_content: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    tool_calls: Option<Vec<ToolCallPeek<'a>>>,
+}
+
+#[derive(Deserialize)]
+struct ToolCallPeek<'a> {
+    #[serde(borrow, default)]
+    function: Option<FunctionPeek<'a>>,
+}
+
+#[derive(Deserialize)]
+struct FunctionPeek<'a> {
+    #[serde(borrow, default)]
+    arguments: Option<Cow<'a, str>>,
+}
+
+fn text_len(choices: &[ChoicePeek<'_>]) -> usize {
+    let len = |s: &Option<Cow<'_, str>>| s.as_ref().map_or(0, |s| s.len());
+    choices
+        .iter()
+        .map(|c| {
+            len(&c.text)
+                + c.delta.as_ref().map_or(0, |d| {
+                    len(&d.content)
+                        + len(&d.reasoning_content)
+                        + d.tool_calls.as_ref().map_or(0, |calls| {
+                            calls
+                                .iter()
+                                .map(|t| t.function.as_ref().map_or(0, |f| len(&f.arguments)))
+                                .sum()
+                        })
+                })
+        })
+        .sum()
+}
+
+/// The SSE error event sent when a stream cannot be completed.
+pub fn error_event(message: &str, code: &str) -> Bytes {
+    let body = serde_json::json!({
+        "error": {"message": message, "type": "upstream_error", "param": null, "code": code}
+    });
+    Bytes::from(format!("data: {body}\n\n"))
+}
+
+pub struct MeteredStream {
+    upstream: ByteStream,
+    splitter: SseSplitter,
+    guard: UsageGuard,
+    request_body: Bytes,
+    hide_usage_chunk: bool,
+    provider: String,
+    out: VecDeque<Bytes>,
+    saw_done: bool,
+    saw_usage: bool,
+    saw_error: bool,
+    upstream_ended: bool,
+    finished: bool,
+    estimated_output: u64,
+}
+
+impl MeteredStream {
+    pub fn new(
+        upstream: ByteStream,
+        guard: UsageGuard,
+        request_body: Bytes,
+        hide_usage_chunk: bool,
+        provider: String,
+    ) -> Self {
+        Self {
+            upstream,
+            splitter: SseSplitter::default(),
+            guard,
+            request_body,
+            hide_usage_chunk,
+            provider,
+            out: VecDeque::new(),
+            saw_done: false,
+            saw_usage: false,
+            saw_error: false,
+            upstream_ended: false,
+            finished: false,
+            estimated_output: 0,
+        }
+    }
+
+    /// Reads one event; returns it if it is to be forwarded.
+    fn on_event(&mut self, event: Bytes) -> Option<Bytes> {
+        let parsed = parse_event(&event);
+        let Some(data) = parsed.data else {
+            return Some(event);
+        };
+        if data.as_ref() == b"[DONE]" {
+            self.saw_done = true;
+            return Some(event);
+        }
+        let Ok(chunk) = serde_json::from_slice::<ChunkPeek<'_>>(&data) else {
+            return Some(event);
+        };
+        if chunk.error.is_some() {
+            self.saw_error = true;
+        }
+        if let Some(choices) = &chunk.choices {
+            let len = text_len(choices);
+            if len > 0 {
+                self.guard.mark_first_byte();
+            }
+            self.estimated_output += estimate::chunk_tokens(len);
+        }
+        if let Some(usage) = &chunk.usage {
+            self.guard.usage = usage.into();
+            self.saw_usage = true;
+            let usage_only = chunk.choices.as_ref().is_some_and(Vec::is_empty);
+            if self.hide_usage_chunk && usage_only {
+                return None;
+            }
+        }
+        Some(event)
+    }
+
+    /// Fills in estimates if the upstream reported no usage, then sends the record.
+    fn finish(&mut self, outcome: Outcome) {
+        if self.finished {
+            return;
+        }
+        self.finished = true;
+        if !self.saw_usage {
+            self.guard.usage = TokenUsage {
+                input_tokens: estimate::prompt_tokens(&self.request_body),
+                output_tokens: self.estimated_output,
+                cached_tokens: 0,
+            };
+            self.guard.usage_estimated = true;
+        }
+        self.guard.finish(outcome);
+    }
+
+    fn break_stream(&mut self, message: String, code: &str) {
+        crate::telemetry::upstream_failure(
+            &self.provider,
+            modelgate_core::ErrorKind::UpstreamInvalid,
+        );
+        self.out.push_back(error_event(&message, code));
+        self.finish(Outcome::StreamBroken);
+    }
+}
+
+impl Stream for MeteredStream {
+    type Item = Result<Bytes, Infallible>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = &mut *self;
+        loop {
+            if let Some(bytes) = this.out.pop_front() {
+                return Poll::Ready(Some(Ok(bytes)));
+            }
+            if this.finished {
+                return Poll::Ready(None);
+            }
+            match this.splitter.next_event() {
+                Ok(Some(event)) => {
+                    if let Some(fwd) = this.on_event(event) {
+                        this.out.push_back(fwd);
+                    }
+                    continue;
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    this.break_stream(e.to_string(), "stream_event_too_large");
+                    continue;
+                }
+            }
+            if this.upstream_ended {
+                if let Some(rest) = this.splitter.finish()
+                    && let Some(fwd) = this.on_event(rest)
+                {
+                    this.out.push_back(fwd);
+                }
+                if this.saw_done {
+                    this.finish(Outcome::Ok);
+                } else if this.saw_error {
+                    this.finish(Outcome::UpstreamError);
+                } else {
+                    let msg = format!(
+                        "provider '{}' ended the stream before it was complete",
+                        this.provider
+                    );
+                    this.break_stream(msg, "stream_incomplete");
+                }
+                continue;
+            }
+            match this.upstream.as_mut().poll_next(cx) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(Some(Ok(chunk))) => this.splitter.push(chunk),
+                Poll::Ready(Some(Err(_))) => {
+                    let msg = format!("the stream from provider '{}' broke", this.provider);
+                    this.break_stream(msg, "stream_broken");
+                }
+                Poll::Ready(None) => this.upstream_ended = true,
+            }
+        }
+    }
+}
+
+impl Drop for MeteredStream {
+    fn drop(&mut self) {
+        if !self.finished {
+            // The client went away mid-stream: record what was seen so far.
+            self.finish(Outcome::ClientDisconnected);
+        }
+    }
+}
