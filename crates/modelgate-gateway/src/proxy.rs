@@ -13,7 +13,7 @@ use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use modelgate_core::ErrorKind;
 use modelgate_core::usage::Outcome;
 use modelgate_providers::UpstreamError;
-use modelgate_providers::openai::Operation;
+pub use modelgate_providers::openai::Operation;
 use std::sync::Arc;
 use std::time::Instant;
 

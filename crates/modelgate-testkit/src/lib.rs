@@ -1,1 +1,18 @@
-//! placeholder
+//! Test and benchmark support: [`MockUpstream`], an OpenAI-compatible server on
+//! 127.0.0.1 port 0 that counts hits, records what it received, and misbehaves on demand.
+//! The behaviour is chosen by the requested model's name, so one mock serves every case:
+//!
+//! | model contains | behaviour |
+//! |---|---|
+//! | (anything else) | a normal answer with usage (stream or not) |
+//! | `no-usage` | never reports usage |
+//! | `break` | stream: two chunks, then the connection is cut |
+//! | `truncate` | stream: two chunks, then a clean close without `[DONE]` |
+//! | `error-500` / `error-429` / `html-502` | that error (429 with `retry-after: 7`) |
+//! | `echo-key` | 401 whose body echoes the `Authorization` header it received |
+//! | `slow` | waits 3 s before answering |
+//! | `drip` | stream: one chunk every 20 ms, forever (until the client goes away) |
+
+mod mock;
+
+pub use mock::{ANSWER, CACHED_TOKENS, MockUpstream, PROMPT_TOKENS, Recorded};

@@ -1,1 +1,169 @@
-fn main() {}
+//! `modelgate`: the command line. `serve` runs the gateway.
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use modelgate::config::FileConfig;
+use modelgate::run::{ServeOptions, start};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+#[derive(Parser)]
+#[command(
+    name = "modelgate",
+    version,
+    about = "An AI gateway: one endpoint for every model backend"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the gateway.
+    Serve(ServeArgs),
+}
+
+#[derive(clap::Args)]
+struct ServeArgs {
+    /// Address to listen on [default: 127.0.0.1:8080]
+    #[arg(long, env = "MODELGATE_LISTEN")]
+    listen: Option<SocketAddr>,
+    /// Directory for the SQLite store and the master key [default: ./modelgate-data]
+    #[arg(long, env = "MODELGATE_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+    /// Config file (TOML, or YAML with a .yaml/.yml extension)
+    #[arg(long, env = "MODELGATE_CONFIG")]
+    config: Option<PathBuf>,
+    /// Database URL: postgres://... for PostgreSQL [default: SQLite in the data dir]
+    #[arg(long, env = "MODELGATE_DATABASE")]
+    database: Option<String>,
+    /// Redis URL, for several replicas (not supported by this version)
+    #[arg(long, env = "MODELGATE_REDIS")]
+    redis: Option<String>,
+    /// Largest request body in bytes [default: 33554432]
+    #[arg(long, env = "MODELGATE_MAX_BODY_BYTES")]
+    max_body_bytes: Option<usize>,
+    /// Seconds in-flight requests get to finish on shutdown [default: 30]
+    #[arg(long, env = "MODELGATE_SHUTDOWN_GRACE_SECS")]
+    shutdown_grace_secs: Option<u64>,
+    /// Log format
+    #[arg(long, env = "MODELGATE_LOG_FORMAT", default_value = "text", value_parser = ["text", "json"])]
+    log_format: String,
+}
+
+fn init_logging(format: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if format == "json" {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+fn options(args: ServeArgs) -> anyhow::Result<ServeOptions> {
+    let file = match &args.config {
+        Some(path) => Some(Arc::new(FileConfig::load(path)?)),
+        None => None,
+    };
+    let f = file.as_deref();
+    if args.redis.is_some() || f.is_some_and(|f| f.redis.is_some()) {
+        anyhow::bail!(
+            "--redis is not supported by this version of modelgate; run one replica on SQLite or PostgreSQL"
+        );
+    }
+    let data_dir = args
+        .data_dir
+        .or_else(|| f.and_then(|f| f.data_dir.clone()))
+        .unwrap_or_else(|| PathBuf::from("./modelgate-data"));
+    let mut o = ServeOptions::new(data_dir);
+    if let Some(listen) = args.listen.or_else(|| f.and_then(|f| f.listen)) {
+        o.listen = listen;
+    }
+    o.database = args.database.or_else(|| f.and_then(|f| f.database.clone()));
+    o.master_key = std::env::var("MODELGATE_MASTER_KEY")
+        .ok()
+        .filter(|v| !v.is_empty());
+    o.bootstrap_admin_key = std::env::var("MODELGATE_BOOTSTRAP_ADMIN_KEY")
+        .ok()
+        .filter(|v| !v.is_empty());
+    if let Some(n) = args
+        .max_body_bytes
+        .or_else(|| f.and_then(|f| f.max_body_bytes))
+    {
+        o.settings.max_body_bytes = n;
+    }
+    if let Some(s) = args
+        .shutdown_grace_secs
+        .or_else(|| f.and_then(|f| f.shutdown_grace_secs))
+    {
+        o.shutdown_grace = Duration::from_secs(s);
+    }
+    if let Some(f) = f {
+        if let Some(s) = f.first_byte_timeout_secs {
+            o.settings.first_byte_timeout = Duration::from_secs(s);
+        }
+        if let Some(s) = f.request_timeout_secs {
+            o.settings.request_timeout = Duration::from_secs(s);
+        }
+        if let Some(s) = f.models_ttl_secs {
+            o.settings.models_ttl = Duration::from_secs(s);
+        }
+    }
+    o.file = file;
+    Ok(o)
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+}
+
+async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    init_logging(&args.log_format);
+    let opts = options(args)?;
+    let mut running = start(opts).await?;
+    if let Some(key) = &running.generated_admin_key {
+        println!("Created the admin user. Its API key is shown only this once:\n\n    {key}\n");
+    }
+    println!("modelgate listening on http://{}", running.addr);
+    let stop = running.take_stop().context("stop handle already taken")?;
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        tracing::info!("shutting down: draining in-flight requests");
+        let _ = stop.send(());
+    });
+    running.wait().await?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+fn main() -> anyhow::Result<()> {
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    let cli = Cli::parse();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    match cli.command {
+        Command::Serve(args) => runtime.block_on(serve(args)),
+    }
+}

@@ -1,0 +1,150 @@
+//! Admin and self-service API handlers (`/api/...`): JSON in, JSON out, authenticated
+//! with an AI key. Lists are returned as `{"data": [...]}`.
+
+use crate::AppState;
+use crate::error::ApiResult;
+use crate::openai::authenticate;
+use crate::request::read_body;
+use axum::Json;
+use axum::body::Body;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::IntoResponse;
+use modelgate_gateway::admin::usage::UsageQuery;
+use serde_json::json;
+
+/// Admin bodies are small; this cap applies before the general body limit.
+const ADMIN_BODY_LIMIT: usize = 1024 * 1024;
+
+async fn body_of(headers: &HeaderMap, body: Body) -> ApiResult<bytes::Bytes> {
+    read_body(headers, body, ADMIN_BODY_LIMIT).await
+}
+
+pub async fn me(State(st): State<AppState>, headers: HeaderMap) -> ApiResult<impl IntoResponse> {
+    let who = authenticate(&st, &headers).await?;
+    Ok(Json(json!({
+        "user_id": who.user_id, "user": who.user_name, "role": who.role.as_str(), "key_id": who.key_id,
+    })))
+}
+
+pub async fn create_provider(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    body: Body,
+) -> ApiResult<impl IntoResponse> {
+    let who = authenticate(&st, &headers).await?;
+    let body = body_of(&headers, body).await?;
+    let view = st.gateway.create_provider(&who, &body).await?;
+    Ok((StatusCode::CREATED, Json(view)))
+}
+
+pub async fn list_providers(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+) -> ApiResult<impl IntoResponse> {
+    let who = authenticate(&st, &headers).await?;
+    Ok(Json(json!({ "data": st.gateway.list_providers(&who) })))
+}
+
+pub async fn get_provider(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    Path(name): Path<String>,
+) -> ApiResult<impl IntoResponse> {
+    let who = authenticate(&st, &headers).await?;
+    Ok(Json(st.gateway.get_provider(&who, &name)?))
+}
+
+pub async fn update_provider(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    Path(name): Path<String>,
+    body: Body,
+) -> ApiResult<impl IntoResponse> {
+    let who = authenticate(&st, &headers).await?;
+    let body = body_of(&headers, body).await?;
+    Ok(Json(st.gateway.update_provider(&who, &name, &body).await?))
+}
+
+pub async fn delete_provider(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    Path(name): Path<String>,
+) -> ApiResult<impl IntoResponse> {
+    let who = authenticate(&st, &headers).await?;
+    st.gateway.delete_provider(&who, &name).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub async fn refresh_provider(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    Path(name): Path<String>,
+) -> ApiResult<impl IntoResponse> {
+    let who = authenticate(&st, &headers).await?;
+    Ok(Json(st.gateway.refresh_provider(&who, &name).await?))
+}
+
+pub async fn create_key(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    body: Body,
+) -> ApiResult<impl IntoResponse> {
+    let who = authenticate(&st, &headers).await?;
+    let body = body_of(&headers, body).await?;
+    let body = if body.iter().all(u8::is_ascii_whitespace) {
+        bytes::Bytes::from_static(b"{}")
+    } else {
+        body
+    };
+    Ok((
+        StatusCode::CREATED,
+        Json(st.gateway.create_key(&who, &body).await?),
+    ))
+}
+
+pub async fn create_key_for(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    Path(name): Path<String>,
+    body: Body,
+) -> ApiResult<impl IntoResponse> {
+    let who = authenticate(&st, &headers).await?;
+    let body = body_of(&headers, body).await?;
+    let body = if body.iter().all(u8::is_ascii_whitespace) {
+        bytes::Bytes::from_static(b"{}")
+    } else {
+        body
+    };
+    Ok((
+        StatusCode::CREATED,
+        Json(st.gateway.create_key_for(&who, &name, &body).await?),
+    ))
+}
+
+pub async fn list_keys(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+) -> ApiResult<impl IntoResponse> {
+    let who = authenticate(&st, &headers).await?;
+    Ok(Json(json!({ "data": st.gateway.list_keys(&who).await? })))
+}
+
+pub async fn revoke_key(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> ApiResult<impl IntoResponse> {
+    let who = authenticate(&st, &headers).await?;
+    st.gateway.revoke_key(&who, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub async fn usage(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<UsageQuery>,
+) -> ApiResult<impl IntoResponse> {
+    let who = authenticate(&st, &headers).await?;
+    Ok(Json(st.gateway.usage_report(&who, &q).await?))
+}

@@ -1,0 +1,348 @@
+//! The mock OpenAI-compatible upstream.
+
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use futures_util::StreamExt;
+use serde_json::{Value, json};
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// What the mock received last on a path.
+#[derive(Debug, Clone)]
+pub struct Recorded {
+    pub headers: HeaderMap,
+    pub body: Bytes,
+}
+
+#[derive(Default)]
+struct Shared {
+    models: Vec<String>,
+    hits: Mutex<HashMap<String, u64>>,
+    last: Mutex<HashMap<String, Recorded>>,
+    open_streams: AtomicU64,
+    stream_chunks: usize,
+}
+
+#[derive(Clone)]
+pub struct MockUpstream {
+    pub addr: SocketAddr,
+    shared: Arc<Shared>,
+}
+
+/// Prompt tokens the mock always reports.
+pub const PROMPT_TOKENS: u64 = 7;
+/// Cached prompt tokens the mock always reports.
+pub const CACHED_TOKENS: u64 = 2;
+/// The text of a non-streamed answer.
+pub const ANSWER: &str = "Hello from the mock upstream.";
+
+impl MockUpstream {
+    /// Starts a mock that advertises `models` at `GET /v1/models`.
+    pub async fn start(models: &[&str]) -> Self {
+        Self::start_with_chunks(models, 3).await
+    }
+
+    /// As [`start`](Self::start), streaming `chunks` content chunks per answer.
+    pub async fn start_with_chunks(models: &[&str], chunks: usize) -> Self {
+        let shared = Arc::new(Shared {
+            models: models.iter().map(|m| m.to_string()).collect(),
+            stream_chunks: chunks,
+            ..Default::default()
+        });
+        let app = Router::new()
+            .route("/v1/models", get(list_models))
+            .route("/v1/chat/completions", post(chat))
+            .route("/v1/completions", post(completions))
+            .route("/v1/embeddings", post(embeddings))
+            .with_state(shared.clone());
+        #[allow(clippy::expect_used)]
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind the mock upstream");
+        #[allow(clippy::expect_used)]
+        let addr = listener.local_addr().expect("mock address");
+        tokio::spawn(async move {
+            use axum::serve::ListenerExt;
+            let listener = listener.tap_io(|tcp| {
+                let _ = tcp.set_nodelay(true);
+            });
+            let _ = axum::serve(listener, app).await;
+        });
+        Self { addr, shared }
+    }
+
+    /// `http://127.0.0.1:PORT` (no version prefix).
+    pub fn origin(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// `http://127.0.0.1:PORT/v1`.
+    pub fn base_url(&self) -> String {
+        format!("http://{}/v1", self.addr)
+    }
+
+    /// How many requests reached `path` (e.g. `/v1/chat/completions`).
+    pub fn hits(&self, path: &str) -> u64 {
+        lock(&self.shared.hits).get(path).copied().unwrap_or(0)
+    }
+
+    /// What `path` received last.
+    pub fn last(&self, path: &str) -> Option<Recorded> {
+        lock(&self.shared.last).get(path).cloned()
+    }
+
+    /// The JSON body `path` received last.
+    pub fn last_json(&self, path: &str) -> Option<Value> {
+        self.last(path)
+            .and_then(|r| serde_json::from_slice(&r.body).ok())
+    }
+
+    /// Streams currently being sent (a cancelled client request brings this back down).
+    pub fn open_streams(&self) -> u64 {
+        self.shared.open_streams.load(Ordering::SeqCst)
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn record(shared: &Shared, path: &str, headers: &HeaderMap, body: &Bytes) {
+    *lock(&shared.hits).entry(path.to_owned()).or_default() += 1;
+    lock(&shared.last).insert(
+        path.to_owned(),
+        Recorded {
+            headers: headers.clone(),
+            body: body.clone(),
+        },
+    );
+}
+
+async fn list_models(State(s): State<Arc<Shared>>, headers: HeaderMap) -> impl IntoResponse {
+    record(&s, "/v1/models", &headers, &Bytes::new());
+    let data: Vec<Value> = s
+        .models
+        .iter()
+        .map(|m| json!({"id": m, "object": "model", "created": 1, "owned_by": "mock"}))
+        .collect();
+    axum::Json(json!({"object": "list", "data": data}))
+}
+
+/// The canned misbehaviours shared by every endpoint; `None` means behave.
+async fn misbehave(model: &str, headers: &HeaderMap) -> Option<Response> {
+    if model.contains("slow") {
+        tokio::time::sleep(Duration::from_secs(3)).await;
+    }
+    if model.contains("error-500") {
+        return Some(
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                axum::Json(json!({"error": {"message": "mock exploded", "type": "server_error", "code": null}})),
+            )
+                .into_response(),
+        );
+    }
+    if model.contains("error-429") {
+        return Some(
+            (
+                StatusCode::TOO_MANY_REQUESTS,
+                [("retry-after", "7")],
+                axum::Json(json!({"error": {"message": "slow down", "type": "rate_limit_error", "code": "rate_limit"}})),
+            )
+                .into_response(),
+        );
+    }
+    if model.contains("html-502") {
+        return Some(
+            (
+                StatusCode::BAD_GATEWAY,
+                [("content-type", "text/html")],
+                "<html>bad gateway</html>",
+            )
+                .into_response(),
+        );
+    }
+    if model.contains("echo-key") {
+        let auth = headers
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_owned();
+        return Some(
+            (
+                StatusCode::UNAUTHORIZED,
+                axum::Json(json!({"error": {"message": format!("Incorrect API key provided: {auth}"), "type": "invalid_request_error", "code": "invalid_api_key"}})),
+            )
+                .into_response(),
+        );
+    }
+    None
+}
+
+fn usage_json(completion_tokens: u64) -> Value {
+    json!({
+        "prompt_tokens": PROMPT_TOKENS,
+        "completion_tokens": completion_tokens,
+        "total_tokens": PROMPT_TOKENS + completion_tokens,
+        "prompt_tokens_details": {"cached_tokens": CACHED_TOKENS}
+    })
+}
+
+async fn chat(State(s): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Response {
+    generate(&s, "/v1/chat/completions", headers, body, true).await
+}
+
+async fn completions(State(s): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Response {
+    generate(&s, "/v1/completions", headers, body, false).await
+}
+
+async fn generate(
+    s: &Arc<Shared>,
+    path: &str,
+    headers: HeaderMap,
+    body: Bytes,
+    chat: bool,
+) -> Response {
+    record(s, path, &headers, &body);
+    let Ok(req) = serde_json::from_slice::<Value>(&body) else {
+        return (
+            StatusCode::BAD_REQUEST,
+            axum::Json(json!({"error": {"message": "bad json"}})),
+        )
+            .into_response();
+    };
+    let model = req["model"].as_str().unwrap_or("").to_owned();
+    if let Some(resp) = misbehave(&model, &headers).await {
+        return resp;
+    }
+    let with_usage = !model.contains("no-usage");
+    if req["stream"].as_bool() == Some(true) {
+        let include_usage = req["stream_options"]["include_usage"].as_bool() == Some(true);
+        return stream_answer(s.clone(), model, chat, with_usage && include_usage);
+    }
+    let tokens = ANSWER.split(' ').count() as u64;
+    let choice = if chat {
+        json!({"index": 0, "message": {"role": "assistant", "content": ANSWER}, "finish_reason": "stop", "logprobs": null})
+    } else {
+        json!({"index": 0, "text": ANSWER, "finish_reason": "stop", "logprobs": null})
+    };
+    let mut out = json!({
+        "id": "cmpl-mock", "object": if chat {"chat.completion"} else {"text_completion"},
+        "created": 1, "model": model, "choices": [choice], "system_fingerprint": "mock"
+    });
+    if with_usage {
+        out["usage"] = usage_json(tokens);
+    }
+    axum::Json(out).into_response()
+}
+
+struct OpenStream(Arc<Shared>);
+
+impl Drop for OpenStream {
+    fn drop(&mut self) {
+        self.0.open_streams.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+fn chunk(model: &str, chat: bool, text: &str) -> Bytes {
+    let choice = if chat {
+        json!({"index": 0, "delta": {"content": text}, "finish_reason": null})
+    } else {
+        json!({"index": 0, "text": text, "finish_reason": null})
+    };
+    let obj = json!({"id": "cmpl-mock", "object": if chat {"chat.completion.chunk"} else {"text_completion"},
+        "created": 1, "model": model, "choices": [choice]});
+    Bytes::from(format!("data: {obj}\n\n"))
+}
+
+fn stream_answer(s: Arc<Shared>, model: String, chat: bool, send_usage: bool) -> Response {
+    s.open_streams.fetch_add(1, Ordering::SeqCst);
+    let guard = OpenStream(s.clone());
+    let n = s.stream_chunks;
+    let drip = model.contains("drip");
+    let cut = model.contains("break");
+    let truncate = model.contains("truncate");
+    let stream = async_stream(move |tx| async move {
+        let _guard = guard;
+        let mut i = 0usize;
+        loop {
+            if !drip && i >= n {
+                break;
+            }
+            if (cut || truncate) && i == 2 {
+                if cut {
+                    let _ = tx.send(Err(std::io::Error::other("cut"))).await;
+                }
+                return;
+            }
+            let text = if i == 0 {
+                "Hel".to_string()
+            } else {
+                format!("lo{i}")
+            };
+            if tx.send(Ok(chunk(&model, chat, &text))).await.is_err() {
+                return;
+            }
+            i += 1;
+            if drip {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
+        let stop = json!({"id": "cmpl-mock", "object": "chat.completion.chunk", "created": 1, "model": model,
+            "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]});
+        let _ = tx.send(Ok(Bytes::from(format!("data: {stop}\n\n")))).await;
+        if send_usage {
+            let u = json!({"id": "cmpl-mock", "object": "chat.completion.chunk", "created": 1, "model": model,
+                "choices": [], "usage": usage_json(n as u64)});
+            let _ = tx.send(Ok(Bytes::from(format!("data: {u}\n\n")))).await;
+        }
+        let _ = tx.send(Ok(Bytes::from_static(b"data: [DONE]\n\n"))).await;
+    });
+    Response::builder()
+        .header("content-type", "text/event-stream")
+        .body(Body::from_stream(stream))
+        .unwrap_or_default()
+}
+
+/// A stream fed by a task through a small channel; the task ends when the receiver is
+/// dropped (the client went away).
+fn async_stream<F, Fut>(f: F) -> impl futures_util::Stream<Item = Result<Bytes, std::io::Error>>
+where
+    F: FnOnce(tokio::sync::mpsc::Sender<Result<Bytes, std::io::Error>>) -> Fut,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    let (tx, rx) = tokio::sync::mpsc::channel(4);
+    tokio::spawn(f(tx));
+    futures_util::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|item| (item, rx))
+    })
+    .boxed()
+}
+
+async fn embeddings(State(s): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Response {
+    record(&s, "/v1/embeddings", &headers, &body);
+    let Ok(req) = serde_json::from_slice::<Value>(&body) else {
+        return (StatusCode::BAD_REQUEST, "bad json").into_response();
+    };
+    let model = req["model"].as_str().unwrap_or("").to_owned();
+    if let Some(resp) = misbehave(&model, &headers).await {
+        return resp;
+    }
+    let inputs = match &req["input"] {
+        Value::Array(a) => a.len(),
+        _ => 1,
+    };
+    let data: Vec<Value> = (0..inputs)
+        .map(|i| json!({"object": "embedding", "index": i, "embedding": [0.1, 0.2, 0.3]}))
+        .collect();
+    axum::Json(json!({"object": "list", "data": data, "model": model,
+        "usage": {"prompt_tokens": PROMPT_TOKENS, "total_tokens": PROMPT_TOKENS}}))
+    .into_response()
+}

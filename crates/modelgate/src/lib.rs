@@ -1,0 +1,7 @@
+//! The modelgate binary's library half: configuration ([`config`]), start-up wiring and
+//! graceful shutdown ([`run`]). `main.rs` only parses the command line; black-box tests
+//! start the same [`run::start`] in-process.
+
+pub mod config;
+pub mod master_key;
+pub mod run;

@@ -1,0 +1,191 @@
+//! Start-up and shutdown of `modelgate serve`: data dir, master key, store, first-start
+//! bootstrap, declared providers, the listener; then, on shutdown, readiness off, stop
+//! accepting, drain in-flight requests (streams get `shutdown_grace`), flush usage.
+
+use crate::config::FileConfig;
+use anyhow::Context;
+use modelgate_gateway::bootstrap::{Bootstrap, bootstrap};
+use modelgate_gateway::{Gateway, Settings};
+use modelgate_server::AppState;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+use tokio::sync::oneshot;
+
+/// Everything `serve` needs, after flags, environment and file are merged.
+#[derive(Debug, Clone)]
+pub struct ServeOptions {
+    pub listen: SocketAddr,
+    pub data_dir: PathBuf,
+    pub database: Option<String>,
+    pub master_key: Option<String>,
+    pub bootstrap_admin_key: Option<String>,
+    pub shutdown_grace: Duration,
+    pub settings: Settings,
+    pub file: Option<Arc<FileConfig>>,
+}
+
+impl ServeOptions {
+    /// Defaults for a data dir; tests and the CLI start from here.
+    pub fn new(data_dir: PathBuf) -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            data_dir,
+            database: None,
+            master_key: None,
+            bootstrap_admin_key: None,
+            shutdown_grace: Duration::from_secs(30),
+            settings: Settings::default(),
+            file: None,
+        }
+    }
+}
+
+/// A running gateway.
+pub struct Running {
+    pub addr: SocketAddr,
+    pub gateway: Arc<Gateway>,
+    /// The random admin key of a first start (`None` if the operator gave one, or the
+    /// store was already initialised).
+    pub generated_admin_key: Option<String>,
+    stop: Option<oneshot::Sender<()>>,
+    done: tokio::task::JoinHandle<anyhow::Result<()>>,
+}
+
+impl Running {
+    /// Begins graceful shutdown and waits for it to complete.
+    pub async fn shutdown(mut self) -> anyhow::Result<()> {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        (&mut self.done).await.context("the server task panicked")?
+    }
+
+    /// Waits until the server stops by itself (it does not, unless it fails).
+    pub async fn wait(mut self) -> anyhow::Result<()> {
+        (&mut self.done).await.context("the server task panicked")?
+    }
+
+    /// A sender that triggers graceful shutdown (for signal handlers).
+    pub fn take_stop(&mut self) -> Option<oneshot::Sender<()>> {
+        self.stop.take()
+    }
+}
+
+/// Starts the gateway and returns once it is listening.
+pub async fn start(opts: ServeOptions) -> anyhow::Result<Running> {
+    std::fs::create_dir_all(&opts.data_dir)
+        .with_context(|| format!("cannot create data dir {}", opts.data_dir.display()))?;
+    restrict_dir(&opts.data_dir);
+    let master = crate::master_key::load(opts.master_key.as_deref(), &opts.data_dir)?;
+    let url = match &opts.database {
+        Some(url) => url.clone(),
+        None => format!("sqlite://{}", opts.data_dir.join("modelgate.db").display()),
+    };
+    let store = modelgate_store::open(&url)
+        .await
+        .with_context(|| format!("cannot open the store at {}", redact_url(&url)))?;
+    let generated_admin_key = match bootstrap(&*store, opts.bootstrap_admin_key.as_deref())
+        .await
+        .map_err(|e| anyhow::anyhow!(e.message))?
+    {
+        Bootstrap::CreatedWithRandomKey(k) => Some(k),
+        Bootstrap::CreatedWithGivenKey | Bootstrap::AlreadyInitialised => None,
+    };
+    let (gateway, usage_writer) = Gateway::start(store.clone(), master, opts.settings.clone())
+        .await
+        .map_err(|e| anyhow::anyhow!(e.message))?;
+    if let Some(file) = &opts.file
+        && !file.providers.is_empty()
+    {
+        let admin = store
+            .user_by_name("admin")
+            .await
+            .map_err(|e| anyhow::anyhow!(e))?
+            .context("declared providers need the admin user, which is missing")?;
+        for spec in &file.providers {
+            gateway
+                .apply_declared_provider(&admin.id, spec)
+                .await
+                .map_err(|e| {
+                    anyhow::anyhow!("provider '{}' in the config file: {}", spec.name, e.message)
+                })?;
+        }
+        gateway
+            .reload_providers()
+            .await
+            .map_err(|e| anyhow::anyhow!(e.message))?;
+    }
+    let refresher = gateway.spawn_model_refresher();
+
+    let listener = tokio::net::TcpListener::bind(opts.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", opts.listen))?;
+    let addr = listener.local_addr()?;
+    let ready = Arc::new(AtomicBool::new(true));
+    let app = modelgate_server::router(AppState {
+        gateway: gateway.clone(),
+        metrics: modelgate_server::telemetry::install(),
+        ready: ready.clone(),
+    });
+
+    let (stop_tx, stop_rx) = oneshot::channel::<()>();
+    let (drain_tx, drain_rx) = oneshot::channel::<()>();
+    let grace = opts.shutdown_grace;
+    let server = tokio::spawn(modelgate_server::serve(listener, app, async move {
+        let _ = drain_rx.await;
+    }));
+    let gw = gateway.clone();
+    let done = tokio::spawn(async move {
+        let _ = stop_rx.await;
+        ready.store(false, Ordering::Relaxed);
+        let _ = drain_tx.send(());
+        let mut server = server;
+        match tokio::time::timeout(grace, &mut server).await {
+            Ok(joined) => joined.context("the server task panicked")??,
+            Err(_) => {
+                tracing::warn!(
+                    grace_secs = grace.as_secs(),
+                    "in-flight requests outlived the shutdown grace period; closing them"
+                );
+                server.abort();
+                let _ = server.await;
+            }
+        }
+        refresher.abort();
+        gw.usage.flush().await;
+        drop(gw);
+        drop(usage_writer);
+        Ok(())
+    });
+    Ok(Running {
+        addr,
+        gateway,
+        generated_admin_key,
+        stop: Some(stop_tx),
+        done,
+    })
+}
+
+fn restrict_dir(dir: &std::path::Path) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        if let Err(e) = std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)) {
+            tracing::warn!(error = %e, "could not restrict the data dir to its owner");
+        }
+    }
+}
+
+/// A database URL without its password, for messages.
+fn redact_url(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some("***"));
+            u.to_string()
+        }
+        _ => url.to_owned(),
+    }
+}

@@ -1,0 +1,128 @@
+//! Shared harness of the black-box tests: a real gateway (the same `start` the binary
+//! runs) on 127.0.0.1 port 0 with a temporary data dir, talked to over HTTP.
+#![allow(dead_code, clippy::unwrap_used)]
+
+use modelgate::run::{Running, ServeOptions, start};
+use modelgate_testkit::MockUpstream;
+use serde_json::{Value, json};
+
+pub const ADMIN_KEY: &str = "mg_test_admin_key_0123456789abcdef";
+
+pub struct Gw {
+    pub running: Option<Running>,
+    pub base: String,
+    pub http: reqwest::Client,
+    pub dir: tempfile::TempDir,
+}
+
+pub async fn start_gateway() -> Gw {
+    start_gateway_with(|_| {}).await
+}
+
+pub async fn start_gateway_with(tweak: impl FnOnce(&mut ServeOptions)) -> Gw {
+    let dir = tempfile::tempdir().unwrap();
+    start_in(dir, tweak).await
+}
+
+pub async fn start_in(dir: tempfile::TempDir, tweak: impl FnOnce(&mut ServeOptions)) -> Gw {
+    let mut opts = ServeOptions::new(dir.path().to_path_buf());
+    opts.listen = "127.0.0.1:0".parse().unwrap();
+    opts.bootstrap_admin_key = Some(ADMIN_KEY.into());
+    tweak(&mut opts);
+    let running = start(opts).await.unwrap();
+    let base = format!("http://{}", running.addr);
+    Gw {
+        running: Some(running),
+        base,
+        http: reqwest::Client::new(),
+        dir,
+    }
+}
+
+impl Gw {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    pub async fn post(&self, path: &str, key: &str, body: Value) -> reqwest::Response {
+        self.http
+            .post(self.url(path))
+            .bearer_auth(key)
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn get(&self, path: &str, key: &str) -> reqwest::Response {
+        self.http
+            .get(self.url(path))
+            .bearer_auth(key)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Registers the mock as an `openai-compatible` provider (models discovered).
+    pub async fn add_mock(&self, name: &str, mock: &MockUpstream) -> Value {
+        let r = self
+            .post(
+                "/api/providers",
+                ADMIN_KEY,
+                json!({"name": name, "kind": "openai-compatible", "endpoint": mock.origin(), "api_key": format!("sk-upstream-{name}")}),
+            )
+            .await;
+        assert_eq!(r.status(), 201, "creating provider {name}");
+        r.json().await.unwrap()
+    }
+
+    pub async fn chat(&self, key: &str, model: &str) -> reqwest::Response {
+        self.post(
+            "/v1/chat/completions",
+            key,
+            json!({"model": model, "messages": [{"role": "user", "content": "hi"}]}),
+        )
+        .await
+    }
+
+    pub async fn usage(&self, key: &str) -> Value {
+        let r = self.get("/api/usage", key).await;
+        assert_eq!(r.status(), 200);
+        r.json().await.unwrap()
+    }
+
+    pub async fn new_key(&self, body: Value) -> String {
+        let r = self.post("/api/keys", ADMIN_KEY, body).await;
+        assert_eq!(r.status(), 201);
+        let v: Value = r.json().await.unwrap();
+        v["key"].as_str().unwrap().to_owned()
+    }
+
+    pub async fn stop(&mut self) {
+        if let Some(r) = self.running.take() {
+            r.shutdown().await.unwrap();
+        }
+    }
+}
+
+/// Asserts an OpenAI-shaped error with this status and returns the error object.
+pub async fn expect_error(resp: reqwest::Response, status: u16) -> Value {
+    assert_eq!(resp.status(), status, "status");
+    assert!(resp.headers().contains_key("x-request-id"));
+    let v: Value = resp.json().await.unwrap();
+    let err = v["error"].clone();
+    assert!(
+        err["message"].as_str().is_some_and(|m| !m.is_empty()),
+        "{v}"
+    );
+    assert!(err["type"].is_string(), "{v}");
+    err
+}
+
+/// Reads an SSE body into its `data:` payloads.
+pub async fn sse_data(resp: reqwest::Response) -> Vec<String> {
+    let text = resp.text().await.unwrap();
+    text.split("\n\n")
+        .filter_map(|e| e.strip_prefix("data: ").map(str::to_owned))
+        .collect()
+}
