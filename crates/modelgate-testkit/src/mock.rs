@@ -278,6 +278,9 @@ fn stream_answer(s: Arc<Shared>, model: String, chat: bool, send_usage: bool) ->
             }
             if (cut || truncate) && i == 2 {
                 if cut {
+                    // Let the chunks already sent reach the wire before the cut, as when
+                    // a real server dies mid-answer.
+                    tokio::time::sleep(Duration::from_millis(50)).await;
                     let _ = tx.send(Err(std::io::Error::other("cut"))).await;
                 }
                 return;

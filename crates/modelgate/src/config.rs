@@ -27,7 +27,13 @@ pub struct FileConfig {
 }
 
 impl FileConfig {
+    /// Loads a file, expanding `${VAR}` from the process environment.
     pub fn load(path: &Path) -> anyhow::Result<Self> {
+        Self::load_with(path, &|name| std::env::var(name).ok())
+    }
+
+    /// Loads a file, expanding `${VAR}` through `lookup`.
+    pub fn load_with(path: &Path, lookup: &dyn Fn(&str) -> Option<String>) -> anyhow::Result<Self> {
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("cannot read config file {}", path.display()))?;
         let is_yaml = matches!(
@@ -40,7 +46,7 @@ impl FileConfig {
         } else {
             toml::from_str(&text).with_context(|| format!("invalid TOML in {}", path.display()))?
         };
-        let expanded = expand_env(raw, &|name| std::env::var(name).ok())?;
+        let expanded = expand_env(raw, lookup)?;
         serde_json::from_value(expanded)
             .with_context(|| format!("invalid settings in {}", path.display()))
     }
