@@ -134,9 +134,14 @@ pub async fn start(opts: ServeOptions) -> anyhow::Result<Running> {
     let (stop_tx, stop_rx) = oneshot::channel::<()>();
     let (drain_tx, drain_rx) = oneshot::channel::<()>();
     let grace = opts.shutdown_grace;
-    let server = tokio::spawn(modelgate_server::serve(listener, app, async move {
-        let _ = drain_rx.await;
-    }));
+    let server = tokio::spawn(modelgate_server::serve(
+        listener,
+        app,
+        async move {
+            let _ = drain_rx.await;
+        },
+        grace,
+    ));
     let gw = gateway.clone();
     let done = tokio::spawn(async move {
         let _ = stop_rx.await;

@@ -65,10 +65,15 @@ impl Gw {
 
     /// Registers the mock as an `openai-compatible` provider (models discovered).
     pub async fn add_mock(&self, name: &str, mock: &MockUpstream) -> Value {
+        self.add_mock_with_key(ADMIN_KEY, name, mock).await
+    }
+
+    /// As [`add_mock`](Self::add_mock), authenticated with `key`.
+    pub async fn add_mock_with_key(&self, key: &str, name: &str, mock: &MockUpstream) -> Value {
         let r = self
             .post(
                 "/api/providers",
-                ADMIN_KEY,
+                key,
                 json!({"name": name, "kind": "openai-compatible", "endpoint": mock.origin(), "api_key": format!("sk-upstream-{name}")}),
             )
             .await;
