@@ -25,7 +25,7 @@ const MAX_ERROR_BODY: usize = 64 * 1024;
 
 pub enum ProxyBody {
     Full(Bytes),
-    Stream(MeteredStream),
+    Stream(Box<MeteredStream>),
 }
 
 pub struct ProxyResponse {
@@ -180,7 +180,7 @@ impl Gateway {
             return Ok(ProxyResponse {
                 status,
                 headers,
-                body: ProxyBody::Stream(body),
+                body: ProxyBody::Stream(Box::new(body)),
             });
         }
 

@@ -1,6 +1,7 @@
 //! One conformance suite, run against both backends: every test below is instantiated for
 //! SQLite (a temp file) and PostgreSQL (a private schema in the database named by
 //! `MODELGATE_TEST_POSTGRES_URL`, default `postgres://postgres@127.0.0.1:5432/test`).
+#![allow(clippy::unwrap_used)]
 
 use modelgate_core::usage::{Outcome, TokenUsage, UsageRecord};
 use modelgate_store::{
