@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# The whole test suite, from a fresh clone: services up, Rust unit + black-box tests (the
+# store conformance suite on SQLite and PostgreSQL included), then the real-client suite
+# with the official OpenAI Python SDK. Prints one summary line at the end.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+bash .ci/services
+
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+
+echo "== cargo test (workspace)"
+cargo build --locked -p modelgate -p modelgate-testkit --bins
+cargo test --locked --workspace 2>&1 | tee "$log"
+rust_passed=$(awk '/^test result:/ {for (i = 1; i <= NF; i++) if ($i ~ /^passed;?$/) s += $(i-1)} END {print s + 0}' "$log")
+rust_failed=$(awk '/^test result:/ {for (i = 1; i <= NF; i++) if ($i ~ /^failed;?$/) s += $(i-1)} END {print s + 0}' "$log")
+
+echo "== OpenAI Python SDK against the gateway"
+bash tests/sdk/run.sh 2>&1 | tee "$log"
+py_passed=$(grep -Eo '[0-9]+ passed' "$log" | tail -1 | grep -Eo '[0-9]+' || echo 0)
+py_failed=$(grep -Eo '[0-9]+ failed' "$log" | tail -1 | grep -Eo '[0-9]+' || echo 0)
+
+echo
+echo "tests: $((rust_passed + py_passed)) passed, $((rust_failed + py_failed)) failed"
