@@ -6,7 +6,7 @@
 use crate::auth::Principal;
 use crate::meter::{MeterContext, UsageGuard};
 use crate::resolve::{Resolution, resolve};
-use crate::stream::{MeteredStream, UsagePeek};
+use crate::stream::{MeteredStream, StreamDialect, UsagePeek};
 use crate::{Gateway, GatewayError, body, estimate};
 use bytes::{Bytes, BytesMut};
 use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
@@ -175,6 +175,11 @@ impl Gateway {
                 guard,
                 request,
                 hide_usage_chunk,
+                if op == Operation::Responses {
+                    StreamDialect::Responses
+                } else {
+                    StreamDialect::Completions
+                },
                 target.provider.clone(),
             );
             return Ok(ProxyResponse {

@@ -111,6 +111,33 @@ fn text_len(choices: &[ChoicePeek<'_>]) -> usize {
         .sum()
 }
 
+/// One event of the Responses API stream (`response.output_text.delta`,
+/// `response.completed`, …).
+#[derive(Deserialize)]
+struct ResponsesEventPeek<'a> {
+    #[serde(borrow, rename = "type")]
+    kind: Cow<'a, str>,
+    #[serde(borrow, default)]
+    delta: Option<Cow<'a, str>>,
+    #[serde(default)]
+    response: Option<ResponseObjectPeek>,
+}
+
+#[derive(Deserialize)]
+struct ResponseObjectPeek {
+    #[serde(default)]
+    usage: Option<UsagePeek>,
+}
+
+/// Which OpenAI streaming dialect the upstream speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StreamDialect {
+    /// Chat and text completions: `data:` chunks, usage in a final chunk, `[DONE]`.
+    Completions,
+    /// The Responses API: typed events, usage in `response.completed`, no `[DONE]`.
+    Responses,
+}
+
 /// The SSE error event sent when a stream cannot be completed.
 pub fn error_event(message: &str, code: &str) -> Bytes {
     let body = serde_json::json!({
@@ -125,6 +152,7 @@ pub struct MeteredStream {
     guard: UsageGuard,
     request_body: Bytes,
     hide_usage_chunk: bool,
+    dialect: StreamDialect,
     provider: String,
     out: VecDeque<Bytes>,
     saw_done: bool,
@@ -141,6 +169,7 @@ impl MeteredStream {
         guard: UsageGuard,
         request_body: Bytes,
         hide_usage_chunk: bool,
+        dialect: StreamDialect,
         provider: String,
     ) -> Self {
         Self {
@@ -149,6 +178,7 @@ impl MeteredStream {
             guard,
             request_body,
             hide_usage_chunk,
+            dialect,
             provider,
             out: VecDeque::new(),
             saw_done: false,
@@ -168,6 +198,10 @@ impl MeteredStream {
         };
         if data.as_ref() == b"[DONE]" {
             self.saw_done = true;
+            return Some(event);
+        }
+        if self.dialect == StreamDialect::Responses {
+            self.on_responses_event(&data);
             return Some(event);
         }
         let Ok(chunk) = serde_json::from_slice::<ChunkPeek<'_>>(&data) else {
@@ -192,6 +226,28 @@ impl MeteredStream {
             }
         }
         Some(event)
+    }
+
+    /// Reads a Responses API event: text deltas, the terminal events and their usage.
+    fn on_responses_event(&mut self, data: &[u8]) {
+        let Ok(ev) = serde_json::from_slice::<ResponsesEventPeek<'_>>(data) else {
+            return;
+        };
+        if let Some(delta) = ev.delta.as_deref().filter(|_| ev.kind.ends_with(".delta")) {
+            if !delta.is_empty() {
+                self.guard.mark_first_byte();
+            }
+            self.estimated_output += estimate::chunk_tokens(delta.len());
+        }
+        match ev.kind.as_ref() {
+            "response.completed" | "response.incomplete" => self.saw_done = true,
+            "response.failed" | "error" => self.saw_error = true,
+            _ => {}
+        }
+        if let Some(usage) = ev.response.and_then(|r| r.usage) {
+            self.guard.usage = (&usage).into();
+            self.saw_usage = true;
+        }
     }
 
     /// Fills in estimates if the upstream reported no usage, then sends the record.

@@ -32,6 +32,7 @@ pub fn router(state: AppState) -> Router {
         .route("/chat/completions", post(openai::chat_completions))
         .route("/completions", post(openai::completions))
         .route("/embeddings", post(openai::embeddings))
+        .route("/responses", post(openai::responses))
         .route("/models", get(openai::list_models))
         .route("/models/{*model}", get(openai::get_model));
     let admin = Router::new()

@@ -74,6 +74,15 @@ pub async fn embeddings(
     forward(st, rid, headers, body, Operation::Embeddings).await
 }
 
+pub async fn responses(
+    State(st): State<AppState>,
+    Extension(rid): Extension<RequestId>,
+    headers: HeaderMap,
+    body: Body,
+) -> ApiResult<Response<Body>> {
+    forward(st, rid, headers, body, Operation::Responses).await
+}
+
 pub async fn list_models(
     State(st): State<AppState>,
     headers: HeaderMap,

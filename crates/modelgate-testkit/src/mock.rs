@@ -61,6 +61,7 @@ impl MockUpstream {
             .route("/v1/chat/completions", post(chat))
             .route("/v1/completions", post(completions))
             .route("/v1/embeddings", post(embeddings))
+            .route("/v1/responses", post(responses))
             .with_state(shared.clone());
         #[allow(clippy::expect_used)]
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -348,4 +349,49 @@ async fn embeddings(State(s): State<Arc<Shared>>, headers: HeaderMap, body: Byte
     axum::Json(json!({"object": "list", "data": data, "model": model,
         "usage": {"prompt_tokens": PROMPT_TOKENS, "total_tokens": PROMPT_TOKENS}}))
     .into_response()
+}
+
+/// The Responses API: a message answer, or its typed event stream ending in
+/// `response.completed` (which carries the usage; there is no `[DONE]`).
+async fn responses(State(s): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Response {
+    record(&s, "/v1/responses", &headers, &body);
+    let Ok(req) = serde_json::from_slice::<Value>(&body) else {
+        return (StatusCode::BAD_REQUEST, "bad json").into_response();
+    };
+    let model = req["model"].as_str().unwrap_or("").to_owned();
+    if let Some(resp) = misbehave(&model, &headers).await {
+        return resp;
+    }
+    let usage = json!({"input_tokens": PROMPT_TOKENS, "output_tokens": 5, "total_tokens": PROMPT_TOKENS + 5,
+        "input_tokens_details": {"cached_tokens": CACHED_TOKENS}});
+    let response = |status: &str, text: &str, usage: Value| {
+        json!({"id": "resp_mock", "object": "response", "status": status, "model": model,
+            "output": [{"type": "message", "role": "assistant",
+                "content": [{"type": "output_text", "text": text}]}], "usage": usage})
+    };
+    if req["stream"].as_bool() != Some(true) {
+        return axum::Json(response("completed", ANSWER, usage)).into_response();
+    }
+    let mut events = vec![(
+        "response.created",
+        json!({"type": "response.created", "response": response("in_progress", "", Value::Null)}),
+    )];
+    for piece in ["Hel", "lo"] {
+        events.push((
+            "response.output_text.delta",
+            json!({"type": "response.output_text.delta", "delta": piece}),
+        ));
+    }
+    events.push((
+        "response.completed",
+        json!({"type": "response.completed", "response": response("completed", "Hello", usage)}),
+    ));
+    let body: String = events
+        .into_iter()
+        .map(|(name, data)| format!("event: {name}\ndata: {data}\n\n"))
+        .collect();
+    Response::builder()
+        .header("content-type", "text/event-stream")
+        .body(Body::from(body))
+        .unwrap_or_default()
 }

@@ -290,3 +290,57 @@ async fn listed_models_skip_discovery_and_key_allow_lists_apply() {
         .collect();
     assert_eq!(ids, vec!["a", "fixed/a"]);
 }
+
+#[tokio::test]
+async fn responses_api_passes_through_and_is_metered() {
+    let mock = MockUpstream::start(&["r1"]).await;
+    let gw = start_gateway().await;
+    gw.add_mock("up", &mock).await;
+    let r = gw
+        .post(
+            "/v1/responses",
+            ADMIN_KEY,
+            json!({"model": "r1", "input": "hi", "store": false}),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["output"][0]["content"][0]["text"], ANSWER);
+    assert_eq!(
+        mock.last_json("/v1/responses").unwrap(),
+        json!({"model": "r1", "input": "hi", "store": false})
+    );
+
+    let r = gw
+        .post(
+            "/api/openai/v1/responses",
+            ADMIN_KEY,
+            json!({"model": "up/r1", "input": "hi", "stream": true}),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    let text = r.text().await.unwrap();
+    assert!(text.contains("event: response.completed"));
+    assert!(
+        !text.contains("\"error\""),
+        "a complete Responses stream is not broken: {text}"
+    );
+    // The gateway does not add stream_options to the Responses API.
+    assert!(
+        mock.last_json("/v1/responses")
+            .unwrap()
+            .get("stream_options")
+            .is_none()
+    );
+
+    let usage = gw.usage(ADMIN_KEY).await;
+    for r in usage["data"].as_array().unwrap() {
+        assert_eq!(r["api"], "responses");
+        assert_eq!(r["outcome"], "ok");
+        assert_eq!(r["usage"]["input_tokens"], PROMPT_TOKENS);
+        assert_eq!(r["usage"]["output_tokens"], 5);
+        assert_eq!(r["usage"]["cached_tokens"], CACHED_TOKENS);
+        assert_eq!(r["usage_estimated"], false);
+    }
+    assert_eq!(usage["totals"]["requests"], 2);
+}
