@@ -1,0 +1,235 @@
+"""Session fixtures for the OpenAI SDK tests: a mock upstream and a gateway, both real
+processes on 127.0.0.1 port 0.
+
+The binaries come from MODELGATE_BIN and MOCK_BIN (tests/sdk/run.sh sets them), falling
+back to target/debug/. Every process writes its stdout and stderr to files in a temporary
+directory; a failing test shows their contents.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import secrets
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import httpx
+import openai
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+MODELGATE_BIN = os.environ.get("MODELGATE_BIN", str(ROOT / "target/debug/modelgate"))
+MOCK_BIN = os.environ.get("MOCK_BIN", str(ROOT / "target/debug/mock-upstream"))
+
+# What the mock advertises. The names choose its behaviour (crates/modelgate-testkit):
+# `error-500` answers 500, `break-model` cuts its stream after two chunks.
+MOCK_MODELS = ["m1", "emb-1", "error-500", "break-model"]
+START_TIMEOUT = 30.0
+STOP_TIMEOUT = 30.0
+
+# The log files of every process started this session, shown when a test fails.
+_LOGS: list[Path] = []
+
+
+class Proc:
+    """A child process whose stdout and stderr go to files."""
+
+    def __init__(self, name: str, argv: list[str], logdir: Path, env: dict[str, str] | None = None):
+        self.name = name
+        self.stdout_path = logdir / f"{name}.stdout"
+        self.stderr_path = logdir / f"{name}.stderr"
+        _LOGS.extend([self.stdout_path, self.stderr_path])
+        with open(self.stdout_path, "wb") as out, open(self.stderr_path, "wb") as err:
+            self.popen = subprocess.Popen(
+                argv, stdin=subprocess.DEVNULL, stdout=out, stderr=err, env=env
+            )
+
+    def logs(self) -> str:
+        return _read_logs([self.stdout_path, self.stderr_path])
+
+    def wait_for_line(self, prefix: str) -> str:
+        """The rest of the first stdout line starting with `prefix`."""
+        deadline = time.monotonic() + START_TIMEOUT
+        while True:
+            text = self.stdout_path.read_text(errors="replace")
+            for line in text.splitlines(keepends=True):
+                if line.startswith(prefix) and line.endswith("\n"):
+                    return line[len(prefix) :].strip()
+            code = self.popen.poll()
+            if code is not None:
+                raise RuntimeError(f"{self.name} exited with {code} before printing {prefix!r}\n{self.logs()}")
+            if time.monotonic() > deadline:
+                self.popen.kill()
+                self.popen.wait()
+                raise RuntimeError(f"{self.name} did not print {prefix!r} in {START_TIMEOUT}s\n{self.logs()}")
+            time.sleep(0.02)
+
+    def terminate(self) -> int:
+        """SIGTERM, then the exit code (SIGKILL after STOP_TIMEOUT seconds)."""
+        if self.popen.poll() is None:
+            self.popen.send_signal(signal.SIGTERM)
+        try:
+            return self.popen.wait(timeout=STOP_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            self.popen.kill()
+            self.popen.wait()
+            raise AssertionError(f"{self.name} ignored SIGTERM for {STOP_TIMEOUT}s\n{self.logs()}")
+
+
+def _read_logs(paths: list[Path]) -> str:
+    parts = []
+    for p in paths:
+        try:
+            body = p.read_text(errors="replace")
+        except OSError as e:
+            body = f"<unreadable: {e}>"
+        parts.append(f"----- {p.name} -----\n{body.rstrip()}")
+    return "\n".join(parts)
+
+
+def http_json(method: str, url: str, token: str, body: Any = None) -> tuple[int, Any]:
+    """A JSON request with the stdlib; returns (status, parsed body or raw text)."""
+    data = None if body is None else json.dumps(body).encode()
+    req = urllib.request.Request(url, data=data, method=method)
+    req.add_header("Authorization", f"Bearer {token}")
+    if data is not None:
+        req.add_header("Content-Type", "application/json")
+    try:
+        with urllib.request.urlopen(req, timeout=30) as resp:
+            status, raw = resp.status, resp.read()
+    except urllib.error.HTTPError as e:
+        status, raw = e.code, e.read()
+    try:
+        return status, json.loads(raw) if raw else None
+    except ValueError:
+        return status, raw.decode(errors="replace")
+
+
+@dataclasses.dataclass
+class Gateway:
+    """What the tests need to talk to the gateway under test."""
+
+    origin: str  # http://127.0.0.1:PORT
+    base_url: str  # origin + /v1
+    key: str  # a user (AI) key, from POST /api/keys
+    key_id: str
+    admin_key: str  # the bootstrap admin key
+    mock_origin: str
+    # Successful generation requests sent through SDK clients made by `client_for`
+    # (counted by an httpx hook), for the usage check.
+    generated: int = 0
+
+    def admin(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
+        return http_json(method, self.origin + path, self.admin_key, body)
+
+    def client_for(self, base_url: str | None = None, api_key: str | None = None) -> openai.OpenAI:
+        """An SDK client with no retries and a request counter."""
+
+        def count(response: httpx.Response) -> None:
+            req = response.request
+            if (
+                response.status_code == 200
+                and req.method == "POST"
+                and req.url.path.endswith(("/chat/completions", "/completions", "/embeddings"))
+            ):
+                try:
+                    model = json.loads(req.content).get("model", "")
+                except ValueError:
+                    model = ""
+                # A cut stream may legitimately go unmetered; don't require it.
+                if "break" not in model:
+                    self.generated += 1
+
+        return openai.OpenAI(
+            base_url=base_url or self.base_url,
+            api_key=api_key or self.key,
+            max_retries=0,
+            timeout=30.0,
+            http_client=httpx.Client(event_hooks={"response": [count]}),
+        )
+
+
+@pytest.fixture(scope="session")
+def logdir():
+    d = Path(tempfile.mkdtemp(prefix="modelgate-sdk-"))
+    yield d
+    shutil.rmtree(d, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def mock_upstream(logdir):
+    p = Proc("mock-upstream", [MOCK_BIN, "--models", ",".join(MOCK_MODELS)], logdir)
+    try:
+        origin = p.wait_for_line("mock-upstream listening on ")
+        yield origin
+    finally:
+        p.terminate()
+
+
+@pytest.fixture(scope="session")
+def gateway(logdir, mock_upstream):
+    admin_key = "mg-admin-" + secrets.token_urlsafe(24)
+    data_dir = logdir / "data"
+    data_dir.mkdir()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MODELGATE_")}
+    env["MODELGATE_BOOTSTRAP_ADMIN_KEY"] = admin_key
+    env.setdefault("RUST_LOG", "info")
+    p = Proc(
+        "modelgate",
+        [MODELGATE_BIN, "serve", "--listen", "127.0.0.1:0", "--data-dir", str(data_dir)],
+        logdir,
+        env=env,
+    )
+    stopped = False
+    try:
+        origin = p.wait_for_line("modelgate listening on ")
+        if not origin.startswith("http://"):
+            origin = "http://" + origin
+        status, body = http_json(
+            "POST",
+            origin + "/api/providers",
+            admin_key,
+            {"name": "mock", "kind": "openai-compatible", "endpoint": mock_upstream},
+        )
+        assert status == 201, f"POST /api/providers: {status} {body}\n{p.logs()}"
+        status, body = http_json("POST", origin + "/api/keys", admin_key, {"name": "sdk"})
+        assert status == 201, f"POST /api/keys: {status} {body}\n{p.logs()}"
+        assert isinstance(body, dict) and body.get("key"), body
+        yield Gateway(
+            origin=origin,
+            base_url=origin + "/v1",
+            key=body["key"],
+            key_id=body["id"],
+            admin_key=admin_key,
+            mock_origin=mock_upstream,
+        )
+        stopped = True
+        code = p.terminate()
+        assert code == 0, f"modelgate exited with {code} after SIGTERM\n{p.logs()}"
+    finally:
+        if not stopped:
+            p.terminate()
+
+
+@pytest.fixture(params=["/v1", "/api/openai/v1"], ids=["v1", "api-openai-v1"])
+def client(request, gateway):
+    """An SDK client for each of the gateway's two OpenAI base URLs."""
+    with gateway.client_for(base_url=gateway.origin + request.param) as c:
+        yield c
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    report = yield
+    if report.failed and _LOGS:
+        report.sections.append(("process logs", _read_logs(_LOGS)))
+    return report
