@@ -1,0 +1,255 @@
+//! Anthropic messages request → OpenAI chat request.
+
+use super::{Context, Flavor};
+use crate::{Dropped, TranslateError, Translated};
+use serde_json::{Map, Value, json};
+
+const HANDLED: &[&str] = &[
+    "model",
+    "messages",
+    "system",
+    "max_tokens",
+    "temperature",
+    "top_p",
+    "top_k",
+    "stop_sequences",
+    "stream",
+    "tools",
+    "tool_choice",
+    "metadata",
+];
+
+pub fn translate(
+    req: &Value,
+    upstream_model: &str,
+    flavor: Flavor,
+) -> Result<Translated<Context>, TranslateError> {
+    let obj = req
+        .as_object()
+        .ok_or_else(|| TranslateError::new("the request body must be a JSON object"))?;
+    let mut dropped: Dropped = obj
+        .keys()
+        .filter(|k| !HANDLED.contains(&k.as_str()))
+        .cloned()
+        .collect();
+    let mut messages = Vec::new();
+    match obj.get("system") {
+        Some(Value::String(s)) if !s.is_empty() => {
+            messages.push(json!({"role": "system", "content": s}))
+        }
+        Some(Value::Array(blocks)) => {
+            let text: Vec<&str> = blocks
+                .iter()
+                .filter_map(|b| b.get("text").and_then(Value::as_str))
+                .collect();
+            if !text.is_empty() {
+                messages.push(json!({"role": "system", "content": text.join("\n")}));
+            }
+        }
+        _ => {}
+    }
+    let turns = obj
+        .get("messages")
+        .and_then(Value::as_array)
+        .ok_or_else(|| TranslateError::at("messages", "messages must be an array"))?;
+    for (i, m) in turns.iter().enumerate() {
+        convert_turn(m, i, &mut messages, &mut dropped)?;
+    }
+
+    let mut out = Map::new();
+    out.insert("model".into(), json!(upstream_model));
+    out.insert("messages".into(), Value::Array(messages));
+    if let Some(n) = obj.get("max_tokens").and_then(Value::as_u64) {
+        let key = match flavor {
+            Flavor::OpenAi => "max_completion_tokens",
+            Flavor::Compatible => "max_tokens",
+        };
+        out.insert(key.into(), json!(n));
+    }
+    for key in ["temperature", "top_p"] {
+        if let Some(v) = obj.get(key).filter(|v| !v.is_null()) {
+            out.insert(key.into(), v.clone());
+        }
+    }
+    if let Some(v) = obj.get("top_k").filter(|v| !v.is_null()) {
+        match flavor {
+            Flavor::Compatible => {
+                out.insert("top_k".into(), v.clone());
+            }
+            Flavor::OpenAi => dropped.push("top_k".into()),
+        }
+    }
+    if let Some(stops) = obj
+        .get("stop_sequences")
+        .and_then(Value::as_array)
+        .filter(|a| !a.is_empty())
+    {
+        out.insert("stop".into(), Value::Array(stops.clone()));
+    }
+    if obj.get("stream").and_then(Value::as_bool) == Some(true) {
+        out.insert("stream".into(), json!(true));
+        out.insert("stream_options".into(), json!({"include_usage": true}));
+    }
+    if let Some(user) = obj
+        .get("metadata")
+        .and_then(|m| m.get("user_id"))
+        .and_then(Value::as_str)
+    {
+        out.insert("user".into(), json!(user));
+    }
+    if let Some(tools) = obj.get("tools").and_then(Value::as_array) {
+        let mut converted = Vec::new();
+        for t in tools {
+            // Server tools (web search, code execution…) have a `type` and no schema.
+            match t.get("input_schema") {
+                Some(schema) => converted.push(json!({"type": "function", "function": {
+                    "name": t.get("name").cloned().unwrap_or(Value::Null),
+                    "description": t.get("description").cloned().unwrap_or(json!("")),
+                    "parameters": schema,
+                }})),
+                None => dropped.push(format!(
+                    "tools.{}",
+                    t.get("name")
+                        .and_then(Value::as_str)
+                        .unwrap_or("server_tool")
+                )),
+            }
+        }
+        if !converted.is_empty() {
+            out.insert("tools".into(), Value::Array(converted));
+        }
+    }
+    if let Some(choice) = obj.get("tool_choice").filter(|c| !c.is_null()) {
+        let converted = match choice.get("type").and_then(Value::as_str) {
+            Some("auto") => json!("auto"),
+            Some("any") => json!("required"),
+            Some("none") => json!("none"),
+            Some("tool") => json!({"type": "function", "function": {"name": choice.get("name")}}),
+            _ => {
+                return Err(TranslateError::at(
+                    "tool_choice",
+                    "tool_choice.type must be auto, any, tool or none",
+                ));
+            }
+        };
+        out.insert("tool_choice".into(), converted);
+        if choice.get("disable_parallel_tool_use") == Some(&json!(true)) {
+            out.insert("parallel_tool_calls".into(), json!(false));
+        }
+    }
+    dropped.sort();
+    dropped.dedup();
+    Ok(Translated {
+        body: Value::Object(out),
+        dropped,
+        context: Context {
+            model: obj
+                .get("model")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_owned(),
+        },
+    })
+}
+
+/// One Anthropic turn → OpenAI messages: tool results become `tool` messages (first, in
+/// order), other user blocks one user message; an assistant turn one message with text and
+/// tool calls. Thinking blocks cannot be sent to an OpenAI-schema model and are dropped.
+fn convert_turn(
+    m: &Value,
+    i: usize,
+    out: &mut Vec<Value>,
+    dropped: &mut Dropped,
+) -> Result<(), TranslateError> {
+    let role = m.get("role").and_then(Value::as_str).unwrap_or("");
+    if role != "user" && role != "assistant" {
+        return Err(TranslateError::at(
+            &format!("messages[{i}].role"),
+            "role must be user or assistant",
+        ));
+    }
+    let blocks = match m.get("content") {
+        Some(Value::String(s)) => {
+            out.push(json!({"role": role, "content": s}));
+            return Ok(());
+        }
+        Some(Value::Array(b)) => b,
+        _ => {
+            return Err(TranslateError::at(
+                &format!("messages[{i}].content"),
+                "content must be a string or an array",
+            ));
+        }
+    };
+    let mut parts = Vec::new();
+    let mut tool_calls = Vec::new();
+    for (j, b) in blocks.iter().enumerate() {
+        let at = || format!("messages[{i}].content[{j}]");
+        match b.get("type").and_then(Value::as_str) {
+            Some("text") => parts.push(json!({"type": "text", "text": b.get("text").and_then(Value::as_str).unwrap_or("")})),
+            Some("image") => parts.push(image_part(b.get("source").unwrap_or(&Value::Null)).ok_or_else(|| TranslateError::at(&at(), "unsupported image source"))?),
+            Some("tool_use") if role == "assistant" => tool_calls.push(json!({
+                "id": b.get("id"), "type": "function",
+                "function": {"name": b.get("name"), "arguments": b.get("input").cloned().unwrap_or_else(|| json!({})).to_string()},
+            })),
+            Some("tool_result") if role == "user" => out.push(json!({
+                "role": "tool",
+                "tool_call_id": b.get("tool_use_id"),
+                "content": tool_result_text(b.get("content")),
+            })),
+            Some("thinking" | "redacted_thinking") => dropped.push("thinking".into()),
+            Some(other) => return Err(TranslateError::at(&at(), format!("content block '{other}' cannot be sent to this model"))),
+            None => return Err(TranslateError::at(&at(), "every content block needs a type")),
+        }
+    }
+    if role == "assistant" {
+        let text: String = parts
+            .iter()
+            .filter_map(|p| p.get("text").and_then(Value::as_str))
+            .collect();
+        if text.is_empty() && tool_calls.is_empty() {
+            return Ok(());
+        }
+        let mut msg = json!({"role": "assistant", "content": if text.is_empty() { Value::Null } else { json!(text) }});
+        if !tool_calls.is_empty() {
+            msg["tool_calls"] = Value::Array(tool_calls);
+        }
+        out.push(msg);
+    } else if !parts.is_empty() {
+        let all_text = parts.iter().all(|p| p["type"] == "text");
+        let content = if all_text && parts.len() == 1 {
+            parts[0]["text"].clone()
+        } else {
+            Value::Array(parts)
+        };
+        out.push(json!({"role": "user", "content": content}));
+    }
+    Ok(())
+}
+
+fn image_part(source: &Value) -> Option<Value> {
+    let url = match source.get("type").and_then(Value::as_str)? {
+        "base64" => format!(
+            "data:{};base64,{}",
+            source.get("media_type")?.as_str()?,
+            source.get("data")?.as_str()?
+        ),
+        "url" => source.get("url")?.as_str()?.to_owned(),
+        _ => return None,
+    };
+    Some(json!({"type": "image_url", "image_url": {"url": url}}))
+}
+
+fn tool_result_text(content: Option<&Value>) -> Value {
+    match content {
+        Some(Value::String(s)) => json!(s),
+        Some(Value::Array(blocks)) => json!(
+            blocks
+                .iter()
+                .filter_map(|b| b.get("text").and_then(Value::as_str))
+                .collect::<Vec<_>>()
+                .join("\n")
+        ),
+        _ => json!(""),
+    }
+}

@@ -1,0 +1,52 @@
+//! Pure translators between API schemas, one module per direction and pair, each split
+//! into `request`, `response` and `stream` (a state machine fed one upstream event at a
+//! time). They work on `serde_json::Value`s and return the translated value plus the names
+//! of parameters the target cannot take ([`Dropped`]) — the gateway reports those in a
+//! response header instead of silently changing the request. No I/O, no async: every
+//! function here is unit-tested, golden-file-tested and fuzzed on its own.
+//!
+//! - [`openai_to_anthropic`]: an OpenAI chat client talking to an Anthropic upstream.
+//! - [`anthropic_to_openai`]: an Anthropic messages client talking to an OpenAI-schema
+//!   upstream.
+
+pub mod anthropic_to_openai;
+pub mod errors;
+pub mod openai_to_anthropic;
+mod util;
+
+/// Why a request cannot be translated (answered with 400 in the caller's schema).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct TranslateError {
+    pub message: String,
+    /// The request field at fault.
+    pub param: Option<String>,
+}
+
+impl TranslateError {
+    pub fn new(message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+            param: None,
+        }
+    }
+
+    pub fn at(param: &str, message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+            param: Some(param.to_owned()),
+        }
+    }
+}
+
+/// Names of request parameters that were dropped because the target cannot take them.
+pub type Dropped = Vec<String>;
+
+/// A translated request body and what had to be left out.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Translated<C> {
+    pub body: serde_json::Value,
+    pub dropped: Dropped,
+    /// What the response translation must know about this request.
+    pub context: C,
+}

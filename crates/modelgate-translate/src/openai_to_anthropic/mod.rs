@@ -1,0 +1,25 @@
+//! OpenAI chat completions client → Anthropic Messages upstream.
+//!
+//! - [`request`]: chat request → messages request (system prompts, images, tools, tool
+//!   results, JSON mode as a forced tool, thinking blocks kept for multi-turn).
+//! - [`response`]: message → chat completion.
+//! - [`stream`]: Anthropic stream events → chat completion chunks.
+
+pub mod request;
+pub mod response;
+pub mod stream;
+
+/// What the response side must know about the translated request.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Context {
+    /// JSON mode was implemented as this forced tool; its input becomes the content.
+    pub json_tool: Option<String>,
+    /// The client asked for a usage chunk at the end of the stream.
+    pub include_usage: bool,
+}
+
+/// Name of the tool that carries JSON-mode output.
+pub const JSON_TOOL: &str = "json_response";
+
+/// Default `max_tokens` when the client gives none (Anthropic requires one).
+pub const DEFAULT_MAX_TOKENS: u64 = 4096;

@@ -1,0 +1,401 @@
+//! OpenAI chat request → Anthropic messages request.
+
+use super::{Context, DEFAULT_MAX_TOKENS, JSON_TOOL};
+use crate::util::{object, parse_data_url, text_of};
+use crate::{Dropped, TranslateError, Translated};
+use serde_json::{Map, Value, json};
+
+/// Parameters with no Anthropic counterpart: dropped and reported.
+const UNSUPPORTED: &[&str] = &[
+    "n",
+    "seed",
+    "presence_penalty",
+    "frequency_penalty",
+    "logprobs",
+    "top_logprobs",
+    "logit_bias",
+    "reasoning_effort",
+    "service_tier",
+    "prediction",
+    "modalities",
+    "audio",
+    "store",
+    "web_search_options",
+];
+
+/// Parameters the gateway consumes itself or that map elsewhere.
+const HANDLED: &[&str] = &[
+    "model",
+    "messages",
+    "max_tokens",
+    "max_completion_tokens",
+    "temperature",
+    "top_p",
+    "top_k",
+    "stop",
+    "stream",
+    "stream_options",
+    "tools",
+    "tool_choice",
+    "parallel_tool_calls",
+    "response_format",
+    "user",
+    "metadata",
+    "thinking",
+    "models",
+];
+
+pub fn translate(req: &Value, upstream_model: &str) -> Result<Translated<Context>, TranslateError> {
+    let obj = req
+        .as_object()
+        .ok_or_else(|| TranslateError::new("the request body must be a JSON object"))?;
+    let mut dropped: Dropped = Vec::new();
+    for key in obj.keys() {
+        if UNSUPPORTED.contains(&key.as_str()) {
+            if !(key == "n" && obj[key] == json!(1)) {
+                dropped.push(key.clone());
+            }
+        } else if !HANDLED.contains(&key.as_str()) {
+            dropped.push(key.clone());
+        }
+    }
+
+    let messages = obj
+        .get("messages")
+        .and_then(Value::as_array)
+        .ok_or_else(|| TranslateError::at("messages", "messages must be an array"))?;
+    let (system, turns) = convert_messages(messages)?;
+
+    let mut out = Map::new();
+    out.insert("model".into(), json!(upstream_model));
+    if !system.is_empty() {
+        out.insert("system".into(), Value::Array(system));
+    }
+    out.insert("messages".into(), Value::Array(turns));
+    let max_tokens = obj
+        .get("max_completion_tokens")
+        .or_else(|| obj.get("max_tokens"))
+        .and_then(Value::as_u64)
+        .unwrap_or(DEFAULT_MAX_TOKENS);
+    out.insert("max_tokens".into(), json!(max_tokens));
+    for key in ["temperature", "top_p", "top_k", "thinking"] {
+        if let Some(v) = obj.get(key).filter(|v| !v.is_null()) {
+            out.insert(key.into(), v.clone());
+        }
+    }
+    match obj.get("stop") {
+        Some(Value::String(s)) => {
+            out.insert("stop_sequences".into(), json!([s]));
+        }
+        Some(Value::Array(a)) if !a.is_empty() => {
+            out.insert("stop_sequences".into(), Value::Array(a.clone()));
+        }
+        _ => {}
+    }
+    let stream = obj.get("stream").and_then(Value::as_bool).unwrap_or(false);
+    if stream {
+        out.insert("stream".into(), json!(true));
+    }
+    if let Some(user) = obj.get("user").and_then(Value::as_str) {
+        out.insert("metadata".into(), json!({"user_id": user}));
+    }
+
+    let mut tools: Vec<Value> = Vec::new();
+    if let Some(list) = obj.get("tools").and_then(Value::as_array) {
+        for t in list {
+            tools.push(convert_tool(t, &mut dropped)?);
+        }
+    }
+    let mut tool_choice = convert_tool_choice(obj.get("tool_choice"))?;
+    if obj.get("parallel_tool_calls") == Some(&json!(false)) {
+        let choice = tool_choice.get_or_insert_with(|| json!({"type": "auto"}));
+        if choice["type"] != "none" {
+            choice["disable_parallel_tool_use"] = json!(true);
+        }
+    }
+    let mut context = Context {
+        include_usage: obj
+            .get("stream_options")
+            .and_then(|o| o.get("include_usage"))
+            .and_then(Value::as_bool)
+            .unwrap_or(false),
+        ..Context::default()
+    };
+    if let Some(schema) = json_mode_schema(obj.get("response_format"))? {
+        tools.push(json!({
+            "name": JSON_TOOL,
+            "description": "Respond with the answer as JSON matching this schema.",
+            "input_schema": schema,
+        }));
+        tool_choice = Some(json!({"type": "tool", "name": JSON_TOOL}));
+        context.json_tool = Some(JSON_TOOL.to_owned());
+    }
+    if !tools.is_empty() {
+        out.insert("tools".into(), Value::Array(tools));
+    }
+    if let Some(choice) = tool_choice {
+        out.insert("tool_choice".into(), choice);
+    }
+    dropped.sort();
+    dropped.dedup();
+    Ok(Translated {
+        body: Value::Object(out),
+        dropped,
+        context,
+    })
+}
+
+/// System prompts (every `system`/`developer` message, in order) and the turns, with
+/// consecutive same-role turns merged as Anthropic requires.
+fn convert_messages(messages: &[Value]) -> Result<(Vec<Value>, Vec<Value>), TranslateError> {
+    let mut system = Vec::new();
+    let mut turns: Vec<(String, Vec<Value>)> = Vec::new();
+    for (i, m) in messages.iter().enumerate() {
+        let role = m.get("role").and_then(Value::as_str).unwrap_or("");
+        let content = m.get("content").unwrap_or(&Value::Null);
+        let (role, blocks) = match role {
+            "system" | "developer" => {
+                let text = text_of(content);
+                if !text.is_empty() {
+                    system.push(json!({"type": "text", "text": text}));
+                }
+                continue;
+            }
+            "user" => ("user", user_blocks(content, i)?),
+            "assistant" => ("assistant", assistant_blocks(m, i)?),
+            "tool" | "function" => ("user", vec![tool_result(m, i)?]),
+            other => {
+                return Err(TranslateError::at(
+                    &format!("messages[{i}].role"),
+                    format!("unknown message role '{other}'"),
+                ));
+            }
+        };
+        if blocks.is_empty() {
+            continue;
+        }
+        match turns.last_mut() {
+            Some((last_role, last)) if last_role == role => {
+                // Tool results must come first in a user turn.
+                if role == "user" && blocks.iter().all(|b| b["type"] == "tool_result") {
+                    let at = last
+                        .iter()
+                        .take_while(|b| b["type"] == "tool_result")
+                        .count();
+                    for (k, b) in blocks.into_iter().enumerate() {
+                        last.insert(at + k, b);
+                    }
+                } else {
+                    last.extend(blocks);
+                }
+            }
+            _ => turns.push((role.to_owned(), blocks)),
+        }
+    }
+    let turns = turns
+        .into_iter()
+        .map(|(role, content)| json!({"role": role, "content": content}))
+        .collect();
+    Ok((system, turns))
+}
+
+fn user_blocks(content: &Value, i: usize) -> Result<Vec<Value>, TranslateError> {
+    match content {
+        Value::String(s) => Ok(vec![json!({"type": "text", "text": s})]),
+        Value::Array(parts) => parts
+            .iter()
+            .enumerate()
+            .map(|(j, p)| content_part(p, i, j))
+            .collect(),
+        Value::Null => Ok(vec![]),
+        _ => Err(TranslateError::at(
+            &format!("messages[{i}].content"),
+            "content must be a string or an array of parts",
+        )),
+    }
+}
+
+fn content_part(part: &Value, i: usize, j: usize) -> Result<Value, TranslateError> {
+    match part.get("type").and_then(Value::as_str) {
+        Some("text") => Ok(
+            json!({"type": "text", "text": part.get("text").and_then(Value::as_str).unwrap_or("")}),
+        ),
+        Some("image_url") => {
+            let url = part
+                .get("image_url")
+                .and_then(|u| u.get("url").or(Some(u)))
+                .and_then(Value::as_str)
+                .ok_or_else(|| {
+                    TranslateError::at(
+                        &format!("messages[{i}].content[{j}]"),
+                        "image_url.url is required",
+                    )
+                })?;
+            let source = match parse_data_url(url) {
+                Some((media_type, data)) => {
+                    json!({"type": "base64", "media_type": media_type, "data": data})
+                }
+                None => json!({"type": "url", "url": url}),
+            };
+            Ok(json!({"type": "image", "source": source}))
+        }
+        other => Err(TranslateError::at(
+            &format!("messages[{i}].content[{j}].type"),
+            format!(
+                "content part type {} cannot be sent to an Anthropic model",
+                other.map_or("(missing)".to_owned(), |t| format!("'{t}'"))
+            ),
+        )),
+    }
+}
+
+fn assistant_blocks(m: &Value, i: usize) -> Result<Vec<Value>, TranslateError> {
+    let mut blocks = Vec::new();
+    // Thinking blocks (with signatures) first, as Anthropic returned them.
+    if let Some(thinking) = m.get("thinking_blocks").and_then(Value::as_array) {
+        blocks.extend(thinking.iter().filter(|b| b.get("type").is_some()).cloned());
+    }
+    match m.get("content") {
+        Some(Value::String(s)) if !s.is_empty() => blocks.push(json!({"type": "text", "text": s})),
+        Some(Value::Array(parts)) => {
+            for p in parts {
+                if let Some(t) = p
+                    .get("text")
+                    .and_then(Value::as_str)
+                    .filter(|t| !t.is_empty())
+                {
+                    blocks.push(json!({"type": "text", "text": t}));
+                }
+            }
+        }
+        _ => {}
+    }
+    if let Some(calls) = m.get("tool_calls").and_then(Value::as_array) {
+        for (k, call) in calls.iter().enumerate() {
+            let f = call.get("function").unwrap_or(&Value::Null);
+            let args = f.get("arguments").and_then(Value::as_str).unwrap_or("{}");
+            let input: Value = if args.trim().is_empty() {
+                json!({})
+            } else {
+                serde_json::from_str(args).map_err(|_| {
+                    TranslateError::at(
+                        &format!("messages[{i}].tool_calls[{k}].function.arguments"),
+                        "tool call arguments must be a JSON object",
+                    )
+                })?
+            };
+            blocks.push(json!({
+                "type": "tool_use",
+                "id": call.get("id").and_then(Value::as_str).unwrap_or(""),
+                "name": f.get("name").and_then(Value::as_str).unwrap_or(""),
+                "input": input,
+            }));
+        }
+    }
+    Ok(blocks)
+}
+
+fn tool_result(m: &Value, i: usize) -> Result<Value, TranslateError> {
+    let id = m
+        .get("tool_call_id")
+        .and_then(Value::as_str)
+        .ok_or_else(|| {
+            TranslateError::at(
+                &format!("messages[{i}].tool_call_id"),
+                "a tool message needs tool_call_id",
+            )
+        })?;
+    let content = match m.get("content") {
+        Some(Value::String(s)) => json!(s),
+        Some(Value::Array(parts)) => Value::Array(
+            parts
+                .iter()
+                .enumerate()
+                .map(|(j, p)| content_part(p, i, j))
+                .collect::<Result<_, _>>()?,
+        ),
+        _ => json!(""),
+    };
+    Ok(json!({"type": "tool_result", "tool_use_id": id, "content": content}))
+}
+
+fn convert_tool(t: &Value, dropped: &mut Dropped) -> Result<Value, TranslateError> {
+    let f = t
+        .get("function")
+        .filter(|_| t.get("type").and_then(Value::as_str).unwrap_or("function") == "function")
+        .ok_or_else(|| {
+            TranslateError::at(
+                "tools",
+                "only function tools can be sent to an Anthropic model",
+            )
+        })?;
+    let name = f
+        .get("name")
+        .and_then(Value::as_str)
+        .ok_or_else(|| TranslateError::at("tools", "every tool needs function.name"))?;
+    if f.get("strict").is_some() {
+        dropped.push("tools.function.strict".into());
+    }
+    Ok(object(vec![
+        ("name", json!(name)),
+        (
+            "description",
+            f.get("description").cloned().unwrap_or(Value::Null),
+        ),
+        (
+            "input_schema",
+            f.get("parameters")
+                .cloned()
+                .unwrap_or_else(|| json!({"type": "object", "properties": {}})),
+        ),
+    ]))
+}
+
+fn convert_tool_choice(choice: Option<&Value>) -> Result<Option<Value>, TranslateError> {
+    Ok(match choice {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) => Some(match s.as_str() {
+            "auto" => json!({"type": "auto"}),
+            "none" => json!({"type": "none"}),
+            "required" => json!({"type": "any"}),
+            other => {
+                return Err(TranslateError::at(
+                    "tool_choice",
+                    format!("unknown tool_choice '{other}'"),
+                ));
+            }
+        }),
+        Some(obj) => {
+            let name = obj
+                .get("function")
+                .and_then(|f| f.get("name"))
+                .and_then(Value::as_str)
+                .ok_or_else(|| {
+                    TranslateError::at("tool_choice", "tool_choice.function.name is required")
+                })?;
+            Some(json!({"type": "tool", "name": name}))
+        }
+    })
+}
+
+/// The schema JSON mode must follow, if `response_format` asks for JSON.
+fn json_mode_schema(format: Option<&Value>) -> Result<Option<Value>, TranslateError> {
+    let Some(format) = format.filter(|f| !f.is_null()) else {
+        return Ok(None);
+    };
+    match format.get("type").and_then(Value::as_str) {
+        Some("text") => Ok(None),
+        Some("json_object") => Ok(Some(json!({"type": "object"}))),
+        Some("json_schema") => Ok(Some(
+            format
+                .get("json_schema")
+                .and_then(|s| s.get("schema"))
+                .cloned()
+                .unwrap_or_else(|| json!({"type": "object"})),
+        )),
+        _ => Err(TranslateError::at(
+            "response_format",
+            "response_format.type must be text, json_object or json_schema",
+        )),
+    }
+}

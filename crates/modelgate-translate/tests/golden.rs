@@ -1,0 +1,111 @@
+//! Golden-file tests: each file in `tests/golden/` holds a translator's input and the
+//! exact output expected. `UPDATE_GOLDEN=1 cargo test -p modelgate-translate` rewrites the
+//! expectations (review the diff before committing).
+#![allow(clippy::unwrap_used)]
+
+use modelgate_translate::{anthropic_to_openai as a2o, openai_to_anthropic as o2a};
+use serde_json::{Value, json};
+use std::path::Path;
+
+fn run(case: &Value) -> Value {
+    let input = &case["input"];
+    match case["kind"].as_str().unwrap() {
+        "openai_to_anthropic.request" => match o2a::request::translate(input, "claude-upstream") {
+            Ok(t) => {
+                json!({"body": t.body, "dropped": t.dropped, "json_tool": t.context.json_tool, "include_usage": t.context.include_usage})
+            }
+            Err(e) => json!({"error": e.message, "param": e.param}),
+        },
+        "openai_to_anthropic.response" => {
+            let ctx = o2a::Context {
+                json_tool: case["json_tool"].as_str().map(str::to_owned),
+                include_usage: false,
+            };
+            o2a::response::translate(input, &ctx, 1_700_000_000)
+        }
+        "openai_to_anthropic.stream" => {
+            let ctx = o2a::Context {
+                json_tool: case["json_tool"].as_str().map(str::to_owned),
+                include_usage: true,
+            };
+            let mut t = o2a::stream::StreamTranslator::new(ctx, 1_700_000_000);
+            let mut out = Vec::new();
+            for ev in input.as_array().unwrap() {
+                for c in t.on_event(ev) {
+                    out.push(match c {
+                        o2a::stream::Chunk::Data(v) => v,
+                        o2a::stream::Chunk::Done => json!("[DONE]"),
+                    });
+                }
+            }
+            json!({"chunks": out, "complete": t.is_complete()})
+        }
+        "anthropic_to_openai.request" => {
+            let flavor = if case["flavor"] == "openai" {
+                a2o::Flavor::OpenAi
+            } else {
+                a2o::Flavor::Compatible
+            };
+            match a2o::request::translate(input, "upstream-model", flavor) {
+                Ok(t) => json!({"body": t.body, "dropped": t.dropped}),
+                Err(e) => json!({"error": e.message, "param": e.param}),
+            }
+        }
+        "anthropic_to_openai.response" => a2o::response::translate(
+            input,
+            &a2o::Context {
+                model: "client-model".into(),
+            },
+        ),
+        "anthropic_to_openai.stream" => {
+            let mut t = a2o::stream::StreamTranslator::new(a2o::Context {
+                model: "client-model".into(),
+            });
+            let mut out = Vec::new();
+            for chunk in input.as_array().unwrap() {
+                let events = if chunk == "[DONE]" {
+                    t.on_done()
+                } else {
+                    t.on_chunk(chunk)
+                };
+                out.extend(
+                    events
+                        .into_iter()
+                        .map(|e| json!({"event": e.name, "data": e.data})),
+                );
+            }
+            json!({"events": out, "complete": t.is_complete()})
+        }
+        other => panic!("unknown golden kind {other}"),
+    }
+}
+
+#[test]
+fn golden_files() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden");
+    let update = std::env::var_os("UPDATE_GOLDEN").is_some();
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.sort();
+    assert!(files.len() >= 8, "golden files missing");
+    let mut failures = Vec::new();
+    for path in files {
+        let text = std::fs::read_to_string(&path).unwrap();
+        let mut case: Value = serde_json::from_str(&text).unwrap();
+        let got = run(&case);
+        if update {
+            case["expected"] = got;
+            std::fs::write(&path, serde_json::to_string_pretty(&case).unwrap() + "\n").unwrap();
+        } else if case["expected"] != got {
+            failures.push(format!(
+                "{}:\nexpected {}\n     got {}",
+                path.display(),
+                serde_json::to_string_pretty(&case["expected"]).unwrap(),
+                serde_json::to_string_pretty(&got).unwrap()
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
