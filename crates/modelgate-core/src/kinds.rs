@@ -11,6 +11,8 @@ pub enum ProviderKind {
     Openai,
     /// Any server speaking the OpenAI API: vLLM, Ollama, LM Studio, TGI, llama.cpp.
     OpenaiCompatible,
+    /// Anthropic's Messages API (`https://api.anthropic.com/v1` unless overridden).
+    Anthropic,
 }
 
 impl ProviderKind {
@@ -18,6 +20,7 @@ impl ProviderKind {
         match self {
             ProviderKind::Openai => "openai",
             ProviderKind::OpenaiCompatible => "openai-compatible",
+            ProviderKind::Anthropic => "anthropic",
         }
     }
 
@@ -26,6 +29,7 @@ impl ProviderKind {
         match s {
             "openai" => Some(ProviderKind::Openai),
             "openai-compatible" => Some(ProviderKind::OpenaiCompatible),
+            "anthropic" => Some(ProviderKind::Anthropic),
             _ => None,
         }
     }
@@ -35,12 +39,16 @@ impl ProviderKind {
         match self {
             ProviderKind::Openai => Some("https://api.openai.com/v1"),
             ProviderKind::OpenaiCompatible => None,
+            ProviderKind::Anthropic => Some("https://api.anthropic.com/v1"),
         }
     }
 
     /// Every kind this build supports, for error messages.
-    pub const ALL: &'static [ProviderKind] =
-        &[ProviderKind::Openai, ProviderKind::OpenaiCompatible];
+    pub const ALL: &'static [ProviderKind] = &[
+        ProviderKind::Openai,
+        ProviderKind::OpenaiCompatible,
+        ProviderKind::Anthropic,
+    ];
 }
 
 /// A user's role in the organization.

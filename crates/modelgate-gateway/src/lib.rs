@@ -11,6 +11,7 @@ pub mod body;
 pub mod bootstrap;
 pub mod error;
 pub mod estimate;
+pub mod mappers;
 pub mod meter;
 pub mod proxy;
 pub mod registry;
@@ -20,6 +21,7 @@ pub mod stream;
 pub mod telemetry;
 
 pub use error::GatewayError;
+pub use modelgate_translate as translate;
 pub use settings::Settings;
 
 use modelgate_core::sealing::MasterKey;

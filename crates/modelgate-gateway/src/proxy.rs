@@ -1,27 +1,64 @@
-//! The OpenAI-schema proxy: peek → resolve → policy → rewrite → send → relay, metering
-//! every request that reaches an upstream. Same-schema traffic passes through: the body
-//! goes upstream byte for byte except `model` (and `stream_options.include_usage`, which
-//! the gateway forces on for streams and hides again from the client).
+//! The proxy: peek → resolve → policy → plan → send → relay, metering every request that
+//! reaches an upstream. Same-schema traffic passes through: the body goes upstream byte for
+//! byte except `model` (and `stream_options.include_usage`, which the gateway forces on for
+//! OpenAI streams and hides again from the client). Cross-schema traffic (an OpenAI client
+//! on an Anthropic upstream, or the reverse) goes through the pure translators of
+//! `modelgate-translate`; parameters the target cannot take are named in
+//! `x-modelgate-dropped-params`.
 
 use crate::auth::Principal;
+use crate::mappers::{AnthropicToOpenAi, OpenAiToAnthropic};
 use crate::meter::{MeterContext, UsageGuard};
+use crate::registry::RuntimeProvider;
 use crate::resolve::{Resolution, resolve};
-use crate::stream::{MeteredStream, StreamDialect, UsagePeek};
+use crate::stream::{
+    AnthropicUsage, FrontSchema, MeteredStream, StreamDialect, StreamPlan, UsagePeek,
+};
 use crate::{Gateway, GatewayError, body, estimate};
 use bytes::{Bytes, BytesMut};
 use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
-use modelgate_core::ErrorKind;
 use modelgate_core::usage::Outcome;
+use modelgate_core::{ErrorKind, ProviderKind};
 use modelgate_providers::UpstreamError;
-pub use modelgate_providers::openai::Operation;
+pub use modelgate_providers::operation::Operation;
+use modelgate_providers::upstream::{Schema, Upstream};
+use modelgate_translate::{
+    anthropic_to_openai as a2o, errors as xerrors, openai_to_anthropic as o2a,
+};
 use std::sync::Arc;
 use std::time::Instant;
 
 pub const PROVIDER_HEADER: &str = "x-modelgate-provider";
 pub const MODEL_HEADER: &str = "x-modelgate-model";
+pub const DROPPED_HEADER: &str = "x-modelgate-dropped-params";
 
 /// Largest upstream error body relayed to the client.
 const MAX_ERROR_BODY: usize = 64 * 1024;
+
+/// The API the client called.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FrontApi {
+    /// An OpenAI operation (chat, completions, embeddings, responses).
+    OpenAi(Operation),
+    /// Anthropic `POST /v1/messages`.
+    Anthropic,
+}
+
+impl FrontApi {
+    pub fn schema(self) -> FrontSchema {
+        match self {
+            FrontApi::OpenAi(_) => FrontSchema::OpenAi,
+            FrontApi::Anthropic => FrontSchema::Anthropic,
+        }
+    }
+}
+
+/// Request headers that same-schema Anthropic traffic carries through.
+#[derive(Debug, Clone, Default)]
+pub struct ClientHints {
+    pub anthropic_version: Option<String>,
+    pub anthropic_beta: Option<String>,
+}
 
 pub enum ProxyBody {
     Full(Bytes),
@@ -34,35 +71,47 @@ pub struct ProxyResponse {
     pub body: ProxyBody,
 }
 
+/// How a request reaches its upstream.
+enum Plan {
+    PassThrough { hide_usage_chunk: bool },
+    OpenAiToAnthropic(o2a::Context),
+    AnthropicToOpenAi(a2o::Context),
+}
+
+/// What was chosen for one request before it is sent.
+struct Prepared {
+    provider: Arc<RuntimeProvider>,
+    upstream_model: String,
+    op: Operation,
+    body: Bytes,
+    plan: Plan,
+    stream: bool,
+    dropped: Vec<String>,
+}
+
 impl Gateway {
-    /// Forwards one OpenAI-schema request (`op` is never `Models`).
-    pub async fn proxy_openai(
-        self: &Arc<Self>,
+    /// Resolves the model and checks the caller may use it.
+    fn choose(
+        &self,
         principal: &Principal,
-        op: Operation,
-        request: Bytes,
-        request_id: &str,
-    ) -> Result<ProxyResponse, GatewayError> {
-        let started = Instant::now();
-        let peeked = body::peek(&request)?;
+        model: &str,
+    ) -> Result<(Arc<RuntimeProvider>, String), GatewayError> {
         let snapshot = self.registry.snapshot();
-        let target = match resolve(&peeked.model, &*snapshot) {
+        let target = match resolve(model, &*snapshot) {
             Resolution::Found(t) => t,
-            Resolution::NotFound => return Err(GatewayError::model_not_found(&peeked.model)),
+            Resolution::NotFound => return Err(GatewayError::model_not_found(model)),
             Resolution::Ambiguous(candidates) => {
                 return Err(GatewayError::bad_request(format!(
-                    "The model '{}' is ambiguous; name one of: {}",
-                    peeked.model,
+                    "The model '{model}' is ambiguous; name one of: {}",
                     candidates.join(", ")
                 ))
                 .with_code("model_ambiguous")
                 .with_param("model"));
             }
         };
-        if !principal.allows_model(&peeked.model, &target.provider, &target.model) {
+        if !principal.allows_model(model, &target.provider, &target.model) {
             return Err(GatewayError::forbidden(format!(
-                "This key may not use the model '{}'.",
-                peeked.model
+                "This key may not use the model '{model}'."
             ))
             .with_code("model_not_allowed")
             .with_param("model"));
@@ -70,7 +119,7 @@ impl Gateway {
         let provider = snapshot
             .get(&target.provider)
             .cloned()
-            .ok_or_else(|| GatewayError::model_not_found(&peeked.model))?;
+            .ok_or_else(|| GatewayError::model_not_found(model))?;
         if provider.credential_error {
             return Err(GatewayError::new(
                 ErrorKind::Unavailable,
@@ -80,72 +129,180 @@ impl Gateway {
                 ),
             ));
         }
-        let stream = peeked.stream && op != Operation::Embeddings;
-        let force_usage = stream && op != Operation::Responses;
-        let upstream_body = body::rewrite(&request, &peeked, &target.model, force_usage);
+        Ok((provider, target.model))
+    }
 
+    fn prepare(
+        &self,
+        principal: &Principal,
+        front: FrontApi,
+        request: &Bytes,
+    ) -> Result<Prepared, GatewayError> {
+        let peeked = body::peek(request)?;
+        let (provider, upstream_model) = self.choose(principal, &peeked.model)?;
+        let stream = peeked.stream && front != FrontApi::OpenAi(Operation::Embeddings);
+        let translate_err = |e: modelgate_translate::TranslateError| {
+            let mut err = GatewayError::bad_request(e.message);
+            err.code = Some("unsupported_for_provider");
+            err
+        };
+        let (op, body, plan, dropped) = match (front, provider.upstream.schema()) {
+            (FrontApi::OpenAi(op), Schema::OpenAi) => {
+                let force_usage = stream && op != Operation::Responses;
+                let body = body::rewrite(request, &peeked, &upstream_model, force_usage);
+                let hide_usage_chunk = force_usage && !peeked.include_usage;
+                (op, body, Plan::PassThrough { hide_usage_chunk }, Vec::new())
+            }
+            (FrontApi::Anthropic, Schema::Anthropic) => {
+                let body = body::rewrite(request, &peeked, &upstream_model, false);
+                (
+                    Operation::Messages,
+                    body,
+                    Plan::PassThrough {
+                        hide_usage_chunk: false,
+                    },
+                    Vec::new(),
+                )
+            }
+            (FrontApi::OpenAi(Operation::ChatCompletions), Schema::Anthropic) => {
+                let value: serde_json::Value = serde_json::from_slice(request)
+                    .map_err(|e| GatewayError::bad_request(format!("invalid JSON body: {e}")))?;
+                let t = o2a::request::translate(&value, &upstream_model).map_err(translate_err)?;
+                let body = Bytes::from(t.body.to_string());
+                (
+                    Operation::Messages,
+                    body,
+                    Plan::OpenAiToAnthropic(t.context),
+                    t.dropped,
+                )
+            }
+            (FrontApi::OpenAi(op), Schema::Anthropic) => {
+                return Err(GatewayError::bad_request(format!(
+                    "The {} API is not available for provider '{}' (kind anthropic); use chat completions or messages.",
+                    op.label(),
+                    provider.name()
+                ))
+                .with_code("unsupported_for_provider"));
+            }
+            (FrontApi::Anthropic, Schema::OpenAi) => {
+                let value: serde_json::Value = serde_json::from_slice(request)
+                    .map_err(|e| GatewayError::bad_request(format!("invalid JSON body: {e}")))?;
+                let flavor = match provider.kind {
+                    ProviderKind::Openai => a2o::Flavor::OpenAi,
+                    _ => a2o::Flavor::Compatible,
+                };
+                let t = a2o::request::translate(&value, &upstream_model, flavor)
+                    .map_err(translate_err)?;
+                let body = Bytes::from(t.body.to_string());
+                (
+                    Operation::ChatCompletions,
+                    body,
+                    Plan::AnthropicToOpenAi(t.context),
+                    t.dropped,
+                )
+            }
+        };
+        Ok(Prepared {
+            provider,
+            upstream_model,
+            op,
+            body,
+            plan,
+            stream,
+            dropped,
+        })
+    }
+
+    fn upstream_request(
+        &self,
+        p: &Prepared,
+        front: FrontApi,
+        hints: &ClientHints,
+    ) -> reqwest::RequestBuilder {
+        match &p.provider.upstream {
+            Upstream::OpenAi(u) => u.request(&self.client, p.op),
+            Upstream::Anthropic(u) => {
+                // Version and beta headers belong to Anthropic clients; a translated OpenAI
+                // client gets the default version.
+                let (version, beta) = match front {
+                    FrontApi::Anthropic => (
+                        hints.anthropic_version.as_deref(),
+                        hints.anthropic_beta.as_deref(),
+                    ),
+                    FrontApi::OpenAi(_) => (None, None),
+                };
+                u.request(&self.client, p.op, version, beta)
+            }
+        }
+    }
+
+    /// Forwards one request (never `Models`).
+    pub async fn proxy(
+        self: &Arc<Self>,
+        principal: &Principal,
+        front: FrontApi,
+        request: Bytes,
+        request_id: &str,
+        hints: &ClientHints,
+    ) -> Result<ProxyResponse, GatewayError> {
+        let started = Instant::now();
+        let p = self.prepare(principal, front, &request)?;
+        let provider_name = p.provider.name().to_owned();
         let mut guard = UsageGuard::new(
             self.usage.clone(),
             MeterContext {
                 request_id: request_id.to_owned(),
                 key_id: principal.key_id.clone(),
                 user_id: principal.user_id.clone(),
-                provider: target.provider.clone(),
-                model: target.model.clone(),
-                api: op.label(),
-                stream,
+                provider: provider_name.clone(),
+                model: p.upstream_model.clone(),
+                api: match front {
+                    FrontApi::OpenAi(op) => op.label(),
+                    FrontApi::Anthropic => Operation::Messages.label(),
+                },
+                stream: p.stream,
             },
             started,
         );
-        let mut req = provider
-            .upstream
-            .request(&self.client, op)
-            .body(upstream_body);
-        if !stream {
+        let mut req = self.upstream_request(&p, front, hints).body(p.body.clone());
+        if !p.stream {
             req = req.timeout(self.settings.request_timeout);
         }
-        let sent = tokio::time::timeout(self.settings.first_byte_timeout, req.send()).await;
-        let resp = match sent {
+        let resp = match tokio::time::timeout(self.settings.first_byte_timeout, req.send()).await {
             Ok(Ok(resp)) => resp,
             Ok(Err(e)) => {
                 return Err(fail(
                     &mut guard,
-                    UpstreamError::from_transport(&target.provider, &e),
+                    UpstreamError::from_transport(&provider_name, &e),
                 ));
             }
             Err(_) => {
                 let e = UpstreamError::new(
                     ErrorKind::UpstreamTimeout,
-                    format!("provider '{}' did not answer in time", target.provider),
+                    format!("provider '{provider_name}' did not answer in time"),
                 );
                 return Err(fail(&mut guard, e));
             }
         };
         guard.mark_first_byte();
         let status = resp.status();
-        let mut headers = relay_headers(resp.headers());
-        insert_header(&mut headers, PROVIDER_HEADER, &target.provider);
-        insert_header(&mut headers, MODEL_HEADER, &target.model);
         guard.status = status.as_u16();
+        let mut headers = relay_headers(resp.headers());
+        insert_header(&mut headers, PROVIDER_HEADER, &provider_name);
+        insert_header(&mut headers, MODEL_HEADER, &p.upstream_model);
+        if !p.dropped.is_empty() {
+            insert_header(&mut headers, DROPPED_HEADER, &p.dropped.join(","));
+        }
 
         if !status.is_success() {
-            let bytes = read_limited(resp, MAX_ERROR_BODY).await.unwrap_or_default();
-            let body = scrub_secret(bytes, provider.upstream.api_key_text());
-            let body = if looks_like_json(&body) {
-                body
-            } else {
-                Bytes::from(
-                    serde_json::json!({"error": {
-                        "message": format!("provider '{}' answered with status {}", target.provider, status.as_u16()),
-                        "type": "upstream_error", "param": null, "code": "upstream_error"}})
-                    .to_string(),
-                )
-            };
+            let raw = read_limited(resp, MAX_ERROR_BODY).await.unwrap_or_default();
+            let raw = scrub_secret(raw, p.provider.upstream.api_key_text());
+            let body = error_body(front, &p.plan, status.as_u16(), &provider_name, raw);
             headers.insert(
                 http::header::CONTENT_TYPE,
                 HeaderValue::from_static("application/json"),
             );
-            crate::telemetry::upstream_failure(&target.provider, ErrorKind::UpstreamInvalid);
+            crate::telemetry::upstream_failure(&provider_name, ErrorKind::UpstreamInvalid);
             guard.finish(Outcome::UpstreamError);
             return Ok(ProxyResponse {
                 status,
@@ -159,7 +316,7 @@ impl Gateway {
             .get(http::header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .is_some_and(|ct| ct.starts_with("text/event-stream"));
-        if stream && is_sse {
+        if p.stream && is_sse {
             headers.insert(
                 http::header::CONTENT_TYPE,
                 HeaderValue::from_static("text/event-stream"),
@@ -169,18 +326,39 @@ impl Gateway {
                 HeaderValue::from_static("no-cache"),
             );
             headers.insert("x-accel-buffering", HeaderValue::from_static("no"));
-            let hide_usage_chunk = force_usage && !peeked.include_usage;
+            let dialect = match (p.provider.upstream.schema(), p.op) {
+                (Schema::Anthropic, _) => StreamDialect::Anthropic,
+                (Schema::OpenAi, Operation::Responses) => StreamDialect::Responses,
+                (Schema::OpenAi, _) => StreamDialect::Completions,
+            };
+            let (hide_usage_chunk, mapper): (bool, Option<Box<dyn crate::stream::StreamMapper>>) =
+                match p.plan {
+                    Plan::PassThrough { hide_usage_chunk } => (hide_usage_chunk, None),
+                    Plan::OpenAiToAnthropic(ctx) => (
+                        false,
+                        Some(Box::new(AnthropicToOpenAi(
+                            o2a::stream::StreamTranslator::new(ctx, unix_now()),
+                        ))),
+                    ),
+                    Plan::AnthropicToOpenAi(ctx) => (
+                        false,
+                        Some(Box::new(OpenAiToAnthropic(
+                            a2o::stream::StreamTranslator::new(ctx),
+                        ))),
+                    ),
+                };
+            let plan = StreamPlan {
+                dialect,
+                front: front.schema(),
+                hide_usage_chunk,
+                mapper,
+            };
             let body = MeteredStream::new(
                 Box::pin(resp.bytes_stream()),
                 guard,
                 request,
-                hide_usage_chunk,
-                if op == Operation::Responses {
-                    StreamDialect::Responses
-                } else {
-                    StreamDialect::Completions
-                },
-                target.provider.clone(),
+                plan,
+                provider_name,
             );
             return Ok(ProxyResponse {
                 status,
@@ -195,31 +373,138 @@ impl Gateway {
             Err(ReadError::TooLarge) => {
                 let e = UpstreamError::new(
                     ErrorKind::UpstreamInvalid,
-                    format!(
-                        "provider '{}' sent a response larger than the limit",
-                        target.provider
-                    ),
+                    format!("provider '{provider_name}' sent a response larger than the limit"),
                 );
                 return Err(fail(&mut guard, e));
             }
             Err(ReadError::Transport(e)) => {
                 return Err(fail(
                     &mut guard,
-                    UpstreamError::from_transport(&target.provider, &e),
+                    UpstreamError::from_transport(&provider_name, &e),
                 ));
             }
         };
-        meter_full_body(&mut guard, &request, &bytes);
+        meter_full_body(&mut guard, p.provider.upstream.schema(), &request, &bytes);
+        let (body, content_type) = match &p.plan {
+            Plan::PassThrough { .. } => (
+                bytes,
+                content_type.unwrap_or(HeaderValue::from_static("application/json")),
+            ),
+            Plan::OpenAiToAnthropic(ctx) => {
+                let v: serde_json::Value = serde_json::from_slice(&bytes)
+                    .map_err(|_| invalid_body(&mut guard, &provider_name))?;
+                (
+                    Bytes::from(o2a::response::translate(&v, ctx, unix_now()).to_string()),
+                    HeaderValue::from_static("application/json"),
+                )
+            }
+            Plan::AnthropicToOpenAi(ctx) => {
+                let v: serde_json::Value = serde_json::from_slice(&bytes)
+                    .map_err(|_| invalid_body(&mut guard, &provider_name))?;
+                (
+                    Bytes::from(a2o::response::translate(&v, ctx).to_string()),
+                    HeaderValue::from_static("application/json"),
+                )
+            }
+        };
         guard.finish(Outcome::Ok);
-        headers.insert(
-            http::header::CONTENT_TYPE,
-            content_type.unwrap_or(HeaderValue::from_static("application/json")),
-        );
+        headers.insert(http::header::CONTENT_TYPE, content_type);
         Ok(ProxyResponse {
             status,
             headers,
-            body: ProxyBody::Full(bytes),
+            body: ProxyBody::Full(body),
         })
+    }
+
+    /// `POST /v1/messages/count_tokens`: the upstream's count for Anthropic providers, an
+    /// estimate for OpenAI-schema ones (which have no such endpoint). Not metered.
+    pub async fn count_tokens(
+        self: &Arc<Self>,
+        principal: &Principal,
+        request: Bytes,
+        hints: &ClientHints,
+    ) -> Result<ProxyResponse, GatewayError> {
+        let peeked = body::peek(&request)?;
+        let (provider, upstream_model) = self.choose(principal, &peeked.model)?;
+        let mut headers = HeaderMap::new();
+        insert_header(&mut headers, PROVIDER_HEADER, provider.name());
+        insert_header(&mut headers, MODEL_HEADER, &upstream_model);
+        headers.insert(
+            http::header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        match &provider.upstream {
+            Upstream::Anthropic(u) => {
+                let body = body::rewrite(&request, &peeked, &upstream_model, false);
+                let req = u
+                    .request(
+                        &self.client,
+                        Operation::CountTokens,
+                        hints.anthropic_version.as_deref(),
+                        hints.anthropic_beta.as_deref(),
+                    )
+                    .timeout(self.settings.request_timeout)
+                    .body(body);
+                let resp = req.send().await.map_err(|e| {
+                    GatewayError::from(UpstreamError::from_transport(provider.name(), &e))
+                })?;
+                let status = resp.status();
+                let raw = read_limited(resp, MAX_ERROR_BODY).await.unwrap_or_default();
+                let raw = scrub_secret(raw, u.api_key_text());
+                Ok(ProxyResponse {
+                    status,
+                    headers,
+                    body: ProxyBody::Full(raw),
+                })
+            }
+            Upstream::OpenAi(_) => {
+                let value: serde_json::Value = serde_json::from_slice(&request)
+                    .map_err(|e| GatewayError::bad_request(format!("invalid JSON body: {e}")))?;
+                let t = a2o::request::translate(&value, &upstream_model, a2o::Flavor::Compatible)
+                    .map_err(|e| GatewayError::bad_request(e.message))?;
+                let n = estimate::prompt_tokens(t.body.to_string().as_bytes());
+                headers.insert("x-modelgate-estimated", HeaderValue::from_static("true"));
+                Ok(ProxyResponse {
+                    status: StatusCode::OK,
+                    headers,
+                    body: ProxyBody::Full(Bytes::from(
+                        serde_json::json!({"input_tokens": n}).to_string(),
+                    )),
+                })
+            }
+        }
+    }
+}
+
+fn unix_now() -> i64 {
+    modelgate_core::now_millis() / 1000
+}
+
+fn invalid_body(guard: &mut UsageGuard, provider: &str) -> GatewayError {
+    fail(
+        guard,
+        UpstreamError::new(
+            ErrorKind::UpstreamInvalid,
+            format!("provider '{provider}' sent a response that is not valid JSON"),
+        ),
+    )
+}
+
+/// An upstream error body in the client's schema.
+fn error_body(front: FrontApi, plan: &Plan, status: u16, provider: &str, raw: Bytes) -> Bytes {
+    let parsed: Option<serde_json::Value> = serde_json::from_slice(&raw).ok();
+    match (plan, parsed) {
+        (Plan::PassThrough { .. }, Some(_)) => raw,
+        (_, parsed) => {
+            let value = parsed.unwrap_or_else(|| {
+                serde_json::json!({"error": {"message": format!("provider '{provider}' answered with status {status}")}})
+            });
+            let out = match front.schema() {
+                FrontSchema::OpenAi => xerrors::to_openai(status, &value),
+                FrontSchema::Anthropic => xerrors::to_anthropic(status, &value),
+            };
+            Bytes::from(out.to_string())
+        }
     }
 }
 
@@ -236,21 +521,27 @@ fn fail(guard: &mut UsageGuard, err: UpstreamError) -> GatewayError {
 #[derive(serde::Deserialize)]
 struct BodyUsage {
     #[serde(default)]
-    usage: Option<UsagePeek>,
+    usage: Option<serde_json::Value>,
 }
 
 /// Usage of a non-streamed response: the upstream's, else an estimate.
-fn meter_full_body(guard: &mut UsageGuard, request: &[u8], response: &[u8]) {
-    match serde_json::from_slice::<BodyUsage>(response)
+fn meter_full_body(guard: &mut UsageGuard, schema: Schema, request: &[u8], response: &[u8]) {
+    let usage = serde_json::from_slice::<BodyUsage>(response)
         .ok()
-        .and_then(|b| b.usage)
-    {
-        Some(u) => guard.usage = (&u).into(),
-        None => {
-            guard.usage.input_tokens = estimate::prompt_tokens(request);
-            guard.usage.output_tokens = estimate::completion_tokens(response);
-            guard.usage_estimated = true;
-        }
+        .and_then(|b| b.usage);
+    let applied = match (schema, usage) {
+        (Schema::OpenAi, Some(u)) => serde_json::from_value::<UsagePeek>(u)
+            .map(|u| guard.usage = (&u).into())
+            .is_ok(),
+        (Schema::Anthropic, Some(u)) => serde_json::from_value::<AnthropicUsage>(u)
+            .map(|u| u.apply(&mut guard.usage))
+            .is_ok(),
+        (_, None) => false,
+    };
+    if !applied {
+        guard.usage.input_tokens = estimate::prompt_tokens(request);
+        guard.usage.output_tokens = estimate::completion_tokens(response);
+        guard.usage_estimated = true;
     }
 }
 
@@ -278,7 +569,11 @@ fn relay_headers(upstream: &HeaderMap) -> HeaderMap {
     let mut out = HeaderMap::new();
     for (name, value) in upstream {
         let n = name.as_str();
-        if n == "retry-after" || n == "retry-after-ms" || n.starts_with("x-ratelimit-") {
+        if n == "retry-after"
+            || n == "retry-after-ms"
+            || n.starts_with("x-ratelimit-")
+            || n.starts_with("anthropic-ratelimit-")
+        {
             out.append(name.clone(), value.clone());
         }
     }
@@ -289,10 +584,6 @@ fn insert_header(headers: &mut HeaderMap, name: &'static str, value: &str) {
     if let Ok(v) = HeaderValue::from_str(value) {
         headers.insert(HeaderName::from_static(name), v);
     }
-}
-
-fn looks_like_json(body: &[u8]) -> bool {
-    serde_json::from_slice::<serde::de::IgnoredAny>(body).is_ok()
 }
 
 /// Replaces every occurrence of the provider's own key in an upstream error body, for
@@ -339,5 +630,34 @@ mod tests {
         h.insert("server", HeaderValue::from_static("x"));
         let out = relay_headers(&h);
         assert_eq!(out.len(), 2);
+    }
+
+    #[test]
+    fn upstream_errors_take_the_clients_shape() {
+        let raw = Bytes::from_static(
+            br#"{"type":"error","error":{"type":"overloaded_error","message":"busy"}}"#,
+        );
+        let out = error_body(
+            FrontApi::OpenAi(Operation::ChatCompletions),
+            &Plan::OpenAiToAnthropic(o2a::Context::default()),
+            529,
+            "p",
+            raw,
+        );
+        let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
+        assert_eq!(v["error"]["message"], "busy");
+        let html = Bytes::from_static(b"<html>oops</html>");
+        let out = error_body(
+            FrontApi::Anthropic,
+            &Plan::PassThrough {
+                hide_usage_chunk: false,
+            },
+            502,
+            "p",
+            html,
+        );
+        let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
+        assert_eq!(v["type"], "error");
+        assert_eq!(v["error"]["type"], "api_error");
     }
 }

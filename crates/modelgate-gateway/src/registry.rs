@@ -8,7 +8,7 @@ use crate::resolve::ModelView;
 use crate::{Gateway, GatewayError};
 use arc_swap::ArcSwap;
 use modelgate_core::{ErrorKind, ProviderKind, Secret, now_millis};
-use modelgate_providers::openai::OpenAiUpstream;
+use modelgate_providers::upstream::Upstream;
 use modelgate_store::ProviderRow;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -44,7 +44,7 @@ pub struct RuntimeProvider {
     pub kind: ProviderKind,
     pub config: ProviderConfig,
     pub owner_name: String,
-    pub upstream: OpenAiUpstream,
+    pub upstream: Upstream,
     /// Set when the stored credential cannot be opened with this master key: the
     /// provider fails closed until it is reconfigured.
     pub credential_error: bool,
@@ -202,7 +202,7 @@ impl Gateway {
                 }
             },
         };
-        let upstream = OpenAiUpstream::new(row.endpoint.clone(), api_key);
+        let upstream = Upstream::for_kind(kind, row.endpoint.clone(), api_key);
         RuntimeProvider {
             discovery: ArcSwap::new(discovery.unwrap_or_default()),
             row,

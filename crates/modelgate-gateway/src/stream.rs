@@ -136,14 +136,95 @@ pub enum StreamDialect {
     Completions,
     /// The Responses API: typed events, usage in `response.completed`, no `[DONE]`.
     Responses,
+    /// Anthropic Messages: `message_start` … `message_stop`, usage in `message_start` and
+    /// `message_delta`.
+    Anthropic,
 }
 
-/// The SSE error event sent when a stream cannot be completed.
-pub fn error_event(message: &str, code: &str) -> Bytes {
-    let body = serde_json::json!({
-        "error": {"message": message, "type": "upstream_error", "param": null, "code": code}
-    });
-    Bytes::from(format!("data: {body}\n\n"))
+/// The schema of the client's API, which decides the shape of error events.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FrontSchema {
+    OpenAi,
+    Anthropic,
+}
+
+/// Turns the upstream's events into the client's schema (when the two differ). It gets
+/// each event's `data` bytes, and returns the bytes to send.
+pub trait StreamMapper: Send {
+    fn map(&mut self, data: &[u8]) -> Vec<Bytes>;
+}
+
+#[derive(Deserialize)]
+struct AnthropicEventPeek<'a> {
+    #[serde(borrow, rename = "type")]
+    kind: Cow<'a, str>,
+    #[serde(default)]
+    message: Option<AnthropicMessagePeek>,
+    #[serde(default)]
+    usage: Option<AnthropicUsage>,
+    #[serde(borrow, default)]
+    delta: Option<AnthropicDeltaPeek<'a>>,
+}
+
+#[derive(Deserialize)]
+struct AnthropicMessagePeek {
+    #[serde(default)]
+    usage: Option<AnthropicUsage>,
+}
+
+#[derive(Deserialize)]
+struct AnthropicDeltaPeek<'a> {
+    #[serde(borrow, default)]
+    text: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    thinking: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    partial_json: Option<Cow<'a, str>>,
+}
+
+/// Anthropic's usage object; input tokens exclude cache reads and writes.
+#[derive(Debug, Default, Deserialize)]
+pub struct AnthropicUsage {
+    #[serde(default)]
+    pub input_tokens: Option<u64>,
+    #[serde(default)]
+    pub output_tokens: Option<u64>,
+    #[serde(default)]
+    pub cache_read_input_tokens: Option<u64>,
+    #[serde(default)]
+    pub cache_creation_input_tokens: Option<u64>,
+}
+
+impl AnthropicUsage {
+    /// Merges into `into` the fields this usage reports.
+    pub fn apply(&self, into: &mut TokenUsage) {
+        if self.input_tokens.is_some() || self.cache_read_input_tokens.is_some() {
+            let cached = self.cache_read_input_tokens.unwrap_or(0);
+            into.input_tokens = self.input_tokens.unwrap_or(0)
+                + cached
+                + self.cache_creation_input_tokens.unwrap_or(0);
+            into.cached_tokens = cached;
+        }
+        if let Some(out) = self.output_tokens {
+            into.output_tokens = out;
+        }
+    }
+}
+
+/// The SSE error event sent when a stream cannot be completed, in the client's schema.
+pub fn error_event(front: FrontSchema, message: &str, code: &str) -> Bytes {
+    match front {
+        FrontSchema::OpenAi => {
+            let body = serde_json::json!({
+                "error": {"message": message, "type": "upstream_error", "param": null, "code": code}
+            });
+            Bytes::from(format!("data: {body}\n\n"))
+        }
+        FrontSchema::Anthropic => {
+            let body = serde_json::json!({"type": "error", "error": {"type": "api_error", "message": message}});
+            Bytes::from(format!("event: error\ndata: {body}\n\n"))
+        }
+    }
 }
 
 pub struct MeteredStream {
@@ -153,6 +234,8 @@ pub struct MeteredStream {
     request_body: Bytes,
     hide_usage_chunk: bool,
     dialect: StreamDialect,
+    front: FrontSchema,
+    mapper: Option<Box<dyn StreamMapper>>,
     provider: String,
     out: VecDeque<Bytes>,
     saw_done: bool,
@@ -163,15 +246,32 @@ pub struct MeteredStream {
     estimated_output: u64,
 }
 
+/// How a metered stream reads its upstream and writes to its client.
+pub struct StreamPlan {
+    /// The upstream's dialect (for usage and completion).
+    pub dialect: StreamDialect,
+    /// The client's schema (for error events).
+    pub front: FrontSchema,
+    /// Drop the usage-only chunk the gateway asked for (pass-through only).
+    pub hide_usage_chunk: bool,
+    /// Translates events when the schemas differ; `None` forwards them untouched.
+    pub mapper: Option<Box<dyn StreamMapper>>,
+}
+
 impl MeteredStream {
     pub fn new(
         upstream: ByteStream,
         guard: UsageGuard,
         request_body: Bytes,
-        hide_usage_chunk: bool,
-        dialect: StreamDialect,
+        plan: StreamPlan,
         provider: String,
     ) -> Self {
+        let StreamPlan {
+            dialect,
+            front,
+            hide_usage_chunk,
+            mapper,
+        } = plan;
         Self {
             upstream,
             splitter: SseSplitter::default(),
@@ -179,6 +279,8 @@ impl MeteredStream {
             request_body,
             hide_usage_chunk,
             dialect,
+            front,
+            mapper,
             provider,
             out: VecDeque::new(),
             saw_done: false,
@@ -190,22 +292,47 @@ impl MeteredStream {
         }
     }
 
-    /// Reads one event; returns it if it is to be forwarded.
-    fn on_event(&mut self, event: Bytes) -> Option<Bytes> {
-        let parsed = parse_event(&event);
+    /// Meters one event and queues what the client gets for it.
+    fn on_event(&mut self, event: Bytes) {
+        let forward = self.meter_event(&event);
+        match &mut self.mapper {
+            None => {
+                if forward {
+                    self.out.push_back(event);
+                }
+            }
+            Some(mapper) => {
+                if let Some(data) = parse_event(&event).data {
+                    self.out.extend(mapper.map(&data));
+                }
+            }
+        }
+    }
+
+    /// Reads usage and completion from one upstream event; false if the event is to be
+    /// hidden from the client.
+    fn meter_event(&mut self, event: &[u8]) -> bool {
+        let parsed = parse_event(event);
         let Some(data) = parsed.data else {
-            return Some(event);
+            return true;
         };
         if data.as_ref() == b"[DONE]" {
             self.saw_done = true;
-            return Some(event);
+            return true;
         }
-        if self.dialect == StreamDialect::Responses {
-            self.on_responses_event(&data);
-            return Some(event);
+        match self.dialect {
+            StreamDialect::Responses => {
+                self.on_responses_event(&data);
+                return true;
+            }
+            StreamDialect::Anthropic => {
+                self.on_anthropic_event(&data);
+                return true;
+            }
+            StreamDialect::Completions => {}
         }
         let Ok(chunk) = serde_json::from_slice::<ChunkPeek<'_>>(&data) else {
-            return Some(event);
+            return true;
         };
         if chunk.error.is_some() {
             self.saw_error = true;
@@ -222,10 +349,46 @@ impl MeteredStream {
             self.saw_usage = true;
             let usage_only = chunk.choices.as_ref().is_some_and(Vec::is_empty);
             if self.hide_usage_chunk && usage_only {
-                return None;
+                return false;
             }
         }
-        Some(event)
+        true
+    }
+
+    /// Reads an Anthropic event: usage at start and in `message_delta`, text deltas,
+    /// `message_stop` and `error`.
+    fn on_anthropic_event(&mut self, data: &[u8]) {
+        let Ok(ev) = serde_json::from_slice::<AnthropicEventPeek<'_>>(data) else {
+            return;
+        };
+        match ev.kind.as_ref() {
+            "message_start" => {
+                if let Some(u) = ev.message.and_then(|m| m.usage) {
+                    u.apply(&mut self.guard.usage);
+                    self.saw_usage = true;
+                }
+            }
+            "message_delta" => {
+                if let Some(u) = ev.usage {
+                    u.apply(&mut self.guard.usage);
+                    self.saw_usage = true;
+                }
+            }
+            "content_block_delta" => {
+                let len = ev.delta.map_or(0, |d| {
+                    d.text.map_or(0, |t| t.len())
+                        + d.thinking.map_or(0, |t| t.len())
+                        + d.partial_json.map_or(0, |t| t.len())
+                });
+                if len > 0 {
+                    self.guard.mark_first_byte();
+                }
+                self.estimated_output += estimate::chunk_tokens(len);
+            }
+            "message_stop" => self.saw_done = true,
+            "error" => self.saw_error = true,
+            _ => {}
+        }
     }
 
     /// Reads a Responses API event: text deltas, the terminal events and their usage.
@@ -272,7 +435,7 @@ impl MeteredStream {
             &self.provider,
             modelgate_core::ErrorKind::UpstreamInvalid,
         );
-        self.out.push_back(error_event(&message, code));
+        self.out.push_back(error_event(self.front, &message, code));
         self.finish(Outcome::StreamBroken);
     }
 }
@@ -291,9 +454,7 @@ impl Stream for MeteredStream {
             }
             match this.splitter.next_event() {
                 Ok(Some(event)) => {
-                    if let Some(fwd) = this.on_event(event) {
-                        this.out.push_back(fwd);
-                    }
+                    this.on_event(event);
                     continue;
                 }
                 Ok(None) => {}
@@ -303,10 +464,8 @@ impl Stream for MeteredStream {
                 }
             }
             if this.upstream_ended {
-                if let Some(rest) = this.splitter.finish()
-                    && let Some(fwd) = this.on_event(rest)
-                {
-                    this.out.push_back(fwd);
+                if let Some(rest) = this.splitter.finish() {
+                    this.on_event(rest);
                 }
                 if this.saw_done {
                     this.finish(Outcome::Ok);

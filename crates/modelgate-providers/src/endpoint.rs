@@ -30,6 +30,7 @@ const OPERATION_SUFFIXES: &[&str] = &[
     "/embeddings",
     "/models",
     "/responses",
+    "/messages",
 ];
 
 /// The normalised base URL, without a trailing slash.

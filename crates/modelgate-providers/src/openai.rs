@@ -3,42 +3,9 @@
 //! through `GET {base}/models`.
 
 use crate::UpstreamError;
+pub use crate::operation::Operation;
 use modelgate_core::{ErrorKind, Secret};
 use std::time::Duration;
-
-/// An OpenAI API operation the gateway forwards.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Operation {
-    ChatCompletions,
-    Completions,
-    Embeddings,
-    Responses,
-    Models,
-}
-
-impl Operation {
-    /// Path under the base URL.
-    pub fn path(self) -> &'static str {
-        match self {
-            Operation::ChatCompletions => "/chat/completions",
-            Operation::Completions => "/completions",
-            Operation::Embeddings => "/embeddings",
-            Operation::Responses => "/responses",
-            Operation::Models => "/models",
-        }
-    }
-
-    /// Name used in usage records and metrics.
-    pub fn label(self) -> &'static str {
-        match self {
-            Operation::ChatCompletions => "chat.completions",
-            Operation::Completions => "completions",
-            Operation::Embeddings => "embeddings",
-            Operation::Responses => "responses",
-            Operation::Models => "models",
-        }
-    }
-}
 
 /// One OpenAI-schema upstream: a normalised base URL and an optional API key.
 #[derive(Debug, Clone)]
@@ -92,24 +59,32 @@ impl OpenAiUpstream {
             .send()
             .await
             .map_err(|e| UpstreamError::from_transport(provider, &e))?;
-        let status = resp.status();
-        if !status.is_success() {
-            return Err(UpstreamError::new(
-                ErrorKind::UpstreamInvalid,
-                format!("provider '{provider}' answered {status} to the model list"),
-            ));
-        }
-        let body = resp
-            .bytes()
-            .await
-            .map_err(|e| UpstreamError::from_transport(provider, &e))?;
-        parse_model_list(&body).ok_or_else(|| {
-            UpstreamError::new(
-                ErrorKind::UpstreamInvalid,
-                format!("provider '{provider}' sent a model list that is not OpenAI-shaped"),
-            )
-        })
+        read_model_list(provider, resp).await
     }
+}
+
+/// Reads a model-list response (OpenAI and Anthropic share the `data[].id` shape).
+pub async fn read_model_list(
+    provider: &str,
+    resp: reqwest::Response,
+) -> Result<Vec<String>, UpstreamError> {
+    let status = resp.status();
+    if !status.is_success() {
+        return Err(UpstreamError::new(
+            ErrorKind::UpstreamInvalid,
+            format!("provider '{provider}' answered {status} to the model list"),
+        ));
+    }
+    let body = resp
+        .bytes()
+        .await
+        .map_err(|e| UpstreamError::from_transport(provider, &e))?;
+    parse_model_list(&body).ok_or_else(|| {
+        UpstreamError::new(
+            ErrorKind::UpstreamInvalid,
+            format!("provider '{provider}' sent a model list that is not OpenAI-shaped"),
+        )
+    })
 }
 
 /// Reads `{"data":[{"id":...}, ...]}` (also accepts a bare array of objects or strings,

@@ -1,9 +1,11 @@
 //! The front door: axum routes for the OpenAI API (`/v1/...` and `/api/openai/v1/...`),
+//! the Anthropic API (`/v1/messages`),
 //! the admin API (`/api/...`) and operations (`/healthz`, `/readyz`, `/metrics`). This is
 //! the one place where errors become HTTP responses ([`error`]). Handlers only parse,
 //! authenticate and serialise; the work happens in `modelgate-gateway`.
 
 pub mod admin;
+pub mod anthropic;
 pub mod error;
 pub mod openai;
 pub mod ops;
@@ -33,6 +35,8 @@ pub fn router(state: AppState) -> Router {
         .route("/completions", post(openai::completions))
         .route("/embeddings", post(openai::embeddings))
         .route("/responses", post(openai::responses))
+        .route("/messages", post(anthropic::messages))
+        .route("/messages/count_tokens", post(anthropic::count_tokens))
         .route("/models", get(openai::list_models))
         .route("/models/{*model}", get(openai::get_model));
     let admin = Router::new()

@@ -11,7 +11,7 @@ use axum::http::{HeaderMap, Response};
 use axum::response::IntoResponse;
 use modelgate_gateway::GatewayError;
 use modelgate_gateway::auth::Principal;
-use modelgate_gateway::proxy::Operation;
+use modelgate_gateway::proxy::{ClientHints, FrontApi, Operation};
 use modelgate_gateway::proxy::{ProxyBody, ProxyResponse};
 use std::sync::Arc;
 
@@ -31,12 +31,18 @@ async fn forward(
     let bytes = read_body(&headers, body, st.gateway.settings.max_body_bytes).await?;
     let resp = st
         .gateway
-        .proxy_openai(&principal, op, bytes, &rid.0)
+        .proxy(
+            &principal,
+            FrontApi::OpenAi(op),
+            bytes,
+            &rid.0,
+            &ClientHints::default(),
+        )
         .await?;
     Ok(into_response(resp))
 }
 
-fn into_response(resp: ProxyResponse) -> Response<Body> {
+pub(crate) fn into_response(resp: ProxyResponse) -> Response<Body> {
     let body = match resp.body {
         ProxyBody::Full(bytes) => Body::from(bytes),
         ProxyBody::Stream(stream) => Body::from_stream(stream),
@@ -103,5 +109,5 @@ pub async fn get_model(
         .into_iter()
         .find(|m| m.id == model)
         .map(axum::Json)
-        .ok_or_else(|| ApiError(GatewayError::model_not_found(&model)))
+        .ok_or_else(|| ApiError::from(GatewayError::model_not_found(&model)))
 }

@@ -85,7 +85,7 @@ pub fn presented_key(headers: &HeaderMap) -> Result<&str, ApiError> {
 /// declared `content-length` at once, or as soon as a chunked body crosses the limit.
 pub async fn read_body(headers: &HeaderMap, body: Body, limit: usize) -> Result<Bytes, ApiError> {
     let too_large = || {
-        ApiError(GatewayError::new(
+        ApiError::from(GatewayError::new(
             ErrorKind::PayloadTooLarge,
             format!("The request body is larger than the limit of {limit} bytes."),
         ))
