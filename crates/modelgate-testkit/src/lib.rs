@@ -12,6 +12,11 @@
 //! | `echo-key` | 401 whose body echoes the `Authorization` header it received |
 //! | `slow` | waits 3 s before answering |
 //! | `drip` | stream: one chunk every 20 ms, forever (until the client goes away) |
+//!
+//! It also speaks Anthropic's Messages API (`POST /v1/messages`, `/v1/messages/count_tokens`),
+//! refusing requests without `x-api-key` or `anthropic-version` as Anthropic does; a model
+//! name containing `tool` answers with a `tool_use` of the request's first tool, `truncate`
+//! ends a stream without `message_stop`, `error-500` fails.
 
 mod mock;
 

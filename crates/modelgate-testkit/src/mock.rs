@@ -62,6 +62,8 @@ impl MockUpstream {
             .route("/v1/completions", post(completions))
             .route("/v1/embeddings", post(embeddings))
             .route("/v1/responses", post(responses))
+            .route("/v1/messages", post(messages))
+            .route("/v1/messages/count_tokens", post(count_tokens))
             .with_state(shared.clone());
         #[allow(clippy::expect_used)]
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -394,4 +396,133 @@ async fn responses(State(s): State<Arc<Shared>>, headers: HeaderMap, body: Bytes
         .header("content-type", "text/event-stream")
         .body(Body::from(body))
         .unwrap_or_default()
+}
+
+/// An Anthropic-style error response.
+fn anthropic_error(status: StatusCode, kind: &str, message: &str) -> Response {
+    (
+        status,
+        axum::Json(json!({"type": "error", "error": {"type": kind, "message": message}})),
+    )
+        .into_response()
+}
+
+/// Anthropic requires both headers; the mock refuses requests without them.
+fn check_anthropic_headers(headers: &HeaderMap) -> Option<Response> {
+    if headers.get("x-api-key").is_none() {
+        return Some(anthropic_error(
+            StatusCode::UNAUTHORIZED,
+            "authentication_error",
+            "x-api-key header is required",
+        ));
+    }
+    if headers.get("anthropic-version").is_none() {
+        return Some(anthropic_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request_error",
+            "anthropic-version header is required",
+        ));
+    }
+    None
+}
+
+/// The Anthropic Messages API: a text answer, or a `tool_use` of the first tool when the
+/// model name contains `tool`; streamed as Anthropic events when `stream` is true.
+async fn messages(State(s): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Response {
+    record(&s, "/v1/messages", &headers, &body);
+    if let Some(resp) = check_anthropic_headers(&headers) {
+        return resp;
+    }
+    let Ok(req) = serde_json::from_slice::<Value>(&body) else {
+        return anthropic_error(StatusCode::BAD_REQUEST, "invalid_request_error", "bad json");
+    };
+    if req.get("max_tokens").and_then(Value::as_u64).is_none() {
+        return anthropic_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request_error",
+            "max_tokens: Field required",
+        );
+    }
+    let model = req["model"].as_str().unwrap_or("").to_owned();
+    if model.contains("error-500") {
+        return anthropic_error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "api_error",
+            "mock exploded",
+        );
+    }
+    let tool = req["tools"][0]["name"]
+        .as_str()
+        .filter(|_| model.contains("tool"))
+        .map(str::to_owned);
+    let usage = json!({"input_tokens": PROMPT_TOKENS, "output_tokens": 5, "cache_read_input_tokens": CACHED_TOKENS, "cache_creation_input_tokens": 0});
+    if req["stream"].as_bool() != Some(true) {
+        let (content, stop) = match &tool {
+            Some(name) => (
+                json!([{"type": "text", "text": "Let me check."}, {"type": "tool_use", "id": "toolu_mock", "name": name, "input": {"city": "Paris"}}]),
+                "tool_use",
+            ),
+            None => (json!([{"type": "text", "text": ANSWER}]), "end_turn"),
+        };
+        return axum::Json(
+            json!({"id": "msg_mock", "type": "message", "role": "assistant", "model": model,
+            "content": content, "stop_reason": stop, "stop_sequence": null, "usage": usage}),
+        )
+        .into_response();
+    }
+    let mut events: Vec<(&str, Value)> = vec![
+        (
+            "message_start",
+            json!({"type": "message_start", "message": {"id": "msg_mock", "type": "message", "role": "assistant",
+            "model": model, "content": [], "stop_reason": null, "stop_sequence": null,
+            "usage": {"input_tokens": PROMPT_TOKENS, "output_tokens": 1, "cache_read_input_tokens": CACHED_TOKENS}}}),
+        ),
+        (
+            "content_block_start",
+            json!({"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}}),
+        ),
+        ("ping", json!({"type": "ping"})),
+    ];
+    for piece in ["Hel", "lo"] {
+        events.push(("content_block_delta", json!({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": piece}})));
+    }
+    events.push((
+        "content_block_stop",
+        json!({"type": "content_block_stop", "index": 0}),
+    ));
+    let stop = match &tool {
+        Some(name) => {
+            events.push(("content_block_start", json!({"type": "content_block_start", "index": 1,
+                "content_block": {"type": "tool_use", "id": "toolu_mock", "name": name, "input": {}}})));
+            for piece in ["{\"city\": ", "\"Paris\"}"] {
+                events.push(("content_block_delta", json!({"type": "content_block_delta", "index": 1, "delta": {"type": "input_json_delta", "partial_json": piece}})));
+            }
+            events.push((
+                "content_block_stop",
+                json!({"type": "content_block_stop", "index": 1}),
+            ));
+            "tool_use"
+        }
+        None => "end_turn",
+    };
+    events.push(("message_delta", json!({"type": "message_delta", "delta": {"stop_reason": stop, "stop_sequence": null}, "usage": {"output_tokens": 5}})));
+    if !model.contains("truncate") {
+        events.push(("message_stop", json!({"type": "message_stop"})));
+    }
+    let body: String = events
+        .into_iter()
+        .map(|(name, data)| format!("event: {name}\ndata: {data}\n\n"))
+        .collect();
+    Response::builder()
+        .header("content-type", "text/event-stream")
+        .body(Body::from(body))
+        .unwrap_or_default()
+}
+
+async fn count_tokens(State(s): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Response {
+    record(&s, "/v1/messages/count_tokens", &headers, &body);
+    if let Some(resp) = check_anthropic_headers(&headers) {
+        return resp;
+    }
+    axum::Json(json!({"input_tokens": 11})).into_response()
 }

@@ -30,20 +30,35 @@ async fn serve_on_postgres_end_to_end() {
     let mock = MockUpstream::start(&["m"]).await;
     let u = url.clone();
     let mut gw = start_gateway_with(move |o| o.database = Some(u)).await;
-    let ready: serde_json::Value = gw.http.get(gw.url("/readyz")).send().await.unwrap().json().await.unwrap();
+    let ready: serde_json::Value = gw
+        .http
+        .get(gw.url("/readyz"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(ready["store"], "postgres");
     gw.add_mock("up", &mock).await;
     let key = gw.new_key(json!({"name": "pg"})).await;
     assert_eq!(gw.chat(&key, "m").await.status(), 200);
     let r = gw
-        .post("/v1/chat/completions", &key, json!({"model": "up:m", "stream": true, "messages": []}))
+        .post(
+            "/v1/chat/completions",
+            &key,
+            json!({"model": "up:m", "stream": true, "messages": []}),
+        )
         .await;
     assert_eq!(sse_data(r).await.last().unwrap(), "[DONE]");
     gw.stop().await;
 
     let mut again = start_in(gw.dir, move |o| o.database = Some(url)).await;
     assert_eq!(again.chat(&key, "m").await.status(), 200);
-    assert_eq!(mock.last("/v1/chat/completions").unwrap().headers["authorization"], "Bearer sk-upstream-up");
+    assert_eq!(
+        mock.last("/v1/chat/completions").unwrap().headers["authorization"],
+        "Bearer sk-upstream-up"
+    );
     let usage = again.usage(&key).await;
     assert_eq!(usage["totals"]["requests"], 3);
     again.stop().await;
