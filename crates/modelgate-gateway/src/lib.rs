@@ -22,6 +22,11 @@ pub mod telemetry;
 
 pub use error::GatewayError;
 pub use modelgate_translate as translate;
+
+/// The built-in vendor and model catalog.
+pub fn catalog() -> &'static modelgate_catalog::Catalog {
+    modelgate_catalog::Catalog::builtin()
+}
 pub use settings::Settings;
 
 use modelgate_core::sealing::MasterKey;

@@ -118,6 +118,8 @@ pub struct MeterContext {
     pub model: String,
     pub api: &'static str,
     pub stream: bool,
+    /// Catalog prices of the model, when known (cost 0 otherwise).
+    pub price: Option<&'static modelgate_catalog::ModelInfo>,
 }
 
 /// Accumulates one request's usage and sends its record exactly once.
@@ -172,7 +174,10 @@ impl UsageGuard {
             stream: ctx.stream,
             usage: self.usage,
             usage_estimated: self.usage_estimated,
-            cost_micros: 0,
+            cost_micros: ctx
+                .price
+                .and_then(|p| p.cost_micros(&self.usage))
+                .unwrap_or(0),
             status: self.status,
             outcome,
             latency_ms: self.started.elapsed().as_millis() as i64,

@@ -261,6 +261,7 @@ impl Gateway {
                     FrontApi::Anthropic => Operation::Messages.label(),
                 },
                 stream: p.stream,
+                price: p.provider.price(&p.upstream_model),
             },
             started,
         );

@@ -7,6 +7,7 @@
 use crate::resolve::ModelView;
 use crate::{Gateway, GatewayError};
 use arc_swap::ArcSwap;
+use modelgate_catalog::{Catalog, ModelInfo, Vendor};
 use modelgate_core::{ErrorKind, ProviderKind, Secret, now_millis};
 use modelgate_providers::upstream::Upstream;
 use modelgate_store::ProviderRow;
@@ -37,11 +38,23 @@ pub struct Discovery {
     pub error: Option<String>,
 }
 
+/// What a provider's stored `kind` means: an adapter kind (`openai`, `anthropic`, …) or
+/// a catalog vendor id (`groq`, `gemini`, …) that names one, with the vendor's entry.
+pub fn resolve_kind(kind: &str) -> Option<(ProviderKind, Option<&'static Vendor>)> {
+    let catalog = Catalog::builtin();
+    let vendor = catalog.vendor(kind);
+    let adapter =
+        ProviderKind::parse(kind).or_else(|| vendor.and_then(|v| ProviderKind::parse(&v.kind)))?;
+    Some((adapter, vendor))
+}
+
 /// A provider as the request path uses it.
 #[derive(Debug)]
 pub struct RuntimeProvider {
     pub row: ProviderRow,
     pub kind: ProviderKind,
+    /// The catalog vendor this provider was created from (prices, fallback model list).
+    pub vendor: Option<&'static Vendor>,
     pub config: ProviderConfig,
     pub owner_name: String,
     pub upstream: Upstream,
@@ -56,12 +69,28 @@ impl RuntimeProvider {
         &self.row.name
     }
 
-    /// The models this provider offers: the configured list, else the discovered one.
+    /// The models this provider offers: the configured list, else the discovered one,
+    /// else (discovery failed or found nothing) the catalog's models of its vendor.
     pub fn models(&self) -> Vec<String> {
-        match &self.config.models {
-            Some(listed) => listed.clone(),
-            None => self.discovery.load().models.clone(),
+        if let Some(listed) = &self.config.models {
+            return listed.clone();
         }
+        let discovered = self.discovery.load();
+        if !discovered.models.is_empty() {
+            return discovered.models.clone();
+        }
+        match self.vendor {
+            Some(v) => Catalog::builtin()
+                .models_of(&v.id)
+                .map(|m| m.id.clone())
+                .collect(),
+            None => Vec::new(),
+        }
+    }
+
+    /// Catalog prices of `model` at this provider's vendor.
+    pub fn price(&self, model: &str) -> Option<&'static ModelInfo> {
+        Catalog::builtin().model(&self.vendor?.id, model)
     }
 
     fn needs_discovery(&self, ttl: Duration) -> bool {
@@ -190,7 +219,8 @@ impl Gateway {
         owner_name: String,
         discovery: Option<Arc<Discovery>>,
     ) -> RuntimeProvider {
-        let kind = ProviderKind::parse(&row.kind).unwrap_or(ProviderKind::OpenaiCompatible);
+        let (kind, vendor) =
+            resolve_kind(&row.kind).unwrap_or((ProviderKind::OpenaiCompatible, None));
         let config: ProviderConfig = serde_json::from_str(&row.config_json).unwrap_or_default();
         let (api_key, credential_error) = match &row.secret_sealed {
             None => (None, false),
@@ -207,6 +237,7 @@ impl Gateway {
             discovery: ArcSwap::new(discovery.unwrap_or_default()),
             row,
             kind,
+            vendor,
             config,
             owner_name,
             upstream,

@@ -27,6 +27,15 @@ pub async fn me(State(st): State<AppState>, headers: HeaderMap) -> ApiResult<imp
     })))
 }
 
+/// `GET /api/catalog`: the built-in vendors and models with prices.
+pub async fn catalog(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+) -> ApiResult<impl IntoResponse> {
+    authenticate(&st, &headers).await?;
+    Ok(Json(modelgate_gateway::catalog()))
+}
+
 pub async fn create_provider(
     State(st): State<AppState>,
     headers: HeaderMap,

@@ -41,6 +41,7 @@ pub fn router(state: AppState) -> Router {
         .route("/models/{*model}", get(openai::get_model));
     let admin = Router::new()
         .route("/me", get(admin::me))
+        .route("/catalog", get(admin::catalog))
         .route(
             "/providers",
             post(admin::create_provider).get(admin::list_providers),

@@ -344,3 +344,46 @@ async fn responses_api_passes_through_and_is_metered() {
     }
     assert_eq!(usage["totals"]["requests"], 2);
 }
+
+#[tokio::test]
+async fn catalog_vendors_need_only_a_key_and_usage_is_priced() {
+    let mock = MockUpstream::start(&["gpt-4o"]).await;
+    let gw = start_gateway().await;
+    // A catalog vendor with its default base URL (never called here): only name, kind, key.
+    let r = gw.post("/api/providers", ADMIN_KEY, json!({"name": "groq", "kind": "groq", "api_key": "gsk-x", "models": ["llama-3.1-8b-instant"]})).await;
+    assert_eq!(r.status(), 201);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["endpoint"], "https://api.groq.com/openai/v1");
+    assert_eq!(v["kind"], "groq");
+    // OpenAI, pointed at the mock: its catalog prices apply to the usage record.
+    let r = gw.post("/api/providers", ADMIN_KEY, json!({"name": "oai", "kind": "openai", "endpoint": mock.base_url(), "api_key": "sk-x"})).await;
+    assert_eq!(r.status(), 201);
+    assert_eq!(gw.chat(ADMIN_KEY, "oai:gpt-4o").await.status(), 200);
+    let usage = gw.usage(ADMIN_KEY).await;
+    // gpt-4o: 5 uncached input at $2.50/M, 2 cached at $1.25/M, 5 output at $10/M.
+    assert_eq!(usage["data"][0]["cost_micros"], 65);
+    assert_eq!(usage["totals"]["cost_usd"], 0.000065);
+    // Adapters not in this version are refused with a clear message.
+    let err = expect_error(
+        gw.post(
+            "/api/providers",
+            ADMIN_KEY,
+            json!({"name": "az", "kind": "azure-openai", "api_key": "k"}),
+        )
+        .await,
+        400,
+    )
+    .await;
+    assert!(
+        err["message"].as_str().unwrap().contains("Azure OpenAI"),
+        "{err}"
+    );
+    let catalog: Value = gw
+        .get("/api/catalog", ADMIN_KEY)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(catalog["vendors"].as_array().unwrap().len() >= 20);
+    assert!(catalog["prices_as_of"].is_string());
+}

@@ -4,7 +4,7 @@
 
 use super::{double_option, parse_json, require_admin, rfc3339, valid_slug};
 use crate::auth::Principal;
-use crate::registry::{ProviderConfig, RuntimeProvider};
+use crate::registry::{ProviderConfig, RuntimeProvider, resolve_kind};
 use crate::{Gateway, GatewayError};
 use modelgate_core::ids::new_id;
 use modelgate_core::{ProviderKind, now_millis};
@@ -126,7 +126,8 @@ impl ProviderView {
 
 /// The validated, storable form of a spec.
 struct Validated {
-    kind: ProviderKind,
+    /// The stored kind: an adapter kind or a catalog vendor id.
+    kind: String,
     endpoint: String,
     secret: Option<String>,
     config: ProviderConfig,
@@ -139,17 +140,38 @@ fn validate(spec: &ProviderSpec) -> Result<Validated, GatewayError> {
         )
         .with_param("name"));
     }
-    let kind = ProviderKind::parse(&spec.kind).ok_or_else(|| {
-        let known: Vec<_> = ProviderKind::ALL.iter().map(|k| k.as_str()).collect();
+    let catalog = modelgate_catalog::Catalog::builtin();
+    let (kind, vendor) = resolve_kind(&spec.kind).ok_or_else(|| {
+        let mut known: Vec<&str> = ProviderKind::ALL.iter().map(|k| k.as_str()).collect();
+        known.extend(
+            catalog
+                .vendors
+                .iter()
+                .filter(|v| resolve_kind(&v.id).is_some())
+                .map(|v| v.id.as_str()),
+        );
+        known.sort_unstable();
+        known.dedup();
+        let pending = match catalog.vendor(&spec.kind) {
+            Some(v) => format!(
+                " ({} is in the catalog but its adapter is not available in this version)",
+                v.name
+            ),
+            None => String::new(),
+        };
         GatewayError::bad_request(format!(
-            "unknown provider kind '{}'; this gateway supports: {}",
+            "unknown provider kind '{}'{pending}; this gateway supports: {}",
             spec.kind,
             known.join(", ")
         ))
         .with_param("kind")
     })?;
-    let endpoint = modelgate_providers::endpoint::normalize(kind, spec.endpoint.as_deref())
-        .map_err(|e| GatewayError::bad_request(e.to_string()).with_param("endpoint"))?;
+    let default_endpoint = vendor.map(|v| v.base_url.as_str());
+    let endpoint = modelgate_providers::endpoint::normalize(
+        kind,
+        spec.endpoint.as_deref().or(default_endpoint),
+    )
+    .map_err(|e| GatewayError::bad_request(e.to_string()).with_param("endpoint"))?;
     let (auth_type, secret) = auth_of(spec.api_key.clone(), spec.auth.clone())?;
     let config = ProviderConfig {
         models: validate_models(spec.models.clone())?,
@@ -158,7 +180,7 @@ fn validate(spec: &ProviderSpec) -> Result<Validated, GatewayError> {
         auth_type,
     };
     Ok(Validated {
-        kind,
+        kind: spec.kind.clone(),
         endpoint,
         secret,
         config,
@@ -231,7 +253,7 @@ impl Gateway {
             .map(|s| self.master_key.seal(s.as_bytes(), &id));
         Ok(ProviderRow {
             name,
-            kind: v.kind.as_str().to_owned(),
+            kind: v.kind.clone(),
             endpoint: v.endpoint.clone(),
             owner_id,
             config_json: serde_json::to_string(&v.config)

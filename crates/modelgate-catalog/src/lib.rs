@@ -1,0 +1,244 @@
+//! The built-in catalog: vendors (base URL with version prefix, adapter kind, auth style)
+//! and known models (context window, list prices per million tokens), read from the data
+//! files `catalog/vendors.toml` and `catalog/models.toml`, which are compiled into the
+//! binary and parsed once. Also the cost arithmetic: tokens × price → micro-dollars.
+
+use modelgate_core::usage::TokenUsage;
+use serde::{Deserialize, Serialize};
+use std::sync::OnceLock;
+
+const VENDORS: &str = include_str!("../../../catalog/vendors.toml");
+const MODELS: &str = include_str!("../../../catalog/models.toml");
+
+/// How a vendor authenticates requests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum AuthStyle {
+    Bearer,
+    XApiKey,
+    ApiKey,
+    AwsSigv4,
+    None,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Vendor {
+    pub id: String,
+    pub name: String,
+    /// The adapter kind (`openai`, `openai-compatible`, `anthropic`, …).
+    pub kind: String,
+    pub base_url: String,
+    pub auth: AuthStyle,
+    #[serde(default)]
+    pub template: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notes: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModelInfo {
+    pub vendor: String,
+    pub id: String,
+    #[serde(default)]
+    pub context: Option<u64>,
+    /// USD per million input tokens.
+    #[serde(default)]
+    pub input: Option<f64>,
+    /// USD per million output tokens.
+    #[serde(default)]
+    pub output: Option<f64>,
+    /// USD per million cached input tokens (defaults to the input price).
+    #[serde(default)]
+    pub cached: Option<f64>,
+}
+
+impl ModelInfo {
+    /// The cost of `usage` in micro-dollars, if this model has prices.
+    pub fn cost_micros(&self, usage: &TokenUsage) -> Option<i64> {
+        let input = self.input?;
+        let output = self.output?;
+        let cached_price = self.cached.unwrap_or(input);
+        let cached = usage.cached_tokens.min(usage.input_tokens);
+        // USD per million tokens = micro-dollars per token.
+        let micros = (usage.input_tokens - cached) as f64 * input
+            + cached as f64 * cached_price
+            + usage.output_tokens as f64 * output;
+        Some(micros.round() as i64)
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct VendorFile {
+    vendor: Vec<Vendor>,
+}
+
+#[derive(Debug, Deserialize)]
+struct ModelFile {
+    prices_as_of: String,
+    model: Vec<ModelInfo>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Catalog {
+    pub prices_as_of: String,
+    pub vendors: Vec<Vendor>,
+    pub models: Vec<ModelInfo>,
+}
+
+impl Catalog {
+    /// Parses catalog files.
+    pub fn parse(vendors: &str, models: &str) -> Result<Self, toml::de::Error> {
+        let v: VendorFile = toml::from_str(vendors)?;
+        let m: ModelFile = toml::from_str(models)?;
+        Ok(Self {
+            prices_as_of: m.prices_as_of,
+            vendors: v.vendor,
+            models: m.model,
+        })
+    }
+
+    /// The catalog compiled into this binary.
+    pub fn builtin() -> &'static Catalog {
+        static CATALOG: OnceLock<Catalog> = OnceLock::new();
+        CATALOG.get_or_init(|| {
+            // The files are part of the source tree and checked by this crate's tests.
+            #[allow(clippy::expect_used)]
+            Catalog::parse(VENDORS, MODELS).expect("the built-in catalog files are valid")
+        })
+    }
+
+    pub fn vendor(&self, id: &str) -> Option<&Vendor> {
+        self.vendors.iter().find(|v| v.id == id)
+    }
+
+    pub fn models_of<'a>(&'a self, vendor: &'a str) -> impl Iterator<Item = &'a ModelInfo> + 'a {
+        self.models.iter().filter(move |m| m.vendor == vendor)
+    }
+
+    /// A model of `vendor` by id. Dated snapshots (`claude-sonnet-4-5-20250929`) also
+    /// answer to the undated alias (`claude-sonnet-4-5`) and vice versa.
+    pub fn model(&self, vendor: &str, id: &str) -> Option<&ModelInfo> {
+        let of_vendor = || self.models.iter().filter(|m| m.vendor == vendor);
+        of_vendor()
+            .find(|m| m.id == id)
+            .or_else(|| of_vendor().find(|m| undated(&m.id) == undated(id)))
+    }
+}
+
+/// `name-YYYYMMDD` → `name`.
+fn undated(id: &str) -> &str {
+    match id.rsplit_once('-') {
+        Some((head, tail)) if tail.len() == 8 && tail.bytes().all(|b| b.is_ascii_digit()) => head,
+        _ => id,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builtin_catalog_is_consistent() {
+        let c = Catalog::builtin();
+        let wanted = [
+            "openai",
+            "anthropic",
+            "azure-openai",
+            "aws-bedrock",
+            "gemini",
+            "groq",
+            "xai",
+            "together",
+            "cohere",
+            "mistral",
+            "deepinfra",
+            "deepseek",
+            "hunyuan",
+            "tencent-lke",
+            "openrouter",
+            "hyperbolic",
+            "inceptionlabs",
+            "inference-net",
+            "ollama",
+            "vllm",
+            "lmstudio",
+            "tgi",
+        ];
+        for id in wanted {
+            assert!(c.vendor(id).is_some(), "vendor {id} missing");
+        }
+        let mut ids: Vec<&str> = c.vendors.iter().map(|v| v.id.as_str()).collect();
+        ids.sort_unstable();
+        let n = ids.len();
+        ids.dedup();
+        assert_eq!(ids.len(), n, "duplicate vendor ids");
+        for m in &c.models {
+            assert!(
+                c.vendor(&m.vendor).is_some(),
+                "model {} names unknown vendor {}",
+                m.id,
+                m.vendor
+            );
+            for p in [m.input, m.output, m.cached].into_iter().flatten() {
+                assert!((0.0..1000.0).contains(&p), "implausible price for {}", m.id);
+            }
+        }
+        for v in &c.vendors {
+            assert!(
+                v.base_url.starts_with("https://") || v.template,
+                "{} must use https",
+                v.id
+            );
+            assert!(
+                !v.base_url.ends_with('/'),
+                "{}: base URL without trailing slash",
+                v.id
+            );
+            if !matches!(v.kind.as_str(), "azure-openai" | "aws-bedrock") && !v.template {
+                assert!(
+                    c.models_of(&v.id).count() > 0,
+                    "vendor {} lists no models",
+                    v.id
+                );
+            }
+        }
+        assert_eq!(
+            c.vendor("groq").unwrap().base_url,
+            "https://api.groq.com/openai/v1"
+        );
+        assert_eq!(
+            c.vendor("gemini").unwrap().base_url,
+            "https://generativelanguage.googleapis.com/v1beta/openai"
+        );
+        assert_eq!(
+            c.vendor("cohere").unwrap().base_url,
+            "https://api.cohere.ai/compatibility/v1"
+        );
+        assert_eq!(
+            c.vendor("deepinfra").unwrap().base_url,
+            "https://api.deepinfra.com/v1/openai"
+        );
+    }
+
+    #[test]
+    fn costs_and_aliases() {
+        let c = Catalog::builtin();
+        let m = c.model("anthropic", "claude-sonnet-4-5").unwrap();
+        assert_eq!(m.id, "claude-sonnet-4-5-20250929");
+        // 1M input of which 200k cached, 100k output at $3 / $0.30 / $15:
+        let u = TokenUsage {
+            input_tokens: 1_000_000,
+            output_tokens: 100_000,
+            cached_tokens: 200_000,
+        };
+        assert_eq!(m.cost_micros(&u), Some(2_400_000 + 60_000 + 1_500_000));
+        assert!(
+            c.model("hunyuan", "hunyuan-t1-latest")
+                .unwrap()
+                .cost_micros(&u)
+                .is_none()
+        );
+        assert!(c.model("openai", "no-such-model").is_none());
+        assert!(c.model("groq", "gpt-4o").is_none(), "prices are per vendor");
+    }
+}
