@@ -13,6 +13,8 @@ pub enum ProviderKind {
     OpenaiCompatible,
     /// Anthropic's Messages API (`https://api.anthropic.com/v1` unless overridden).
     Anthropic,
+    /// Azure OpenAI: deployment paths, `api-version`, `api-key` or Entra ID auth.
+    AzureOpenai,
 }
 
 impl ProviderKind {
@@ -21,6 +23,7 @@ impl ProviderKind {
             ProviderKind::Openai => "openai",
             ProviderKind::OpenaiCompatible => "openai-compatible",
             ProviderKind::Anthropic => "anthropic",
+            ProviderKind::AzureOpenai => "azure-openai",
         }
     }
 
@@ -30,6 +33,7 @@ impl ProviderKind {
             "openai" => Some(ProviderKind::Openai),
             "openai-compatible" => Some(ProviderKind::OpenaiCompatible),
             "anthropic" => Some(ProviderKind::Anthropic),
+            "azure-openai" => Some(ProviderKind::AzureOpenai),
             _ => None,
         }
     }
@@ -40,6 +44,7 @@ impl ProviderKind {
             ProviderKind::Openai => Some("https://api.openai.com/v1"),
             ProviderKind::OpenaiCompatible => None,
             ProviderKind::Anthropic => Some("https://api.anthropic.com/v1"),
+            ProviderKind::AzureOpenai => None,
         }
     }
 
@@ -48,6 +53,7 @@ impl ProviderKind {
         ProviderKind::Openai,
         ProviderKind::OpenaiCompatible,
         ProviderKind::Anthropic,
+        ProviderKind::AzureOpenai,
     ];
 }
 

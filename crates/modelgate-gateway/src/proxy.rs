@@ -147,6 +147,15 @@ impl Gateway {
             err
         };
         let (op, body, plan, dropped) = match (front, provider.upstream.schema()) {
+            (FrontApi::OpenAi(Operation::Responses), Schema::OpenAi)
+                if matches!(provider.upstream, Upstream::Azure(_)) =>
+            {
+                return Err(GatewayError::bad_request(format!(
+                    "The responses API is not available for provider '{}' (kind azure-openai); use chat completions.",
+                    provider.name()
+                ))
+                .with_code("unsupported_for_provider"));
+            }
             (FrontApi::OpenAi(op), Schema::OpenAi) => {
                 let force_usage = stream && op != Operation::Responses;
                 let body = body::rewrite(request, &peeked, &upstream_model, force_usage);
@@ -213,14 +222,18 @@ impl Gateway {
         })
     }
 
-    fn upstream_request(
+    async fn upstream_request(
         &self,
         p: &Prepared,
         front: FrontApi,
         hints: &ClientHints,
-    ) -> reqwest::RequestBuilder {
-        match &p.provider.upstream {
+    ) -> Result<reqwest::RequestBuilder, UpstreamError> {
+        Ok(match &p.provider.upstream {
             Upstream::OpenAi(u) => u.request(&self.client, p.op),
+            Upstream::Azure(u) => {
+                u.request(&self.client, p.op, &p.upstream_model, p.provider.name())
+                    .await?
+            }
             Upstream::Anthropic(u) => {
                 // Version and beta headers belong to Anthropic clients; a translated OpenAI
                 // client gets the default version.
@@ -233,7 +246,7 @@ impl Gateway {
                 };
                 u.request(&self.client, p.op, version, beta)
             }
-        }
+        })
     }
 
     /// Forwards one request (never `Models`).
@@ -265,7 +278,10 @@ impl Gateway {
             },
             started,
         );
-        let mut req = self.upstream_request(&p, front, hints).body(p.body.clone());
+        let mut req = match self.upstream_request(&p, front, hints).await {
+            Ok(builder) => builder.body(p.body.clone()),
+            Err(e) => return Err(fail(&mut guard, e)),
+        };
         if !p.stream {
             req = req.timeout(self.settings.request_timeout);
         }
@@ -458,7 +474,7 @@ impl Gateway {
                     body: ProxyBody::Full(raw),
                 })
             }
-            Upstream::OpenAi(_) => {
+            Upstream::OpenAi(_) | Upstream::Azure(_) => {
                 let value: serde_json::Value = serde_json::from_slice(&request)
                     .map_err(|e| GatewayError::bad_request(format!("invalid JSON body: {e}")))?;
                 let t = a2o::request::translate(&value, &upstream_model, a2o::Flavor::Compatible)

@@ -9,10 +9,12 @@ use crate::{Gateway, GatewayError};
 use arc_swap::ArcSwap;
 use modelgate_catalog::{Catalog, ModelInfo, Vendor};
 use modelgate_core::{ErrorKind, ProviderKind, Secret, now_millis};
+use modelgate_providers::azure::{AzureAuth, AzureUpstream};
+use modelgate_providers::azure_entra::{EntraTokenSource, default_token_url};
 use modelgate_providers::upstream::Upstream;
 use modelgate_store::ProviderRow;
 use serde::{Deserialize, Serialize};
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -26,8 +28,32 @@ pub struct ProviderConfig {
     pub description: Option<String>,
     #[serde(default)]
     pub tags: Vec<String>,
-    /// `api-key` or `none`.
+    /// `api-key`, `azure-entra` or `none`.
     pub auth_type: String,
+    /// Azure OpenAI settings (kind `azure-openai` only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub azure: Option<AzureSettings>,
+}
+
+/// The non-secret settings of an Azure OpenAI provider.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AzureSettings {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_version: Option<String>,
+    /// Model name → deployment name.
+    #[serde(default)]
+    pub deployments: BTreeMap<String, String>,
+    /// Entra ID client credentials (the client secret is the sealed secret).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub entra: Option<EntraSettings>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EntraSettings {
+    pub tenant_id: String,
+    pub client_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_url: Option<String>,
 }
 
 /// The latest model discovery of a provider.
@@ -232,7 +258,27 @@ impl Gateway {
                 }
             },
         };
-        let upstream = Upstream::for_kind(kind, row.endpoint.clone(), api_key);
+        let upstream = match (kind, &config.azure) {
+            (ProviderKind::AzureOpenai, Some(azure)) => {
+                let auth = match &azure.entra {
+                    Some(e) => AzureAuth::Entra(Arc::new(EntraTokenSource::new(
+                        e.token_url
+                            .clone()
+                            .unwrap_or_else(|| default_token_url(&e.tenant_id)),
+                        e.client_id.clone(),
+                        api_key.unwrap_or_default(),
+                    ))),
+                    None => AzureAuth::ApiKey(api_key.unwrap_or_default()),
+                };
+                Upstream::Azure(AzureUpstream::new(
+                    &row.endpoint,
+                    azure.api_version.clone(),
+                    azure.deployments.clone(),
+                    auth,
+                ))
+            }
+            _ => Upstream::for_kind(kind, row.endpoint.clone(), api_key),
+        };
         RuntimeProvider {
             discovery: ArcSwap::new(discovery.unwrap_or_default()),
             row,

@@ -62,7 +62,9 @@ pub fn normalize(kind: ProviderKind, endpoint: Option<&str>) -> Result<String, E
     if let Some(suffix) = OPERATION_SUFFIXES.iter().find(|s| path.ends_with(*s)) {
         path.truncate(path.len() - suffix.len());
     }
-    if path.is_empty() {
+    // A bare origin gets the OpenAI-style `/v1` prefix; Azure resource endpoints are used
+    // as given (the adapter adds `/openai/deployments/...`).
+    if path.is_empty() && kind != ProviderKind::AzureOpenai {
         path = "/v1".to_string();
     }
     let origin = url.origin().ascii_serialization();

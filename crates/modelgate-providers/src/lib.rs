@@ -4,6 +4,8 @@
 //! ([`error`]). This crate knows providers and bytes, never users or budgets.
 
 pub mod anthropic;
+pub mod azure;
+pub mod azure_entra;
 pub mod client;
 pub mod endpoint;
 pub mod error;

@@ -3,6 +3,7 @@
 
 use crate::UpstreamError;
 use crate::anthropic::AnthropicUpstream;
+use crate::azure::AzureUpstream;
 use crate::openai::OpenAiUpstream;
 use modelgate_core::{ProviderKind, Secret};
 use std::time::Duration;
@@ -18,9 +19,13 @@ pub enum Schema {
 pub enum Upstream {
     OpenAi(OpenAiUpstream),
     Anthropic(AnthropicUpstream),
+    Azure(AzureUpstream),
 }
 
 impl Upstream {
+    /// The adapter of a kind authenticated by a plain key. Azure OpenAI, whose settings
+    /// are richer (deployments, api-version, Entra ID), is usually built with
+    /// [`AzureUpstream::new`]; here it gets `api-key` auth and no deployment map.
     pub fn for_kind(kind: ProviderKind, base_url: String, api_key: Option<Secret>) -> Self {
         match kind {
             ProviderKind::Openai | ProviderKind::OpenaiCompatible => {
@@ -29,12 +34,18 @@ impl Upstream {
             ProviderKind::Anthropic => {
                 Upstream::Anthropic(AnthropicUpstream::new(base_url, api_key))
             }
+            ProviderKind::AzureOpenai => Upstream::Azure(AzureUpstream::new(
+                &base_url,
+                None,
+                Default::default(),
+                crate::azure::AzureAuth::ApiKey(api_key.unwrap_or_default()),
+            )),
         }
     }
 
     pub fn schema(&self) -> Schema {
         match self {
-            Upstream::OpenAi(_) => Schema::OpenAi,
+            Upstream::OpenAi(_) | Upstream::Azure(_) => Schema::OpenAi,
             Upstream::Anthropic(_) => Schema::Anthropic,
         }
     }
@@ -43,6 +54,7 @@ impl Upstream {
         match self {
             Upstream::OpenAi(u) => u.api_key_text(),
             Upstream::Anthropic(u) => u.api_key_text(),
+            Upstream::Azure(u) => u.api_key_text(),
         }
     }
 
@@ -55,6 +67,8 @@ impl Upstream {
         match self {
             Upstream::OpenAi(u) => u.discover_models(provider, client, timeout).await,
             Upstream::Anthropic(u) => u.discover_models(provider, client, timeout).await,
+            // Azure lists deployments, not models: the deployment map is the list.
+            Upstream::Azure(u) => Ok(u.mapped_models()),
         }
     }
 }

@@ -19,6 +19,8 @@ use std::time::Duration;
 pub struct Recorded {
     pub headers: HeaderMap,
     pub body: Bytes,
+    /// The query string, if any (Azure's `api-version`).
+    pub query: Option<String>,
 }
 
 #[derive(Default)]
@@ -63,6 +65,8 @@ impl MockUpstream {
             .route("/v1/embeddings", post(embeddings))
             .route("/v1/responses", post(responses))
             .route("/v1/messages", post(messages))
+            .route("/openai/deployments/{deployment}/{*operation}", post(azure))
+            .route("/entra/{tenant}/oauth2/v2.0/token", post(entra_token))
             .route("/v1/messages/count_tokens", post(count_tokens))
             .with_state(shared.clone());
         #[allow(clippy::expect_used)]
@@ -124,6 +128,7 @@ fn record(shared: &Shared, path: &str, headers: &HeaderMap, body: &Bytes) {
         Recorded {
             headers: headers.clone(),
             body: body.clone(),
+            query: None,
         },
     );
 }
@@ -525,4 +530,67 @@ async fn count_tokens(State(s): State<Arc<Shared>>, headers: HeaderMap, body: By
         return resp;
     }
     axum::Json(json!({"input_tokens": 11})).into_response()
+}
+
+/// Azure OpenAI: `/openai/deployments/{deployment}/{operation}?api-version=…`, answered
+/// like the OpenAI routes once `api-version` and an `api-key` or bearer token are present.
+/// Recorded under `/azure/{deployment}/{operation}` with its query.
+async fn azure(
+    State(s): State<Arc<Shared>>,
+    axum::extract::Path((deployment, operation)): axum::extract::Path<(String, String)>,
+    uri: axum::http::Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let path = format!("/azure/{deployment}/{operation}");
+    *lock(&s.hits).entry(path.clone()).or_default() += 1;
+    lock(&s.last).insert(
+        path,
+        Recorded {
+            headers: headers.clone(),
+            body: body.clone(),
+            query: uri.query().map(str::to_owned),
+        },
+    );
+    if !uri.query().unwrap_or("").contains("api-version=") {
+        return (
+            StatusCode::NOT_FOUND,
+            axum::Json(json!({"error": {"code": "404", "message": "Resource not found"}})),
+        )
+            .into_response();
+    }
+    let authed = headers.contains_key("api-key")
+        || headers
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("Bearer "));
+    if !authed {
+        return (StatusCode::UNAUTHORIZED, axum::Json(json!({"error": {"code": "401", "message": "Access denied due to invalid subscription key"}}))).into_response();
+    }
+    match operation.as_str() {
+        "chat/completions" => generate(&s, "/v1/chat/completions", headers, body, true).await,
+        "completions" => generate(&s, "/v1/completions", headers, body, false).await,
+        "embeddings" => embeddings(State(s), headers, body).await,
+        _ => StatusCode::NOT_FOUND.into_response(),
+    }
+}
+
+/// A mock Entra ID token endpoint: client-credentials grant, tokens `entra-token-N`.
+async fn entra_token(State(s): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Response {
+    record(&s, "/entra/token", &headers, &body);
+    let form = String::from_utf8_lossy(&body).to_string();
+    let has = |pair: &str| form.split('&').any(|p| p == pair || p.starts_with(pair));
+    if !has("grant_type=client_credentials")
+        || !has("client_id=")
+        || !has("client_secret=")
+        || !has("scope=https%3A%2F%2Fcognitiveservices.azure.com%2F.default")
+    {
+        return (
+            StatusCode::BAD_REQUEST,
+            axum::Json(json!({"error": "invalid_request"})),
+        )
+            .into_response();
+    }
+    let n = lock(&s.hits).get("/entra/token").copied().unwrap_or(0);
+    axum::Json(json!({"token_type": "Bearer", "expires_in": 3599, "access_token": format!("entra-token-{n}")})).into_response()
 }

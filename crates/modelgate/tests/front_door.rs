@@ -368,14 +368,14 @@ async fn catalog_vendors_need_only_a_key_and_usage_is_priced() {
         gw.post(
             "/api/providers",
             ADMIN_KEY,
-            json!({"name": "az", "kind": "azure-openai", "api_key": "k"}),
+            json!({"name": "br", "kind": "aws-bedrock", "api_key": "k"}),
         )
         .await,
         400,
     )
     .await;
     assert!(
-        err["message"].as_str().unwrap().contains("Azure OpenAI"),
+        err["message"].as_str().unwrap().contains("AWS Bedrock"),
         "{err}"
     );
     let catalog: Value = gw

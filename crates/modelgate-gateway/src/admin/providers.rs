@@ -4,19 +4,32 @@
 
 use super::{double_option, parse_json, require_admin, rfc3339, valid_slug};
 use crate::auth::Principal;
-use crate::registry::{ProviderConfig, RuntimeProvider, resolve_kind};
+use crate::registry::{
+    AzureSettings, EntraSettings, ProviderConfig, RuntimeProvider, resolve_kind,
+};
 use crate::{Gateway, GatewayError};
 use modelgate_core::ids::new_id;
 use modelgate_core::{ProviderKind, now_millis};
 use modelgate_store::ProviderRow;
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 /// How the gateway authenticates to the upstream.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(tag = "type", rename_all = "kebab-case", deny_unknown_fields)]
 pub enum AuthSpec {
-    ApiKey { api_key: String },
+    ApiKey {
+        api_key: String,
+    },
+    /// Azure Entra ID client credentials (kind `azure-openai`).
+    AzureEntra {
+        tenant_id: String,
+        client_id: String,
+        client_secret: String,
+        #[serde(default)]
+        token_url: Option<String>,
+    },
     None,
 }
 
@@ -38,6 +51,12 @@ pub struct ProviderSpec {
     pub description: Option<String>,
     #[serde(default)]
     pub tags: Option<Vec<String>>,
+    /// Azure OpenAI: the `api-version` query parameter.
+    #[serde(default)]
+    pub api_version: Option<String>,
+    /// Azure OpenAI: model name → deployment name.
+    #[serde(default)]
+    pub deployments: Option<BTreeMap<String, String>>,
 }
 
 /// `PATCH /api/providers/{name}`: absent fields stay; `null` clears where that means
@@ -57,6 +76,10 @@ pub struct ProviderPatch {
     pub description: Option<Option<String>>,
     #[serde(default)]
     pub tags: Option<Vec<String>>,
+    #[serde(default)]
+    pub api_version: Option<String>,
+    #[serde(default)]
+    pub deployments: Option<BTreeMap<String, String>>,
 }
 
 /// A provider as the API shows it. No secret, ever.
@@ -77,6 +100,9 @@ pub struct ProviderView {
     pub owner: String,
     pub created_at: String,
     pub updated_at: String,
+    /// Azure OpenAI settings (api-version, deployments, Entra tenant and client ids).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub azure: Option<AzureSettings>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -120,6 +146,7 @@ impl ProviderView {
             owner: p.owner_name.clone(),
             created_at: rfc3339(p.row.created_at),
             updated_at: rfc3339(p.row.updated_at),
+            azure: p.config.azure.clone(),
         }
     }
 }
@@ -172,13 +199,22 @@ fn validate(spec: &ProviderSpec) -> Result<Validated, GatewayError> {
         spec.endpoint.as_deref().or(default_endpoint),
     )
     .map_err(|e| GatewayError::bad_request(e.to_string()).with_param("endpoint"))?;
-    let (auth_type, secret) = auth_of(spec.api_key.clone(), spec.auth.clone())?;
+    let auth = auth_of(spec.api_key.clone(), spec.auth.clone())?;
+    let azure = azure_settings(
+        kind,
+        spec.endpoint.is_some(),
+        spec.api_version.clone(),
+        spec.deployments.clone(),
+        auth.entra.clone(),
+    )?;
     let config = ProviderConfig {
         models: validate_models(spec.models.clone())?,
         description: spec.description.clone(),
         tags: spec.tags.clone().unwrap_or_default(),
-        auth_type,
+        auth_type: auth.auth_type,
+        azure,
     };
+    let secret = auth.secret;
     Ok(Validated {
         kind: spec.kind.clone(),
         endpoint,
@@ -187,16 +223,103 @@ fn validate(spec: &ProviderSpec) -> Result<Validated, GatewayError> {
     })
 }
 
+/// Azure settings for kind `azure-openai` (an endpoint is required: the resource is
+/// yours); for any other kind, Azure-only fields are refused.
+fn azure_settings(
+    kind: ProviderKind,
+    has_endpoint: bool,
+    api_version: Option<String>,
+    deployments: Option<BTreeMap<String, String>>,
+    entra: Option<EntraSettings>,
+) -> Result<Option<AzureSettings>, GatewayError> {
+    if kind != ProviderKind::AzureOpenai {
+        if api_version.is_some() || deployments.is_some() || entra.is_some() {
+            return Err(GatewayError::bad_request(
+                "api_version, deployments and azure-entra auth apply to kind azure-openai only",
+            ));
+        }
+        return Ok(None);
+    }
+    if !has_endpoint {
+        return Err(GatewayError::bad_request(
+            "an azure-openai provider needs its resource endpoint, e.g. https://NAME.openai.azure.com",
+        )
+        .with_param("endpoint"));
+    }
+    let bad = |s: &str| {
+        s.is_empty() || s.len() > 128 || s.chars().any(|c| c.is_control() || c.is_whitespace())
+    };
+    if api_version.as_deref().is_some_and(bad) {
+        return Err(GatewayError::bad_request(
+            "api_version must be a version string such as 2025-01-01-preview",
+        )
+        .with_param("api_version"));
+    }
+    let deployments = deployments.unwrap_or_default();
+    if deployments.iter().any(|(m, d)| bad(m) || bad(d)) {
+        return Err(GatewayError::bad_request(
+            "deployments maps model names to deployment names (no spaces)",
+        )
+        .with_param("deployments"));
+    }
+    Ok(Some(AzureSettings {
+        api_version,
+        deployments,
+        entra,
+    }))
+}
+
+/// Parsed upstream credentials.
+struct Auth {
+    auth_type: String,
+    secret: Option<String>,
+    entra: Option<EntraSettings>,
+}
+
 /// `api_key` and `auth` are two spellings of the same thing; giving both differently is
 /// an error.
-fn auth_of(
-    api_key: Option<String>,
-    auth: Option<AuthSpec>,
-) -> Result<(String, Option<String>), GatewayError> {
+fn auth_of(api_key: Option<String>, auth: Option<AuthSpec>) -> Result<Auth, GatewayError> {
+    if let Some(AuthSpec::AzureEntra {
+        tenant_id,
+        client_id,
+        client_secret,
+        token_url,
+    }) = &auth
+    {
+        if api_key.is_some() {
+            return Err(GatewayError::bad_request(
+                "api_key was given together with auth type 'azure-entra'",
+            ));
+        }
+        if tenant_id.is_empty() || client_id.is_empty() || client_secret.is_empty() {
+            return Err(GatewayError::bad_request(
+                "azure-entra auth needs tenant_id, client_id and client_secret",
+            )
+            .with_param("auth"));
+        }
+        if let Some(url) = token_url
+            && modelgate_providers::endpoint::normalize(ProviderKind::OpenaiCompatible, Some(url))
+                .is_err()
+        {
+            return Err(
+                GatewayError::bad_request("auth.token_url must be an http(s) URL")
+                    .with_param("auth"),
+            );
+        }
+        return Ok(Auth {
+            auth_type: "azure-entra".into(),
+            secret: Some(client_secret.clone()),
+            entra: Some(EntraSettings {
+                tenant_id: tenant_id.clone(),
+                client_id: client_id.clone(),
+                token_url: token_url.clone(),
+            }),
+        });
+    }
     let from_auth = match auth {
         Some(AuthSpec::ApiKey { api_key }) => Some(Some(api_key)),
         Some(AuthSpec::None) => Some(None),
-        None => None,
+        Some(AuthSpec::AzureEntra { .. }) | None => None,
     };
     let secret = match (api_key, from_auth) {
         (Some(a), Some(Some(b))) if a != b => {
@@ -223,7 +346,11 @@ fn auth_of(
         );
     }
     let auth_type = if secret.is_some() { "api-key" } else { "none" };
-    Ok((auth_type.to_owned(), secret))
+    Ok(Auth {
+        auth_type: auth_type.to_owned(),
+        secret,
+        entra: None,
+    })
 }
 
 fn validate_models(models: Option<Vec<String>>) -> Result<Option<Vec<String>>, GatewayError> {
@@ -360,13 +487,28 @@ impl Gateway {
             .cloned()
             .ok_or_else(|| GatewayError::not_found(format!("no provider named '{name}'")))?;
         let mut config = current.config.clone();
+        let mut entra = config.azure.as_ref().and_then(|a| a.entra.clone());
         let secret_change = if patch.api_key.is_some() || patch.auth.is_some() {
-            let (auth_type, secret) = auth_of(patch.api_key.clone(), patch.auth.clone())?;
-            config.auth_type = auth_type;
-            Some(secret)
+            let auth = auth_of(patch.api_key.clone(), patch.auth.clone())?;
+            config.auth_type = auth.auth_type;
+            entra = auth.entra;
+            Some(auth.secret)
         } else {
             None
         };
+        if current.kind == ProviderKind::AzureOpenai
+            || patch.api_version.is_some()
+            || patch.deployments.is_some()
+        {
+            let old = config.azure.clone().unwrap_or_default();
+            config.azure = azure_settings(
+                current.kind,
+                true,
+                patch.api_version.clone().or(old.api_version),
+                patch.deployments.clone().or(Some(old.deployments)),
+                entra,
+            )?;
+        }
         let endpoint = match &patch.endpoint {
             Some(e) => modelgate_providers::endpoint::normalize(current.kind, Some(e))
                 .map_err(|e| GatewayError::bad_request(e.to_string()).with_param("endpoint"))?,

@@ -1,0 +1,203 @@
+//! The gateway under test, as a child process: `modelgate serve` on 127.0.0.1 port 0 with a
+//! throw-away data directory and a known bootstrap admin key. Its address is read from the
+//! `modelgate listening on http://ADDR` line on stdout. CPU time (`utime + stime` of
+//! `/proc/<pid>/stat`, all threads) and memory (`VmHWM`, `VmRSS` of `/proc/<pid>/status`)
+//! are read from procfs. The process is always stopped — SIGTERM, then SIGKILL after 10 s —
+//! by [`GatewayProcess::stop`] or, on any early exit, by `Drop`.
+
+use anyhow::{Context, Result, bail};
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+/// The bootstrap admin key the bench gives the gateway.
+pub const ADMIN_KEY: &str = "mg_bench_admin_key_000000000000000000";
+
+const LISTENING: &str = "modelgate listening on http://";
+
+/// Memory figures of the gateway process, in KiB.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Memory {
+    pub hwm_kib: u64,
+    pub rss_kib: u64,
+}
+
+pub struct GatewayProcess {
+    child: Child,
+    pub addr: SocketAddr,
+    data_dir: PathBuf,
+    clock_ticks: f64,
+    stopped: bool,
+}
+
+impl GatewayProcess {
+    /// Starts `bin serve` and waits (up to 30 s) for it to print its address.
+    pub fn start(bin: &Path) -> Result<Self> {
+        if !bin.is_file() {
+            bail!(
+                "gateway binary {} not found; run `cargo build --release -p modelgate` or pass --gateway-bin",
+                bin.display()
+            );
+        }
+        let nanos = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or_default();
+        let data_dir =
+            std::env::temp_dir().join(format!("modelgate-bench-{}-{nanos}", std::process::id()));
+        std::fs::create_dir_all(&data_dir)
+            .with_context(|| format!("creating {}", data_dir.display()))?;
+        let mut child = Command::new(bin)
+            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(&data_dir)
+            .env("MODELGATE_BOOTSTRAP_ADMIN_KEY", ADMIN_KEY)
+            .env("RUST_LOG", "warn")
+            .env_remove("MODELGATE_MASTER_KEY")
+            .env_remove("MODELGATE_CONFIG")
+            .env_remove("MODELGATE_DATABASE")
+            .env_remove("MODELGATE_REDIS")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .with_context(|| format!("starting {}", bin.display()))?;
+        let stdout = child.stdout.take();
+        let mut proc = Self {
+            child,
+            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            data_dir,
+            clock_ticks: clock_ticks(),
+            stopped: false,
+        };
+        let stdout = stdout.context("the gateway's stdout was not captured")?;
+        let (tx, rx) = std::sync::mpsc::channel();
+        // Keeps draining stdout after the address line so the gateway never blocks on it.
+        std::thread::spawn(move || {
+            let mut tx = Some(tx);
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if let Some(addr) = line.strip_prefix(LISTENING)
+                    && let Some(tx) = tx.take()
+                {
+                    let _ = tx.send(addr.trim().to_owned());
+                }
+            }
+        });
+        let line = rx
+            .recv_timeout(Duration::from_secs(30))
+            .context("the gateway exited or did not print its address within 30 s")?;
+        proc.addr = line
+            .parse()
+            .with_context(|| format!("parsing the gateway's address {line:?}"))?;
+        Ok(proc)
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// CPU time (user + system, all threads) the gateway has used so far.
+    pub fn cpu_time(&self) -> Result<Duration> {
+        let path = format!("/proc/{}/stat", self.pid());
+        let stat = std::fs::read_to_string(&path).with_context(|| format!("reading {path}"))?;
+        // Fields after the parenthesised command name start at field 3 (`state`);
+        // utime and stime are fields 14 and 15.
+        let rest = stat
+            .rsplit_once(')')
+            .map(|(_, r)| r)
+            .context("unexpected /proc/<pid>/stat format")?;
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        let field = |i: usize| -> Result<u64> {
+            fields
+                .get(i)
+                .context("short /proc/<pid>/stat")?
+                .parse::<u64>()
+                .context("non-numeric field in /proc/<pid>/stat")
+        };
+        let ticks = field(11)? + field(12)?;
+        Ok(Duration::from_secs_f64(ticks as f64 / self.clock_ticks))
+    }
+
+    /// Waits (up to `max`) until the gateway uses at most one clock tick of CPU per 100 ms,
+    /// so that work left over from one phase is not billed to the next.
+    pub fn wait_idle(&self, max: Duration) -> Result<()> {
+        let deadline = Instant::now() + max;
+        let tick = Duration::from_secs_f64(1.0 / self.clock_ticks);
+        let mut last = self.cpu_time()?;
+        while Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(100));
+            let now = self.cpu_time()?;
+            if now.saturating_sub(last) <= tick {
+                return Ok(());
+            }
+            last = now;
+        }
+        eprintln!("the gateway was still busy after {max:?}; measuring anyway");
+        Ok(())
+    }
+
+    /// Peak and current resident memory.
+    pub fn memory(&self) -> Result<Memory> {
+        let path = format!("/proc/{}/status", self.pid());
+        let status = std::fs::read_to_string(&path).with_context(|| format!("reading {path}"))?;
+        let kib = |key: &str| -> u64 {
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix(key))
+                .and_then(|v| v.split_whitespace().next())
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0)
+        };
+        Ok(Memory {
+            hwm_kib: kib("VmHWM:"),
+            rss_kib: kib("VmRSS:"),
+        })
+    }
+
+    /// SIGTERM, wait up to 10 s, then SIGKILL; removes the data directory.
+    pub fn stop(&mut self) -> Result<()> {
+        if self.stopped {
+            return Ok(());
+        }
+        self.stopped = true;
+        if self.child.try_wait()?.is_none() {
+            let _ = Command::new("kill")
+                .args(["-TERM", &self.pid().to_string()])
+                .status();
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while self.child.try_wait()?.is_none() {
+                if Instant::now() > deadline {
+                    eprintln!("gateway did not stop within 10 s of SIGTERM; killing it");
+                    self.child.kill()?;
+                    self.child.wait()?;
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+        std::fs::remove_dir_all(&self.data_dir)
+            .with_context(|| format!("removing {}", self.data_dir.display()))
+    }
+}
+
+impl Drop for GatewayProcess {
+    fn drop(&mut self) {
+        if let Err(e) = self.stop() {
+            eprintln!("stopping the gateway: {e:#}");
+        }
+    }
+}
+
+/// `getconf CLK_TCK`, else the usual 100.
+fn clock_ticks() -> f64 {
+    Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8(o.stdout).ok())
+        .and_then(|s| s.trim().parse::<f64>().ok())
+        .filter(|t| *t > 0.0)
+        .unwrap_or(100.0)
+}

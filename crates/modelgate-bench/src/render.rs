@@ -1,0 +1,291 @@
+//! The text report: plain tables (added latency, streams, throughput, gateway resources)
+//! and the target verdicts with PASS/MISS, printed to stdout.
+
+use crate::report::{Mode, Report, Route, STALL_US, TARGET_CPU_US};
+use std::fmt::Write as _;
+
+pub(crate) fn verdict(ok: bool) -> &'static str {
+    if ok { "PASS" } else { "MISS" }
+}
+
+fn us(x: f64) -> String {
+    format!("{x:.1}")
+}
+
+/// Renders rows under headers, first column left-aligned, the rest right-aligned.
+fn table(out: &mut String, headers: &[&str], rows: &[Vec<String>]) {
+    let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
+    for row in rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let line = |cells: Vec<&str>| {
+        let mut s = String::new();
+        for (i, (cell, w)) in cells.iter().zip(&widths).enumerate() {
+            let pad = w.saturating_sub(cell.chars().count());
+            if i == 0 {
+                s.push_str(cell);
+                s.push_str(&" ".repeat(pad));
+            } else {
+                s.push_str("  ");
+                s.push_str(&" ".repeat(pad));
+                s.push_str(cell);
+            }
+        }
+        s
+    };
+    let _ = writeln!(out, "{}", line(headers.to_vec()));
+    let rule: usize = widths.iter().sum::<usize>() + 2 * widths.len().saturating_sub(1);
+    let _ = writeln!(out, "{}", "-".repeat(rule));
+    for row in rows {
+        let _ = writeln!(out, "{}", line(row.iter().map(String::as_str).collect()));
+    }
+    out.push('\n');
+}
+
+impl Report {
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        let _ = writeln!(
+            out,
+            "modelgate-bench: {} s per phase, {} content chunks per stream, up to {} requests in flight (open loop)",
+            self.duration_s, self.chunks, self.max_in_flight
+        );
+        let _ = writeln!(
+            out,
+            "NOTE: this machine has {} CPU(s); the load generator, the mock upstream and the gateway share them, so every figure includes contention between the three.\n",
+            self.cpus
+        );
+        for mode in [Mode::Plain, Mode::Stream] {
+            let _ = writeln!(
+                out,
+                "Added latency, {}, open loop (µs from the scheduled send to the end of the body)",
+                mode.name()
+            );
+            let rows: Vec<Vec<String>> = self
+                .pairs(mode, true)
+                .into_iter()
+                .map(|(d, g)| {
+                    vec![
+                        d.load.name(),
+                        format!("{:.0}/{:.0}", d.rps, g.rps),
+                        us(d.total.p50_us),
+                        us(d.total.p99_us),
+                        us(g.total.p50_us),
+                        us(g.total.p99_us),
+                        us(g.total.p50_us - d.total.p50_us),
+                        us(g.total.p99_us - d.total.p99_us),
+                        format!("{}/{}", d.errors, g.errors),
+                        d.lateness.map_or(String::new(), |l| us(l.p99_us)),
+                    ]
+                })
+                .collect();
+            let headers = [
+                "load",
+                "achieved d/g",
+                "direct p50",
+                "direct p99",
+                "gw p50",
+                "gw p99",
+                "added p50",
+                "added p99",
+                "errors d/g",
+                "dispatch late p99",
+            ];
+            table(&mut out, &headers, &rows);
+        }
+        self.render_streams(&mut out);
+        self.render_throughput(&mut out);
+        self.render_resources(&mut out);
+        self.render_targets(&mut out);
+        out
+    }
+
+    fn render_streams(&self, out: &mut String) {
+        let _ = writeln!(
+            out,
+            "Streams: time to first content event and total stream time (µs)"
+        );
+        let mut pairs = self.pairs(Mode::Stream, true);
+        pairs.extend(self.pairs(Mode::Stream, false));
+        let rows: Vec<Vec<String>> = pairs
+            .into_iter()
+            .map(|(d, g)| {
+                let (dt, gt) = (d.ttft.unwrap_or_default(), g.ttft.unwrap_or_default());
+                vec![
+                    d.load.name(),
+                    us(dt.p50_us),
+                    us(dt.p99_us),
+                    us(gt.p50_us),
+                    us(gt.p99_us),
+                    us(gt.p50_us - dt.p50_us),
+                    us(gt.p99_us - dt.p99_us),
+                    format!("{:.0}/{:.0}", dt.max_us, gt.max_us),
+                    format!("{:.0}/{:.0}", d.total.p50_us, g.total.p50_us),
+                    format!("{:.0}/{:.0}", d.max_gap_us, g.max_gap_us),
+                ]
+            })
+            .collect();
+        let headers = [
+            "load",
+            "d TTFT p50",
+            "d TTFT p99",
+            "gw TTFT p50",
+            "gw TTFT p99",
+            "added p50",
+            "added p99",
+            "TTFT max d/g",
+            "total p50 d/g",
+            "max gap d/g",
+        ];
+        table(out, &headers, &rows);
+    }
+
+    fn render_throughput(&self, out: &mut String) {
+        let _ = writeln!(
+            out,
+            "Throughput, closed loop (requests/s; latency µs per request)"
+        );
+        let mut rows = Vec::new();
+        for mode in [Mode::Plain, Mode::Stream] {
+            for (d, g) in self.pairs(mode, false) {
+                rows.push(vec![
+                    format!("{} {}", mode.name(), d.load.name()),
+                    format!("{:.0}", d.rps),
+                    format!("{:.0}", g.rps),
+                    format!("{:.0}%", 100.0 * g.rps / d.rps.max(1e-9)),
+                    us(d.total.p50_us),
+                    us(d.total.p99_us),
+                    us(g.total.p50_us),
+                    us(g.total.p99_us),
+                    format!("{}/{}", d.errors, g.errors),
+                ]);
+            }
+        }
+        let headers = [
+            "load",
+            "direct rps",
+            "gw rps",
+            "gw/direct",
+            "d p50",
+            "d p99",
+            "gw p50",
+            "gw p99",
+            "errors d/g",
+        ];
+        table(out, &headers, &rows);
+    }
+
+    fn render_resources(&self, out: &mut String) {
+        let _ = writeln!(
+            out,
+            "Gateway process: CPU (utime+stime, all threads) per request during each phase, and peak memory"
+        );
+        let rows: Vec<Vec<String>> = self
+            .phases
+            .iter()
+            .filter(|p| p.route == Route::Gateway)
+            .map(|p| {
+                let cpu = p.cpu_us_per_req.unwrap_or(f64::NAN);
+                vec![
+                    format!("{} {}", p.mode.name(), p.load.name()),
+                    p.completed.to_string(),
+                    format!("{:.2}", p.cpu_s.unwrap_or(f64::NAN)),
+                    us(cpu),
+                    p.memory.map_or(String::new(), |m| {
+                        format!("{:.1}", m.hwm_kib as f64 / 1024.0)
+                    }),
+                    match p.mode {
+                        Mode::Plain => {
+                            format!("{} (≤ {TARGET_CPU_US} µs)", verdict(cpu <= TARGET_CPU_US))
+                        }
+                        Mode::Stream => String::from("(no target)"),
+                    },
+                ]
+            })
+            .collect();
+        let headers = [
+            "phase",
+            "requests",
+            "CPU s",
+            "CPU µs/req",
+            "VmHWM MiB",
+            "target",
+        ];
+        table(out, &headers, &rows);
+        let _ = writeln!(
+            out,
+            "Gateway memory at the end: VmHWM {:.1} MiB, VmRSS {:.1} MiB\n",
+            self.final_memory.hwm_kib as f64 / 1024.0,
+            self.final_memory.rss_kib as f64 / 1024.0
+        );
+    }
+
+    /// (name, value, target, ok) for each target.
+    fn render_targets(&self, out: &mut String) {
+        let _ = writeln!(out, "Targets");
+        let rows: Vec<Vec<String>> = self
+            .targets()
+            .into_iter()
+            .map(|(name, value, target, ok)| {
+                vec![
+                    name,
+                    format!("{value:.1} µs"),
+                    format!("≤ {target} µs"),
+                    verdict(ok).to_owned(),
+                ]
+            })
+            .collect();
+        table(out, &["target", "measured", "goal", "verdict"], &rows);
+        let _ = writeln!(
+            out,
+            "Nagle check: one stream at a time, {} s over one keep-alive connection (µs)",
+            self.duration_s
+        );
+        let rows: Vec<Vec<String>> = self
+            .nagle
+            .iter()
+            .map(|p| {
+                let ttft = p.ttft.unwrap_or_default();
+                let worst = ttft.max_us.max(p.max_gap_us);
+                vec![
+                    format!("{:?}", p.route).to_lowercase(),
+                    p.completed.to_string(),
+                    us(ttft.p50_us),
+                    us(ttft.p99_us),
+                    us(ttft.max_us),
+                    us(p.max_gap_us),
+                    format!(
+                        "{} (< {:.0} ms)",
+                        verdict(worst < STALL_US),
+                        STALL_US / 1000.0
+                    ),
+                ]
+            })
+            .collect();
+        let headers = [
+            "route",
+            "streams",
+            "TTFT p50",
+            "TTFT p99",
+            "TTFT max",
+            "max frame gap",
+            "stall-free",
+        ];
+        table(out, &headers, &rows);
+        let worst = |route: Route| {
+            self.phases
+                .iter()
+                .filter(|p| p.mode == Mode::Stream && p.route == route)
+                .filter_map(|p| p.ttft.map(|t| t.max_us))
+                .fold(0.0f64, f64::max)
+        };
+        let _ = writeln!(
+            out,
+            "Largest TTFT in any stream phase (includes queueing when a phase overloads the machine): direct {:.0} µs, gateway {:.0} µs",
+            worst(Route::Direct),
+            worst(Route::Gateway)
+        );
+    }
+}
