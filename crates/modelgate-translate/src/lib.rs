@@ -8,10 +8,13 @@
 //! - [`openai_to_anthropic`]: an OpenAI chat client talking to an Anthropic upstream.
 //! - [`anthropic_to_openai`]: an Anthropic messages client talking to an OpenAI-schema
 //!   upstream.
+//! - [`openai_to_bedrock`]: an OpenAI chat client talking to Bedrock Converse (Anthropic
+//!   clients are chained through `anthropic_to_openai`).
 
 pub mod anthropic_to_openai;
 pub mod errors;
 pub mod openai_to_anthropic;
+pub mod openai_to_bedrock;
 mod util;
 
 /// Why a request cannot be translated (answered with 400 in the caller's schema).

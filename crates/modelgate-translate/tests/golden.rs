@@ -3,7 +3,9 @@
 //! expectations (review the diff before committing).
 #![allow(clippy::unwrap_used)]
 
-use modelgate_translate::{anthropic_to_openai as a2o, openai_to_anthropic as o2a};
+use modelgate_translate::{
+    anthropic_to_openai as a2o, openai_to_anthropic as o2a, openai_to_bedrock as o2b,
+};
 use serde_json::{Value, json};
 use std::path::Path;
 
@@ -75,6 +77,42 @@ fn run(case: &Value) -> Value {
                 );
             }
             json!({"events": out, "complete": t.is_complete()})
+        }
+        "openai_to_bedrock.request" => match o2b::request::translate(input) {
+            Ok(t) => {
+                json!({"body": t.body, "dropped": t.dropped, "json_tool": t.context.json_tool})
+            }
+            Err(e) => json!({"error": e.message, "param": e.param}),
+        },
+        "openai_to_bedrock.response" => {
+            let ctx = o2a::Context {
+                json_tool: case["json_tool"].as_str().map(str::to_owned),
+                include_usage: false,
+            };
+            o2b::response::translate(input, "bedrock-model", &ctx, 1_700_000_000)
+        }
+        "openai_to_bedrock.stream" => {
+            let ctx = o2a::Context {
+                json_tool: None,
+                include_usage: true,
+            };
+            let mut t =
+                o2b::stream::StreamTranslator::new(ctx, "bedrock-model".into(), 1_700_000_000);
+            let mut out = Vec::new();
+            for ev in input.as_array().unwrap() {
+                let name = ev[0].as_str().unwrap();
+                let chunks = match name.strip_prefix("exception:") {
+                    Some(kind) => t.on_exception(kind, &ev[1]),
+                    None => t.on_event(name, &ev[1]),
+                };
+                for c in chunks {
+                    out.push(match c {
+                        o2a::stream::Chunk::Data(v) => v,
+                        o2a::stream::Chunk::Done => json!("[DONE]"),
+                    });
+                }
+            }
+            json!({"chunks": out, "complete": t.is_complete()})
         }
         other => panic!("unknown golden kind {other}"),
     }

@@ -379,7 +379,7 @@ fn convert_tool_choice(choice: Option<&Value>) -> Result<Option<Value>, Translat
 }
 
 /// The schema JSON mode must follow, if `response_format` asks for JSON.
-fn json_mode_schema(format: Option<&Value>) -> Result<Option<Value>, TranslateError> {
+pub(crate) fn json_mode_schema(format: Option<&Value>) -> Result<Option<Value>, TranslateError> {
     let Some(format) = format.filter(|f| !f.is_null()) else {
         return Ok(None);
     };

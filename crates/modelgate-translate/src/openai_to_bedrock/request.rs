@@ -1,0 +1,296 @@
+//! OpenAI chat request → Bedrock Converse request.
+
+use super::Context;
+use crate::openai_to_anthropic::request::json_mode_schema;
+use crate::openai_to_anthropic::{DEFAULT_MAX_TOKENS, JSON_TOOL};
+use crate::util::{parse_data_url, text_of};
+use crate::{Dropped, TranslateError, Translated};
+use serde_json::{Map, Value, json};
+
+const HANDLED: &[&str] = &[
+    "model",
+    "messages",
+    "max_tokens",
+    "max_completion_tokens",
+    "temperature",
+    "top_p",
+    "top_k",
+    "stop",
+    "stream",
+    "stream_options",
+    "tools",
+    "tool_choice",
+    "response_format",
+    "models",
+];
+
+pub fn translate(req: &Value) -> Result<Translated<Context>, TranslateError> {
+    let obj = req
+        .as_object()
+        .ok_or_else(|| TranslateError::new("the request body must be a JSON object"))?;
+    let mut dropped: Dropped = obj
+        .keys()
+        .filter(|k| {
+            !HANDLED.contains(&k.as_str()) && !(k.as_str() == "n" && obj[k.as_str()] == json!(1))
+        })
+        .cloned()
+        .collect();
+    let messages = obj
+        .get("messages")
+        .and_then(Value::as_array)
+        .ok_or_else(|| TranslateError::at("messages", "messages must be an array"))?;
+    let (system, turns) = convert_messages(messages)?;
+    let mut out = Map::new();
+    out.insert("messages".into(), Value::Array(turns));
+    if !system.is_empty() {
+        out.insert("system".into(), Value::Array(system));
+    }
+    let mut inference = Map::new();
+    let max_tokens = obj
+        .get("max_completion_tokens")
+        .or_else(|| obj.get("max_tokens"))
+        .and_then(Value::as_u64)
+        .unwrap_or(DEFAULT_MAX_TOKENS);
+    inference.insert("maxTokens".into(), json!(max_tokens));
+    if let Some(t) = obj.get("temperature").filter(|v| !v.is_null()) {
+        inference.insert("temperature".into(), t.clone());
+    }
+    if let Some(p) = obj.get("top_p").filter(|v| !v.is_null()) {
+        inference.insert("topP".into(), p.clone());
+    }
+    match obj.get("stop") {
+        Some(Value::String(s)) => {
+            inference.insert("stopSequences".into(), json!([s]));
+        }
+        Some(Value::Array(a)) if !a.is_empty() => {
+            inference.insert("stopSequences".into(), Value::Array(a.clone()));
+        }
+        _ => {}
+    }
+    out.insert("inferenceConfig".into(), Value::Object(inference));
+    if let Some(k) = obj.get("top_k").filter(|v| !v.is_null()) {
+        out.insert("additionalModelRequestFields".into(), json!({"top_k": k}));
+    }
+
+    let mut tools: Vec<Value> = Vec::new();
+    for t in obj
+        .get("tools")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let f = t.get("function").ok_or_else(|| {
+            TranslateError::at("tools", "only function tools can be sent to Bedrock")
+        })?;
+        let name = f
+            .get("name")
+            .and_then(Value::as_str)
+            .ok_or_else(|| TranslateError::at("tools", "every tool needs function.name"))?;
+        let mut spec = json!({"name": name, "inputSchema": {"json": f.get("parameters").cloned().unwrap_or_else(|| json!({"type": "object", "properties": {}}))}});
+        if let Some(d) = f.get("description").and_then(Value::as_str) {
+            spec["description"] = json!(d);
+        }
+        tools.push(json!({"toolSpec": spec}));
+    }
+    let mut choice = match obj.get("tool_choice") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) => match s.as_str() {
+            "auto" => Some(json!({"auto": {}})),
+            "required" => Some(json!({"any": {}})),
+            "none" => {
+                dropped.push("tool_choice".into());
+                None
+            }
+            other => {
+                return Err(TranslateError::at(
+                    "tool_choice",
+                    format!("unknown tool_choice '{other}'"),
+                ));
+            }
+        },
+        Some(o) => {
+            let name = o
+                .get("function")
+                .and_then(|f| f.get("name"))
+                .and_then(Value::as_str)
+                .ok_or_else(|| {
+                    TranslateError::at("tool_choice", "tool_choice.function.name is required")
+                })?;
+            Some(json!({"tool": {"name": name}}))
+        }
+    };
+    let mut context = Context {
+        include_usage: obj
+            .get("stream_options")
+            .and_then(|o| o.get("include_usage"))
+            .and_then(Value::as_bool)
+            .unwrap_or(false),
+        ..Context::default()
+    };
+    if let Some(schema) = json_mode_schema(obj.get("response_format"))? {
+        tools.push(json!({"toolSpec": {"name": JSON_TOOL, "description": "Respond with the answer as JSON matching this schema.", "inputSchema": {"json": schema}}}));
+        choice = Some(json!({"tool": {"name": JSON_TOOL}}));
+        context.json_tool = Some(JSON_TOOL.to_owned());
+    }
+    if !tools.is_empty() {
+        let mut config = json!({"tools": tools});
+        if let Some(c) = choice {
+            config["toolChoice"] = c;
+        }
+        out.insert("toolConfig".into(), config);
+    }
+    dropped.sort();
+    dropped.dedup();
+    Ok(Translated {
+        body: Value::Object(out),
+        dropped,
+        context,
+    })
+}
+
+fn convert_messages(messages: &[Value]) -> Result<(Vec<Value>, Vec<Value>), TranslateError> {
+    let mut system = Vec::new();
+    let mut turns: Vec<(&'static str, Vec<Value>)> = Vec::new();
+    for (i, m) in messages.iter().enumerate() {
+        let content = m.get("content").unwrap_or(&Value::Null);
+        let (role, blocks) = match m.get("role").and_then(Value::as_str).unwrap_or("") {
+            "system" | "developer" => {
+                let text = text_of(content);
+                if !text.is_empty() {
+                    system.push(json!({"text": text}));
+                }
+                continue;
+            }
+            "user" => ("user", user_blocks(content, i)?),
+            "assistant" => ("assistant", assistant_blocks(m, i)?),
+            "tool" | "function" => {
+                let id = m
+                    .get("tool_call_id")
+                    .and_then(Value::as_str)
+                    .ok_or_else(|| {
+                        TranslateError::at(
+                            &format!("messages[{i}].tool_call_id"),
+                            "a tool message needs tool_call_id",
+                        )
+                    })?;
+                (
+                    "user",
+                    vec![
+                        json!({"toolResult": {"toolUseId": id, "content": [{"text": text_of(content)}]}}),
+                    ],
+                )
+            }
+            other => {
+                return Err(TranslateError::at(
+                    &format!("messages[{i}].role"),
+                    format!("unknown message role '{other}'"),
+                ));
+            }
+        };
+        if blocks.is_empty() {
+            continue;
+        }
+        match turns.last_mut() {
+            Some((r, last)) if *r == role => last.extend(blocks),
+            _ => turns.push((role, blocks)),
+        }
+    }
+    Ok((
+        system,
+        turns
+            .into_iter()
+            .map(|(role, content)| json!({"role": role, "content": content}))
+            .collect(),
+    ))
+}
+
+fn user_blocks(content: &Value, i: usize) -> Result<Vec<Value>, TranslateError> {
+    match content {
+        Value::String(s) => Ok(vec![json!({"text": s})]),
+        Value::Null => Ok(vec![]),
+        Value::Array(parts) => parts
+            .iter()
+            .enumerate()
+            .map(|(j, p)| {
+                let at = format!("messages[{i}].content[{j}]");
+                match p.get("type").and_then(Value::as_str) {
+                    Some("text") => {
+                        Ok(json!({"text": p.get("text").and_then(Value::as_str).unwrap_or("")}))
+                    }
+                    Some("image_url") => {
+                        let url = p
+                            .get("image_url")
+                            .and_then(|u| u.get("url").or(Some(u)))
+                            .and_then(Value::as_str)
+                            .unwrap_or("");
+                        let (media_type, data) = parse_data_url(url).ok_or_else(|| {
+                            TranslateError::at(
+                                &at,
+                                "Bedrock takes images as base64 data URLs only, not links",
+                            )
+                        })?;
+                        let format = media_type.strip_prefix("image/").unwrap_or(media_type);
+                        let format = if format == "jpg" { "jpeg" } else { format };
+                        Ok(json!({"image": {"format": format, "source": {"bytes": data}}}))
+                    }
+                    other => Err(TranslateError::at(
+                        &at,
+                        format!(
+                            "content part type {} cannot be sent to Bedrock",
+                            other.map_or("(missing)".to_owned(), |t| format!("'{t}'"))
+                        ),
+                    )),
+                }
+            })
+            .collect(),
+        _ => Err(TranslateError::at(
+            &format!("messages[{i}].content"),
+            "content must be a string or an array of parts",
+        )),
+    }
+}
+
+fn assistant_blocks(m: &Value, i: usize) -> Result<Vec<Value>, TranslateError> {
+    let mut blocks = Vec::new();
+    for b in m
+        .get("thinking_blocks")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        match b.get("type").and_then(Value::as_str) {
+            Some("thinking") => blocks.push(json!({"reasoningContent": {"reasoningText": {
+                "text": b.get("thinking").cloned().unwrap_or(json!("")),
+                "signature": b.get("signature").cloned().unwrap_or(json!("")),
+            }}})),
+            Some("redacted_thinking") => blocks.push(json!({"reasoningContent": {"redactedContent": b.get("data").cloned().unwrap_or(json!(""))}})),
+            _ => {}
+        }
+    }
+    let text = text_of(m.get("content").unwrap_or(&Value::Null));
+    if !text.is_empty() {
+        blocks.push(json!({"text": text}));
+    }
+    for (k, call) in m
+        .get("tool_calls")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .enumerate()
+    {
+        let f = call.get("function").unwrap_or(&Value::Null);
+        let args = f.get("arguments").and_then(Value::as_str).unwrap_or("{}");
+        let input: Value = if args.trim().is_empty() {
+            json!({})
+        } else {
+            serde_json::from_str(args).map_err(|_| {
+                TranslateError::at(
+                    &format!("messages[{i}].tool_calls[{k}].function.arguments"),
+                    "tool call arguments must be a JSON object",
+                )
+            })?
+        };
+        blocks.push(json!({"toolUse": {"toolUseId": call.get("id").cloned().unwrap_or(json!("")), "name": f.get("name").cloned().unwrap_or(json!("")), "input": input}}));
+    }
+    Ok(blocks)
+}

@@ -1,0 +1,140 @@
+//! Bedrock ConverseStream events (already decoded from AWS event-stream frames: the
+//! `:event-type` and the JSON payload) → OpenAI chat completion chunks.
+
+use super::Context;
+use super::response::{finish_reason, usage};
+use crate::openai_to_anthropic::stream::Chunk;
+use crate::util::UnixSeconds;
+use serde_json::{Value, json};
+
+#[derive(Debug)]
+pub struct StreamTranslator {
+    ctx: Context,
+    model: String,
+    created: UnixSeconds,
+    /// Bedrock content block index → OpenAI tool call index.
+    tools: Vec<(u64, usize)>,
+    json_block: Option<u64>,
+    reasoning: String,
+    finish: Option<&'static str>,
+    usage: Value,
+    done: bool,
+    failed: bool,
+}
+
+impl StreamTranslator {
+    pub fn new(ctx: Context, model: String, created: UnixSeconds) -> Self {
+        Self {
+            ctx,
+            model,
+            created,
+            tools: Vec::new(),
+            json_block: None,
+            reasoning: String::new(),
+            finish: None,
+            usage: Value::Null,
+            done: false,
+            failed: false,
+        }
+    }
+
+    pub fn is_complete(&self) -> bool {
+        self.done && !self.failed
+    }
+
+    fn chunk(&self, delta: Value, finish: Option<&str>) -> Chunk {
+        Chunk::Data(
+            json!({"id": format!("chatcmpl-bedrock-{}", self.created), "object": "chat.completion.chunk",
+            "created": self.created, "model": self.model,
+            "choices": [{"index": 0, "delta": delta, "finish_reason": finish, "logprobs": null}]}),
+        )
+    }
+
+    /// An exception frame (`:message-type = exception`).
+    pub fn on_exception(&mut self, kind: &str, payload: &Value) -> Vec<Chunk> {
+        self.failed = true;
+        vec![Chunk::Data(json!({"error": {
+            "message": payload.get("message").and_then(Value::as_str).unwrap_or("Bedrock stream error"),
+            "type": kind, "param": null, "code": null}}))]
+    }
+
+    /// One event (`:event-type` and payload).
+    pub fn on_event(&mut self, event_type: &str, p: &Value) -> Vec<Chunk> {
+        if self.done || self.failed {
+            return vec![];
+        }
+        let index = p
+            .get("contentBlockIndex")
+            .and_then(Value::as_u64)
+            .unwrap_or(0);
+        match event_type {
+            "messageStart" => vec![self.chunk(json!({"role": "assistant", "content": ""}), None)],
+            "contentBlockStart" => {
+                let Some(tu) = p.get("start").and_then(|s| s.get("toolUse")) else {
+                    return vec![];
+                };
+                let name = tu.get("name").and_then(Value::as_str).unwrap_or("");
+                if self.ctx.json_tool.as_deref() == Some(name) {
+                    self.json_block = Some(index);
+                    return vec![];
+                }
+                let tool = self.tools.len();
+                self.tools.push((index, tool));
+                vec![self.chunk(json!({"tool_calls": [{"index": tool, "id": tu.get("toolUseId"), "type": "function",
+                    "function": {"name": name, "arguments": ""}}]}), None)]
+            }
+            "contentBlockDelta" => {
+                let d = p.get("delta").unwrap_or(&Value::Null);
+                if let Some(t) = d.get("text").and_then(Value::as_str) {
+                    return vec![self.chunk(json!({"content": t}), None)];
+                }
+                if let Some(input) = d
+                    .get("toolUse")
+                    .and_then(|t| t.get("input"))
+                    .and_then(Value::as_str)
+                {
+                    if self.json_block == Some(index) {
+                        return vec![self.chunk(json!({"content": input}), None)];
+                    }
+                    return match self.tools.iter().find(|(i, _)| *i == index) {
+                        Some((_, tool)) => vec![self.chunk(json!({"tool_calls": [{"index": tool, "function": {"arguments": input}}]}), None)],
+                        None => vec![],
+                    };
+                }
+                if let Some(r) = d.get("reasoningContent") {
+                    if let Some(t) = r.get("text").and_then(Value::as_str) {
+                        self.reasoning.push_str(t);
+                        return vec![self.chunk(json!({"reasoning_content": t}), None)];
+                    }
+                    if let Some(sig) = r.get("signature") {
+                        let block = json!({"type": "thinking", "thinking": self.reasoning, "signature": sig});
+                        return vec![self.chunk(json!({"thinking_blocks": [block]}), None)];
+                    }
+                }
+                vec![]
+            }
+            "messageStop" => {
+                let reason = if self.json_block.is_some() {
+                    "stop"
+                } else {
+                    finish_reason(p.get("stopReason").and_then(Value::as_str))
+                };
+                self.finish = Some(reason);
+                vec![self.chunk(json!({}), Some(reason))]
+            }
+            "metadata" => {
+                self.usage = p.get("usage").cloned().unwrap_or(Value::Null);
+                self.done = true;
+                let mut out = Vec::new();
+                if self.ctx.include_usage {
+                    out.push(Chunk::Data(json!({"id": format!("chatcmpl-bedrock-{}", self.created),
+                        "object": "chat.completion.chunk", "created": self.created, "model": self.model,
+                        "choices": [], "usage": usage(&self.usage)})));
+                }
+                out.push(Chunk::Done);
+                out
+            }
+            _ => vec![],
+        }
+    }
+}
