@@ -31,7 +31,7 @@ pub fn translate(req: &Value) -> Result<Translated<Context>, TranslateError> {
     let mut dropped: Dropped = obj
         .keys()
         .filter(|k| {
-            !HANDLED.contains(&k.as_str()) && !(k.as_str() == "n" && obj[k.as_str()] == json!(1))
+            !(HANDLED.contains(&k.as_str()) || (k.as_str() == "n" && obj[k.as_str()] == json!(1)))
         })
         .cloned()
         .collect();
