@@ -1,5 +1,9 @@
-"""Session fixtures for the OpenAI SDK tests: a mock upstream and a gateway, both real
-processes on 127.0.0.1 port 0.
+"""Session fixtures for the OpenAI and Anthropic SDK tests: a mock upstream and a gateway,
+both real processes on 127.0.0.1 port 0.
+
+The gateway has two providers on the same mock: `mock` (OpenAI-compatible, the mock's
+advertised models) and `claude` (kind `anthropic`, the models in CLAUDE_MODELS, spoken to
+over the mock's Anthropic Messages endpoint).
 
 The binaries come from MODELGATE_BIN and MOCK_BIN (tests/sdk/run.sh sets them), falling
 back to target/debug/. Every process writes its stdout and stderr to files in a temporary
@@ -22,6 +26,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+import anthropic
 import httpx
 import openai
 import pytest
@@ -33,6 +38,12 @@ MOCK_BIN = os.environ.get("MOCK_BIN", str(ROOT / "target/debug/mock-upstream"))
 # What the mock advertises. The names choose its behaviour (crates/modelgate-testkit):
 # `error-500` answers 500, `break-model` cuts its stream after two chunks.
 MOCK_MODELS = ["m1", "emb-1", "error-500", "break-model"]
+# The models of the `anthropic`-kind provider `claude` (listed, so no discovery). On the
+# mock's /v1/messages, `tool` in the name answers with a tool_use of the request's first
+# tool, `error-500` answers an Anthropic 500 and `truncate` ends a stream without
+# message_stop.
+CLAUDE_MODELS = ["claude-x", "claude-tool", "claude-error-500", "claude-truncate"]
+CLAUDE_UPSTREAM_KEY = "sk-ant-x"
 START_TIMEOUT = 30.0
 STOP_TIMEOUT = 30.0
 
@@ -124,23 +135,19 @@ class Gateway:
     key_id: str
     admin_key: str  # the bootstrap admin key
     mock_origin: str
-    # Successful generation requests sent through SDK clients made by `client_for`
-    # (counted by an httpx hook), for the usage check.
+    # Successful generation requests sent through SDK clients made by `client_for` and
+    # `anthropic_for` (counted by an httpx hook), for the usage check.
     generated: int = 0
 
     def admin(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
         return http_json(method, self.origin + path, self.admin_key, body)
 
-    def client_for(self, base_url: str | None = None, api_key: str | None = None) -> openai.OpenAI:
-        """An SDK client with no retries and a request counter."""
+    def _counter(self, paths: tuple[str, ...]):
+        """An httpx (or httpx2) response hook counting successful POSTs to `paths` (suffixes)."""
 
-        def count(response: httpx.Response) -> None:
+        def count(response: Any) -> None:
             req = response.request
-            if (
-                response.status_code == 200
-                and req.method == "POST"
-                and req.url.path.endswith(("/chat/completions", "/completions", "/embeddings"))
-            ):
+            if response.status_code == 200 and req.method == "POST" and req.url.path.endswith(paths):
                 try:
                     model = json.loads(req.content).get("model", "")
                 except ValueError:
@@ -149,12 +156,52 @@ class Gateway:
                 if "break" not in model:
                     self.generated += 1
 
+        return count
+
+    def client_for(self, base_url: str | None = None, api_key: str | None = None) -> openai.OpenAI:
+        """An SDK client with no retries and a request counter."""
+        count = self._counter(("/chat/completions", "/completions", "/embeddings"))
         return openai.OpenAI(
             base_url=base_url or self.base_url,
             api_key=api_key or self.key,
             max_retries=0,
             timeout=30.0,
             http_client=httpx.Client(event_hooks={"response": [count]}),
+        )
+
+    def anthropic_for(
+        self,
+        base_url: str | None = None,
+        api_key: str | None = None,
+        auth_token: str | None = None,
+        x_api_key: bool = False,
+        on_request=None,
+    ) -> anthropic.Anthropic:
+        """An Anthropic SDK client with no retries and a request counter (`/v1/messages`,
+        not count_tokens); `on_request` sees every outgoing request.
+
+        The SDK (2.x) sends both `api_key=` and `auth_token=` as `Authorization: Bearer`.
+        With `x_api_key`, the key goes as `x-api-key` instead, the header Anthropic's API
+        documents and older SDKs and many agents send."""
+        count = self._counter(("/v1/messages",))
+        hooks: dict[str, list] = {"response": [count]}
+        if on_request is not None:
+            hooks["request"] = [on_request]
+        headers: dict[str, Any] = {}
+        if auth_token is not None:
+            creds: dict[str, Any] = {"auth_token": auth_token}
+        else:
+            creds = {"api_key": api_key or self.key}
+            if x_api_key:
+                headers = {"X-Api-Key": creds["api_key"], "Authorization": anthropic.Omit()}
+        return anthropic.Anthropic(
+            base_url=base_url or self.origin,
+            max_retries=0,
+            timeout=30.0,
+            default_headers=headers or None,
+            # The Anthropic SDK is built on httpx2 and refuses httpx objects.
+            http_client=anthropic.DefaultHttpxClient(event_hooks=hooks),
+            **creds,
         )
 
 
@@ -201,6 +248,19 @@ def gateway(logdir, mock_upstream):
             {"name": "mock", "kind": "openai-compatible", "endpoint": mock_upstream},
         )
         assert status == 201, f"POST /api/providers: {status} {body}\n{p.logs()}"
+        status, body = http_json(
+            "POST",
+            origin + "/api/providers",
+            admin_key,
+            {
+                "name": "claude",
+                "kind": "anthropic",
+                "endpoint": mock_upstream,
+                "api_key": CLAUDE_UPSTREAM_KEY,
+                "models": CLAUDE_MODELS,
+            },
+        )
+        assert status == 201, f"POST /api/providers (claude): {status} {body}\n{p.logs()}"
         status, body = http_json("POST", origin + "/api/keys", admin_key, {"name": "sdk"})
         assert status == 201, f"POST /api/keys: {status} {body}\n{p.logs()}"
         assert isinstance(body, dict) and body.get("key"), body
@@ -224,6 +284,13 @@ def gateway(logdir, mock_upstream):
 def client(request, gateway):
     """An SDK client for each of the gateway's two OpenAI base URLs."""
     with gateway.client_for(base_url=gateway.origin + request.param) as c:
+        yield c
+
+
+@pytest.fixture
+def claude(gateway):
+    """An Anthropic SDK client on the gateway's origin (the SDK appends /v1/messages)."""
+    with gateway.anthropic_for() as c:
         yield c
 
 

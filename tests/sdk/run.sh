@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Runs the OpenAI Python SDK compatibility tests against a real gateway and mock upstream.
+# Runs the OpenAI and Anthropic Python SDK compatibility tests against a real gateway and
+# mock upstream.
 #
 #   cargo build -p modelgate -p modelgate-testkit && bash tests/sdk/run.sh [pytest args...]
 #

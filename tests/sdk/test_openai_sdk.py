@@ -7,6 +7,8 @@ The mock (crates/modelgate-testkit) answers "Hello from the mock upstream." and 
 
 from __future__ import annotations
 
+import json
+
 import openai
 import pytest
 
@@ -148,10 +150,14 @@ def test_models_retrieve(client, model):
 
 
 def test_wrong_key_is_authentication_error(gateway):
+    # A fresh client (so a fresh connection) per request: after a 401 the gateway may close
+    # a kept-alive connection without saying so (test_connection_reusable_after_401 in
+    # test_anthropic_sdk.py).
     with gateway.client_for(api_key="mg-not-a-real-key-0000000000") as bad:
         with pytest.raises(openai.AuthenticationError) as e:
             bad.chat.completions.create(model="mock/m1", messages=MESSAGES)
         assert e.value.status_code == 401
+    with gateway.client_for(api_key="mg-not-a-real-key-0000000000") as bad:
         with pytest.raises(openai.AuthenticationError):
             bad.models.list()
 
@@ -192,6 +198,229 @@ def test_broken_stream_raises(client):
     assert not isinstance(e.value, openai.APIStatusError)
     assert e.value.message
     assert e.value.code == "stream_broken"
+
+
+# --- an anthropic-kind provider (the gateway translates OpenAI <-> Anthropic) -----------
+#
+# The provider `claude` talks to the mock's Anthropic Messages endpoint, which reports 7
+# input tokens plus 2 cache reads and 5 output tokens, streams "Hel" + "lo", and answers
+# models named `*tool*` with "Let me check." and a tool_use of the first tool with input
+# {"city": "Paris"}.
+
+CLAUDE_STREAMED = "Hello"
+CLAUDE_MODEL_IDS = ["claude/claude-x", "claude:claude-x", "claude-x"]
+WEATHER_TOOL = {
+    "type": "function",
+    "function": {
+        "name": "get_weather",
+        "description": "The current weather in a city.",
+        "parameters": {
+            "type": "object",
+            "properties": {"city": {"type": "string"}},
+            "required": ["city"],
+        },
+    },
+}
+WEATHER_MESSAGES = [{"role": "user", "content": "What's the weather in Paris?"}]
+
+
+@pytest.mark.parametrize("model", CLAUDE_MODEL_IDS)
+def test_anthropic_provider_chat_non_stream(client, model):
+    r = client.chat.completions.create(model=model, messages=MESSAGES)
+    assert r.object == "chat.completion"
+    assert len(r.choices) == 1
+    choice = r.choices[0]
+    assert choice.message.role == "assistant"
+    assert choice.message.content == ANSWER
+    assert choice.message.tool_calls in (None, [])
+    assert choice.finish_reason == "stop"
+    assert r.usage is not None
+    # OpenAI's prompt_tokens include the cache reads Anthropic counts apart.
+    assert r.usage.prompt_tokens == PROMPT_TOKENS + CACHED_TOKENS
+    assert r.usage.completion_tokens == 5
+    assert r.usage.total_tokens == r.usage.prompt_tokens + r.usage.completion_tokens
+    assert r.usage.prompt_tokens_details is not None
+    assert r.usage.prompt_tokens_details.cached_tokens == CACHED_TOKENS
+
+
+def test_anthropic_provider_system_and_params(client):
+    raw = client.chat.completions.with_raw_response.create(
+        model="claude/claude-x",
+        messages=[{"role": "system", "content": "You are terse."}, *MESSAGES],
+        max_tokens=32,
+        temperature=0.3,
+        stop=["\n\n"],
+        seed=1,
+        presence_penalty=0.5,
+    )
+    assert raw.status_code == 200
+    assert raw.parse().choices[0].message.content == ANSWER
+    dropped = raw.headers.get("x-modelgate-dropped-params", "")
+    assert sorted(p.strip() for p in dropped.split(",")) == ["presence_penalty", "seed"], dropped
+
+
+@pytest.mark.parametrize("model", CLAUDE_MODEL_IDS)
+def test_anthropic_provider_chat_stream(client, model):
+    stream = client.chat.completions.create(model=model, messages=MESSAGES, stream=True)
+    text = ""
+    finish = None
+    for chunk in stream:
+        assert chunk.object == "chat.completion.chunk"
+        assert chunk.usage is None, chunk
+        for choice in chunk.choices:
+            if choice.delta.content:
+                text += choice.delta.content
+            if choice.finish_reason:
+                assert finish is None, "two finish reasons"
+                finish = choice.finish_reason
+    assert text == CLAUDE_STREAMED
+    assert finish == "stop"
+
+
+def test_anthropic_provider_chat_stream_include_usage(client):
+    stream = client.chat.completions.create(
+        model="claude/claude-x",
+        messages=MESSAGES,
+        stream=True,
+        stream_options={"include_usage": True},
+    )
+    chunks = list(stream)
+    text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    assert text == CLAUDE_STREAMED
+    last = chunks[-1]
+    assert last.choices == []
+    assert last.usage is not None
+    assert last.usage.prompt_tokens == PROMPT_TOKENS + CACHED_TOKENS
+    assert last.usage.completion_tokens == 5
+    assert last.usage.total_tokens == last.usage.prompt_tokens + 5
+    assert all(c.usage is None for c in chunks[:-1])
+
+
+def test_anthropic_provider_chat_stream_helper(client):
+    with client.chat.completions.stream(model="claude/claude-x", messages=MESSAGES) as stream:
+        deltas = [e.delta for e in stream if e.type == "content.delta"]
+        final = stream.get_final_completion()
+    assert "".join(deltas) == CLAUDE_STREAMED
+    assert final.choices[0].message.content == CLAUDE_STREAMED
+    assert final.choices[0].finish_reason == "stop"
+
+
+@pytest.mark.parametrize("model", ["claude-tool", "claude/claude-tool"])
+def test_anthropic_provider_tool_call(client, model):
+    r = client.chat.completions.create(model=model, messages=WEATHER_MESSAGES, tools=[WEATHER_TOOL])
+    choice = r.choices[0]
+    assert choice.finish_reason == "tool_calls"
+    calls = choice.message.tool_calls
+    assert calls is not None and len(calls) == 1
+    call = calls[0]
+    assert call.type == "function"
+    assert call.id
+    assert call.function.name == WEATHER_TOOL["function"]["name"]
+    assert json.loads(call.function.arguments) == {"city": "Paris"}
+    # The text block before the tool_use is kept as the message content.
+    assert choice.message.content == "Let me check."
+
+
+def test_anthropic_provider_tool_call_stream(client):
+    stream = client.chat.completions.create(
+        model="claude-tool", messages=WEATHER_MESSAGES, tools=[WEATHER_TOOL], stream=True
+    )
+    text = ""
+    finish = None
+    calls: dict[int, dict] = {}
+    for chunk in stream:
+        for choice in chunk.choices:
+            d = choice.delta
+            text += d.content or ""
+            for tc in d.tool_calls or []:
+                call = calls.setdefault(tc.index, {"id": None, "name": None, "arguments": ""})
+                if tc.id:
+                    call["id"] = tc.id
+                if tc.function and tc.function.name:
+                    call["name"] = tc.function.name
+                if tc.function and tc.function.arguments:
+                    call["arguments"] += tc.function.arguments
+            if choice.finish_reason:
+                finish = choice.finish_reason
+    assert text == CLAUDE_STREAMED
+    assert finish == "tool_calls"
+    assert list(calls) == [0]
+    assert calls[0]["id"]
+    assert calls[0]["name"] == WEATHER_TOOL["function"]["name"]
+    assert json.loads(calls[0]["arguments"]) == {"city": "Paris"}
+
+
+def test_anthropic_provider_tool_call_stream_helper(client):
+    with client.chat.completions.stream(
+        model="claude-tool", messages=WEATHER_MESSAGES, tools=[WEATHER_TOOL]
+    ) as stream:
+        final = stream.get_final_completion()
+    choice = final.choices[0]
+    assert choice.finish_reason == "tool_calls"
+    assert choice.message.tool_calls[0].function.name == WEATHER_TOOL["function"]["name"]
+    assert json.loads(choice.message.tool_calls[0].function.arguments) == {"city": "Paris"}
+
+
+def test_anthropic_provider_tool_result_turn(client):
+    """A tool round trip in OpenAI's shape translates (assistant tool_calls, tool message)."""
+    r = client.chat.completions.create(
+        model="claude/claude-x",
+        tools=[WEATHER_TOOL],
+        tool_choice="auto",
+        messages=[
+            *WEATHER_MESSAGES,
+            {
+                "role": "assistant",
+                "content": None,
+                "tool_calls": [
+                    {
+                        "id": "call_1",
+                        "type": "function",
+                        "function": {"name": "get_weather", "arguments": json.dumps({"city": "Paris"})},
+                    }
+                ],
+            },
+            {"role": "tool", "tool_call_id": "call_1", "content": "18C and sunny"},
+        ],
+    )
+    assert r.choices[0].message.content == ANSWER
+    assert r.choices[0].finish_reason == "stop"
+
+
+def test_anthropic_provider_embeddings_is_bad_request(client):
+    with pytest.raises(openai.BadRequestError) as e:
+        client.embeddings.create(model="claude/claude-x", input="x")
+    assert e.value.status_code == 400
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["plain", "stream"])
+def test_anthropic_provider_500_is_relayed(client, stream):
+    with pytest.raises(openai.InternalServerError) as e:
+        r = client.chat.completions.create(model="claude/claude-error-500", messages=MESSAGES, stream=stream)
+        if stream:
+            list(r)
+    assert e.value.status_code == 500
+    assert "mock exploded" in e.value.message
+
+
+def test_anthropic_provider_truncated_stream_raises(client):
+    """The Anthropic upstream ends its stream without message_stop: the OpenAI client gets
+    an error in the stream, not a normal end."""
+    stream = client.chat.completions.create(model="claude/claude-truncate", messages=MESSAGES, stream=True)
+    text = ""
+    with pytest.raises(openai.APIError) as e:
+        for chunk in stream:
+            for choice in chunk.choices:
+                text += choice.delta.content or ""
+    assert text == CLAUDE_STREAMED
+    assert not isinstance(e.value, openai.APIStatusError)
+    assert e.value.message
+
+
+def test_models_list_includes_anthropic_provider(client):
+    ids = [m.id for m in client.models.list()]
+    for want in ("claude/claude-x", "claude/claude-tool"):
+        assert want in ids, ids
 
 
 # --- usage (keep last: it checks what the tests above sent) -----------------------------

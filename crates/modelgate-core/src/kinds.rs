@@ -15,6 +15,8 @@ pub enum ProviderKind {
     Anthropic,
     /// Azure OpenAI: deployment paths, `api-version`, `api-key` or Entra ID auth.
     AzureOpenai,
+    /// AWS Bedrock Converse / ConverseStream, SigV4-signed.
+    AwsBedrock,
 }
 
 impl ProviderKind {
@@ -24,6 +26,7 @@ impl ProviderKind {
             ProviderKind::OpenaiCompatible => "openai-compatible",
             ProviderKind::Anthropic => "anthropic",
             ProviderKind::AzureOpenai => "azure-openai",
+            ProviderKind::AwsBedrock => "aws-bedrock",
         }
     }
 
@@ -34,6 +37,7 @@ impl ProviderKind {
             "openai-compatible" => Some(ProviderKind::OpenaiCompatible),
             "anthropic" => Some(ProviderKind::Anthropic),
             "azure-openai" => Some(ProviderKind::AzureOpenai),
+            "aws-bedrock" => Some(ProviderKind::AwsBedrock),
             _ => None,
         }
     }
@@ -44,7 +48,7 @@ impl ProviderKind {
             ProviderKind::Openai => Some("https://api.openai.com/v1"),
             ProviderKind::OpenaiCompatible => None,
             ProviderKind::Anthropic => Some("https://api.anthropic.com/v1"),
-            ProviderKind::AzureOpenai => None,
+            ProviderKind::AzureOpenai | ProviderKind::AwsBedrock => None,
         }
     }
 
@@ -54,6 +58,7 @@ impl ProviderKind {
         ProviderKind::OpenaiCompatible,
         ProviderKind::Anthropic,
         ProviderKind::AzureOpenai,
+        ProviderKind::AwsBedrock,
     ];
 }
 

@@ -55,7 +55,7 @@ impl GatewayError {
     pub fn unauthorized() -> Self {
         Self::new(
             ErrorKind::Unauthorized,
-            "Incorrect or missing API key. Pass a modelgate AI key as 'Authorization: Bearer <key>'.",
+            "Incorrect or missing API key. Pass a modelgate AI key as 'Authorization: Bearer <key>' or 'x-api-key: <key>'.",
         )
         .with_code("invalid_api_key")
     }

@@ -7,6 +7,7 @@
 
 pub mod admin;
 pub mod auth;
+pub mod bedrock_stream;
 pub mod body;
 pub mod bootstrap;
 pub mod error;

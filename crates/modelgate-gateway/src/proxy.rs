@@ -7,6 +7,7 @@
 //! `x-modelgate-dropped-params`.
 
 use crate::auth::Principal;
+use crate::bedrock_stream::BedrockStream;
 use crate::mappers::{AnthropicToOpenAi, OpenAiToAnthropic};
 use crate::meter::{MeterContext, UsageGuard};
 use crate::registry::RuntimeProvider;
@@ -24,7 +25,10 @@ pub use modelgate_providers::operation::Operation;
 use modelgate_providers::upstream::{Schema, Upstream};
 use modelgate_translate::{
     anthropic_to_openai as a2o, errors as xerrors, openai_to_anthropic as o2a,
+    openai_to_bedrock as o2b,
 };
+use std::convert::Infallible;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -60,9 +64,12 @@ pub struct ClientHints {
     pub anthropic_beta: Option<String>,
 }
 
+/// A streamed response body: SSE bytes for the client, produced as upstream data arrives.
+pub type BodyStream = Pin<Box<dyn futures_util::Stream<Item = Result<Bytes, Infallible>> + Send>>;
+
 pub enum ProxyBody {
     Full(Bytes),
-    Stream(Box<MeteredStream>),
+    Stream(BodyStream),
 }
 
 pub struct ProxyResponse {
@@ -73,9 +80,15 @@ pub struct ProxyResponse {
 
 /// How a request reaches its upstream.
 enum Plan {
-    PassThrough { hide_usage_chunk: bool },
+    PassThrough {
+        hide_usage_chunk: bool,
+    },
     OpenAiToAnthropic(o2a::Context),
     AnthropicToOpenAi(a2o::Context),
+    /// OpenAI chat → Bedrock Converse.
+    OpenAiToBedrock(o2b::Context),
+    /// Anthropic messages → OpenAI chat → Bedrock Converse (the two translators chained).
+    AnthropicToBedrock(a2o::Context, o2b::Context),
 }
 
 /// What was chosen for one request before it is sent.
@@ -185,11 +198,46 @@ impl Gateway {
                     t.dropped,
                 )
             }
-            (FrontApi::OpenAi(op), Schema::Anthropic) => {
+            (FrontApi::OpenAi(Operation::ChatCompletions), Schema::Bedrock) => {
+                let value: serde_json::Value = serde_json::from_slice(request)
+                    .map_err(|e| GatewayError::bad_request(format!("invalid JSON body: {e}")))?;
+                let t = o2b::request::translate(&value).map_err(translate_err)?;
+                let body = Bytes::from(t.body.to_string());
+                (
+                    Operation::ChatCompletions,
+                    body,
+                    Plan::OpenAiToBedrock(t.context),
+                    t.dropped,
+                )
+            }
+            (FrontApi::Anthropic, Schema::Bedrock) => {
+                let value: serde_json::Value = serde_json::from_slice(request)
+                    .map_err(|e| GatewayError::bad_request(format!("invalid JSON body: {e}")))?;
+                let first =
+                    a2o::request::translate(&value, &upstream_model, a2o::Flavor::Compatible)
+                        .map_err(translate_err)?;
+                let second = o2b::request::translate(&first.body).map_err(translate_err)?;
+                let mut dropped = first.dropped;
+                dropped.extend(
+                    second
+                        .dropped
+                        .into_iter()
+                        .filter(|d| d != "stream_options" && d != "user"),
+                );
+                let body = Bytes::from(second.body.to_string());
+                (
+                    Operation::ChatCompletions,
+                    body,
+                    Plan::AnthropicToBedrock(first.context, second.context),
+                    dropped,
+                )
+            }
+            (FrontApi::OpenAi(op), Schema::Anthropic | Schema::Bedrock) => {
                 return Err(GatewayError::bad_request(format!(
-                    "The {} API is not available for provider '{}' (kind anthropic); use chat completions or messages.",
+                    "The {} API is not available for provider '{}' (kind {}); use chat completions or messages.",
                     op.label(),
-                    provider.name()
+                    provider.name(),
+                    provider.kind.as_str()
                 ))
                 .with_code("unsupported_for_provider"));
             }
@@ -234,6 +282,13 @@ impl Gateway {
                 u.request(&self.client, p.op, &p.upstream_model, p.provider.name())
                     .await?
             }
+            Upstream::Bedrock(u) => u.request(
+                &self.client,
+                &p.upstream_model,
+                p.stream,
+                p.body.clone(),
+                p.provider.name(),
+            )?,
             Upstream::Anthropic(u) => {
                 // Version and beta headers belong to Anthropic clients; a translated OpenAI
                 // client gets the default version.
@@ -328,6 +383,40 @@ impl Gateway {
             });
         }
 
+        if p.stream && p.provider.upstream.schema() == Schema::Bedrock {
+            let (o2b_ctx, anthropic) = match &p.plan {
+                Plan::OpenAiToBedrock(c) => (c.clone(), None),
+                Plan::AnthropicToBedrock(a, c) => (
+                    c.clone(),
+                    Some(a2o::stream::StreamTranslator::new(a.clone())),
+                ),
+                _ => (o2b::Context::default(), None),
+            };
+            headers.insert(
+                http::header::CONTENT_TYPE,
+                HeaderValue::from_static("text/event-stream"),
+            );
+            headers.insert(
+                http::header::CACHE_CONTROL,
+                HeaderValue::from_static("no-cache"),
+            );
+            headers.insert("x-accel-buffering", HeaderValue::from_static("no"));
+            let translator =
+                o2b::stream::StreamTranslator::new(o2b_ctx, p.upstream_model.clone(), unix_now());
+            let body = BedrockStream::new(
+                Box::pin(resp.bytes_stream()),
+                translator,
+                anthropic,
+                guard,
+                request,
+                provider_name,
+            );
+            return Ok(ProxyResponse {
+                status,
+                headers,
+                body: ProxyBody::Stream(Box::pin(body)),
+            });
+        }
         let is_sse = resp
             .headers()
             .get(http::header::CONTENT_TYPE)
@@ -345,6 +434,7 @@ impl Gateway {
             headers.insert("x-accel-buffering", HeaderValue::from_static("no"));
             let dialect = match (p.provider.upstream.schema(), p.op) {
                 (Schema::Anthropic, _) => StreamDialect::Anthropic,
+                (Schema::Bedrock, _) => StreamDialect::Completions, // handled above
                 (Schema::OpenAi, Operation::Responses) => StreamDialect::Responses,
                 (Schema::OpenAi, _) => StreamDialect::Completions,
             };
@@ -363,6 +453,7 @@ impl Gateway {
                             a2o::stream::StreamTranslator::new(ctx),
                         ))),
                     ),
+                    Plan::OpenAiToBedrock(_) | Plan::AnthropicToBedrock(..) => (false, None),
                 };
             let plan = StreamPlan {
                 dialect,
@@ -380,7 +471,7 @@ impl Gateway {
             return Ok(ProxyResponse {
                 status,
                 headers,
-                body: ProxyBody::Stream(Box::new(body)),
+                body: ProxyBody::Stream(Box::pin(body)),
             });
         }
 
@@ -420,6 +511,24 @@ impl Gateway {
                     .map_err(|_| invalid_body(&mut guard, &provider_name))?;
                 (
                     Bytes::from(a2o::response::translate(&v, ctx).to_string()),
+                    HeaderValue::from_static("application/json"),
+                )
+            }
+            Plan::OpenAiToBedrock(ctx) => {
+                let v: serde_json::Value = serde_json::from_slice(&bytes)
+                    .map_err(|_| invalid_body(&mut guard, &provider_name))?;
+                let out = o2b::response::translate(&v, &p.upstream_model, ctx, unix_now());
+                (
+                    Bytes::from(out.to_string()),
+                    HeaderValue::from_static("application/json"),
+                )
+            }
+            Plan::AnthropicToBedrock(a, o) => {
+                let v: serde_json::Value = serde_json::from_slice(&bytes)
+                    .map_err(|_| invalid_body(&mut guard, &provider_name))?;
+                let openai = o2b::response::translate(&v, &p.upstream_model, o, unix_now());
+                (
+                    Bytes::from(a2o::response::translate(&openai, a).to_string()),
                     HeaderValue::from_static("application/json"),
                 )
             }
@@ -474,7 +583,7 @@ impl Gateway {
                     body: ProxyBody::Full(raw),
                 })
             }
-            Upstream::OpenAi(_) | Upstream::Azure(_) => {
+            Upstream::OpenAi(_) | Upstream::Azure(_) | Upstream::Bedrock(_) => {
                 let value: serde_json::Value = serde_json::from_slice(&request)
                     .map_err(|e| GatewayError::bad_request(format!("invalid JSON body: {e}")))?;
                 let t = a2o::request::translate(&value, &upstream_model, a2o::Flavor::Compatible)
@@ -550,6 +659,9 @@ fn meter_full_body(guard: &mut UsageGuard, schema: Schema, request: &[u8], respo
         (Schema::OpenAi, Some(u)) => serde_json::from_value::<UsagePeek>(u)
             .map(|u| guard.usage = (&u).into())
             .is_ok(),
+        (Schema::Bedrock, Some(u)) => crate::bedrock_stream::bedrock_usage(&u)
+            .map(|u| guard.usage = u)
+            .is_some(),
         (Schema::Anthropic, Some(u)) => serde_json::from_value::<AnthropicUsage>(u)
             .map(|u| u.apply(&mut guard.usage))
             .is_ok(),

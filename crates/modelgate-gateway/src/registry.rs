@@ -9,8 +9,10 @@ use crate::{Gateway, GatewayError};
 use arc_swap::ArcSwap;
 use modelgate_catalog::{Catalog, ModelInfo, Vendor};
 use modelgate_core::{ErrorKind, ProviderKind, Secret, now_millis};
+use modelgate_providers::aws_sigv4::AwsCredentials;
 use modelgate_providers::azure::{AzureAuth, AzureUpstream};
 use modelgate_providers::azure_entra::{EntraTokenSource, default_token_url};
+use modelgate_providers::bedrock::BedrockUpstream;
 use modelgate_providers::upstream::Upstream;
 use modelgate_store::ProviderRow;
 use serde::{Deserialize, Serialize};
@@ -33,6 +35,25 @@ pub struct ProviderConfig {
     /// Azure OpenAI settings (kind `azure-openai` only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub azure: Option<AzureSettings>,
+    /// AWS settings (kind `aws-bedrock` only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aws: Option<AwsSettings>,
+}
+
+/// The non-secret settings of an AWS Bedrock provider; the secret access key and the
+/// session token are the sealed secret (as JSON).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AwsSettings {
+    pub region: String,
+    pub access_key_id: String,
+}
+
+/// The sealed part of AWS credentials.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct AwsSecret {
+    pub secret_access_key: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_token: Option<String>,
 }
 
 /// The non-secret settings of an Azure OpenAI provider.
@@ -275,6 +296,22 @@ impl Gateway {
                     azure.api_version.clone(),
                     azure.deployments.clone(),
                     auth,
+                ))
+            }
+            (ProviderKind::AwsBedrock, _) => {
+                let aws = config.aws.clone().unwrap_or_default();
+                let secret: AwsSecret = api_key
+                    .as_ref()
+                    .and_then(|k| serde_json::from_str(k.expose()).ok())
+                    .unwrap_or_default();
+                Upstream::Bedrock(BedrockUpstream::new(
+                    &row.endpoint,
+                    aws.region,
+                    AwsCredentials {
+                        access_key_id: aws.access_key_id,
+                        secret_access_key: Secret::new(secret.secret_access_key),
+                        session_token: secret.session_token.map(Secret::new),
+                    },
                 ))
             }
             _ => Upstream::for_kind(kind, row.endpoint.clone(), api_key),

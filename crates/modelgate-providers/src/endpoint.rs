@@ -64,7 +64,7 @@ pub fn normalize(kind: ProviderKind, endpoint: Option<&str>) -> Result<String, E
     }
     // A bare origin gets the OpenAI-style `/v1` prefix; Azure resource endpoints are used
     // as given (the adapter adds `/openai/deployments/...`).
-    if path.is_empty() && kind != ProviderKind::AzureOpenai {
+    if path.is_empty() && !matches!(kind, ProviderKind::AzureOpenai | ProviderKind::AwsBedrock) {
         path = "/v1".to_string();
     }
     let origin = url.origin().ascii_serialization();

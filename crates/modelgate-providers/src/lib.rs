@@ -4,8 +4,11 @@
 //! ([`error`]). This crate knows providers and bytes, never users or budgets.
 
 pub mod anthropic;
+pub mod aws_eventstream;
+pub mod aws_sigv4;
 pub mod azure;
 pub mod azure_entra;
+pub mod bedrock;
 pub mod client;
 pub mod endpoint;
 pub mod error;

@@ -4,6 +4,7 @@
 use crate::UpstreamError;
 use crate::anthropic::AnthropicUpstream;
 use crate::azure::AzureUpstream;
+use crate::bedrock::BedrockUpstream;
 use crate::openai::OpenAiUpstream;
 use modelgate_core::{ProviderKind, Secret};
 use std::time::Duration;
@@ -13,6 +14,8 @@ use std::time::Duration;
 pub enum Schema {
     OpenAi,
     Anthropic,
+    /// Bedrock Converse (JSON requests, AWS event-stream responses).
+    Bedrock,
 }
 
 #[derive(Debug, Clone)]
@@ -20,6 +23,7 @@ pub enum Upstream {
     OpenAi(OpenAiUpstream),
     Anthropic(AnthropicUpstream),
     Azure(AzureUpstream),
+    Bedrock(BedrockUpstream),
 }
 
 impl Upstream {
@@ -34,6 +38,16 @@ impl Upstream {
             ProviderKind::Anthropic => {
                 Upstream::Anthropic(AnthropicUpstream::new(base_url, api_key))
             }
+            // Bedrock needs a region and AWS credentials; without them it cannot sign.
+            ProviderKind::AwsBedrock => Upstream::Bedrock(BedrockUpstream::new(
+                &base_url,
+                String::new(),
+                crate::aws_sigv4::AwsCredentials {
+                    access_key_id: String::new(),
+                    secret_access_key: api_key.unwrap_or_default(),
+                    session_token: None,
+                },
+            )),
             ProviderKind::AzureOpenai => Upstream::Azure(AzureUpstream::new(
                 &base_url,
                 None,
@@ -47,6 +61,7 @@ impl Upstream {
         match self {
             Upstream::OpenAi(_) | Upstream::Azure(_) => Schema::OpenAi,
             Upstream::Anthropic(_) => Schema::Anthropic,
+            Upstream::Bedrock(_) => Schema::Bedrock,
         }
     }
 
@@ -55,6 +70,7 @@ impl Upstream {
             Upstream::OpenAi(u) => u.api_key_text(),
             Upstream::Anthropic(u) => u.api_key_text(),
             Upstream::Azure(u) => u.api_key_text(),
+            Upstream::Bedrock(u) => u.secret_text(),
         }
     }
 
@@ -69,6 +85,9 @@ impl Upstream {
             Upstream::Anthropic(u) => u.discover_models(provider, client, timeout).await,
             // Azure lists deployments, not models: the deployment map is the list.
             Upstream::Azure(u) => Ok(u.mapped_models()),
+            // Bedrock lists models on another service (bedrock, not bedrock-runtime); the
+            // provider's `models` or the catalog are used instead.
+            Upstream::Bedrock(_) => Ok(Vec::new()),
         }
     }
 }

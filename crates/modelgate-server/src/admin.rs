@@ -16,6 +16,8 @@ use serde_json::json;
 /// Admin bodies are small; this cap applies before the general body limit.
 const ADMIN_BODY_LIMIT: usize = 1024 * 1024;
 
+/// Reads a request body. Handlers read it before checking the key, so a refused request
+/// never leaves unread bytes on a kept-alive connection.
 async fn body_of(headers: &HeaderMap, body: Body) -> ApiResult<bytes::Bytes> {
     read_body(headers, body, ADMIN_BODY_LIMIT).await
 }
@@ -41,8 +43,8 @@ pub async fn create_provider(
     headers: HeaderMap,
     body: Body,
 ) -> ApiResult<impl IntoResponse> {
-    let who = authenticate(&st, &headers).await?;
     let body = body_of(&headers, body).await?;
+    let who = authenticate(&st, &headers).await?;
     let view = st.gateway.create_provider(&who, &body).await?;
     Ok((StatusCode::CREATED, Json(view)))
 }
@@ -70,8 +72,8 @@ pub async fn update_provider(
     Path(name): Path<String>,
     body: Body,
 ) -> ApiResult<impl IntoResponse> {
-    let who = authenticate(&st, &headers).await?;
     let body = body_of(&headers, body).await?;
+    let who = authenticate(&st, &headers).await?;
     Ok(Json(st.gateway.update_provider(&who, &name, &body).await?))
 }
 
@@ -99,8 +101,8 @@ pub async fn create_key(
     headers: HeaderMap,
     body: Body,
 ) -> ApiResult<impl IntoResponse> {
-    let who = authenticate(&st, &headers).await?;
     let body = body_of(&headers, body).await?;
+    let who = authenticate(&st, &headers).await?;
     let body = if body.iter().all(u8::is_ascii_whitespace) {
         bytes::Bytes::from_static(b"{}")
     } else {
@@ -118,8 +120,8 @@ pub async fn create_key_for(
     Path(name): Path<String>,
     body: Body,
 ) -> ApiResult<impl IntoResponse> {
-    let who = authenticate(&st, &headers).await?;
     let body = body_of(&headers, body).await?;
+    let who = authenticate(&st, &headers).await?;
     let body = if body.iter().all(u8::is_ascii_whitespace) {
         bytes::Bytes::from_static(b"{}")
     } else {

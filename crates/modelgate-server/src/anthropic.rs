@@ -33,8 +33,8 @@ pub async fn messages(
     body: Body,
 ) -> Result<Response<Body>, ApiError> {
     run(async {
-        let principal = authenticate(&st, &headers).await?;
         let bytes = read_body(&headers, body, st.gateway.settings.max_body_bytes).await?;
+        let principal = authenticate(&st, &headers).await?;
         let resp = st
             .gateway
             .proxy(
@@ -56,8 +56,8 @@ pub async fn count_tokens(
     body: Body,
 ) -> Result<Response<Body>, ApiError> {
     run(async {
-        let principal = authenticate(&st, &headers).await?;
         let bytes = read_body(&headers, body, st.gateway.settings.max_body_bytes).await?;
+        let principal = authenticate(&st, &headers).await?;
         let resp = st
             .gateway
             .count_tokens(&principal, bytes, &hints(&headers))

@@ -55,6 +55,13 @@ impl IntoResponse for ApiError {
             }),
         };
         let mut resp = (status, axum::Json(body)).into_response();
+        if e.kind == ErrorKind::PayloadTooLarge {
+            // The rest of the body was not read: the connection cannot carry another request.
+            resp.headers_mut().insert(
+                axum::http::header::CONNECTION,
+                axum::http::HeaderValue::from_static("close"),
+            );
+        }
         if e.kind == ErrorKind::Unavailable {
             resp.headers_mut().insert(
                 axum::http::header::RETRY_AFTER,

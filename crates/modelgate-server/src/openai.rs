@@ -27,8 +27,10 @@ async fn forward(
     body: Body,
     op: Operation,
 ) -> ApiResult<Response<Body>> {
-    let principal = authenticate(&st, &headers).await?;
+    // The body is read before the key is checked, so a refused request leaves the
+    // connection clean for the client's next one.
     let bytes = read_body(&headers, body, st.gateway.settings.max_body_bytes).await?;
+    let principal = authenticate(&st, &headers).await?;
     let resp = st
         .gateway
         .proxy(

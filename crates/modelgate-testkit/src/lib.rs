@@ -17,7 +17,14 @@
 //! refusing requests without `x-api-key` or `anthropic-version` as Anthropic does; a model
 //! name containing `tool` answers with a `tool_use` of the request's first tool, `truncate`
 //! ends a stream without `message_stop`, `error-500` fails.
+//!
+//! And AWS Bedrock (`POST /model/{id}/converse` and `/converse-stream`, event-stream
+//! frames): every request's SigV4 signature is recomputed with [`BEDROCK_ACCESS_KEY`] /
+//! [`BEDROCK_SECRET_KEY`] in [`BEDROCK_REGION`] and refused with 403 when it does not match.
 
 mod mock;
 
-pub use mock::{ANSWER, CACHED_TOKENS, MockUpstream, PROMPT_TOKENS, Recorded};
+pub use mock::{
+    ANSWER, BEDROCK_ACCESS_KEY, BEDROCK_REGION, BEDROCK_SECRET_KEY, CACHED_TOKENS, MockUpstream,
+    PROMPT_TOKENS, Recorded,
+};

@@ -67,6 +67,7 @@ impl MockUpstream {
             .route("/v1/messages", post(messages))
             .route("/openai/deployments/{deployment}/{*operation}", post(azure))
             .route("/entra/{tenant}/oauth2/v2.0/token", post(entra_token))
+            .route("/model/{model}/{operation}", post(bedrock))
             .route("/v1/messages/count_tokens", post(count_tokens))
             .with_state(shared.clone());
         #[allow(clippy::expect_used)]
@@ -593,4 +594,170 @@ async fn entra_token(State(s): State<Arc<Shared>>, headers: HeaderMap, body: Byt
     }
     let n = lock(&s.hits).get("/entra/token").copied().unwrap_or(0);
     axum::Json(json!({"token_type": "Bearer", "expires_in": 3599, "access_token": format!("entra-token-{n}")})).into_response()
+}
+
+/// The AWS credentials and region the Bedrock mock accepts.
+pub const BEDROCK_ACCESS_KEY: &str = "AKIAMOCKACCESSKEY01";
+pub const BEDROCK_SECRET_KEY: &str = "mock/secret+access+key+canary0123456789";
+pub const BEDROCK_REGION: &str = "us-west-2";
+
+/// `20231114T221320Z` → time.
+fn parse_amz_date(s: &str) -> Option<std::time::SystemTime> {
+    let num = |r: std::ops::Range<usize>| s.get(r)?.parse::<i64>().ok();
+    let (y, mo, d) = (num(0..4)?, num(4..6)?, num(6..8)?);
+    let (h, mi, se) = (num(9..11)?, num(11..13)?, num(13..15)?);
+    // Days from the civil date (Howard Hinnant's algorithm).
+    let y2 = if mo <= 2 { y - 1 } else { y };
+    let era = y2.div_euclid(400);
+    let yoe = y2 - era * 400;
+    let mp = (mo + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    let secs = u64::try_from(days * 86_400 + h * 3600 + mi * 60 + se).ok()?;
+    Some(std::time::UNIX_EPOCH + Duration::from_secs(secs))
+}
+
+/// Recomputes the SigV4 signature of a request with the mock's credentials; `None` if it
+/// matches, else why not.
+fn verify_sigv4(headers: &HeaderMap, uri: &axum::http::Uri, body: &[u8]) -> Option<String> {
+    let text = |n: &str| headers.get(n).and_then(|v| v.to_str().ok());
+    let auth = text("authorization")?;
+    let signed = auth.split("SignedHeaders=").nth(1)?.split(',').next()?;
+    let time = parse_amz_date(text("x-amz-date")?)?;
+    let host = text("host")?;
+    let url = format!("http://{host}{}", uri.path());
+    let signed_headers: Vec<(&str, &str)> = signed
+        .split(';')
+        .filter(|n| !n.starts_with("x-amz-"))
+        .filter_map(|n| Some((n, text(n)?)))
+        .collect();
+    let creds = modelgate_providers::aws_sigv4::AwsCredentials {
+        access_key_id: BEDROCK_ACCESS_KEY.into(),
+        secret_access_key: modelgate_core::Secret::new(BEDROCK_SECRET_KEY),
+        session_token: text("x-amz-security-token").map(modelgate_core::Secret::new),
+    };
+    let expected = modelgate_providers::aws_sigv4::sign_headers(
+        "POST",
+        &url,
+        &signed_headers,
+        body,
+        &creds,
+        modelgate_providers::aws_sigv4::SigningScope {
+            region: BEDROCK_REGION,
+            service: "bedrock",
+            time,
+        },
+    )
+    .ok()?;
+    let want = expected
+        .iter()
+        .find(|(n, _)| n == "authorization")?
+        .1
+        .clone();
+    if want == auth {
+        None
+    } else {
+        Some(format!("signature mismatch: expected {want}"))
+    }
+}
+
+/// Bedrock Converse / ConverseStream. Requests must carry a valid SigV4 signature for the
+/// mock's credentials and region (403 otherwise, as AWS answers).
+async fn bedrock(
+    State(s): State<Arc<Shared>>,
+    axum::extract::Path((model, operation)): axum::extract::Path<(String, String)>,
+    uri: axum::http::Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    record(&s, &format!("/bedrock/{operation}"), &headers, &body);
+    let bad_sig = match headers.get("authorization") {
+        None => Some("missing authorization".to_owned()),
+        Some(_) => verify_sigv4(&headers, &uri, &body)
+            .map(|why| why.to_owned())
+            .or(None),
+    };
+    if let Some(why) = bad_sig {
+        return (StatusCode::FORBIDDEN, axum::Json(json!({"message": format!("The request signature we calculated does not match the signature you provided. {why}")}))).into_response();
+    }
+    let Ok(req) = serde_json::from_slice::<Value>(&body) else {
+        return (
+            StatusCode::BAD_REQUEST,
+            axum::Json(json!({"message": "Malformed input request"})),
+        )
+            .into_response();
+    };
+    if model.contains("error-500") {
+        return (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            axum::Json(json!({"message": "mock exploded"})),
+        )
+            .into_response();
+    }
+    let tool = req
+        .pointer("/toolConfig/tools/0/toolSpec/name")
+        .and_then(Value::as_str)
+        .filter(|_| model.contains("tool"))
+        .map(str::to_owned);
+    let usage = json!({"inputTokens": PROMPT_TOKENS, "outputTokens": 5, "totalTokens": PROMPT_TOKENS + 5 + CACHED_TOKENS, "cacheReadInputTokens": CACHED_TOKENS});
+    if operation == "converse" {
+        let mut content = vec![json!({"text": ANSWER})];
+        if let Some(name) = &tool {
+            content.push(json!({"toolUse": {"toolUseId": "tooluse_mock", "name": name, "input": {"city": "Paris"}}}));
+        }
+        let stop = if tool.is_some() {
+            "tool_use"
+        } else {
+            "end_turn"
+        };
+        return axum::Json(
+            json!({"output": {"message": {"role": "assistant", "content": content}},
+            "stopReason": stop, "usage": usage, "metrics": {"latencyMs": 1}}),
+        )
+        .into_response();
+    }
+    let frame = |kind: &str, payload: Value| {
+        modelgate_providers::aws_eventstream::encode(kind, false, payload.to_string().as_bytes())
+    };
+    let mut wire = frame("messageStart", json!({"role": "assistant"}));
+    for piece in ["Hel", "lo"] {
+        wire.extend(frame(
+            "contentBlockDelta",
+            json!({"contentBlockIndex": 0, "delta": {"text": piece}}),
+        ));
+        if model.contains("exception") {
+            wire.extend(modelgate_providers::aws_eventstream::encode(
+                "throttlingException",
+                true,
+                br#"{"message":"Too many requests"}"#,
+            ));
+            break;
+        }
+    }
+    wire.extend(frame("contentBlockStop", json!({"contentBlockIndex": 0})));
+    if let Some(name) = &tool {
+        wire.extend(frame("contentBlockStart", json!({"contentBlockIndex": 1, "start": {"toolUse": {"toolUseId": "tooluse_mock", "name": name}}})));
+        for piece in ["{\"city\":", "\"Paris\"}"] {
+            wire.extend(frame(
+                "contentBlockDelta",
+                json!({"contentBlockIndex": 1, "delta": {"toolUse": {"input": piece}}}),
+            ));
+        }
+        wire.extend(frame("contentBlockStop", json!({"contentBlockIndex": 1})));
+    }
+    wire.extend(frame(
+        "messageStop",
+        json!({"stopReason": if tool.is_some() { "tool_use" } else { "end_turn" }}),
+    ));
+    if !model.contains("truncate") {
+        wire.extend(frame(
+            "metadata",
+            json!({"usage": usage, "metrics": {"latencyMs": 1}}),
+        ));
+    }
+    Response::builder()
+        .header("content-type", "application/vnd.amazon.eventstream")
+        .body(Body::from(wire))
+        .unwrap_or_default()
 }

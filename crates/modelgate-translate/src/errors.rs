@@ -17,13 +17,18 @@ pub fn anthropic_type(status: u16) -> &'static str {
     }
 }
 
-/// Any upstream error body (OpenAI- or Anthropic-shaped, or neither) → its message.
+/// Any upstream error body (OpenAI-, Anthropic- or Bedrock-shaped) → its message.
 pub fn message_of(body: &Value) -> Option<String> {
-    let err = body.get("error")?;
-    match err {
-        Value::String(s) => Some(s.clone()),
-        _ => err
+    match body.get("error") {
+        Some(Value::String(s)) => Some(s.clone()),
+        Some(err) => err
             .get("message")
+            .and_then(Value::as_str)
+            .map(str::to_owned),
+        // Bedrock: {"message": "..."} (sometimes "Message").
+        None => body
+            .get("message")
+            .or_else(|| body.get("Message"))
             .and_then(Value::as_str)
             .map(str::to_owned),
     }

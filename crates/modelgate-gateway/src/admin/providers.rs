@@ -5,7 +5,8 @@
 use super::{double_option, parse_json, require_admin, rfc3339, valid_slug};
 use crate::auth::Principal;
 use crate::registry::{
-    AzureSettings, EntraSettings, ProviderConfig, RuntimeProvider, resolve_kind,
+    AwsSecret, AwsSettings, AzureSettings, EntraSettings, ProviderConfig, RuntimeProvider,
+    resolve_kind,
 };
 use crate::{Gateway, GatewayError};
 use modelgate_core::ids::new_id;
@@ -21,6 +22,13 @@ use std::sync::Arc;
 pub enum AuthSpec {
     ApiKey {
         api_key: String,
+    },
+    /// AWS SigV4 credentials (kind `aws-bedrock`).
+    AwsSigv4 {
+        access_key_id: String,
+        secret_access_key: String,
+        #[serde(default)]
+        session_token: Option<String>,
     },
     /// Azure Entra ID client credentials (kind `azure-openai`).
     AzureEntra {
@@ -57,6 +65,9 @@ pub struct ProviderSpec {
     /// Azure OpenAI: model name → deployment name.
     #[serde(default)]
     pub deployments: Option<BTreeMap<String, String>>,
+    /// AWS Bedrock: the region (`us-east-1`).
+    #[serde(default)]
+    pub region: Option<String>,
 }
 
 /// `PATCH /api/providers/{name}`: absent fields stay; `null` clears where that means
@@ -103,6 +114,9 @@ pub struct ProviderView {
     /// Azure OpenAI settings (api-version, deployments, Entra tenant and client ids).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub azure: Option<AzureSettings>,
+    /// AWS Bedrock settings (region, access key id; never the secret).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub aws: Option<AwsSettings>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -147,6 +161,7 @@ impl ProviderView {
             created_at: rfc3339(p.row.created_at),
             updated_at: rfc3339(p.row.updated_at),
             azure: p.config.azure.clone(),
+            aws: p.config.aws.clone(),
         }
     }
 }
@@ -193,13 +208,18 @@ fn validate(spec: &ProviderSpec) -> Result<Validated, GatewayError> {
         ))
         .with_param("kind")
     })?;
-    let default_endpoint = vendor.map(|v| v.base_url.as_str());
+    let auth = auth_of(spec.api_key.clone(), spec.auth.clone())?;
+    let aws = aws_settings(kind, spec.region.clone(), auth.aws_key_id.clone())?;
+    let default_endpoint = match (&aws, vendor) {
+        (Some(aws), _) => Some(modelgate_providers::bedrock::default_endpoint(&aws.region)),
+        (None, Some(v)) if kind != ProviderKind::AzureOpenai => Some(v.base_url.clone()),
+        _ => None,
+    };
     let endpoint = modelgate_providers::endpoint::normalize(
         kind,
-        spec.endpoint.as_deref().or(default_endpoint),
+        spec.endpoint.as_deref().or(default_endpoint.as_deref()),
     )
     .map_err(|e| GatewayError::bad_request(e.to_string()).with_param("endpoint"))?;
-    let auth = auth_of(spec.api_key.clone(), spec.auth.clone())?;
     let azure = azure_settings(
         kind,
         spec.endpoint.is_some(),
@@ -213,6 +233,7 @@ fn validate(spec: &ProviderSpec) -> Result<Validated, GatewayError> {
         tags: spec.tags.clone().unwrap_or_default(),
         auth_type: auth.auth_type,
         azure,
+        aws,
     };
     let secret = auth.secret;
     Ok(Validated {
@@ -269,16 +290,84 @@ fn azure_settings(
     }))
 }
 
+/// AWS settings for kind `aws-bedrock` (a region and SigV4 credentials are required);
+/// for any other kind, AWS-only fields are refused.
+fn aws_settings(
+    kind: ProviderKind,
+    region: Option<String>,
+    access_key_id: Option<String>,
+) -> Result<Option<AwsSettings>, GatewayError> {
+    if kind != ProviderKind::AwsBedrock {
+        if region.is_some() || access_key_id.is_some() {
+            return Err(GatewayError::bad_request(
+                "region and aws-sigv4 auth apply to kind aws-bedrock only",
+            ));
+        }
+        return Ok(None);
+    }
+    let region = region
+        .filter(|r| {
+            !r.is_empty()
+                && r.len() < 32
+                && r.bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        })
+        .ok_or_else(|| {
+            GatewayError::bad_request("an aws-bedrock provider needs a region such as us-east-1")
+                .with_param("region")
+        })?;
+    let access_key_id = access_key_id.ok_or_else(|| {
+        GatewayError::bad_request(
+            "an aws-bedrock provider needs auth {type: \"aws-sigv4\", access_key_id, secret_access_key, session_token?}",
+        )
+        .with_param("auth")
+    })?;
+    Ok(Some(AwsSettings {
+        region,
+        access_key_id,
+    }))
+}
+
 /// Parsed upstream credentials.
 struct Auth {
     auth_type: String,
     secret: Option<String>,
     entra: Option<EntraSettings>,
+    aws_key_id: Option<String>,
 }
 
 /// `api_key` and `auth` are two spellings of the same thing; giving both differently is
 /// an error.
 fn auth_of(api_key: Option<String>, auth: Option<AuthSpec>) -> Result<Auth, GatewayError> {
+    if let Some(AuthSpec::AwsSigv4 {
+        access_key_id,
+        secret_access_key,
+        session_token,
+    }) = &auth
+    {
+        if api_key.is_some() {
+            return Err(GatewayError::bad_request(
+                "api_key was given together with auth type 'aws-sigv4'",
+            ));
+        }
+        if access_key_id.is_empty() || secret_access_key.is_empty() {
+            return Err(GatewayError::bad_request(
+                "aws-sigv4 auth needs access_key_id and secret_access_key",
+            )
+            .with_param("auth"));
+        }
+        let secret = serde_json::to_string(&AwsSecret {
+            secret_access_key: secret_access_key.clone(),
+            session_token: session_token.clone(),
+        })
+        .map_err(|e| GatewayError::internal(e.to_string()))?;
+        return Ok(Auth {
+            auth_type: "aws-sigv4".into(),
+            secret: Some(secret),
+            entra: None,
+            aws_key_id: Some(access_key_id.clone()),
+        });
+    }
     if let Some(AuthSpec::AzureEntra {
         tenant_id,
         client_id,
@@ -314,12 +403,13 @@ fn auth_of(api_key: Option<String>, auth: Option<AuthSpec>) -> Result<Auth, Gate
                 client_id: client_id.clone(),
                 token_url: token_url.clone(),
             }),
+            aws_key_id: None,
         });
     }
     let from_auth = match auth {
         Some(AuthSpec::ApiKey { api_key }) => Some(Some(api_key)),
         Some(AuthSpec::None) => Some(None),
-        Some(AuthSpec::AzureEntra { .. }) | None => None,
+        Some(AuthSpec::AzureEntra { .. } | AuthSpec::AwsSigv4 { .. }) | None => None,
     };
     let secret = match (api_key, from_auth) {
         (Some(a), Some(Some(b))) if a != b => {
@@ -350,6 +440,7 @@ fn auth_of(api_key: Option<String>, auth: Option<AuthSpec>) -> Result<Auth, Gate
         auth_type: auth_type.to_owned(),
         secret,
         entra: None,
+        aws_key_id: None,
     })
 }
 
@@ -490,6 +581,10 @@ impl Gateway {
         let mut entra = config.azure.as_ref().and_then(|a| a.entra.clone());
         let secret_change = if patch.api_key.is_some() || patch.auth.is_some() {
             let auth = auth_of(patch.api_key.clone(), patch.auth.clone())?;
+            if current.kind == ProviderKind::AwsBedrock {
+                let region = config.aws.as_ref().map(|a| a.region.clone());
+                config.aws = aws_settings(current.kind, region, auth.aws_key_id.clone())?;
+            }
             config.auth_type = auth.auth_type;
             entra = auth.entra;
             Some(auth.secret)

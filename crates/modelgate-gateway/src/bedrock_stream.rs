@@ -1,0 +1,225 @@
+//! The Bedrock stream: decodes ConverseStream's AWS event-stream frames as they arrive,
+//! meters usage (the `metadata` event) and text, and translates each event to the client's
+//! schema — OpenAI chunks, or Anthropic events by chaining the OpenAI → Anthropic stream
+//! translator. Ends a broken or incomplete stream with an error event; records usage once,
+//! also when the client goes away.
+
+use crate::estimate;
+use crate::meter::UsageGuard;
+use crate::stream::{FrontSchema, error_event};
+use bytes::Bytes;
+use futures_util::Stream;
+use modelgate_core::usage::{Outcome, TokenUsage};
+use modelgate_providers::aws_eventstream::{AwsEvent, EventStreamDecoder};
+use modelgate_translate::openai_to_anthropic::stream::Chunk;
+use modelgate_translate::{anthropic_to_openai as a2o, openai_to_bedrock as o2b};
+use serde_json::Value;
+use std::collections::VecDeque;
+use std::convert::Infallible;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+type ByteStream = Pin<Box<dyn Stream<Item = reqwest::Result<Bytes>> + Send>>;
+
+/// Bedrock's usage object → token usage (cache reads and writes are input tokens).
+pub fn bedrock_usage(u: &Value) -> Option<TokenUsage> {
+    let n = |k: &str| u.get(k).and_then(Value::as_u64);
+    let input = n("inputTokens")?;
+    let cached = n("cacheReadInputTokens").unwrap_or(0);
+    Some(TokenUsage {
+        input_tokens: input + cached + n("cacheWriteInputTokens").unwrap_or(0),
+        output_tokens: n("outputTokens").unwrap_or(0),
+        cached_tokens: cached,
+    })
+}
+
+pub struct BedrockStream {
+    upstream: ByteStream,
+    decoder: EventStreamDecoder,
+    translator: o2b::stream::StreamTranslator,
+    /// Set for Anthropic clients: OpenAI chunks are turned into Anthropic events.
+    anthropic: Option<a2o::stream::StreamTranslator>,
+    front: FrontSchema,
+    guard: UsageGuard,
+    request_body: Bytes,
+    provider: String,
+    out: VecDeque<Bytes>,
+    saw_usage: bool,
+    saw_error: bool,
+    upstream_ended: bool,
+    finished: bool,
+    estimated_output: u64,
+}
+
+impl BedrockStream {
+    pub fn new(
+        upstream: ByteStream,
+        translator: o2b::stream::StreamTranslator,
+        anthropic: Option<a2o::stream::StreamTranslator>,
+        guard: UsageGuard,
+        request_body: Bytes,
+        provider: String,
+    ) -> Self {
+        let front = if anthropic.is_some() {
+            FrontSchema::Anthropic
+        } else {
+            FrontSchema::OpenAi
+        };
+        Self {
+            upstream,
+            decoder: EventStreamDecoder::default(),
+            translator,
+            anthropic,
+            front,
+            guard,
+            request_body,
+            provider,
+            out: VecDeque::new(),
+            saw_usage: false,
+            saw_error: false,
+            upstream_ended: false,
+            finished: false,
+            estimated_output: 0,
+        }
+    }
+
+    fn on_event(&mut self, ev: AwsEvent) {
+        let payload: Value = serde_json::from_slice(&ev.payload).unwrap_or(Value::Null);
+        let chunks = if ev.exception {
+            self.saw_error = true;
+            self.translator.on_exception(&ev.kind, &payload)
+        } else {
+            match ev.kind.as_str() {
+                "metadata" => {
+                    if let Some(u) = payload.get("usage").and_then(bedrock_usage) {
+                        self.guard.usage = u;
+                        self.saw_usage = true;
+                    }
+                }
+                "contentBlockDelta" => {
+                    let d = payload.get("delta").unwrap_or(&Value::Null);
+                    let len = d.get("text").and_then(Value::as_str).map_or(0, str::len)
+                        + d.pointer("/toolUse/input")
+                            .and_then(Value::as_str)
+                            .map_or(0, str::len)
+                        + d.pointer("/reasoningContent/text")
+                            .and_then(Value::as_str)
+                            .map_or(0, str::len);
+                    if len > 0 {
+                        self.guard.mark_first_byte();
+                    }
+                    self.estimated_output += estimate::chunk_tokens(len);
+                }
+                _ => {}
+            }
+            self.translator.on_event(&ev.kind, &payload)
+        };
+        self.emit(chunks);
+    }
+
+    fn emit(&mut self, chunks: Vec<Chunk>) {
+        for chunk in chunks {
+            match (&mut self.anthropic, chunk) {
+                (None, Chunk::Data(v)) => self.out.push_back(Bytes::from(format!("data: {v}\n\n"))),
+                (None, Chunk::Done) => self.out.push_back(Bytes::from_static(b"data: [DONE]\n\n")),
+                (Some(a), c) => {
+                    let events = match c {
+                        Chunk::Data(v) => a.on_chunk(&v),
+                        Chunk::Done => a.on_done(),
+                    };
+                    for e in events {
+                        self.out.push_back(Bytes::from(format!(
+                            "event: {}\ndata: {}\n\n",
+                            e.name, e.data
+                        )));
+                    }
+                }
+            }
+        }
+    }
+
+    fn finish(&mut self, outcome: Outcome) {
+        if self.finished {
+            return;
+        }
+        self.finished = true;
+        if !self.saw_usage {
+            self.guard.usage = TokenUsage {
+                input_tokens: estimate::prompt_tokens(&self.request_body),
+                output_tokens: self.estimated_output,
+                cached_tokens: 0,
+            };
+            self.guard.usage_estimated = true;
+        }
+        self.guard.finish(outcome);
+    }
+
+    fn break_stream(&mut self, message: String, code: &str) {
+        crate::telemetry::upstream_failure(
+            &self.provider,
+            modelgate_core::ErrorKind::UpstreamInvalid,
+        );
+        self.out.push_back(error_event(self.front, &message, code));
+        self.finish(Outcome::StreamBroken);
+    }
+}
+
+impl Stream for BedrockStream {
+    type Item = Result<Bytes, Infallible>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = &mut *self;
+        loop {
+            if let Some(b) = this.out.pop_front() {
+                return Poll::Ready(Some(Ok(b)));
+            }
+            if this.finished {
+                return Poll::Ready(None);
+            }
+            match this.decoder.next_event() {
+                Ok(Some(ev)) => {
+                    this.on_event(ev);
+                    continue;
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    this.break_stream(e.to_string(), "stream_malformed");
+                    continue;
+                }
+            }
+            if this.saw_error {
+                this.finish(Outcome::UpstreamError);
+                continue;
+            }
+            if this.upstream_ended {
+                if this.translator.is_complete() {
+                    this.finish(Outcome::Ok);
+                } else {
+                    let msg = format!(
+                        "provider '{}' ended the stream before it was complete",
+                        this.provider
+                    );
+                    this.break_stream(msg, "stream_incomplete");
+                }
+                continue;
+            }
+            match this.upstream.as_mut().poll_next(cx) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(Some(Ok(chunk))) => this.decoder.push(&chunk),
+                Poll::Ready(Some(Err(_))) => {
+                    let msg = format!("the stream from provider '{}' broke", this.provider);
+                    this.break_stream(msg, "stream_broken");
+                }
+                Poll::Ready(None) => this.upstream_ended = true,
+            }
+        }
+    }
+}
+
+impl Drop for BedrockStream {
+    fn drop(&mut self) {
+        if !self.finished {
+            self.finish(Outcome::ClientDisconnected);
+        }
+    }
+}
