@@ -4,12 +4,12 @@
 //! translator. Ends a broken or incomplete stream with an error event; records usage once,
 //! also when the client goes away.
 
-use crate::estimate;
 use crate::meter::UsageGuard;
-use crate::stream::{FrontSchema, error_event};
+use crate::stream::FrontSchema;
+use crate::stream_meter::StreamMeter;
 use bytes::Bytes;
 use futures_util::Stream;
-use modelgate_core::usage::{Outcome, TokenUsage};
+use modelgate_core::usage::TokenUsage;
 use modelgate_providers::aws_eventstream::{AwsEvent, EventStreamDecoder};
 use modelgate_translate::openai_to_anthropic::stream::Chunk;
 use modelgate_translate::{anthropic_to_openai as a2o, openai_to_bedrock as o2b};
@@ -39,16 +39,10 @@ pub struct BedrockStream {
     translator: o2b::stream::StreamTranslator,
     /// Set for Anthropic clients: OpenAI chunks are turned into Anthropic events.
     anthropic: Option<a2o::stream::StreamTranslator>,
-    front: FrontSchema,
-    guard: UsageGuard,
-    request_body: Bytes,
-    provider: String,
+    meter: StreamMeter,
     out: VecDeque<Bytes>,
-    saw_usage: bool,
     saw_error: bool,
     upstream_ended: bool,
-    finished: bool,
-    estimated_output: u64,
 }
 
 impl BedrockStream {
@@ -70,16 +64,10 @@ impl BedrockStream {
             decoder: EventStreamDecoder::default(),
             translator,
             anthropic,
-            front,
-            guard,
-            request_body,
-            provider,
+            meter: StreamMeter::new(guard, request_body, provider, front),
             out: VecDeque::new(),
-            saw_usage: false,
             saw_error: false,
             upstream_ended: false,
-            finished: false,
-            estimated_output: 0,
         }
     }
 
@@ -92,8 +80,7 @@ impl BedrockStream {
             match ev.kind.as_str() {
                 "metadata" => {
                     if let Some(u) = payload.get("usage").and_then(bedrock_usage) {
-                        self.guard.usage = u;
-                        self.saw_usage = true;
+                        *self.meter.reported_usage() = u;
                     }
                 }
                 "contentBlockDelta" => {
@@ -105,10 +92,7 @@ impl BedrockStream {
                         + d.pointer("/reasoningContent/text")
                             .and_then(Value::as_str)
                             .map_or(0, str::len);
-                    if len > 0 {
-                        self.guard.mark_first_byte();
-                    }
-                    self.estimated_output += estimate::chunk_tokens(len);
+                    self.meter.text(len);
                 }
                 _ => {}
             }
@@ -137,31 +121,6 @@ impl BedrockStream {
             }
         }
     }
-
-    fn finish(&mut self, outcome: Outcome) {
-        if self.finished {
-            return;
-        }
-        self.finished = true;
-        if !self.saw_usage {
-            self.guard.usage = TokenUsage {
-                input_tokens: estimate::prompt_tokens(&self.request_body),
-                output_tokens: self.estimated_output,
-                cached_tokens: 0,
-            };
-            self.guard.usage_estimated = true;
-        }
-        self.guard.finish(outcome);
-    }
-
-    fn break_stream(&mut self, message: String, code: &str) {
-        crate::telemetry::upstream_failure(
-            &self.provider,
-            modelgate_core::ErrorKind::UpstreamInvalid,
-        );
-        self.out.push_back(error_event(self.front, &message, code));
-        self.finish(Outcome::StreamBroken);
-    }
 }
 
 impl Stream for BedrockStream {
@@ -173,7 +132,7 @@ impl Stream for BedrockStream {
             if let Some(b) = this.out.pop_front() {
                 return Poll::Ready(Some(Ok(b)));
             }
-            if this.finished {
+            if this.meter.is_finished() {
                 return Poll::Ready(None);
             }
             match this.decoder.next_event() {
@@ -183,43 +142,26 @@ impl Stream for BedrockStream {
                 }
                 Ok(None) => {}
                 Err(e) => {
-                    this.break_stream(e.to_string(), "stream_malformed");
+                    this.meter
+                        .break_stream(&mut this.out, &e.to_string(), "stream_malformed");
                     continue;
                 }
             }
-            if this.saw_error {
-                this.finish(Outcome::UpstreamError);
-                continue;
-            }
-            if this.upstream_ended {
-                if this.translator.is_complete() {
-                    this.finish(Outcome::Ok);
-                } else {
-                    let msg = format!(
-                        "provider '{}' ended the stream before it was complete",
-                        this.provider
-                    );
-                    this.break_stream(msg, "stream_incomplete");
-                }
+            if this.saw_error || this.upstream_ended {
+                let complete = this.translator.is_complete();
+                this.meter.end(&mut this.out, complete, this.saw_error);
                 continue;
             }
             match this.upstream.as_mut().poll_next(cx) {
                 Poll::Pending => return Poll::Pending,
                 Poll::Ready(Some(Ok(chunk))) => this.decoder.push(&chunk),
                 Poll::Ready(Some(Err(_))) => {
-                    let msg = format!("the stream from provider '{}' broke", this.provider);
-                    this.break_stream(msg, "stream_broken");
+                    let msg = format!("the stream from provider '{}' broke", this.meter.provider());
+                    this.meter
+                        .break_stream(&mut this.out, &msg, "stream_broken");
                 }
                 Poll::Ready(None) => this.upstream_ended = true,
             }
-        }
-    }
-}
-
-impl Drop for BedrockStream {
-    fn drop(&mut self) {
-        if !self.finished {
-            self.finish(Outcome::ClientDisconnected);
         }
     }
 }

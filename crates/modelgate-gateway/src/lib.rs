@@ -19,6 +19,7 @@ pub mod registry;
 pub mod resolve;
 pub mod settings;
 pub mod stream;
+pub mod stream_meter;
 pub mod telemetry;
 
 pub use error::GatewayError;

@@ -6,11 +6,11 @@
 //! usage record is sent when the stream ends, breaks, or is dropped by a disconnecting
 //! client (which also drops, and so cancels, the upstream request).
 
-use crate::estimate;
 use crate::meter::UsageGuard;
+use crate::stream_meter::StreamMeter;
 use bytes::Bytes;
 use futures_util::Stream;
-use modelgate_core::usage::{Outcome, TokenUsage};
+use modelgate_core::usage::TokenUsage;
 use modelgate_providers::sse::{SseSplitter, parse_event};
 use serde::Deserialize;
 use std::borrow::Cow;
@@ -230,20 +230,14 @@ pub fn error_event(front: FrontSchema, message: &str, code: &str) -> Bytes {
 pub struct MeteredStream {
     upstream: ByteStream,
     splitter: SseSplitter,
-    guard: UsageGuard,
-    request_body: Bytes,
+    meter: StreamMeter,
     hide_usage_chunk: bool,
     dialect: StreamDialect,
-    front: FrontSchema,
     mapper: Option<Box<dyn StreamMapper>>,
-    provider: String,
     out: VecDeque<Bytes>,
     saw_done: bool,
-    saw_usage: bool,
     saw_error: bool,
     upstream_ended: bool,
-    finished: bool,
-    estimated_output: u64,
 }
 
 /// How a metered stream reads its upstream and writes to its client.
@@ -275,20 +269,14 @@ impl MeteredStream {
         Self {
             upstream,
             splitter: SseSplitter::default(),
-            guard,
-            request_body,
+            meter: StreamMeter::new(guard, request_body, provider, front),
             hide_usage_chunk,
             dialect,
-            front,
             mapper,
-            provider,
             out: VecDeque::new(),
             saw_done: false,
-            saw_usage: false,
             saw_error: false,
             upstream_ended: false,
-            finished: false,
-            estimated_output: 0,
         }
     }
 
@@ -338,15 +326,10 @@ impl MeteredStream {
             self.saw_error = true;
         }
         if let Some(choices) = &chunk.choices {
-            let len = text_len(choices);
-            if len > 0 {
-                self.guard.mark_first_byte();
-            }
-            self.estimated_output += estimate::chunk_tokens(len);
+            self.meter.text(text_len(choices));
         }
         if let Some(usage) = &chunk.usage {
-            self.guard.usage = usage.into();
-            self.saw_usage = true;
+            *self.meter.reported_usage() = usage.into();
             let usage_only = chunk.choices.as_ref().is_some_and(Vec::is_empty);
             if self.hide_usage_chunk && usage_only {
                 return false;
@@ -364,14 +347,12 @@ impl MeteredStream {
         match ev.kind.as_ref() {
             "message_start" => {
                 if let Some(u) = ev.message.and_then(|m| m.usage) {
-                    u.apply(&mut self.guard.usage);
-                    self.saw_usage = true;
+                    u.apply(self.meter.reported_usage());
                 }
             }
             "message_delta" => {
                 if let Some(u) = ev.usage {
-                    u.apply(&mut self.guard.usage);
-                    self.saw_usage = true;
+                    u.apply(self.meter.reported_usage());
                 }
             }
             "content_block_delta" => {
@@ -380,10 +361,7 @@ impl MeteredStream {
                         + d.thinking.map_or(0, |t| t.len())
                         + d.partial_json.map_or(0, |t| t.len())
                 });
-                if len > 0 {
-                    self.guard.mark_first_byte();
-                }
-                self.estimated_output += estimate::chunk_tokens(len);
+                self.meter.text(len);
             }
             "message_stop" => self.saw_done = true,
             "error" => self.saw_error = true,
@@ -397,10 +375,7 @@ impl MeteredStream {
             return;
         };
         if let Some(delta) = ev.delta.as_deref().filter(|_| ev.kind.ends_with(".delta")) {
-            if !delta.is_empty() {
-                self.guard.mark_first_byte();
-            }
-            self.estimated_output += estimate::chunk_tokens(delta.len());
+            self.meter.text(delta.len());
         }
         match ev.kind.as_ref() {
             "response.completed" | "response.incomplete" => self.saw_done = true,
@@ -408,35 +383,8 @@ impl MeteredStream {
             _ => {}
         }
         if let Some(usage) = ev.response.and_then(|r| r.usage) {
-            self.guard.usage = (&usage).into();
-            self.saw_usage = true;
+            *self.meter.reported_usage() = (&usage).into();
         }
-    }
-
-    /// Fills in estimates if the upstream reported no usage, then sends the record.
-    fn finish(&mut self, outcome: Outcome) {
-        if self.finished {
-            return;
-        }
-        self.finished = true;
-        if !self.saw_usage {
-            self.guard.usage = TokenUsage {
-                input_tokens: estimate::prompt_tokens(&self.request_body),
-                output_tokens: self.estimated_output,
-                cached_tokens: 0,
-            };
-            self.guard.usage_estimated = true;
-        }
-        self.guard.finish(outcome);
-    }
-
-    fn break_stream(&mut self, message: String, code: &str) {
-        crate::telemetry::upstream_failure(
-            &self.provider,
-            modelgate_core::ErrorKind::UpstreamInvalid,
-        );
-        self.out.push_back(error_event(self.front, &message, code));
-        self.finish(Outcome::StreamBroken);
     }
 }
 
@@ -449,7 +397,7 @@ impl Stream for MeteredStream {
             if let Some(bytes) = this.out.pop_front() {
                 return Poll::Ready(Some(Ok(bytes)));
             }
-            if this.finished {
+            if this.meter.is_finished() {
                 return Poll::Ready(None);
             }
             match this.splitter.next_event() {
@@ -459,7 +407,11 @@ impl Stream for MeteredStream {
                 }
                 Ok(None) => {}
                 Err(e) => {
-                    this.break_stream(e.to_string(), "stream_event_too_large");
+                    this.meter.break_stream(
+                        &mut this.out,
+                        &e.to_string(),
+                        "stream_event_too_large",
+                    );
                     continue;
                 }
             }
@@ -467,37 +419,19 @@ impl Stream for MeteredStream {
                 if let Some(rest) = this.splitter.finish() {
                     this.on_event(rest);
                 }
-                if this.saw_done {
-                    this.finish(Outcome::Ok);
-                } else if this.saw_error {
-                    this.finish(Outcome::UpstreamError);
-                } else {
-                    let msg = format!(
-                        "provider '{}' ended the stream before it was complete",
-                        this.provider
-                    );
-                    this.break_stream(msg, "stream_incomplete");
-                }
+                this.meter.end(&mut this.out, this.saw_done, this.saw_error);
                 continue;
             }
             match this.upstream.as_mut().poll_next(cx) {
                 Poll::Pending => return Poll::Pending,
                 Poll::Ready(Some(Ok(chunk))) => this.splitter.push(chunk),
                 Poll::Ready(Some(Err(_))) => {
-                    let msg = format!("the stream from provider '{}' broke", this.provider);
-                    this.break_stream(msg, "stream_broken");
+                    let msg = format!("the stream from provider '{}' broke", this.meter.provider());
+                    this.meter
+                        .break_stream(&mut this.out, &msg, "stream_broken");
                 }
                 Poll::Ready(None) => this.upstream_ended = true,
             }
-        }
-    }
-}
-
-impl Drop for MeteredStream {
-    fn drop(&mut self) {
-        if !self.finished {
-            // The client went away mid-stream: record what was seen so far.
-            self.finish(Outcome::ClientDisconnected);
         }
     }
 }

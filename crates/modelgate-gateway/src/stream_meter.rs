@@ -1,0 +1,111 @@
+//! [`StreamMeter`]: the usage bookkeeping every streamed response shares — the record's
+//! [`UsageGuard`], the usage the upstream reported, and an estimate built from the text
+//! seen, used when the upstream reports none. Its record is sent once: when the stream
+//! ends or breaks, or from `Drop` when the client goes away mid-stream.
+
+use crate::estimate;
+use crate::meter::UsageGuard;
+use crate::stream::{FrontSchema, error_event};
+use bytes::Bytes;
+use modelgate_core::usage::{Outcome, TokenUsage};
+use std::collections::VecDeque;
+
+pub struct StreamMeter {
+    guard: UsageGuard,
+    request_body: Bytes,
+    provider: String,
+    front: FrontSchema,
+    saw_usage: bool,
+    estimated_output: u64,
+    finished: bool,
+}
+
+impl StreamMeter {
+    pub fn new(
+        guard: UsageGuard,
+        request_body: Bytes,
+        provider: String,
+        front: FrontSchema,
+    ) -> Self {
+        Self {
+            guard,
+            request_body,
+            provider,
+            front,
+            saw_usage: false,
+            estimated_output: 0,
+            finished: false,
+        }
+    }
+
+    pub fn provider(&self) -> &str {
+        &self.provider
+    }
+
+    /// Generated text of `len` bytes was seen (the first one marks time to first token).
+    pub fn text(&mut self, len: usize) {
+        if len > 0 {
+            self.guard.mark_first_byte();
+        }
+        self.estimated_output += estimate::chunk_tokens(len);
+    }
+
+    /// The usage the upstream reported, to update in place.
+    pub fn reported_usage(&mut self) -> &mut TokenUsage {
+        self.saw_usage = true;
+        &mut self.guard.usage
+    }
+
+    pub fn is_finished(&self) -> bool {
+        self.finished
+    }
+
+    /// Sends the record (estimating usage if the upstream reported none). Once.
+    pub fn finish(&mut self, outcome: Outcome) {
+        if self.finished {
+            return;
+        }
+        self.finished = true;
+        if !self.saw_usage {
+            self.guard.usage = TokenUsage {
+                input_tokens: estimate::prompt_tokens(&self.request_body),
+                output_tokens: self.estimated_output,
+                cached_tokens: 0,
+            };
+            self.guard.usage_estimated = true;
+        }
+        self.guard.finish(outcome);
+    }
+
+    /// Ends the stream with an error event in the client's schema.
+    pub fn break_stream(&mut self, out: &mut VecDeque<Bytes>, message: &str, code: &str) {
+        crate::telemetry::upstream_failure(
+            &self.provider,
+            modelgate_core::ErrorKind::UpstreamInvalid,
+        );
+        out.push_back(error_event(self.front, message, code));
+        self.finish(Outcome::StreamBroken);
+    }
+
+    /// The upstream ended: complete, failed with an error of its own, or cut short.
+    pub fn end(&mut self, out: &mut VecDeque<Bytes>, complete: bool, upstream_error: bool) {
+        if complete {
+            self.finish(Outcome::Ok);
+        } else if upstream_error {
+            self.finish(Outcome::UpstreamError);
+        } else {
+            let msg = format!(
+                "provider '{}' ended the stream before it was complete",
+                self.provider
+            );
+            self.break_stream(out, &msg, "stream_incomplete");
+        }
+    }
+}
+
+impl Drop for StreamMeter {
+    fn drop(&mut self) {
+        // The client went away mid-stream: record what was seen so far.
+        self.finish(Outcome::ClientDisconnected);
+    }
+}
