@@ -5,6 +5,7 @@
 
 use crate::UpstreamError;
 use crate::azure_entra::EntraTokenSource;
+use crate::endpoint::encode_segment;
 use crate::operation::Operation;
 use modelgate_core::{ErrorKind, Secret};
 use std::collections::BTreeMap;
@@ -108,21 +109,6 @@ impl AzureUpstream {
             }
         })
     }
-}
-
-/// Percent-encodes everything but unreserved characters, so a model name can never add
-/// path segments or a query.
-fn encode_segment(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                out.push(char::from(b))
-            }
-            _ => out.push_str(&format!("%{b:02X}")),
-        }
-    }
-    out
 }
 
 #[cfg(test)]

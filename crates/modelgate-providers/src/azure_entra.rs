@@ -131,19 +131,10 @@ impl EntraTokenSource {
     }
 }
 
-/// `application/x-www-form-urlencoded` escaping.
+/// `application/x-www-form-urlencoded` escaping: unreserved characters as they are,
+/// everything else percent-encoded.
 fn urlencode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                out.push(char::from(b))
-            }
-            b' ' => out.push('+'),
-            _ => out.push_str(&format!("%{b:02X}")),
-        }
-    }
-    out
+    crate::endpoint::encode_segment(s)
 }
 
 #[cfg(test)]
@@ -152,7 +143,7 @@ mod tests {
 
     #[test]
     fn form_encoding() {
-        assert_eq!(urlencode("a b&c=d/é"), "a+b%26c%3Dd%2F%C3%A9");
+        assert_eq!(urlencode("a b&c=d/é"), "a%20b%26c%3Dd%2F%C3%A9");
         assert_eq!(
             default_token_url("t1"),
             "https://login.microsoftonline.com/t1/oauth2/v2.0/token"

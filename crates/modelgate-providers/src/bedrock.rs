@@ -4,6 +4,7 @@
 
 use crate::UpstreamError;
 use crate::aws_sigv4::{AwsCredentials, SigningScope, sign_headers};
+use crate::endpoint::encode_segment;
 use bytes::Bytes;
 use modelgate_core::ErrorKind;
 use std::time::SystemTime;
@@ -93,20 +94,6 @@ impl BedrockUpstream {
         }
         Ok(builder.body(body))
     }
-}
-
-/// Percent-encodes everything but unreserved characters.
-fn encode_segment(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                out.push(char::from(b))
-            }
-            _ => out.push_str(&format!("%{b:02X}")),
-        }
-    }
-    out
 }
 
 #[cfg(test)]

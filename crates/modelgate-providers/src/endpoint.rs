@@ -71,6 +71,22 @@ pub fn normalize(kind: ProviderKind, endpoint: Option<&str>) -> Result<String, E
     Ok(format!("{origin}{path}"))
 }
 
+/// Percent-encodes everything but RFC 3986 unreserved characters, so a user-given name
+/// (a model id, a deployment) is exactly one path segment and can never add segments or a
+/// query to an upstream URL.
+pub fn encode_segment(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                out.push(char::from(b))
+            }
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}
+
 /// Link-local (including cloud metadata at 169.254.169.254 and fd00:ec2::254) and other
 /// metadata addresses. The resolved-address check at connect time arrives with the
 /// upstream URL policy; this refuses literal addresses at save time.

@@ -1,6 +1,7 @@
 //! Small helpers shared by the translators.
 
-use serde_json::{Map, Value};
+use crate::TranslateError;
+use serde_json::{Map, Value, json};
 
 /// The text of an OpenAI `content` that is a string or an array of text parts.
 pub fn text_of(content: &Value) -> String {
@@ -36,3 +37,72 @@ pub fn parse_data_url(url: &str) -> Option<(&str, &str)> {
 
 /// Current time in Unix seconds (for `created`), passed in by callers to stay pure.
 pub type UnixSeconds = i64;
+
+/// An OpenAI `tool_choice`, schema-neutral.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ToolChoice<'a> {
+    Auto,
+    None,
+    Required,
+    Named(&'a str),
+}
+
+/// Parses an OpenAI `tool_choice` (`"auto"`, `"none"`, `"required"` or a named function).
+pub fn parse_tool_choice(choice: Option<&Value>) -> Result<Option<ToolChoice<'_>>, TranslateError> {
+    Ok(match choice {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) => Some(match s.as_str() {
+            "auto" => ToolChoice::Auto,
+            "none" => ToolChoice::None,
+            "required" => ToolChoice::Required,
+            other => {
+                return Err(TranslateError::at(
+                    "tool_choice",
+                    format!("unknown tool_choice '{other}'"),
+                ));
+            }
+        }),
+        Some(obj) => Some(ToolChoice::Named(
+            obj.get("function")
+                .and_then(|f| f.get("name"))
+                .and_then(Value::as_str)
+                .ok_or_else(|| {
+                    TranslateError::at("tool_choice", "tool_choice.function.name is required")
+                })?,
+        )),
+    })
+}
+
+/// An OpenAI tool call's `arguments` string as a JSON value (empty means `{}`).
+pub fn tool_call_input(
+    arguments: &str,
+    message: usize,
+    call: usize,
+) -> Result<Value, TranslateError> {
+    if arguments.trim().is_empty() {
+        return Ok(json!({}));
+    }
+    serde_json::from_str(arguments).map_err(|_| {
+        TranslateError::at(
+            &format!("messages[{message}].tool_calls[{call}].function.arguments"),
+            "tool call arguments must be a JSON object",
+        )
+    })
+}
+
+/// `max_completion_tokens`, else `max_tokens`, else `default`.
+pub fn max_tokens(obj: &Map<String, Value>, default: u64) -> u64 {
+    obj.get("max_completion_tokens")
+        .or_else(|| obj.get("max_tokens"))
+        .and_then(Value::as_u64)
+        .unwrap_or(default)
+}
+
+/// OpenAI `stop` (a string or a list) as a list, if any.
+pub fn stop_list(obj: &Map<String, Value>) -> Option<Value> {
+    match obj.get("stop") {
+        Some(Value::String(s)) => Some(json!([s])),
+        Some(Value::Array(a)) if !a.is_empty() => Some(Value::Array(a.clone())),
+        _ => None,
+    }
+}

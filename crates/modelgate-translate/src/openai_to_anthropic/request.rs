@@ -1,7 +1,10 @@
 //! OpenAI chat request → Anthropic messages request.
 
 use super::{Context, DEFAULT_MAX_TOKENS, JSON_TOOL};
-use crate::util::{object, parse_data_url, text_of};
+use crate::util::{
+    ToolChoice, max_tokens, object, parse_data_url, parse_tool_choice, stop_list, text_of,
+    tool_call_input,
+};
 use crate::{Dropped, TranslateError, Translated};
 use serde_json::{Map, Value, json};
 
@@ -72,25 +75,17 @@ pub fn translate(req: &Value, upstream_model: &str) -> Result<Translated<Context
         out.insert("system".into(), Value::Array(system));
     }
     out.insert("messages".into(), Value::Array(turns));
-    let max_tokens = obj
-        .get("max_completion_tokens")
-        .or_else(|| obj.get("max_tokens"))
-        .and_then(Value::as_u64)
-        .unwrap_or(DEFAULT_MAX_TOKENS);
-    out.insert("max_tokens".into(), json!(max_tokens));
+    out.insert(
+        "max_tokens".into(),
+        json!(max_tokens(obj, DEFAULT_MAX_TOKENS)),
+    );
     for key in ["temperature", "top_p", "top_k", "thinking"] {
         if let Some(v) = obj.get(key).filter(|v| !v.is_null()) {
             out.insert(key.into(), v.clone());
         }
     }
-    match obj.get("stop") {
-        Some(Value::String(s)) => {
-            out.insert("stop_sequences".into(), json!([s]));
-        }
-        Some(Value::Array(a)) if !a.is_empty() => {
-            out.insert("stop_sequences".into(), Value::Array(a.clone()));
-        }
-        _ => {}
+    if let Some(stops) = stop_list(obj) {
+        out.insert("stop_sequences".into(), stops);
     }
     let stream = obj.get("stream").and_then(Value::as_bool).unwrap_or(false);
     if stream {
@@ -274,16 +269,7 @@ fn assistant_blocks(m: &Value, i: usize) -> Result<Vec<Value>, TranslateError> {
         for (k, call) in calls.iter().enumerate() {
             let f = call.get("function").unwrap_or(&Value::Null);
             let args = f.get("arguments").and_then(Value::as_str).unwrap_or("{}");
-            let input: Value = if args.trim().is_empty() {
-                json!({})
-            } else {
-                serde_json::from_str(args).map_err(|_| {
-                    TranslateError::at(
-                        &format!("messages[{i}].tool_calls[{k}].function.arguments"),
-                        "tool call arguments must be a JSON object",
-                    )
-                })?
-            };
+            let input = tool_call_input(args, i, k)?;
             blocks.push(json!({
                 "type": "tool_use",
                 "id": call.get("id").and_then(Value::as_str).unwrap_or(""),
@@ -352,30 +338,12 @@ fn convert_tool(t: &Value, dropped: &mut Dropped) -> Result<Value, TranslateErro
 }
 
 fn convert_tool_choice(choice: Option<&Value>) -> Result<Option<Value>, TranslateError> {
-    Ok(match choice {
-        None | Some(Value::Null) => None,
-        Some(Value::String(s)) => Some(match s.as_str() {
-            "auto" => json!({"type": "auto"}),
-            "none" => json!({"type": "none"}),
-            "required" => json!({"type": "any"}),
-            other => {
-                return Err(TranslateError::at(
-                    "tool_choice",
-                    format!("unknown tool_choice '{other}'"),
-                ));
-            }
-        }),
-        Some(obj) => {
-            let name = obj
-                .get("function")
-                .and_then(|f| f.get("name"))
-                .and_then(Value::as_str)
-                .ok_or_else(|| {
-                    TranslateError::at("tool_choice", "tool_choice.function.name is required")
-                })?;
-            Some(json!({"type": "tool", "name": name}))
-        }
-    })
+    Ok(parse_tool_choice(choice)?.map(|c| match c {
+        ToolChoice::Auto => json!({"type": "auto"}),
+        ToolChoice::None => json!({"type": "none"}),
+        ToolChoice::Required => json!({"type": "any"}),
+        ToolChoice::Named(name) => json!({"type": "tool", "name": name}),
+    }))
 }
 
 /// The schema JSON mode must follow, if `response_format` asks for JSON.

@@ -3,7 +3,9 @@
 use super::Context;
 use crate::openai_to_anthropic::request::json_mode_schema;
 use crate::openai_to_anthropic::{DEFAULT_MAX_TOKENS, JSON_TOOL};
-use crate::util::{parse_data_url, text_of};
+use crate::util::{
+    ToolChoice, max_tokens, parse_data_url, parse_tool_choice, stop_list, text_of, tool_call_input,
+};
 use crate::{Dropped, TranslateError, Translated};
 use serde_json::{Map, Value, json};
 
@@ -46,26 +48,18 @@ pub fn translate(req: &Value) -> Result<Translated<Context>, TranslateError> {
         out.insert("system".into(), Value::Array(system));
     }
     let mut inference = Map::new();
-    let max_tokens = obj
-        .get("max_completion_tokens")
-        .or_else(|| obj.get("max_tokens"))
-        .and_then(Value::as_u64)
-        .unwrap_or(DEFAULT_MAX_TOKENS);
-    inference.insert("maxTokens".into(), json!(max_tokens));
+    inference.insert(
+        "maxTokens".into(),
+        json!(max_tokens(obj, DEFAULT_MAX_TOKENS)),
+    );
     if let Some(t) = obj.get("temperature").filter(|v| !v.is_null()) {
         inference.insert("temperature".into(), t.clone());
     }
     if let Some(p) = obj.get("top_p").filter(|v| !v.is_null()) {
         inference.insert("topP".into(), p.clone());
     }
-    match obj.get("stop") {
-        Some(Value::String(s)) => {
-            inference.insert("stopSequences".into(), json!([s]));
-        }
-        Some(Value::Array(a)) if !a.is_empty() => {
-            inference.insert("stopSequences".into(), Value::Array(a.clone()));
-        }
-        _ => {}
+    if let Some(stops) = stop_list(obj) {
+        inference.insert("stopSequences".into(), stops);
     }
     out.insert("inferenceConfig".into(), Value::Object(inference));
     if let Some(k) = obj.get("top_k").filter(|v| !v.is_null()) {
@@ -92,31 +86,15 @@ pub fn translate(req: &Value) -> Result<Translated<Context>, TranslateError> {
         }
         tools.push(json!({"toolSpec": spec}));
     }
-    let mut choice = match obj.get("tool_choice") {
-        None | Some(Value::Null) => None,
-        Some(Value::String(s)) => match s.as_str() {
-            "auto" => Some(json!({"auto": {}})),
-            "required" => Some(json!({"any": {}})),
-            "none" => {
-                dropped.push("tool_choice".into());
-                None
-            }
-            other => {
-                return Err(TranslateError::at(
-                    "tool_choice",
-                    format!("unknown tool_choice '{other}'"),
-                ));
-            }
-        },
-        Some(o) => {
-            let name = o
-                .get("function")
-                .and_then(|f| f.get("name"))
-                .and_then(Value::as_str)
-                .ok_or_else(|| {
-                    TranslateError::at("tool_choice", "tool_choice.function.name is required")
-                })?;
-            Some(json!({"tool": {"name": name}}))
+    let mut choice = match parse_tool_choice(obj.get("tool_choice"))? {
+        None => None,
+        Some(ToolChoice::Auto) => Some(json!({"auto": {}})),
+        Some(ToolChoice::Required) => Some(json!({"any": {}})),
+        Some(ToolChoice::Named(name)) => Some(json!({"tool": {"name": name}})),
+        // Bedrock has no "none": the tools stay (history may use them), the choice is dropped.
+        Some(ToolChoice::None) => {
+            dropped.push("tool_choice".into());
+            None
         }
     };
     let mut context = Context {
@@ -280,16 +258,7 @@ fn assistant_blocks(m: &Value, i: usize) -> Result<Vec<Value>, TranslateError> {
     {
         let f = call.get("function").unwrap_or(&Value::Null);
         let args = f.get("arguments").and_then(Value::as_str).unwrap_or("{}");
-        let input: Value = if args.trim().is_empty() {
-            json!({})
-        } else {
-            serde_json::from_str(args).map_err(|_| {
-                TranslateError::at(
-                    &format!("messages[{i}].tool_calls[{k}].function.arguments"),
-                    "tool call arguments must be a JSON object",
-                )
-            })?
-        };
+        let input = tool_call_input(args, i, k)?;
         blocks.push(json!({"toolUse": {"toolUseId": call.get("id").cloned().unwrap_or(json!("")), "name": f.get("name").cloned().unwrap_or(json!("")), "input": input}}));
     }
     Ok(blocks)
