@@ -18,10 +18,11 @@ fuzz_target!(|data: &[u8]| {
     }
     let _ = o2a::response::translate(&v, &o2a::Context::default(), 0);
     let _ = a2o::response::translate(&v, &a2o::Context::default());
-    let _ = o2b::response::translate(&v, "m", &o2a::Context::default(), 0);
+    let meta = o2b::response::ResponseMeta { id: "id".into(), model: "m".into(), created: 0 };
+    let _ = o2b::response::translate(&v, &meta, &o2a::Context::default());
     let mut s1 = o2a::stream::StreamTranslator::new(o2a::Context::default(), 0);
     let mut s2 = a2o::stream::StreamTranslator::new(a2o::Context::default());
-    let mut s3 = o2b::stream::StreamTranslator::new(o2a::Context::default(), "m".into(), 0);
+    let mut s3 = o2b::stream::StreamTranslator::new(o2a::Context::default(), meta);
     for item in v.as_array().into_iter().flatten() {
         let _ = s1.on_event(item);
         let _ = s2.on_chunk(item);

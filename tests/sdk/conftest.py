@@ -1,9 +1,10 @@
 """Session fixtures for the OpenAI and Anthropic SDK tests: a mock upstream and a gateway,
 both real processes on 127.0.0.1 port 0.
 
-The gateway has two providers on the same mock: `mock` (OpenAI-compatible, the mock's
-advertised models) and `claude` (kind `anthropic`, the models in CLAUDE_MODELS, spoken to
-over the mock's Anthropic Messages endpoint).
+The gateway has these providers on the same mock: `mock` (OpenAI-compatible, the mock's
+advertised models), `claude` (kind `anthropic`, the models in CLAUDE_MODELS, spoken to
+over the mock's Anthropic Messages endpoint) and three of kind `aws-bedrock` on the mock's
+Converse / ConverseStream endpoints (see BEDROCK_PROVIDERS).
 
 The binaries come from MODELGATE_BIN and MOCK_BIN (tests/sdk/run.sh sets them), falling
 back to target/debug/. Every process writes its stdout and stderr to files in a temporary
@@ -44,6 +45,32 @@ MOCK_MODELS = ["m1", "emb-1", "error-500", "break-model"]
 # message_stop.
 CLAUDE_MODELS = ["claude-x", "claude-tool", "claude-error-500", "claude-truncate"]
 CLAUDE_UPSTREAM_KEY = "sk-ant-x"
+# The credentials and region the mock's Bedrock endpoints accept: it recomputes every
+# request's SigV4 signature with them and answers 403 on a mismatch
+# (crates/modelgate-testkit/src/mock.rs).
+BEDROCK_ACCESS_KEY = "AKIAMOCKACCESSKEY01"
+BEDROCK_SECRET_KEY = "mock/secret+access+key+canary0123456789"
+BEDROCK_REGION = "us-west-2"
+# The models of the `aws-bedrock` provider `bedrock`. On the mock, `tool` in the name
+# answers with a toolUse of the request's first tool (input {"city": "Paris"}),
+# `exception` puts a throttlingException frame in the stream, `truncate` ends a stream
+# without its metadata frame and `error-500` answers 500.
+BEDROCK_MODELS = [
+    "anthropic.claude-3-5-sonnet-20240620-v1:0",
+    "meta.tool-model",
+    "meta.exception-model",
+    "meta.truncate-model",
+    "meta.error-500-model",
+]
+# name -> extra `auth` fields and models, for the Bedrock providers registered:
+# `bedrock` (the right credentials), `bedrock-sts` (the same with a session token, which the
+# mock takes as signed) and `bedrock-badsecret` (a wrong secret: every request is refused
+# with 403 by the mock).
+BEDROCK_PROVIDERS: dict[str, tuple[dict[str, str], list[str]]] = {
+    "bedrock": ({}, BEDROCK_MODELS),
+    "bedrock-sts": ({"session_token": "mock-session-token/with+odd=chars"}, ["meta.sts-model"]),
+    "bedrock-badsecret": ({"secret_access_key": "not/the+right+secret0000000000000000000"}, ["meta.badsecret-model"]),
+}
 START_TIMEOUT = 30.0
 STOP_TIMEOUT = 30.0
 
@@ -261,6 +288,27 @@ def gateway(logdir, mock_upstream):
             },
         )
         assert status == 201, f"POST /api/providers (claude): {status} {body}\n{p.logs()}"
+        for name, (auth_extra, models) in BEDROCK_PROVIDERS.items():
+            auth = {
+                "type": "aws-sigv4",
+                "access_key_id": BEDROCK_ACCESS_KEY,
+                "secret_access_key": BEDROCK_SECRET_KEY,
+                **auth_extra,
+            }
+            status, body = http_json(
+                "POST",
+                origin + "/api/providers",
+                admin_key,
+                {
+                    "name": name,
+                    "kind": "aws-bedrock",
+                    "region": BEDROCK_REGION,
+                    "endpoint": mock_upstream,
+                    "auth": auth,
+                    "models": models,
+                },
+            )
+            assert status == 201, f"POST /api/providers ({name}): {status} {body}\n{p.logs()}"
         status, body = http_json("POST", origin + "/api/keys", admin_key, {"name": "sdk"})
         assert status == 201, f"POST /api/keys: {status} {body}\n{p.logs()}"
         assert isinstance(body, dict) and body.get("key"), body

@@ -402,7 +402,7 @@ impl Gateway {
             );
             headers.insert("x-accel-buffering", HeaderValue::from_static("no"));
             let translator =
-                o2b::stream::StreamTranslator::new(o2b_ctx, p.upstream_model.clone(), unix_now());
+                o2b::stream::StreamTranslator::new(o2b_ctx, bedrock_meta(&p.upstream_model));
             let body = BedrockStream::new(
                 Box::pin(resp.bytes_stream()),
                 translator,
@@ -517,7 +517,7 @@ impl Gateway {
             Plan::OpenAiToBedrock(ctx) => {
                 let v: serde_json::Value = serde_json::from_slice(&bytes)
                     .map_err(|_| invalid_body(&mut guard, &provider_name))?;
-                let out = o2b::response::translate(&v, &p.upstream_model, ctx, unix_now());
+                let out = o2b::response::translate(&v, &bedrock_meta(&p.upstream_model), ctx);
                 (
                     Bytes::from(out.to_string()),
                     HeaderValue::from_static("application/json"),
@@ -526,7 +526,7 @@ impl Gateway {
             Plan::AnthropicToBedrock(a, o) => {
                 let v: serde_json::Value = serde_json::from_slice(&bytes)
                     .map_err(|_| invalid_body(&mut guard, &provider_name))?;
-                let openai = o2b::response::translate(&v, &p.upstream_model, o, unix_now());
+                let openai = o2b::response::translate(&v, &bedrock_meta(&p.upstream_model), o);
                 (
                     Bytes::from(a2o::response::translate(&openai, a).to_string()),
                     HeaderValue::from_static("application/json"),
@@ -599,6 +599,15 @@ impl Gateway {
                 })
             }
         }
+    }
+}
+
+/// A unique id for a translated Bedrock response (Bedrock sends none).
+fn bedrock_meta(model: &str) -> o2b::response::ResponseMeta {
+    o2b::response::ResponseMeta {
+        id: format!("chatcmpl-{}", modelgate_core::ids::new_id("bedrock")),
+        model: model.to_owned(),
+        created: unix_now(),
     }
 }
 

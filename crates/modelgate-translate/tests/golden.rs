@@ -9,6 +9,14 @@ use modelgate_translate::{
 use serde_json::{Value, json};
 use std::path::Path;
 
+fn meta() -> o2b::response::ResponseMeta {
+    o2b::response::ResponseMeta {
+        id: "chatcmpl-golden".into(),
+        model: "bedrock-model".into(),
+        created: 1_700_000_000,
+    }
+}
+
 fn run(case: &Value) -> Value {
     let input = &case["input"];
     match case["kind"].as_str().unwrap() {
@@ -89,15 +97,14 @@ fn run(case: &Value) -> Value {
                 json_tool: case["json_tool"].as_str().map(str::to_owned),
                 include_usage: false,
             };
-            o2b::response::translate(input, "bedrock-model", &ctx, 1_700_000_000)
+            o2b::response::translate(input, &meta(), &ctx)
         }
         "openai_to_bedrock.stream" => {
             let ctx = o2a::Context {
                 json_tool: None,
                 include_usage: true,
             };
-            let mut t =
-                o2b::stream::StreamTranslator::new(ctx, "bedrock-model".into(), 1_700_000_000);
+            let mut t = o2b::stream::StreamTranslator::new(ctx, meta());
             let mut out = Vec::new();
             for ev in input.as_array().unwrap() {
                 let name = ev[0].as_str().unwrap();

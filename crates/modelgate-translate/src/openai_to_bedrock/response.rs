@@ -24,7 +24,17 @@ pub fn usage(u: &Value) -> Value {
         "prompt_tokens_details": {"cached_tokens": cached}})
 }
 
-pub fn translate(resp: &Value, model: &str, ctx: &Context, created: UnixSeconds) -> Value {
+/// Identity of one translated response: its id (Bedrock sends none, so the caller makes
+/// one unique per request), the model name to report, and the creation time.
+#[derive(Debug, Clone)]
+pub struct ResponseMeta {
+    pub id: String,
+    pub model: String,
+    pub created: UnixSeconds,
+}
+
+pub fn translate(resp: &Value, meta: &ResponseMeta, ctx: &Context) -> Value {
+    let created = meta.created;
     let content = resp
         .get("output")
         .and_then(|o| o.get("message"))
@@ -74,10 +84,10 @@ pub fn translate(resp: &Value, model: &str, ctx: &Context, created: UnixSeconds)
         message["thinking_blocks"] = Value::Array(thinking_blocks);
     }
     json!({
-        "id": format!("chatcmpl-bedrock-{created}"),
+        "id": meta.id,
         "object": "chat.completion",
         "created": created,
-        "model": model,
+        "model": meta.model,
         "choices": [{"index": 0, "message": message, "finish_reason": finish, "logprobs": null}],
         "usage": usage(resp.get("usage").unwrap_or(&Value::Null)),
     })

@@ -2,16 +2,14 @@
 //! `:event-type` and the JSON payload) → OpenAI chat completion chunks.
 
 use super::Context;
-use super::response::{finish_reason, usage};
+use super::response::{ResponseMeta, finish_reason, usage};
 use crate::openai_to_anthropic::stream::Chunk;
-use crate::util::UnixSeconds;
 use serde_json::{Value, json};
 
 #[derive(Debug)]
 pub struct StreamTranslator {
     ctx: Context,
-    model: String,
-    created: UnixSeconds,
+    meta: ResponseMeta,
     /// Bedrock content block index → OpenAI tool call index.
     tools: Vec<(u64, usize)>,
     json_block: Option<u64>,
@@ -23,11 +21,10 @@ pub struct StreamTranslator {
 }
 
 impl StreamTranslator {
-    pub fn new(ctx: Context, model: String, created: UnixSeconds) -> Self {
+    pub fn new(ctx: Context, meta: ResponseMeta) -> Self {
         Self {
             ctx,
-            model,
-            created,
+            meta,
             tools: Vec::new(),
             json_block: None,
             reasoning: String::new(),
@@ -44,8 +41,8 @@ impl StreamTranslator {
 
     fn chunk(&self, delta: Value, finish: Option<&str>) -> Chunk {
         Chunk::Data(
-            json!({"id": format!("chatcmpl-bedrock-{}", self.created), "object": "chat.completion.chunk",
-            "created": self.created, "model": self.model,
+            json!({"id": self.meta.id, "object": "chat.completion.chunk",
+            "created": self.meta.created, "model": self.meta.model,
             "choices": [{"index": 0, "delta": delta, "finish_reason": finish, "logprobs": null}]}),
         )
     }
@@ -119,16 +116,17 @@ impl StreamTranslator {
                 } else {
                     finish_reason(p.get("stopReason").and_then(Value::as_str))
                 };
+                // Sent with the closing `metadata`, so a stream that never completes does
+                // not show a finish reason before its error.
                 self.finish = Some(reason);
-                vec![self.chunk(json!({}), Some(reason))]
+                vec![]
             }
             "metadata" => {
                 self.usage = p.get("usage").cloned().unwrap_or(Value::Null);
                 self.done = true;
-                let mut out = Vec::new();
+                let mut out = vec![self.chunk(json!({}), Some(self.finish.unwrap_or("stop")))];
                 if self.ctx.include_usage {
-                    out.push(Chunk::Data(json!({"id": format!("chatcmpl-bedrock-{}", self.created),
-                        "object": "chat.completion.chunk", "created": self.created, "model": self.model,
+                    out.push(Chunk::Data(json!({"id": self.meta.id, "object": "chat.completion.chunk", "created": self.meta.created, "model": self.meta.model,
                         "choices": [], "usage": usage(&self.usage)})));
                 }
                 out.push(Chunk::Done);
