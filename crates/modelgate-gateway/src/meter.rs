@@ -26,7 +26,13 @@ pub struct UsageSink {
 }
 
 /// Largest number of records written in one transaction.
-const MAX_BATCH: usize = 512;
+const MAX_BATCH: usize = 2048;
+/// How long the writer waits for more records before writing a batch. Nothing waits on
+/// this (responses never wait for their record); it only turns one transaction per
+/// request into one per batch under load. A flush skips it.
+const LINGER: Duration = Duration::from_millis(25);
+/// `last_used_at` is kept to this precision, so a busy key is not rewritten per batch.
+const LAST_USED_PRECISION_MS: i64 = 60_000;
 
 /// Starts the writer task.
 pub fn spawn_writer(store: Arc<dyn Store>) -> (UsageSink, tokio::task::JoinHandle<()>) {
@@ -55,18 +61,29 @@ impl UsageSink {
 async fn writer(store: Arc<dyn Store>, mut rx: mpsc::UnboundedReceiver<Msg>) {
     let mut batch: Vec<UsageRecord> = Vec::new();
     let mut waiters: Vec<oneshot::Sender<()>> = Vec::new();
+    let mut last_used: HashMap<String, i64> = HashMap::new();
     while let Some(first) = rx.recv().await {
+        let deadline = tokio::time::Instant::now() + LINGER;
         let mut next = Some(first);
-        while let Some(msg) = next.take() {
-            match msg {
-                Msg::Record(r) => batch.push(*r),
-                Msg::Flush(w) => waiters.push(w),
+        loop {
+            while let Some(msg) = next.take() {
+                match msg {
+                    Msg::Record(r) => batch.push(*r),
+                    Msg::Flush(w) => waiters.push(w),
+                }
+                if batch.len() < MAX_BATCH {
+                    next = rx.try_recv().ok();
+                }
             }
-            if batch.len() < MAX_BATCH {
-                next = rx.try_recv().ok();
+            if !waiters.is_empty() || batch.len() >= MAX_BATCH {
+                break;
+            }
+            match tokio::time::timeout_at(deadline, rx.recv()).await {
+                Ok(Some(msg)) => next = Some(msg),
+                Ok(None) | Err(_) => break,
             }
         }
-        write_batch(&*store, &batch).await;
+        write_batch(&*store, &batch, &mut last_used).await;
         batch.clear();
         for w in waiters.drain(..) {
             let _ = w.send(());
@@ -76,7 +93,7 @@ async fn writer(store: Arc<dyn Store>, mut rx: mpsc::UnboundedReceiver<Msg>) {
 
 /// Writes one batch, retrying with capped backoff until it lands: records are never
 /// popped and then lost because the database hiccuped.
-async fn write_batch(store: &dyn Store, batch: &[UsageRecord]) {
+async fn write_batch(store: &dyn Store, batch: &[UsageRecord], written: &mut HashMap<String, i64>) {
     if batch.is_empty() {
         return;
     }
@@ -92,19 +109,30 @@ async fn write_batch(store: &dyn Store, batch: &[UsageRecord]) {
             }
         }
     }
-    let mut last_used: HashMap<&str, i64> = HashMap::new();
+    let mut latest: HashMap<&str, i64> = HashMap::new();
     for r in batch {
-        let at = last_used
-            .entry(r.key_id.as_str())
-            .or_insert(r.created_at_ms);
+        let at = latest.entry(r.key_id.as_str()).or_insert(r.created_at_ms);
         *at = (*at).max(r.created_at_ms);
     }
-    let touches: Vec<(String, i64)> = last_used
+    let touches: Vec<(String, i64)> = latest
         .into_iter()
+        .filter(|(k, at)| {
+            written
+                .get(*k)
+                .is_none_or(|w| at - w >= LAST_USED_PRECISION_MS)
+        })
         .map(|(k, v)| (k.to_owned(), v))
         .collect();
-    if let Err(e) = store.touch_keys(&touches).await {
-        tracing::warn!(error = %e, "could not update keys' last-used times");
+    if touches.is_empty() {
+        return;
+    }
+    match store.touch_keys(&touches).await {
+        Ok(()) => {
+            for (k, at) in touches {
+                written.insert(k, at);
+            }
+        }
+        Err(e) => tracing::warn!(error = %e, "could not update keys' last-used times"),
     }
 }
 

@@ -28,4 +28,4 @@ impl PgStore {
     }
 }
 
-crate::sql_impl::impl_store!(PgStore);
+crate::sql_impl::impl_store!(PgStore, sqlx::Postgres);

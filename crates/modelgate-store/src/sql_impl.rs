@@ -58,11 +58,12 @@ pub(crate) const KEY_AUTH_SELECT: &str = "SELECT k.*, u.name AS user_name, u.rol
      u.deactivated_at AS user_deactivated_at \
      FROM api_keys k JOIN users u ON u.id = k.user_id WHERE k.key_hash = $1";
 
-pub(crate) const INSERT_USAGE: &str = "INSERT INTO usage_records (id, request_id, created_at, \
+pub(crate) const INSERT_USAGE_HEAD: &str = "INSERT INTO usage_records (id, request_id, created_at, \
      key_id, user_id, provider, model, api, stream, input_tokens, output_tokens, cached_tokens, \
-     usage_estimated, cost_micros, status, outcome, latency_ms, ttft_ms) \
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18) \
-     ON CONFLICT (id) DO NOTHING";
+     usage_estimated, cost_micros, status, outcome, latency_ms, ttft_ms) ";
+
+/// Rows per INSERT statement (18 parameters each; SQLite allows 32766 per statement).
+pub(crate) const ROWS_PER_INSERT: usize = 500;
 
 /// Saturating conversion for token counts stored in signed 64-bit columns.
 pub(crate) fn to_i64(v: u64) -> i64 {
@@ -72,7 +73,7 @@ pub(crate) fn to_i64(v: u64) -> i64 {
 /// Implements [`crate::Store`] for a backend type with a `pool` field and a
 /// `BACKEND` constant.
 macro_rules! impl_store {
-    ($store:ty) => {
+    ($store:ty, $db:ty) => {
         #[async_trait::async_trait]
         impl $crate::Store for $store {
             fn backend(&self) -> &'static str {
@@ -268,29 +269,33 @@ macro_rules! impl_store {
                 if records.is_empty() {
                     return Ok(());
                 }
+                // One multi-row INSERT per chunk: a batch costs one round trip to the
+                // database, not one per record.
                 let mut tx = self.pool.begin().await?;
-                for r in records {
-                    sqlx::query($crate::sql_impl::INSERT_USAGE)
-                        .bind(&r.id)
-                        .bind(&r.request_id)
-                        .bind(r.created_at_ms)
-                        .bind(&r.key_id)
-                        .bind(&r.user_id)
-                        .bind(&r.provider)
-                        .bind(&r.model)
-                        .bind(&r.api)
-                        .bind(i64::from(r.stream))
-                        .bind(to_i64(r.usage.input_tokens))
-                        .bind(to_i64(r.usage.output_tokens))
-                        .bind(to_i64(r.usage.cached_tokens))
-                        .bind(i64::from(r.usage_estimated))
-                        .bind(r.cost_micros)
-                        .bind(i64::from(r.status))
-                        .bind(r.outcome.as_str())
-                        .bind(r.latency_ms)
-                        .bind(r.ttft_ms)
-                        .execute(&mut *tx)
-                        .await?;
+                for chunk in records.chunks($crate::sql_impl::ROWS_PER_INSERT) {
+                    let mut q = sqlx::QueryBuilder::<$db>::new($crate::sql_impl::INSERT_USAGE_HEAD);
+                    q.push_values(chunk, |mut b, r| {
+                        b.push_bind(&r.id)
+                            .push_bind(&r.request_id)
+                            .push_bind(r.created_at_ms)
+                            .push_bind(&r.key_id)
+                            .push_bind(&r.user_id)
+                            .push_bind(&r.provider)
+                            .push_bind(&r.model)
+                            .push_bind(&r.api)
+                            .push_bind(i64::from(r.stream))
+                            .push_bind(to_i64(r.usage.input_tokens))
+                            .push_bind(to_i64(r.usage.output_tokens))
+                            .push_bind(to_i64(r.usage.cached_tokens))
+                            .push_bind(i64::from(r.usage_estimated))
+                            .push_bind(r.cost_micros)
+                            .push_bind(i64::from(r.status))
+                            .push_bind(r.outcome.as_str())
+                            .push_bind(r.latency_ms)
+                            .push_bind(r.ttft_ms);
+                    });
+                    q.push(" ON CONFLICT (id) DO NOTHING");
+                    q.build().execute(&mut *tx).await?;
                 }
                 tx.commit().await?;
                 Ok(())

@@ -31,4 +31,4 @@ impl SqliteStore {
     }
 }
 
-crate::sql_impl::impl_store!(SqliteStore);
+crate::sql_impl::impl_store!(SqliteStore, sqlx::Sqlite);

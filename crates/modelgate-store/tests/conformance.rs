@@ -279,6 +279,20 @@ async fn usage_is_idempotent_and_filtered(h: Harness) {
         .unwrap();
     assert_eq!(window.len(), 1);
     assert_eq!(window[0].id, "u2");
+    // Large batches are split into several statements inside one transaction.
+    let many: Vec<_> = (0..1_234)
+        .map(|i| usage(&format!("bulk{i}"), "carol", 1_000 + i))
+        .collect();
+    s.insert_usage(&many).await.unwrap();
+    let carol = s
+        .list_usage(&UsageFilter {
+            user_id: Some("carol".into()),
+            limit: 10_000,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(carol.len(), 1_234);
     let limited = s
         .list_usage(&UsageFilter {
             limit: 2,
