@@ -3,14 +3,21 @@
 //! `modelgate listening on http://ADDR` line on stdout. CPU time (`utime + stime` of
 //! `/proc/<pid>/stat`, all threads) and memory (`VmHWM`, `VmRSS` of `/proc/<pid>/status`)
 //! are read from procfs. The process is always stopped — SIGTERM, then SIGKILL after 10 s —
-//! by [`GatewayProcess::stop`] or, on any early exit, by `Drop`.
+//! by [`GatewayProcess::stop`] or, on any early exit, by `Drop`. [`register_provider`]
+//! points the gateway at the mock, and [`machine_busy`]/[`own_cpu`] let each phase check
+//! that no other process disturbed it.
 
+use crate::load::HttpClient;
 use anyhow::{Context, Result, bail};
+use bytes::Bytes;
+use http::{Request, header};
+use http_body_util::{BodyExt, Full};
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use tokio::runtime::Runtime;
 
 /// The bootstrap admin key the bench gives the gateway.
 pub const ADMIN_KEY: &str = "mg_bench_admin_key_000000000000000000";
@@ -68,7 +75,7 @@ impl GatewayProcess {
             child,
             addr: SocketAddr::from(([127, 0, 0, 1], 0)),
             data_dir,
-            clock_ticks: clock_ticks(),
+            clock_ticks: read_clock_ticks(),
             stopped: false,
         };
         let stdout = stdout.context("the gateway's stdout was not captured")?;
@@ -100,24 +107,12 @@ impl GatewayProcess {
 
     /// CPU time (user + system, all threads) the gateway has used so far.
     pub fn cpu_time(&self) -> Result<Duration> {
-        let path = format!("/proc/{}/stat", self.pid());
-        let stat = std::fs::read_to_string(&path).with_context(|| format!("reading {path}"))?;
-        // Fields after the parenthesised command name start at field 3 (`state`);
-        // utime and stime are fields 14 and 15.
-        let rest = stat
-            .rsplit_once(')')
-            .map(|(_, r)| r)
-            .context("unexpected /proc/<pid>/stat format")?;
-        let fields: Vec<&str> = rest.split_whitespace().collect();
-        let field = |i: usize| -> Result<u64> {
-            fields
-                .get(i)
-                .context("short /proc/<pid>/stat")?
-                .parse::<u64>()
-                .context("non-numeric field in /proc/<pid>/stat")
-        };
-        let ticks = field(11)? + field(12)?;
-        Ok(Duration::from_secs_f64(ticks as f64 / self.clock_ticks))
+        process_cpu(&format!("/proc/{}/stat", self.pid()), self.clock_ticks)
+    }
+
+    /// Clock ticks per second (`getconf CLK_TCK`).
+    pub fn clock_ticks(&self) -> f64 {
+        self.clock_ticks
     }
 
     /// Waits (up to `max`) until the gateway uses at most one clock tick of CPU per 100 ms,
@@ -190,8 +185,53 @@ impl Drop for GatewayProcess {
     }
 }
 
+/// CPU time the whole machine spent busy (all but idle and iowait), from `/proc/stat`.
+pub fn machine_busy(clock_ticks: f64) -> Result<Duration> {
+    let stat = std::fs::read_to_string("/proc/stat").context("reading /proc/stat")?;
+    let line = stat.lines().next().context("empty /proc/stat")?;
+    let ticks: Vec<u64> = line
+        .split_whitespace()
+        .skip(1)
+        .map(|v| v.parse().unwrap_or(0))
+        .collect();
+    // user nice system idle iowait irq softirq steal (guest time is inside user).
+    let busy: u64 = ticks
+        .iter()
+        .take(8)
+        .enumerate()
+        .filter(|(i, _)| *i != 3 && *i != 4)
+        .map(|(_, t)| t)
+        .sum();
+    Ok(Duration::from_secs_f64(busy as f64 / clock_ticks))
+}
+
+/// CPU time of this process (load generator and mock), from `/proc/self/stat`.
+pub fn own_cpu(clock_ticks: f64) -> Result<Duration> {
+    process_cpu("/proc/self/stat", clock_ticks)
+}
+
+fn process_cpu(path: &str, clock_ticks: f64) -> Result<Duration> {
+    let stat = std::fs::read_to_string(path).with_context(|| format!("reading {path}"))?;
+    // Fields after the parenthesised command name start at field 3 (`state`);
+    // utime and stime are fields 14 and 15.
+    let rest = stat
+        .rsplit_once(')')
+        .map(|(_, r)| r)
+        .context("unexpected /proc/<pid>/stat format")?;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let field = |i: usize| -> Result<u64> {
+        fields
+            .get(i)
+            .context("short /proc/<pid>/stat")?
+            .parse::<u64>()
+            .context("non-numeric field in /proc/<pid>/stat")
+    };
+    let ticks = field(11)? + field(12)?;
+    Ok(Duration::from_secs_f64(ticks as f64 / clock_ticks))
+}
+
 /// `getconf CLK_TCK`, else the usual 100.
-fn clock_ticks() -> f64 {
+fn read_clock_ticks() -> f64 {
     Command::new("getconf")
         .arg("CLK_TCK")
         .output()
@@ -200,4 +240,38 @@ fn clock_ticks() -> f64 {
         .and_then(|s| s.trim().parse::<f64>().ok())
         .filter(|t| *t > 0.0)
         .unwrap_or(100.0)
+}
+
+/// Registers the mock with the gateway as provider `bench` (expects 201 Created).
+pub fn register_provider(
+    rt: &Runtime,
+    client: &HttpClient,
+    gateway: SocketAddr,
+    mock: SocketAddr,
+    admin_key: &str,
+) -> Result<()> {
+    let body = serde_json::json!({
+        "name": "bench",
+        "kind": "openai-compatible",
+        "endpoint": format!("http://{mock}"),
+        "models": [crate::mock::MODEL],
+    });
+    let req = Request::post(format!("http://{gateway}/api/providers"))
+        .header(header::CONTENT_TYPE, "application/json")
+        .header(header::AUTHORIZATION, format!("Bearer {admin_key}"))
+        .body(Full::new(Bytes::from(body.to_string())))?;
+    rt.block_on(async {
+        let resp = tokio::time::timeout(crate::load::REQUEST_TIMEOUT, client.request(req))
+            .await
+            .context("registering the mock timed out")??;
+        let status = resp.status();
+        let text = resp.into_body().collect().await?.to_bytes();
+        if status != http::StatusCode::CREATED {
+            bail!(
+                "registering the mock answered {status}: {}",
+                String::from_utf8_lossy(&text)
+            );
+        }
+        Ok(())
+    })
 }

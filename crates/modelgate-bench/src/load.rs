@@ -12,7 +12,7 @@
 //! [`REQUEST_TIMEOUT`].
 
 use crate::stats::nanos;
-use anyhow::{Context, Result, anyhow, bail};
+use anyhow::{Result, anyhow, bail};
 use bytes::Bytes;
 use http::{HeaderValue, Request, Uri, header};
 use http_body_util::{BodyExt, Full};
@@ -135,7 +135,12 @@ pub struct Outcome {
     pub max_gap: Duration,
     /// Open loop: how late the dispatcher handed each request over, in nanoseconds.
     pub lateness: Vec<u64>,
+    /// Requests whose TTFT or longest frame gap exceeded [`STALL`].
+    pub stalls: u64,
 }
+
+/// A pause this long smells of a Nagle/delayed-ACK stall (~40 ms).
+pub const STALL: Duration = Duration::from_millis(30);
 
 impl Outcome {
     fn push(&mut self, result: Result<Timing>) {
@@ -147,6 +152,9 @@ impl Outcome {
                     self.ttfts.push(nanos(ttft));
                 }
                 self.max_gap = self.max_gap.max(t.max_gap);
+                if t.max_gap > STALL || t.ttft.is_some_and(|d| d > STALL) {
+                    self.stalls += 1;
+                }
             }
             Err(e) => {
                 self.errors += 1;
@@ -166,6 +174,7 @@ impl Outcome {
         self.totals.extend(other.totals);
         self.ttfts.extend(other.ttfts);
         self.max_gap = self.max_gap.max(other.max_gap);
+        self.stalls += other.stalls;
     }
 
     /// Successful requests per second.
@@ -263,38 +272,4 @@ pub fn closed_loop(
     });
     out.elapsed = started.elapsed();
     out
-}
-
-/// Registers the mock with the gateway as provider `bench` (expects 201 Created).
-pub fn register_provider(
-    rt: &Runtime,
-    client: &HttpClient,
-    gateway: SocketAddr,
-    mock: SocketAddr,
-    admin_key: &str,
-) -> Result<()> {
-    let body = serde_json::json!({
-        "name": "bench",
-        "kind": "openai-compatible",
-        "endpoint": format!("http://{mock}"),
-        "models": [crate::mock::MODEL],
-    });
-    let req = Request::post(format!("http://{gateway}/api/providers"))
-        .header(header::CONTENT_TYPE, "application/json")
-        .header(header::AUTHORIZATION, format!("Bearer {admin_key}"))
-        .body(Full::new(Bytes::from(body.to_string())))?;
-    rt.block_on(async {
-        let resp = tokio::time::timeout(REQUEST_TIMEOUT, client.request(req))
-            .await
-            .context("registering the mock timed out")??;
-        let status = resp.status();
-        let text = resp.into_body().collect().await?.to_bytes();
-        if status != http::StatusCode::CREATED {
-            bail!(
-                "registering the mock answered {status}: {}",
-                String::from_utf8_lossy(&text)
-            );
-        }
-        Ok(())
-    })
 }

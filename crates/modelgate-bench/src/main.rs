@@ -33,7 +33,7 @@ mod stats;
 
 use anyhow::{Context, Result};
 use clap::Parser;
-use gateway_process::{ADMIN_KEY, GatewayProcess};
+use gateway_process::{ADMIN_KEY, GatewayProcess, machine_busy, own_cpu};
 use load::{HttpClient, Outcome, Target};
 use report::{Load, Mode, Phase, Report, Route};
 use stats::Summary;
@@ -116,7 +116,7 @@ fn main() -> Result<()> {
         .enable_all()
         .build()?;
     let client = load::client();
-    load::register_provider(&rt, &client, gateway.addr, mock.addr, ADMIN_KEY)?;
+    gateway_process::register_provider(&rt, &client, gateway.addr, mock.addr, ADMIN_KEY)?;
 
     let mut list = Vec::new();
     for (mode, stream) in [(Mode::Plain, false), (Mode::Stream, true)] {
@@ -226,14 +226,20 @@ fn measure(
     let duration = Duration::from_secs_f64(args.duration);
     let target = targets.get(mode, route)?;
     gateway.wait_idle(IDLE_WAIT)?;
+    let ticks = gateway.clock_ticks();
     let cpu_before = gateway.cpu_time()?;
+    let (machine_before, own_before) = (machine_busy(ticks)?, own_cpu(ticks)?);
     let mut out = match load {
         Load::Open(rate) => load::open_loop(rt, client, target, rate, duration, args.max_in_flight),
         Load::Closed(c) => load::closed_loop(rt, client, target, c, duration),
     };
     gateway.wait_idle(IDLE_WAIT)?;
-    let cpu_s = gateway.cpu_time()?.saturating_sub(cpu_before).as_secs_f64();
-    let phase = phase(mode, load, route, &mut out, cpu_s, gateway)?;
+    let cpu = gateway.cpu_time()?.saturating_sub(cpu_before);
+    let machine = machine_busy(ticks)?.saturating_sub(machine_before);
+    let own = own_cpu(ticks)?.saturating_sub(own_before);
+    let foreign_s = machine.saturating_sub(cpu + own).as_secs_f64();
+    let mut phase = phase(mode, load, route, &mut out, cpu.as_secs_f64(), gateway)?;
+    phase.foreign_cpu_s = foreign_s;
     eprintln!(
         "{mode:?} {load:?} {route:?}: {:.0} req/s, p50 {:.1} µs, p99 {:.1} µs, {} errors{}",
         phase.rps,
@@ -273,6 +279,8 @@ fn phase(
         total: Summary::of(&mut out.totals),
         ttft: (mode == Mode::Stream).then(|| Summary::of(&mut out.ttfts)),
         max_gap_us: out.max_gap.as_secs_f64() * 1e6,
+        stalls: out.stalls,
+        foreign_cpu_s: 0.0,
         lateness: (!out.lateness.is_empty()).then(|| Summary::of(&mut out.lateness)),
         cpu_s: is_gateway.then_some(cpu_s),
         cpu_us_per_req: is_gateway.then(|| cpu_s * 1e6 / (out.completed.max(1) as f64)),

@@ -1,7 +1,7 @@
 //! The text report: plain tables (added latency, streams, throughput, gateway resources)
 //! and the target verdicts with PASS/MISS, printed to stdout.
 
-use crate::report::{Mode, Report, Route, STALL_US, TARGET_CPU_US};
+use crate::report::{Mode, Phase, Report, Route, STALL_US, TARGET_CPU_US};
 use std::fmt::Write as _;
 
 pub(crate) fn verdict(ok: bool) -> &'static str {
@@ -196,6 +196,7 @@ impl Report {
                     p.memory.map_or(String::new(), |m| {
                         format!("{:.1}", m.hwm_kib as f64 / 1024.0)
                     }),
+                    format!("{:.2}", p.foreign_cpu_s),
                     match p.mode {
                         Mode::Plain => {
                             format!("{} (≤ {TARGET_CPU_US} µs)", verdict(cpu <= TARGET_CPU_US))
@@ -211,6 +212,7 @@ impl Report {
             "CPU s",
             "CPU µs/req",
             "VmHWM MiB",
+            "other procs CPU s",
             "target",
         ];
         table(out, &headers, &rows);
@@ -220,6 +222,18 @@ impl Report {
             self.final_memory.hwm_kib as f64 / 1024.0,
             self.final_memory.rss_kib as f64 / 1024.0
         );
+        let all = self.phases.iter().chain(&self.nagle);
+        let disturbed: Vec<&Phase> = all
+            .filter(|p| p.foreign_cpu_s > 0.02 * self.cpus.max(1) as f64 * p.elapsed_s)
+            .collect();
+        if !disturbed.is_empty() {
+            let total: f64 = disturbed.iter().map(|p| p.foreign_cpu_s).sum();
+            let _ = writeln!(
+                out,
+                "WARNING: other processes used {total:.1} CPU-s during {} phase(s) (over 2% of the machine); those figures are disturbed.\n",
+                disturbed.len()
+            );
+        }
     }
 
     /// (name, value, target, ok) for each target.
@@ -248,7 +262,6 @@ impl Report {
             .iter()
             .map(|p| {
                 let ttft = p.ttft.unwrap_or_default();
-                let worst = ttft.max_us.max(p.max_gap_us);
                 vec![
                     format!("{:?}", p.route).to_lowercase(),
                     p.completed.to_string(),
@@ -256,14 +269,12 @@ impl Report {
                     us(ttft.p99_us),
                     us(ttft.max_us),
                     us(p.max_gap_us),
-                    format!(
-                        "{} (< {:.0} ms)",
-                        verdict(worst < STALL_US),
-                        STALL_US / 1000.0
-                    ),
+                    p.stalls.to_string(),
+                    verdict(p.stalls == 0).to_owned(),
                 ]
             })
             .collect();
+        let stall_header = format!("streams > {:.0} ms", STALL_US / 1000.0);
         let headers = [
             "route",
             "streams",
@@ -271,6 +282,7 @@ impl Report {
             "TTFT p99",
             "TTFT max",
             "max frame gap",
+            &stall_header,
             "stall-free",
         ];
         table(out, &headers, &rows);

@@ -8,6 +8,25 @@ pub fn new_id(prefix: &str) -> String {
     format!("{prefix}_{}", base32_lower(&raw))
 }
 
+/// A new id that is unique without a system call: a random per-process prefix and a
+/// counter (`use_3kq9w1x0b5r2m7c4_1f`). For internal records whose ids are never looked up
+/// by users (no enumeration concern); unique across restarts and replicas by the prefix.
+pub fn sequential_id(prefix: &str) -> String {
+    use std::sync::OnceLock;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static PROCESS: OnceLock<String> = OnceLock::new();
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let process = PROCESS.get_or_init(|| {
+        let mut raw = [0u8; 10];
+        fill_random(&mut raw);
+        base32_lower(&raw)
+    });
+    format!(
+        "{prefix}_{process}_{:x}",
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
 /// Fills `buf` from the operating system's CSPRNG. The OS generator failing is not a
 /// recoverable condition for a server that mints credentials, so it aborts loudly.
 pub fn fill_random(buf: &mut [u8]) {
@@ -44,5 +63,9 @@ mod tests {
         assert!(a.starts_with("key_"));
         assert_eq!(a.len(), 4 + 16);
         assert_ne!(a, b);
+        let c = sequential_id("use");
+        let d = sequential_id("use");
+        assert!(c.starts_with("use_"));
+        assert_ne!(c, d);
     }
 }

@@ -5,7 +5,7 @@
 //! per batch), retries a failed batch until it lands, and updates keys' last-used times.
 //! [`UsageSink::flush`] waits until everything sent before it is stored.
 
-use modelgate_core::ids::new_id;
+use modelgate_core::ids;
 use modelgate_core::now_millis;
 use modelgate_core::usage::{Outcome, TokenUsage, UsageRecord};
 use modelgate_store::Store;
@@ -27,9 +27,10 @@ pub struct UsageSink {
 
 /// Largest number of records written in one transaction.
 const MAX_BATCH: usize = 2048;
-/// How long the writer waits for more records before writing a batch. Nothing waits on
-/// this (responses never wait for their record); it only turns one transaction per
-/// request into one per batch under load. A flush skips it.
+/// How long the writer lets a batch fill before writing it. Nothing on the request path
+/// waits for this (responses never wait for their record); it turns one transaction per
+/// request into one per batch, and a wake-up per record into one per batch. Metrics are
+/// recorded per batch too, so `/metrics` and `/api/usage` flush first.
 const LINGER: Duration = Duration::from_millis(25);
 /// `last_used_at` is kept to this precision, so a busy key is not rewritten per batch.
 const LAST_USED_PRECISION_MS: i64 = 60_000;
@@ -43,7 +44,6 @@ pub fn spawn_writer(store: Arc<dyn Store>) -> (UsageSink, tokio::task::JoinHandl
 
 impl UsageSink {
     fn send(&self, record: UsageRecord) {
-        crate::telemetry::record(&record);
         if self.tx.send(Msg::Record(Box::new(record))).is_err() {
             tracing::error!("usage writer has stopped; a usage record could not be queued");
         }
@@ -63,30 +63,41 @@ async fn writer(store: Arc<dyn Store>, mut rx: mpsc::UnboundedReceiver<Msg>) {
     let mut waiters: Vec<oneshot::Sender<()>> = Vec::new();
     let mut last_used: HashMap<String, i64> = HashMap::new();
     while let Some(first) = rx.recv().await {
-        let deadline = tokio::time::Instant::now() + LINGER;
-        let mut next = Some(first);
-        loop {
-            while let Some(msg) = next.take() {
-                match msg {
-                    Msg::Record(r) => batch.push(*r),
-                    Msg::Flush(w) => waiters.push(w),
-                }
-                if batch.len() < MAX_BATCH {
-                    next = rx.try_recv().ok();
-                }
-            }
-            if !waiters.is_empty() || batch.len() >= MAX_BATCH {
-                break;
-            }
-            match tokio::time::timeout_at(deadline, rx.recv()).await {
-                Ok(Some(msg)) => next = Some(msg),
-                Ok(None) | Err(_) => break,
-            }
+        take(Some(first), &mut rx, &mut batch, &mut waiters);
+        if waiters.is_empty() && batch.len() < MAX_BATCH {
+            // Let the batch fill. The receiver is not polled meanwhile, so senders do not
+            // wake this task once per record.
+            tokio::time::sleep(LINGER).await;
+            take(None, &mut rx, &mut batch, &mut waiters);
         }
+        crate::telemetry::record_batch(&batch);
         write_batch(&*store, &batch, &mut last_used).await;
         batch.clear();
         for w in waiters.drain(..) {
             let _ = w.send(());
+        }
+    }
+}
+
+/// Moves `first` and everything already queued into the batch (up to its limit).
+fn take(
+    mut next: Option<Msg>,
+    rx: &mut mpsc::UnboundedReceiver<Msg>,
+    batch: &mut Vec<UsageRecord>,
+    waiters: &mut Vec<oneshot::Sender<()>>,
+) {
+    loop {
+        let msg = match next.take() {
+            Some(m) => m,
+            None if batch.len() < MAX_BATCH => match rx.try_recv() {
+                Ok(m) => m,
+                Err(_) => return,
+            },
+            None => return,
+        };
+        match msg {
+            Msg::Record(r) => batch.push(*r),
+            Msg::Flush(w) => waiters.push(w),
         }
     }
 }
@@ -191,7 +202,7 @@ impl UsageGuard {
     pub fn finish(&mut self, outcome: Outcome) {
         let Some(ctx) = self.ctx.take() else { return };
         let record = UsageRecord {
-            id: new_id("use"),
+            id: ids::sequential_id("use"),
             request_id: ctx.request_id,
             created_at_ms: self.created_at_ms,
             key_id: ctx.key_id,

@@ -17,25 +17,51 @@ pub const LATENCY_BUCKETS: &[f64] = &[
     120.0, 300.0,
 ];
 
-/// Records a metered request in the metrics.
-pub fn record(r: &UsageRecord) {
-    let status = r.status.to_string();
-    let labels = [
-        ("provider", r.provider.clone()),
-        ("model", r.model.clone()),
-        ("api", r.api.clone()),
-    ];
-    metrics::counter!(REQUESTS_TOTAL, "provider" => r.provider.clone(), "model" => r.model.clone(),
-        "api" => r.api.clone(), "status" => status, "outcome" => r.outcome.as_str())
-    .increment(1);
-    metrics::histogram!(REQUEST_DURATION_SECONDS, &labels).record(r.latency_ms as f64 / 1000.0);
-    if let Some(ttft) = r.ttft_ms {
-        metrics::histogram!(TIME_TO_FIRST_TOKEN_SECONDS, &labels).record(ttft as f64 / 1000.0);
+/// Records a batch of metered requests: one registry lookup per distinct label set, not
+/// one per request.
+pub fn record_batch(records: &[UsageRecord]) {
+    use std::collections::HashMap;
+    let mut counts: HashMap<(&str, &str, &str, u16, &str), u64> = HashMap::new();
+    let mut timings: HashMap<(&str, &str, &str), Vec<&UsageRecord>> = HashMap::new();
+    let mut tokens: HashMap<(&str, &str), (u64, u64)> = HashMap::new();
+    for r in records {
+        *counts
+            .entry((&r.provider, &r.model, &r.api, r.status, r.outcome.as_str()))
+            .or_default() += 1;
+        timings
+            .entry((&r.provider, &r.model, &r.api))
+            .or_default()
+            .push(r);
+        let t = tokens.entry((&r.provider, &r.model)).or_default();
+        t.0 += r.usage.input_tokens;
+        t.1 += r.usage.output_tokens;
     }
-    metrics::counter!(TOKENS_TOTAL, "provider" => r.provider.clone(), "model" => r.model.clone(), "direction" => "input")
-        .increment(r.usage.input_tokens);
-    metrics::counter!(TOKENS_TOTAL, "provider" => r.provider.clone(), "model" => r.model.clone(), "direction" => "output")
-        .increment(r.usage.output_tokens);
+    for ((provider, model, api, status, outcome), n) in counts {
+        metrics::counter!(REQUESTS_TOTAL, "provider" => provider.to_owned(), "model" => model.to_owned(),
+            "api" => api.to_owned(), "status" => status.to_string(), "outcome" => outcome)
+        .increment(n);
+    }
+    for ((provider, model, api), rs) in timings {
+        let labels = [
+            ("provider", provider.to_owned()),
+            ("model", model.to_owned()),
+            ("api", api.to_owned()),
+        ];
+        let latency = metrics::histogram!(REQUEST_DURATION_SECONDS, &labels);
+        let ttft = metrics::histogram!(TIME_TO_FIRST_TOKEN_SECONDS, &labels);
+        for r in rs {
+            latency.record(r.latency_ms as f64 / 1000.0);
+            if let Some(t) = r.ttft_ms {
+                ttft.record(t as f64 / 1000.0);
+            }
+        }
+    }
+    for ((provider, model), (input, output)) in tokens {
+        metrics::counter!(TOKENS_TOTAL, "provider" => provider.to_owned(), "model" => model.to_owned(), "direction" => "input")
+            .increment(input);
+        metrics::counter!(TOKENS_TOTAL, "provider" => provider.to_owned(), "model" => model.to_owned(), "direction" => "output")
+            .increment(output);
+    }
 }
 
 /// Counts an upstream call that failed before answering.

@@ -31,6 +31,9 @@ pub async fn readyz(State(st): State<AppState>) -> impl IntoResponse {
 }
 
 pub async fn metrics(State(st): State<AppState>) -> impl IntoResponse {
+    // Request metrics are recorded by the usage writer per batch; flush it so a scrape
+    // includes every finished request.
+    st.gateway.usage.flush().await;
     (
         [(
             axum::http::header::CONTENT_TYPE,
