@@ -214,7 +214,7 @@ impl Gateway {
                 let value: serde_json::Value = serde_json::from_slice(request)
                     .map_err(|e| GatewayError::bad_request(format!("invalid JSON body: {e}")))?;
                 let first =
-                    a2o::request::translate(&value, &upstream_model, a2o::Flavor::Compatible)
+                    a2o::request::translate(&value, &upstream_model, a2o::Flavor::Intermediate)
                         .map_err(translate_err)?;
                 let second = o2b::request::translate(&first.body).map_err(translate_err)?;
                 let mut dropped = first.dropped;

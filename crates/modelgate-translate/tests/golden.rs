@@ -86,6 +86,15 @@ fn run(case: &Value) -> Value {
             }
             json!({"events": out, "complete": t.is_complete()})
         }
+        "anthropic_to_bedrock.request" => {
+            // The gateway's chain: Anthropic → OpenAI (keeping thinking) → Converse.
+            match a2o::request::translate(input, "upstream-model", a2o::Flavor::Intermediate)
+                .and_then(|first| o2b::request::translate(&first.body))
+            {
+                Ok(t) => json!({"body": t.body, "dropped": t.dropped}),
+                Err(e) => json!({"error": e.message, "param": e.param}),
+            }
+        }
         "openai_to_bedrock.request" => match o2b::request::translate(input) {
             Ok(t) => {
                 json!({"body": t.body, "dropped": t.dropped, "json_tool": t.context.json_tool})

@@ -17,6 +17,10 @@ pub enum Flavor {
     /// vLLM, Ollama, TGI…: `max_tokens`, `top_k` accepted.
     #[default]
     Compatible,
+    /// An intermediate step towards another translator (Bedrock): like `Compatible`, and
+    /// thinking blocks and the `thinking` parameter are kept (as `thinking_blocks` and
+    /// `thinking`) so the next translator can carry them on.
+    Intermediate,
 }
 
 /// What the response side must know about the translated request.

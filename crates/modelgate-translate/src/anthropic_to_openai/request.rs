@@ -30,6 +30,7 @@ pub fn translate(
     let mut dropped: Dropped = obj
         .keys()
         .filter(|k| !HANDLED.contains(&k.as_str()))
+        .filter(|k| !(flavor == Flavor::Intermediate && k.as_str() == "thinking"))
         .cloned()
         .collect();
     let mut messages = Vec::new();
@@ -52,17 +53,24 @@ pub fn translate(
         .get("messages")
         .and_then(Value::as_array)
         .ok_or_else(|| TranslateError::at("messages", "messages must be an array"))?;
+    let keep_thinking = flavor == Flavor::Intermediate;
     for (i, m) in turns.iter().enumerate() {
-        convert_turn(m, i, &mut messages, &mut dropped)?;
+        convert_turn(m, i, keep_thinking, &mut messages, &mut dropped)?;
     }
 
     let mut out = Map::new();
     out.insert("model".into(), json!(upstream_model));
+    if let Some(t) = obj
+        .get("thinking")
+        .filter(|_| flavor == Flavor::Intermediate)
+    {
+        out.insert("thinking".into(), t.clone());
+    }
     out.insert("messages".into(), Value::Array(messages));
     if let Some(n) = obj.get("max_tokens").and_then(Value::as_u64) {
         let key = match flavor {
             Flavor::OpenAi => "max_completion_tokens",
-            Flavor::Compatible => "max_tokens",
+            Flavor::Compatible | Flavor::Intermediate => "max_tokens",
         };
         out.insert(key.into(), json!(n));
     }
@@ -73,7 +81,7 @@ pub fn translate(
     }
     if let Some(v) = obj.get("top_k").filter(|v| !v.is_null()) {
         match flavor {
-            Flavor::Compatible => {
+            Flavor::Compatible | Flavor::Intermediate => {
                 out.insert("top_k".into(), v.clone());
             }
             Flavor::OpenAi => dropped.push("top_k".into()),
@@ -158,6 +166,7 @@ pub fn translate(
 fn convert_turn(
     m: &Value,
     i: usize,
+    keep_thinking: bool,
     out: &mut Vec<Value>,
     dropped: &mut Dropped,
 ) -> Result<(), TranslateError> {
@@ -183,6 +192,7 @@ fn convert_turn(
     };
     let mut parts = Vec::new();
     let mut tool_calls = Vec::new();
+    let mut thinking = Vec::new();
     for (j, b) in blocks.iter().enumerate() {
         let at = || format!("messages[{i}].content[{j}]");
         match b.get("type").and_then(Value::as_str) {
@@ -197,6 +207,7 @@ fn convert_turn(
                 "tool_call_id": b.get("tool_use_id"),
                 "content": tool_result_text(b.get("content")),
             })),
+            Some("thinking" | "redacted_thinking") if keep_thinking => thinking.push(b.clone()),
             Some("thinking" | "redacted_thinking") => dropped.push("thinking".into()),
             Some(other) => return Err(TranslateError::at(&at(), format!("content block '{other}' cannot be sent to this model"))),
             None => return Err(TranslateError::at(&at(), "every content block needs a type")),
@@ -207,12 +218,15 @@ fn convert_turn(
             .iter()
             .filter_map(|p| p.get("text").and_then(Value::as_str))
             .collect();
-        if text.is_empty() && tool_calls.is_empty() {
+        if text.is_empty() && tool_calls.is_empty() && thinking.is_empty() {
             return Ok(());
         }
         let mut msg = json!({"role": "assistant", "content": if text.is_empty() { Value::Null } else { json!(text) }});
         if !tool_calls.is_empty() {
             msg["tool_calls"] = Value::Array(tool_calls);
+        }
+        if !thinking.is_empty() {
+            msg["thinking_blocks"] = Value::Array(thinking);
         }
         out.push(msg);
     } else if !parts.is_empty() {

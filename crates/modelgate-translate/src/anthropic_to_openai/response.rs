@@ -45,12 +45,19 @@ pub fn translate(resp: &Value, ctx: &Context) -> Value {
         .unwrap_or(&Value::Null);
     let msg = choice.get("message").unwrap_or(&Value::Null);
     let mut content = Vec::new();
-    if let Some(r) = msg
-        .get("reasoning_content")
-        .and_then(Value::as_str)
-        .filter(|r| !r.is_empty())
-    {
-        content.push(json!({"type": "thinking", "thinking": r, "signature": ""}));
+    // Thinking blocks with their signatures (from Anthropic models behind another schema)
+    // come back as they were; bare reasoning text becomes an unsigned thinking block.
+    match msg.get("thinking_blocks").and_then(Value::as_array) {
+        Some(blocks) if !blocks.is_empty() => content.extend(blocks.iter().cloned()),
+        _ => {
+            if let Some(r) = msg
+                .get("reasoning_content")
+                .and_then(Value::as_str)
+                .filter(|r| !r.is_empty())
+            {
+                content.push(json!({"type": "thinking", "thinking": r, "signature": ""}));
+            }
+        }
     }
     if let Some(t) = msg
         .get("content")

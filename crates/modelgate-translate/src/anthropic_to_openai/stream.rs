@@ -145,6 +145,22 @@ impl StreamTranslator {
                 json!({"type": "thinking_delta", "thinking": r}),
             ));
         }
+        // A signed thinking block (an Anthropic model behind another schema): its signature
+        // closes the thinking block being streamed.
+        for block in delta
+            .get("thinking_blocks")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            if let Some(sig) = block.get("signature").and_then(Value::as_str) {
+                let index = self.ensure_block(BlockKind::Thinking, &mut out);
+                out.push(delta_event(
+                    index,
+                    json!({"type": "signature_delta", "signature": sig}),
+                ));
+            }
+        }
         if let Some(t) = text_of("content") {
             let index = self.ensure_block(BlockKind::Text, &mut out);
             out.push(delta_event(index, json!({"type": "text_delta", "text": t})));

@@ -23,6 +23,7 @@ const HANDLED: &[&str] = &[
     "tools",
     "tool_choice",
     "response_format",
+    "thinking",
     "models",
 ];
 
@@ -62,8 +63,19 @@ pub fn translate(req: &Value) -> Result<Translated<Context>, TranslateError> {
         inference.insert("stopSequences".into(), stops);
     }
     out.insert("inferenceConfig".into(), Value::Object(inference));
-    if let Some(k) = obj.get("top_k").filter(|v| !v.is_null()) {
-        out.insert("additionalModelRequestFields".into(), json!({"top_k": k}));
+    // Model-specific fields Converse has no slot for (Anthropic models on Bedrock read
+    // `top_k` and `thinking` here).
+    let mut additional = Map::new();
+    for key in ["top_k", "thinking"] {
+        if let Some(v) = obj.get(key).filter(|v| !v.is_null()) {
+            additional.insert(key.into(), v.clone());
+        }
+    }
+    if !additional.is_empty() {
+        out.insert(
+            "additionalModelRequestFields".into(),
+            Value::Object(additional),
+        );
     }
 
     let mut tools: Vec<Value> = Vec::new();
