@@ -5,7 +5,7 @@
 //! also when the client goes away.
 
 use crate::meter::UsageGuard;
-use crate::stream::FrontSchema;
+use crate::stream::{FrontSchema, coalesce};
 use crate::stream_meter::StreamMeter;
 use bytes::Bytes;
 use futures_util::Stream;
@@ -129,23 +129,24 @@ impl Stream for BedrockStream {
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = &mut *self;
         loop {
-            if let Some(b) = this.out.pop_front() {
-                return Poll::Ready(Some(Ok(b)));
+            if !this.meter.is_finished() {
+                match this.decoder.next_event() {
+                    Ok(Some(ev)) => {
+                        this.on_event(ev);
+                        continue;
+                    }
+                    Ok(None) => {}
+                    Err(e) => {
+                        this.meter
+                            .break_stream(&mut this.out, &e.to_string(), "stream_malformed");
+                    }
+                }
+            }
+            if !this.out.is_empty() {
+                return Poll::Ready(Some(Ok(coalesce(&mut this.out))));
             }
             if this.meter.is_finished() {
                 return Poll::Ready(None);
-            }
-            match this.decoder.next_event() {
-                Ok(Some(ev)) => {
-                    this.on_event(ev);
-                    continue;
-                }
-                Ok(None) => {}
-                Err(e) => {
-                    this.meter
-                        .break_stream(&mut this.out, &e.to_string(), "stream_malformed");
-                    continue;
-                }
             }
             if this.saw_error || this.upstream_ended {
                 let complete = this.translator.is_complete();

@@ -211,6 +211,18 @@ impl AnthropicUsage {
     }
 }
 
+/// Joins queued output into one frame (no copy when there is only one piece).
+pub fn coalesce(out: &mut VecDeque<Bytes>) -> Bytes {
+    if out.len() == 1 {
+        return out.pop_front().unwrap_or_default();
+    }
+    let mut joined = bytes::BytesMut::with_capacity(out.iter().map(Bytes::len).sum());
+    for piece in out.drain(..) {
+        joined.extend_from_slice(&piece);
+    }
+    joined.freeze()
+}
+
 /// The SSE error event sent when a stream cannot be completed, in the client's schema.
 pub fn error_event(front: FrontSchema, message: &str, code: &str) -> Bytes {
     match front {
@@ -394,26 +406,29 @@ impl Stream for MeteredStream {
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = &mut *self;
         loop {
-            if let Some(bytes) = this.out.pop_front() {
-                return Poll::Ready(Some(Ok(bytes)));
+            // Everything the upstream has sent so far goes out as one frame: one write to
+            // the client per upstream read, not one per event.
+            if !this.meter.is_finished() {
+                match this.splitter.next_event() {
+                    Ok(Some(event)) => {
+                        this.on_event(event);
+                        continue;
+                    }
+                    Ok(None) => {}
+                    Err(e) => {
+                        this.meter.break_stream(
+                            &mut this.out,
+                            &e.to_string(),
+                            "stream_event_too_large",
+                        );
+                    }
+                }
+            }
+            if !this.out.is_empty() {
+                return Poll::Ready(Some(Ok(coalesce(&mut this.out))));
             }
             if this.meter.is_finished() {
                 return Poll::Ready(None);
-            }
-            match this.splitter.next_event() {
-                Ok(Some(event)) => {
-                    this.on_event(event);
-                    continue;
-                }
-                Ok(None) => {}
-                Err(e) => {
-                    this.meter.break_stream(
-                        &mut this.out,
-                        &e.to_string(),
-                        "stream_event_too_large",
-                    );
-                    continue;
-                }
             }
             if this.upstream_ended {
                 if let Some(rest) = this.splitter.finish() {
