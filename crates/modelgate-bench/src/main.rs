@@ -21,26 +21,30 @@
 //! ```
 //!
 //! Useful flags: `--duration 5` (seconds per phase), `--json out.json`, `--rates 1000,5000`,
-//! `--concurrency 32,128`, `--chunks 20`, `--gateway-bin PATH` (default: `modelgate` next to
-//! this executable). See `--help`.
+//! `--concurrency 32,128`, `--chunks 20`, `--retries 2`, `--gateway-bin PATH` (default:
+//! `modelgate` next to this executable). See `--help`.
+//!
+//! The generator, the mock and the gateway share the machine's CPUs, so run it on an
+//! otherwise idle machine: each phase measures how much CPU other processes used
+//! (`/proc/stat` minus this process and the gateway) and is repeated if that exceeds 5%.
 
 mod gateway_process;
 mod load;
 mod mock;
+mod phases;
 mod render;
 mod report;
 mod stats;
 
 use anyhow::{Context, Result};
 use clap::Parser;
-use gateway_process::{ADMIN_KEY, GatewayProcess, machine_busy, own_cpu};
-use load::{HttpClient, Outcome, Target};
-use report::{Load, Mode, Phase, Report, Route};
-use stats::Summary;
+use gateway_process::{ADMIN_KEY, GatewayProcess};
+use load::Target;
+use phases::{Bench, Targets};
+use report::{Load, Mode, Report, Route};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::runtime::Runtime;
 
 #[derive(Parser)]
 #[command(
@@ -72,24 +76,13 @@ struct Args {
     /// The modelgate binary [default: `modelgate` next to this executable]
     #[arg(long)]
     gateway_bin: Option<PathBuf>,
+    /// Times a phase is measured again when other processes disturbed it (used > 5% of
+    /// the machine's CPU); the least disturbed attempt is kept
+    #[arg(long, default_value_t = 2)]
+    retries: u32,
     /// Also write the figures to this file as JSON
     #[arg(long)]
     json: Option<PathBuf>,
-}
-
-/// The four request kinds: (mode, route) → target.
-struct Targets {
-    list: Vec<(Mode, Route, Arc<Target>)>,
-}
-
-impl Targets {
-    fn get(&self, mode: Mode, route: Route) -> Result<&Arc<Target>> {
-        self.list
-            .iter()
-            .find(|(m, r, _)| *m == mode && *r == route)
-            .map(|(_, _, t)| t)
-            .context("missing target")
-    }
 }
 
 fn main() -> Result<()> {
@@ -126,8 +119,17 @@ fn main() -> Result<()> {
         list.push((mode, Route::Gateway, Arc::new(via)));
     }
     let targets = Targets { list };
-
-    let report = run(&args, &rt, &client, &targets, &gateway)?;
+    let bench = Bench {
+        duration: Duration::from_secs_f64(args.duration),
+        max_in_flight: args.max_in_flight,
+        retries: args.retries,
+        cpus: std::thread::available_parallelism().map_or(1, |n| n.get()),
+        rt: &rt,
+        client: &client,
+        targets: &targets,
+        gateway: &gateway,
+    };
+    let report = run(&args, &bench)?;
     drop(client);
     rt.shutdown_timeout(Duration::from_secs(1));
     gateway.stop()?;
@@ -142,22 +144,12 @@ fn main() -> Result<()> {
     Ok(())
 }
 
-fn run(
-    args: &Args,
-    rt: &Runtime,
-    client: &HttpClient,
-    targets: &Targets,
-    gateway: &GatewayProcess,
-) -> Result<Report> {
+/// Warm-up, then every (mode, load, route) phase, then the Nagle check.
+fn run(args: &Args, bench: &Bench<'_>) -> Result<Report> {
     let warm_conc = args.concurrency.iter().copied().max().unwrap_or(32);
-    for (mode, route, target) in &targets.list {
-        let out = load::closed_loop(
-            rt,
-            client,
-            target,
-            warm_conc,
-            Duration::from_secs_f64(args.warmup),
-        );
+    for (mode, route, target) in &bench.targets.list {
+        let warmup = Duration::from_secs_f64(args.warmup);
+        let out = load::closed_loop(bench.rt, bench.client, target, warm_conc, warmup);
         if out.completed == 0 {
             anyhow::bail!(
                 "warm-up of {mode:?} via {route:?} failed: {}",
@@ -177,9 +169,7 @@ fn run(
     for mode in [Mode::Plain, Mode::Stream] {
         for &load in &loads {
             for route in [Route::Direct, Route::Gateway] {
-                phases.push(measure(
-                    args, rt, client, targets, gateway, mode, load, route,
-                )?);
+                phases.push(bench.measure(mode, load, route)?);
             }
         }
     }
@@ -187,107 +177,15 @@ fn run(
     // ~40 ms pause can only come from the network stack, not from queueing.
     let mut nagle = Vec::new();
     for route in [Route::Direct, Route::Gateway] {
-        let load = Load::Closed(1);
-        nagle.push(measure(
-            args,
-            rt,
-            client,
-            targets,
-            gateway,
-            Mode::Stream,
-            load,
-            route,
-        )?);
+        nagle.push(bench.measure(Mode::Stream, Load::Closed(1), route)?);
     }
     Ok(Report {
-        cpus: std::thread::available_parallelism().map_or(0, |n| n.get()),
+        cpus: bench.cpus,
         duration_s: args.duration,
         chunks: args.chunks,
         max_in_flight: args.max_in_flight,
         phases,
         nagle,
-        final_memory: gateway.memory()?,
-    })
-}
-
-/// Runs one phase and collects its figures; for gateway phases also the CPU the gateway
-/// used, from an idle start until it is idle again (so its usage writes are included).
-#[allow(clippy::too_many_arguments)]
-fn measure(
-    args: &Args,
-    rt: &Runtime,
-    client: &HttpClient,
-    targets: &Targets,
-    gateway: &GatewayProcess,
-    mode: Mode,
-    load: Load,
-    route: Route,
-) -> Result<Phase> {
-    let duration = Duration::from_secs_f64(args.duration);
-    let target = targets.get(mode, route)?;
-    gateway.wait_idle(IDLE_WAIT)?;
-    let ticks = gateway.clock_ticks();
-    let cpu_before = gateway.cpu_time()?;
-    let (machine_before, own_before) = (machine_busy(ticks)?, own_cpu(ticks)?);
-    let mut out = match load {
-        Load::Open(rate) => load::open_loop(rt, client, target, rate, duration, args.max_in_flight),
-        Load::Closed(c) => load::closed_loop(rt, client, target, c, duration),
-    };
-    gateway.wait_idle(IDLE_WAIT)?;
-    let cpu = gateway.cpu_time()?.saturating_sub(cpu_before);
-    let machine = machine_busy(ticks)?.saturating_sub(machine_before);
-    let own = own_cpu(ticks)?.saturating_sub(own_before);
-    let foreign_s = machine.saturating_sub(cpu + own).as_secs_f64();
-    let mut phase = phase(mode, load, route, &mut out, cpu.as_secs_f64(), gateway)?;
-    phase.foreign_cpu_s = foreign_s;
-    eprintln!(
-        "{mode:?} {load:?} {route:?}: {:.0} req/s, p50 {:.1} µs, p99 {:.1} µs, {} errors{}",
-        phase.rps,
-        phase.total.p50_us,
-        phase.total.p99_us,
-        phase.errors,
-        phase
-            .first_error
-            .as_deref()
-            .map(|e| format!(" (first: {e})"))
-            .unwrap_or_default()
-    );
-    Ok(phase)
-}
-
-/// Longest wait for the gateway to go idle between phases.
-const IDLE_WAIT: Duration = Duration::from_secs(10);
-
-fn phase(
-    mode: Mode,
-    load: Load,
-    route: Route,
-    out: &mut Outcome,
-    cpu_s: f64,
-    gateway: &GatewayProcess,
-) -> Result<Phase> {
-    let is_gateway = route == Route::Gateway;
-    Ok(Phase {
-        mode,
-        load,
-        route,
-        completed: out.completed,
-        errors: out.errors,
-        first_error: out.first_error.clone(),
-        elapsed_s: out.elapsed.as_secs_f64(),
-        rps: out.rps(),
-        total: Summary::of(&mut out.totals),
-        ttft: (mode == Mode::Stream).then(|| Summary::of(&mut out.ttfts)),
-        max_gap_us: out.max_gap.as_secs_f64() * 1e6,
-        stalls: out.stalls,
-        foreign_cpu_s: 0.0,
-        lateness: (!out.lateness.is_empty()).then(|| Summary::of(&mut out.lateness)),
-        cpu_s: is_gateway.then_some(cpu_s),
-        cpu_us_per_req: is_gateway.then(|| cpu_s * 1e6 / (out.completed.max(1) as f64)),
-        memory: if is_gateway {
-            Some(gateway.memory()?)
-        } else {
-            None
-        },
+        final_memory: bench.gateway.memory()?,
     })
 }

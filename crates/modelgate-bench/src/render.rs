@@ -223,14 +223,12 @@ impl Report {
             self.final_memory.rss_kib as f64 / 1024.0
         );
         let all = self.phases.iter().chain(&self.nagle);
-        let disturbed: Vec<&Phase> = all
-            .filter(|p| p.foreign_cpu_s > 0.02 * self.cpus.max(1) as f64 * p.elapsed_s)
-            .collect();
+        let disturbed: Vec<&Phase> = all.filter(|p| p.disturbed(self.cpus)).collect();
         if !disturbed.is_empty() {
             let total: f64 = disturbed.iter().map(|p| p.foreign_cpu_s).sum();
             let _ = writeln!(
                 out,
-                "WARNING: other processes used {total:.1} CPU-s during {} phase(s) (over 2% of the machine); those figures are disturbed.\n",
+                "WARNING: other processes used {total:.1} CPU-s during {} phase(s) (over 5% of the machine); those figures are disturbed.\n",
                 disturbed.len()
             );
         }

@@ -10,6 +10,8 @@ pub const TARGET_ADDED_P50_US: f64 = 50.0;
 pub const TARGET_ADDED_P99_US: f64 = 500.0;
 pub const TARGET_CPU_US: f64 = 30.0;
 pub const TARGET_ADDED_TTFT_US: f64 = 100.0;
+/// Share of the machine's CPU other processes may use before a phase counts as disturbed.
+pub const DISTURBED_SHARE: f64 = 0.05;
 /// A TTFT above this smells of Nagle/delayed-ACK (~40 ms) stalls.
 pub const STALL_US: f64 = 30_000.0;
 
@@ -75,6 +77,11 @@ pub struct Phase {
 }
 
 impl Phase {
+    /// True when other processes used more than [`DISTURBED_SHARE`] of the machine.
+    pub fn disturbed(&self, cpus: usize) -> bool {
+        self.foreign_cpu_s > DISTURBED_SHARE * cpus.max(1) as f64 * self.elapsed_s
+    }
+
     fn json(&self) -> Value {
         json!({
             "mode": self.mode.name(),
