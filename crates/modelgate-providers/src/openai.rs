@@ -7,16 +7,39 @@ pub use crate::operation::Operation;
 use modelgate_core::{ErrorKind, Secret};
 use std::time::Duration;
 
-/// One OpenAI-schema upstream: a normalised base URL and an optional API key.
+/// One OpenAI-schema upstream: a normalised base URL and an optional API key. Operation
+/// URLs are parsed once, here, not on every request.
 #[derive(Debug, Clone)]
 pub struct OpenAiUpstream {
     base_url: String,
     api_key: Option<Secret>,
+    urls: std::sync::Arc<[Option<reqwest::Url>; 5]>,
 }
+
+const OPENAI_OPERATIONS: [Operation; 5] = [
+    Operation::ChatCompletions,
+    Operation::Completions,
+    Operation::Embeddings,
+    Operation::Responses,
+    Operation::Models,
+];
 
 impl OpenAiUpstream {
     pub fn new(base_url: String, api_key: Option<Secret>) -> Self {
-        Self { base_url, api_key }
+        let urls = std::sync::Arc::new(
+            OPENAI_OPERATIONS
+                .map(|op| reqwest::Url::parse(&format!("{base_url}{}", op.path())).ok()),
+        );
+        Self {
+            base_url,
+            api_key,
+            urls,
+        }
+    }
+
+    fn parsed_url(&self, op: Operation) -> Option<reqwest::Url> {
+        let i = OPENAI_OPERATIONS.iter().position(|o| *o == op)?;
+        self.urls[i].clone()
     }
 
     pub fn base_url(&self) -> &str {
@@ -34,11 +57,17 @@ impl OpenAiUpstream {
 
     /// A request for `op` with auth applied; the caller adds the body and sends it.
     pub fn request(&self, client: &reqwest::Client, op: Operation) -> reqwest::RequestBuilder {
-        let builder = match op {
-            Operation::Models => client.get(self.url(op)),
-            _ => client
-                .post(self.url(op))
-                .header(http::header::CONTENT_TYPE, "application/json"),
+        let url = self.parsed_url(op);
+        let builder = match (op, url) {
+            (Operation::Models, Some(u)) => client.get(u),
+            (Operation::Models, None) => client.get(self.url(op)),
+            (_, Some(u)) => client.post(u),
+            (_, None) => client.post(self.url(op)),
+        };
+        let builder = if op == Operation::Models {
+            builder
+        } else {
+            builder.header(http::header::CONTENT_TYPE, "application/json")
         };
         match &self.api_key {
             Some(key) if !key.is_empty() => builder.bearer_auth(key.expose()),

@@ -295,7 +295,9 @@ macro_rules! impl_store {
                             .push_bind(r.ttft_ms);
                     });
                     q.push(" ON CONFLICT (id) DO NOTHING");
-                    q.build().execute(&mut *tx).await?;
+                    // Each batch size is its own SQL text: do not fill the per-connection
+                    // statement cache with them.
+                    q.build().persistent(false).execute(&mut *tx).await?;
                 }
                 tx.commit().await?;
                 Ok(())
