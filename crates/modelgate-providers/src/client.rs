@@ -1,6 +1,8 @@
 //! The pooled HTTP client every adapter shares: keep-alive pools, HTTP/2 by ALPN,
 //! `TCP_NODELAY` (no Nagle delay on small SSE writes), no redirects (a redirect is an SSRF
-//! path), no system proxy, no response decompression (bodies pass through untouched).
+//! path), no system proxy, no response decompression (bodies pass through untouched), and
+//! name resolution through [`GuardedResolver`](crate::address_guard::GuardedResolver), so
+//! link-local and metadata addresses are refused at connect time.
 
 use std::time::Duration;
 
@@ -31,6 +33,7 @@ pub fn build(settings: &ClientSettings) -> Result<reqwest::Client, reqwest::Erro
         .pool_max_idle_per_host(settings.pool_max_idle_per_host)
         .redirect(reqwest::redirect::Policy::none())
         .no_proxy()
+        .dns_resolver(crate::address_guard::GuardedResolver)
         .user_agent(concat!("modelgate/", env!("CARGO_PKG_VERSION")))
         .build()
 }

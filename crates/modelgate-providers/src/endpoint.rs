@@ -92,13 +92,8 @@ pub fn encode_segment(s: &str) -> String {
 /// upstream URL policy; this refuses literal addresses at save time.
 fn is_forbidden_host(host: &url::Host<&str>) -> bool {
     match host {
-        url::Host::Ipv4(ip) => ip.is_link_local() || ip.octets() == [100, 100, 100, 200],
-        url::Host::Ipv6(ip) => {
-            let seg = ip.segments();
-            (seg[0] & 0xffc0) == 0xfe80
-                || *ip == std::net::Ipv6Addr::new(0xfd00, 0xec2, 0, 0, 0, 0, 0, 0x254)
-                || ip.to_ipv4_mapped().is_some_and(|v4| v4.is_link_local())
-        }
+        url::Host::Ipv4(ip) => crate::address_guard::is_always_forbidden((*ip).into()),
+        url::Host::Ipv6(ip) => crate::address_guard::is_always_forbidden((*ip).into()),
         url::Host::Domain(d) => {
             let d = d.trim_end_matches('.').to_ascii_lowercase();
             d == "metadata.google.internal" || d == "metadata"

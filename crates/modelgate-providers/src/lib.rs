@@ -3,6 +3,7 @@
 //! and Anthropic adapters ([`openai`], [`anthropic`], behind [`upstream::Upstream`]), SSE framing ([`sse`]) and the errors of an upstream call
 //! ([`error`]). This crate knows providers and bytes, never users or budgets.
 
+pub mod address_guard;
 pub mod anthropic;
 pub mod aws_eventstream;
 pub mod aws_sigv4;
