@@ -276,17 +276,19 @@ impl Gateway {
         front: FrontApi,
         hints: &ClientHints,
     ) -> Result<reqwest::RequestBuilder, UpstreamError> {
+        let body = p.body.clone();
         Ok(match &p.provider.upstream {
-            Upstream::OpenAi(u) => u.request(&self.client, p.op),
-            Upstream::Azure(u) => {
-                u.request(&self.client, p.op, &p.upstream_model, p.provider.name())
-                    .await?
-            }
+            Upstream::OpenAi(u) => u.request(&self.client, p.op).body(body),
+            Upstream::Azure(u) => u
+                .request(&self.client, p.op, &p.upstream_model, p.provider.name())
+                .await?
+                .body(body),
+            // The body is part of the SigV4 signature, so the adapter attaches it.
             Upstream::Bedrock(u) => u.request(
                 &self.client,
                 &p.upstream_model,
                 p.stream,
-                p.body.clone(),
+                body,
                 p.provider.name(),
             )?,
             Upstream::Anthropic(u) => {
@@ -299,7 +301,7 @@ impl Gateway {
                     ),
                     FrontApi::OpenAi(_) => (None, None),
                 };
-                u.request(&self.client, p.op, version, beta)
+                u.request(&self.client, p.op, version, beta).body(body)
             }
         })
     }
@@ -334,7 +336,7 @@ impl Gateway {
             started,
         );
         let mut req = match self.upstream_request(&p, front, hints).await {
-            Ok(builder) => builder.body(p.body.clone()),
+            Ok(builder) => builder,
             Err(e) => return Err(fail(&mut guard, e)),
         };
         if !p.stream {
@@ -383,95 +385,30 @@ impl Gateway {
             });
         }
 
-        if p.stream && p.provider.upstream.schema() == Schema::Bedrock {
-            let (o2b_ctx, anthropic) = match &p.plan {
-                Plan::OpenAiToBedrock(c) => (c.clone(), None),
-                Plan::AnthropicToBedrock(a, c) => (
-                    c.clone(),
-                    Some(a2o::stream::StreamTranslator::new(a.clone())),
-                ),
-                _ => (o2b::Context::default(), None),
+        // Bedrock streams arrive as AWS event-stream frames, the others as SSE.
+        let streams = p.stream
+            && match p.provider.upstream.schema() {
+                Schema::Bedrock => true,
+                Schema::OpenAi | Schema::Anthropic => resp
+                    .headers()
+                    .get(http::header::CONTENT_TYPE)
+                    .and_then(|v| v.to_str().ok())
+                    .is_some_and(|ct| ct.starts_with("text/event-stream")),
             };
-            headers.insert(
-                http::header::CONTENT_TYPE,
-                HeaderValue::from_static("text/event-stream"),
-            );
-            headers.insert(
-                http::header::CACHE_CONTROL,
-                HeaderValue::from_static("no-cache"),
-            );
-            headers.insert("x-accel-buffering", HeaderValue::from_static("no"));
-            let translator =
-                o2b::stream::StreamTranslator::new(o2b_ctx, bedrock_meta(&p.upstream_model));
-            let body = BedrockStream::new(
-                Box::pin(resp.bytes_stream()),
-                translator,
-                anthropic,
-                guard,
-                request,
-                provider_name,
-            );
+        if streams {
+            for (name, value) in [
+                (http::header::CONTENT_TYPE, "text/event-stream"),
+                (http::header::CACHE_CONTROL, "no-cache"),
+                (HeaderName::from_static("x-accel-buffering"), "no"),
+            ] {
+                headers.insert(name, HeaderValue::from_static(value));
+            }
+            let upstream = Box::pin(resp.bytes_stream());
+            let body = stream_body(p, front, upstream, guard, request, provider_name);
             return Ok(ProxyResponse {
                 status,
                 headers,
-                body: ProxyBody::Stream(Box::pin(body)),
-            });
-        }
-        let is_sse = resp
-            .headers()
-            .get(http::header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|ct| ct.starts_with("text/event-stream"));
-        if p.stream && is_sse {
-            headers.insert(
-                http::header::CONTENT_TYPE,
-                HeaderValue::from_static("text/event-stream"),
-            );
-            headers.insert(
-                http::header::CACHE_CONTROL,
-                HeaderValue::from_static("no-cache"),
-            );
-            headers.insert("x-accel-buffering", HeaderValue::from_static("no"));
-            let dialect = match (p.provider.upstream.schema(), p.op) {
-                (Schema::Anthropic, _) => StreamDialect::Anthropic,
-                (Schema::Bedrock, _) => StreamDialect::Completions, // handled above
-                (Schema::OpenAi, Operation::Responses) => StreamDialect::Responses,
-                (Schema::OpenAi, _) => StreamDialect::Completions,
-            };
-            let (hide_usage_chunk, mapper): (bool, Option<Box<dyn crate::stream::StreamMapper>>) =
-                match p.plan {
-                    Plan::PassThrough { hide_usage_chunk } => (hide_usage_chunk, None),
-                    Plan::OpenAiToAnthropic(ctx) => (
-                        false,
-                        Some(Box::new(AnthropicToOpenAi(
-                            o2a::stream::StreamTranslator::new(ctx, unix_now()),
-                        ))),
-                    ),
-                    Plan::AnthropicToOpenAi(ctx) => (
-                        false,
-                        Some(Box::new(OpenAiToAnthropic(
-                            a2o::stream::StreamTranslator::new(ctx),
-                        ))),
-                    ),
-                    Plan::OpenAiToBedrock(_) | Plan::AnthropicToBedrock(..) => (false, None),
-                };
-            let plan = StreamPlan {
-                dialect,
-                front: front.schema(),
-                hide_usage_chunk,
-                mapper,
-            };
-            let body = MeteredStream::new(
-                Box::pin(resp.bytes_stream()),
-                guard,
-                request,
-                plan,
-                provider_name,
-            );
-            return Ok(ProxyResponse {
-                status,
-                headers,
-                body: ProxyBody::Stream(Box::pin(body)),
+                body: ProxyBody::Stream(body),
             });
         }
 
@@ -600,6 +537,61 @@ impl Gateway {
             }
         }
     }
+}
+
+/// The client's stream for an upstream stream, by plan: pass-through or translated SSE,
+/// or decoded and translated Bedrock frames.
+fn stream_body(
+    p: Prepared,
+    front: FrontApi,
+    upstream: Pin<Box<dyn futures_util::Stream<Item = reqwest::Result<Bytes>> + Send>>,
+    guard: UsageGuard,
+    request: Bytes,
+    provider: String,
+) -> BodyStream {
+    type Mapper = Option<Box<dyn crate::stream::StreamMapper>>;
+    let (bedrock, hide_usage_chunk, mapper): (
+        Option<(o2b::Context, Option<a2o::Context>)>,
+        bool,
+        Mapper,
+    ) = match p.plan {
+        Plan::OpenAiToBedrock(ctx) => (Some((ctx, None)), false, None),
+        Plan::AnthropicToBedrock(a, ctx) => (Some((ctx, Some(a))), false, None),
+        Plan::PassThrough { hide_usage_chunk } => (None, hide_usage_chunk, None),
+        Plan::OpenAiToAnthropic(ctx) => (
+            None,
+            false,
+            Some(Box::new(AnthropicToOpenAi(
+                o2a::stream::StreamTranslator::new(ctx, unix_now()),
+            ))),
+        ),
+        Plan::AnthropicToOpenAi(ctx) => (
+            None,
+            false,
+            Some(Box::new(OpenAiToAnthropic(
+                a2o::stream::StreamTranslator::new(ctx),
+            ))),
+        ),
+    };
+    if let Some((ctx, anthropic)) = bedrock {
+        let translator = o2b::stream::StreamTranslator::new(ctx, bedrock_meta(&p.upstream_model));
+        let anthropic = anthropic.map(a2o::stream::StreamTranslator::new);
+        return Box::pin(BedrockStream::new(
+            upstream, translator, anthropic, guard, request, provider,
+        ));
+    }
+    let dialect = match p.provider.upstream.schema() {
+        Schema::Anthropic => StreamDialect::Anthropic,
+        _ if p.op == Operation::Responses => StreamDialect::Responses,
+        _ => StreamDialect::Completions,
+    };
+    let plan = StreamPlan {
+        dialect,
+        front: front.schema(),
+        hide_usage_chunk,
+        mapper,
+    };
+    Box::pin(MeteredStream::new(upstream, guard, request, plan, provider))
 }
 
 /// A unique id for a translated Bedrock response (Bedrock sends none).

@@ -9,10 +9,12 @@ use crate::{Gateway, GatewayError};
 use arc_swap::ArcSwap;
 use modelgate_catalog::{Catalog, ModelInfo, Vendor};
 use modelgate_core::{ErrorKind, ProviderKind, Secret, now_millis};
+use modelgate_providers::anthropic::AnthropicUpstream;
 use modelgate_providers::aws_sigv4::AwsCredentials;
 use modelgate_providers::azure::{AzureAuth, AzureUpstream};
 use modelgate_providers::azure_entra::{EntraTokenSource, default_token_url};
 use modelgate_providers::bedrock::BedrockUpstream;
+use modelgate_providers::openai::OpenAiUpstream;
 use modelgate_providers::upstream::Upstream;
 use modelgate_store::ProviderRow;
 use serde::{Deserialize, Serialize};
@@ -140,9 +142,9 @@ impl RuntimeProvider {
         Catalog::builtin().model(&self.vendor?.id, model)
     }
 
+    /// A discovered list that is older than `ttl` (callers check the list is not pinned).
     fn needs_discovery(&self, ttl: Duration) -> bool {
-        self.config.models.is_none()
-            && !self.credential_error
+        !self.credential_error
             && now_millis() - self.discovery.load().at_ms >= ttl.as_millis() as i64
     }
 }
@@ -269,7 +271,7 @@ impl Gateway {
         let (kind, vendor) =
             resolve_kind(&row.kind).unwrap_or((ProviderKind::OpenaiCompatible, None));
         let config: ProviderConfig = serde_json::from_str(&row.config_json).unwrap_or_default();
-        let (api_key, credential_error) = match &row.secret_sealed {
+        let (api_key, mut credential_error) = match &row.secret_sealed {
             None => (None, false),
             Some(sealed) => match self.master_key.open(sealed, &row.id) {
                 Ok(plain) => (Some(Secret::new(String::from_utf8_lossy(&plain))), false),
@@ -279,33 +281,44 @@ impl Gateway {
                 }
             },
         };
-        let upstream = match (kind, &config.azure) {
-            (ProviderKind::AzureOpenai, Some(azure)) => {
+        let endpoint = row.endpoint.clone();
+        let upstream = match kind {
+            ProviderKind::Openai | ProviderKind::OpenaiCompatible => {
+                Upstream::OpenAi(OpenAiUpstream::new(endpoint, api_key))
+            }
+            ProviderKind::Anthropic => {
+                Upstream::Anthropic(AnthropicUpstream::new(endpoint, api_key))
+            }
+            ProviderKind::AzureOpenai => {
+                let azure = config.azure.clone().unwrap_or_default();
+                let key = api_key.unwrap_or_default();
                 let auth = match &azure.entra {
                     Some(e) => AzureAuth::Entra(Arc::new(EntraTokenSource::new(
                         e.token_url
                             .clone()
                             .unwrap_or_else(|| default_token_url(&e.tenant_id)),
                         e.client_id.clone(),
-                        api_key.unwrap_or_default(),
+                        key,
                     ))),
-                    None => AzureAuth::ApiKey(api_key.unwrap_or_default()),
+                    None => AzureAuth::ApiKey(key),
                 };
                 Upstream::Azure(AzureUpstream::new(
-                    &row.endpoint,
-                    azure.api_version.clone(),
-                    azure.deployments.clone(),
+                    &endpoint,
+                    azure.api_version,
+                    azure.deployments,
                     auth,
                 ))
             }
-            (ProviderKind::AwsBedrock, _) => {
+            ProviderKind::AwsBedrock => {
                 let aws = config.aws.clone().unwrap_or_default();
-                let secret: AwsSecret = api_key
+                let secret: Option<AwsSecret> = api_key
                     .as_ref()
-                    .and_then(|k| serde_json::from_str(k.expose()).ok())
-                    .unwrap_or_default();
+                    .and_then(|k| serde_json::from_str(k.expose()).ok());
+                // Without its AWS secret the provider cannot sign: fail closed, visibly.
+                credential_error |= secret.is_none();
+                let secret = secret.unwrap_or_default();
                 Upstream::Bedrock(BedrockUpstream::new(
-                    &row.endpoint,
+                    &endpoint,
                     aws.region,
                     AwsCredentials {
                         access_key_id: aws.access_key_id,
@@ -314,7 +327,6 @@ impl Gateway {
                     },
                 ))
             }
-            _ => Upstream::for_kind(kind, row.endpoint.clone(), api_key),
         };
         RuntimeProvider {
             discovery: ArcSwap::new(discovery.unwrap_or_default()),

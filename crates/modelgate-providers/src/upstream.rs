@@ -1,12 +1,12 @@
-//! [`Upstream`]: the closed set of upstream adapters, chosen by provider kind. Callers
-//! match on [`Schema`] to decide between pass-through and translation.
+//! [`Upstream`]: the closed set of upstream adapters (the gateway's registry builds one per
+//! provider from its kind and settings). Callers match on [`Schema`] to decide between
+//! pass-through and translation.
 
 use crate::UpstreamError;
 use crate::anthropic::AnthropicUpstream;
 use crate::azure::AzureUpstream;
 use crate::bedrock::BedrockUpstream;
 use crate::openai::OpenAiUpstream;
-use modelgate_core::{ProviderKind, Secret};
 use std::time::Duration;
 
 /// The API schema an upstream speaks.
@@ -27,36 +27,6 @@ pub enum Upstream {
 }
 
 impl Upstream {
-    /// The adapter of a kind authenticated by a plain key. Azure OpenAI, whose settings
-    /// are richer (deployments, api-version, Entra ID), is usually built with
-    /// [`AzureUpstream::new`]; here it gets `api-key` auth and no deployment map.
-    pub fn for_kind(kind: ProviderKind, base_url: String, api_key: Option<Secret>) -> Self {
-        match kind {
-            ProviderKind::Openai | ProviderKind::OpenaiCompatible => {
-                Upstream::OpenAi(OpenAiUpstream::new(base_url, api_key))
-            }
-            ProviderKind::Anthropic => {
-                Upstream::Anthropic(AnthropicUpstream::new(base_url, api_key))
-            }
-            // Bedrock needs a region and AWS credentials; without them it cannot sign.
-            ProviderKind::AwsBedrock => Upstream::Bedrock(BedrockUpstream::new(
-                &base_url,
-                String::new(),
-                crate::aws_sigv4::AwsCredentials {
-                    access_key_id: String::new(),
-                    secret_access_key: api_key.unwrap_or_default(),
-                    session_token: None,
-                },
-            )),
-            ProviderKind::AzureOpenai => Upstream::Azure(AzureUpstream::new(
-                &base_url,
-                None,
-                Default::default(),
-                crate::azure::AzureAuth::ApiKey(api_key.unwrap_or_default()),
-            )),
-        }
-    }
-
     pub fn schema(&self) -> Schema {
         match self {
             Upstream::OpenAi(_) | Upstream::Azure(_) => Schema::OpenAi,

@@ -195,6 +195,23 @@ async fn misbehave(model: &str, headers: &HeaderMap) -> Option<Response> {
     None
 }
 
+/// The OpenAI routes' common start: the JSON body and its model, or the answer to give
+/// instead (400 for a bad body, or the misbehaviour the model name asks for).
+async fn openai_request(headers: &HeaderMap, body: &Bytes) -> Result<(Value, String), Response> {
+    let Ok(req) = serde_json::from_slice::<Value>(body) else {
+        return Err((
+            StatusCode::BAD_REQUEST,
+            axum::Json(json!({"error": {"message": "bad json"}})),
+        )
+            .into_response());
+    };
+    let model = req["model"].as_str().unwrap_or("").to_owned();
+    match misbehave(&model, headers).await {
+        Some(resp) => Err(resp),
+        None => Ok((req, model)),
+    }
+}
+
 fn usage_json(completion_tokens: u64) -> Value {
     json!({
         "prompt_tokens": PROMPT_TOKENS,
@@ -220,17 +237,10 @@ async fn generate(
     chat: bool,
 ) -> Response {
     record(s, path, &headers, &body);
-    let Ok(req) = serde_json::from_slice::<Value>(&body) else {
-        return (
-            StatusCode::BAD_REQUEST,
-            axum::Json(json!({"error": {"message": "bad json"}})),
-        )
-            .into_response();
+    let (req, model) = match openai_request(&headers, &body).await {
+        Ok(parsed) => parsed,
+        Err(resp) => return resp,
     };
-    let model = req["model"].as_str().unwrap_or("").to_owned();
-    if let Some(resp) = misbehave(&model, &headers).await {
-        return resp;
-    }
     let with_usage = !model.contains("no-usage");
     if req["stream"].as_bool() == Some(true) {
         let include_usage = req["stream_options"]["include_usage"].as_bool() == Some(true);
@@ -340,13 +350,10 @@ where
 
 async fn embeddings(State(s): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Response {
     record(&s, "/v1/embeddings", &headers, &body);
-    let Ok(req) = serde_json::from_slice::<Value>(&body) else {
-        return (StatusCode::BAD_REQUEST, "bad json").into_response();
+    let (req, model) = match openai_request(&headers, &body).await {
+        Ok(parsed) => parsed,
+        Err(resp) => return resp,
     };
-    let model = req["model"].as_str().unwrap_or("").to_owned();
-    if let Some(resp) = misbehave(&model, &headers).await {
-        return resp;
-    }
     let inputs = match &req["input"] {
         Value::Array(a) => a.len(),
         _ => 1,
@@ -363,13 +370,10 @@ async fn embeddings(State(s): State<Arc<Shared>>, headers: HeaderMap, body: Byte
 /// `response.completed` (which carries the usage; there is no `[DONE]`).
 async fn responses(State(s): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Response {
     record(&s, "/v1/responses", &headers, &body);
-    let Ok(req) = serde_json::from_slice::<Value>(&body) else {
-        return (StatusCode::BAD_REQUEST, "bad json").into_response();
+    let (req, model) = match openai_request(&headers, &body).await {
+        Ok(parsed) => parsed,
+        Err(resp) => return resp,
     };
-    let model = req["model"].as_str().unwrap_or("").to_owned();
-    if let Some(resp) = misbehave(&model, &headers).await {
-        return resp;
-    }
     let usage = json!({"input_tokens": PROMPT_TOKENS, "output_tokens": 5, "total_tokens": PROMPT_TOKENS + 5,
         "input_tokens_details": {"cached_tokens": CACHED_TOKENS}});
     let response = |status: &str, text: &str, usage: Value| {
