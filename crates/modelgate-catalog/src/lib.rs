@@ -50,20 +50,61 @@ pub struct ModelInfo {
     /// USD per million cached input tokens (defaults to the input price).
     #[serde(default)]
     pub cached: Option<f64>,
+    /// The most output tokens one response can have.
+    #[serde(default)]
+    pub max_output: Option<u64>,
 }
 
 impl ModelInfo {
+    /// The model's prices and limits, if both input and output prices are known.
+    pub fn price(&self) -> Option<Price> {
+        Some(Price {
+            input: self.input?,
+            output: self.output?,
+            cached: self.cached,
+            max_output: self.max_output,
+            context: self.context,
+        })
+    }
+
     /// The cost of `usage` in micro-dollars, if this model has prices.
     pub fn cost_micros(&self, usage: &TokenUsage) -> Option<i64> {
-        let input = self.input?;
-        let output = self.output?;
-        let cached_price = self.cached.unwrap_or(input);
+        self.price().map(|p| p.cost_micros(usage))
+    }
+}
+
+/// What a model costs (USD per million tokens) and how large a request can get: from the
+/// catalog, or a provider's override.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Price {
+    pub input: f64,
+    pub output: f64,
+    /// Cached input tokens (defaults to the input price).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cached: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_output: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub context: Option<u64>,
+}
+
+impl Price {
+    /// The cost of `usage` in micro-dollars.
+    pub fn cost_micros(&self, usage: &TokenUsage) -> i64 {
+        let cached_price = self.cached.unwrap_or(self.input);
         let cached = usage.cached_tokens.min(usage.input_tokens);
         // USD per million tokens = micro-dollars per token.
-        let micros = (usage.input_tokens - cached) as f64 * input
+        let micros = (usage.input_tokens - cached) as f64 * self.input
             + cached as f64 * cached_price
-            + usage.output_tokens as f64 * output;
-        Some(micros.round() as i64)
+            + usage.output_tokens as f64 * self.output;
+        micros.round() as i64
+    }
+
+    /// Whether every token is free (a private model): such requests are never refused
+    /// for budget.
+    pub fn is_free(&self) -> bool {
+        self.input <= 0.0 && self.output <= 0.0 && self.cached.unwrap_or(0.0) <= 0.0
     }
 }
 

@@ -10,6 +10,8 @@ pub enum ErrorKind {
     BadRequest,
     /// Missing, malformed, unknown, expired or revoked credential (401).
     Unauthorized,
+    /// The request's budget allocation cannot cover it (402).
+    BudgetExceeded,
     /// The caller is known but may not do this (403).
     Forbidden,
     /// Unknown model, route or object (404).
@@ -20,6 +22,8 @@ pub enum ErrorKind {
     Conflict,
     /// The body is larger than the configured limit (413).
     PayloadTooLarge,
+    /// A requests- or tokens-per-minute limit is reached (429).
+    RateLimited,
     /// The upstream could not be reached (502).
     UpstreamUnreachable,
     /// The upstream answered with something we could not use (502).
@@ -38,11 +42,13 @@ impl ErrorKind {
         match self {
             ErrorKind::BadRequest => 400,
             ErrorKind::Unauthorized => 401,
+            ErrorKind::BudgetExceeded => 402,
             ErrorKind::Forbidden => 403,
             ErrorKind::NotFound => 404,
             ErrorKind::MethodNotAllowed => 405,
             ErrorKind::Conflict => 409,
             ErrorKind::PayloadTooLarge => 413,
+            ErrorKind::RateLimited => 429,
             ErrorKind::UpstreamUnreachable | ErrorKind::UpstreamInvalid => 502,
             ErrorKind::Unavailable => 503,
             ErrorKind::UpstreamTimeout => 504,
@@ -59,6 +65,8 @@ impl ErrorKind {
             | ErrorKind::Conflict
             | ErrorKind::PayloadTooLarge => "invalid_request_error",
             ErrorKind::Unauthorized => "authentication_error",
+            ErrorKind::BudgetExceeded => "insufficient_quota",
+            ErrorKind::RateLimited => "rate_limit_error",
             ErrorKind::Forbidden => "permission_error",
             ErrorKind::UpstreamUnreachable
             | ErrorKind::UpstreamInvalid
@@ -72,6 +80,8 @@ impl ErrorKind {
         match self {
             ErrorKind::BadRequest => "bad_request",
             ErrorKind::Unauthorized => "unauthorized",
+            ErrorKind::BudgetExceeded => "budget_exceeded",
+            ErrorKind::RateLimited => "rate_limited",
             ErrorKind::Forbidden => "forbidden",
             ErrorKind::NotFound => "not_found",
             ErrorKind::MethodNotAllowed => "method_not_allowed",

@@ -59,6 +59,9 @@ pub struct UsageRecord {
     pub created_at_ms: i64,
     pub key_id: String,
     pub user_id: String,
+    /// The budget allocation the request drew from, if its key is bound to one.
+    #[serde(default)]
+    pub allocation_id: Option<String>,
     pub provider: String,
     pub model: String,
     /// Which API: `chat.completions`, `completions`, `embeddings`, `responses`.

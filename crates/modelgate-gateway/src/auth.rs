@@ -1,6 +1,9 @@
 //! Authentication of AI keys: the presented key is hashed, looked up by hash (O(1), in
 //! memory after the first use), compared in constant time, and checked for revocation,
-//! expiry and a deactivated owner. Revocation invalidates the cache entry at once.
+//! expiry and a deactivated owner; a key that matched but is unusable gets a 401 that says
+//! which. The cached [`Principal`] carries what policy needs on the request path without
+//! a database round trip: role, groups, the key's allocation, allow-list and rate limits.
+//! Revocation drops the key's entry; any change to users or groups drops them all.
 
 use crate::GatewayError;
 use modelgate_core::keys::{self, KeyHash};
@@ -19,12 +22,91 @@ pub struct Principal {
     /// The key's model allow-list; `None` allows every model the user may use.
     pub allowed_models: Option<Vec<String>>,
     pub expires_at_ms: Option<i64>,
+    /// Ids of the user's groups (sorted).
+    pub groups: Vec<String>,
+    /// The allocation the key draws from.
+    pub allocation_id: Option<String>,
+    pub limits: Limits,
+    /// Set for a browser session (cookie): the token unsafe requests must echo.
+    pub csrf_token: Option<String>,
     key_hash: KeyHash,
+}
+
+/// Per-minute limits of a key and of its owner (`None`: unlimited).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Limits {
+    pub key_rpm: Option<u64>,
+    pub key_tpm: Option<u64>,
+    pub user_rpm: Option<u64>,
+    pub user_tpm: Option<u64>,
+}
+
+impl Limits {
+    pub fn any(&self) -> bool {
+        self.key_rpm.is_some()
+            || self.key_tpm.is_some()
+            || self.user_rpm.is_some()
+            || self.user_tpm.is_some()
+    }
+}
+
+/// Why a key that matched cannot be used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Denial {
+    Revoked,
+    Expired,
+    Deactivated,
+}
+
+impl Denial {
+    fn error(self) -> GatewayError {
+        match self {
+            Denial::Revoked => {
+                GatewayError::key_unusable("This API key has been revoked.", "api_key_revoked")
+            }
+            Denial::Expired => {
+                GatewayError::key_unusable("This API key has expired.", "api_key_expired")
+            }
+            Denial::Deactivated => GatewayError::key_unusable(
+                "The user this API key belongs to has been deactivated.",
+                "user_deactivated",
+            ),
+        }
+    }
+}
+
+#[derive(Clone)]
+enum Entry {
+    Live(Arc<Principal>),
+    Denied(Denial),
 }
 
 impl Principal {
     pub fn is_admin(&self) -> bool {
         self.role == Role::Admin
+    }
+
+    pub fn in_group(&self, group_id: &str) -> bool {
+        self.groups
+            .binary_search_by(|g| g.as_str().cmp(group_id))
+            .is_ok()
+    }
+
+    /// The principal of a signed-in browser session (no key: no allocation, no limits).
+    pub fn for_session(user: &modelgate_store::User, groups: Vec<String>, csrf: String) -> Self {
+        Principal {
+            key_id: String::new(),
+            user_id: user.id.clone(),
+            user_name: user.name.clone(),
+            role: user.role(),
+            allowed_models: None,
+            expires_at_ms: None,
+            groups: sorted(groups),
+            allocation_id: None,
+            limits: Limits::default(),
+            csrf_token: Some(csrf),
+            key_hash: keys::hash(""),
+        }
     }
 
     /// Whether the key's allow-list admits a request for `requested` that resolved to
@@ -45,7 +127,7 @@ impl Principal {
 
 pub struct Authenticator {
     store: Arc<dyn Store>,
-    cache: moka::sync::Cache<KeyHash, Arc<Principal>>,
+    cache: moka::sync::Cache<KeyHash, Entry>,
 }
 
 impl Authenticator {
@@ -59,14 +141,15 @@ impl Authenticator {
         }
     }
 
-    /// Authenticates a presented key. Every failure gives the same error.
+    /// Authenticates a presented key. Unknown keys all get the same error; a key that
+    /// matched but is revoked, expired or whose owner is deactivated gets one that says so.
     pub async fn authenticate(&self, presented: &str) -> Result<Arc<Principal>, GatewayError> {
         if !keys::is_plausible(presented) {
             return Err(GatewayError::unauthorized());
         }
         let hash = keys::hash(presented);
-        let principal = match self.cache.get(&hash) {
-            Some(p) => p,
+        let entry = match self.cache.get(&hash) {
+            Some(e) => e,
             None => {
                 let row = self
                     .store
@@ -74,19 +157,32 @@ impl Authenticator {
                     .await?
                     .ok_or_else(GatewayError::unauthorized)?;
                 let stored = KeyHash::from_stored(row.key.key_hash.clone());
-                if !stored.ct_matches(&hash) || !is_live(&row) {
+                if !stored.ct_matches(&hash) {
                     return Err(GatewayError::unauthorized());
                 }
-                let p = Arc::new(principal_of(row, hash.clone()));
-                self.cache.insert(hash, p.clone());
-                p
+                let entry = match denial(&row) {
+                    Some(d) => Entry::Denied(d),
+                    None => {
+                        let groups = self.store.groups_of(&row.key.user_id).await?;
+                        Entry::Live(Arc::new(principal_of(row, groups, hash.clone())))
+                    }
+                };
+                self.cache.insert(hash, entry.clone());
+                entry
             }
         };
-        if principal.expires_at_ms.is_some_and(|t| t <= now_millis()) {
-            self.cache.invalidate(&principal.key_hash);
-            return Err(GatewayError::unauthorized());
+        match entry {
+            Entry::Denied(d) => Err(d.error()),
+            Entry::Live(p) if p.expires_at_ms.is_some_and(|t| t <= now_millis()) => {
+                Err(Denial::Expired.error())
+            }
+            Entry::Live(p) => Ok(p),
         }
-        Ok(principal)
+    }
+
+    /// Forgets every cached key (after a change to users, groups or memberships).
+    pub fn invalidate_all(&self) {
+        self.cache.invalidate_all();
     }
 
     /// Drops a key from the cache (after revocation).
@@ -96,13 +192,28 @@ impl Authenticator {
     }
 }
 
-fn is_live(row: &KeyAuth) -> bool {
-    row.key.revoked_at.is_none()
-        && row.user_deactivated_at.is_none()
-        && row.key.expires_at.is_none_or(|t| t > now_millis())
+fn denial(row: &KeyAuth) -> Option<Denial> {
+    if row.key.revoked_at.is_some() {
+        Some(Denial::Revoked)
+    } else if row.user_deactivated_at.is_some() {
+        Some(Denial::Deactivated)
+    } else if row.key.expires_at.is_some_and(|t| t <= now_millis()) {
+        Some(Denial::Expired)
+    } else {
+        None
+    }
 }
 
-fn principal_of(row: KeyAuth, key_hash: KeyHash) -> Principal {
+fn sorted(mut v: Vec<String>) -> Vec<String> {
+    v.sort();
+    v
+}
+
+fn limit(v: Option<i64>) -> Option<u64> {
+    v.and_then(|n| u64::try_from(n).ok())
+}
+
+fn principal_of(row: KeyAuth, groups: Vec<String>, key_hash: KeyHash) -> Principal {
     let allowed_models = row
         .key
         .models_json
@@ -115,6 +226,15 @@ fn principal_of(row: KeyAuth, key_hash: KeyHash) -> Principal {
         role: Role::parse(&row.user_role).unwrap_or(Role::Member),
         allowed_models,
         expires_at_ms: row.key.expires_at,
+        groups: sorted(groups),
+        allocation_id: row.key.allocation_id,
+        limits: Limits {
+            key_rpm: limit(row.key.rpm),
+            key_tpm: limit(row.key.tpm),
+            user_rpm: limit(row.user_rpm),
+            user_tpm: limit(row.user_tpm),
+        },
+        csrf_token: None,
         key_hash,
     }
 }
@@ -131,6 +251,10 @@ mod tests {
             role: Role::Member,
             allowed_models: models.map(|m| m.into_iter().map(String::from).collect()),
             expires_at_ms: None,
+            groups: Vec::new(),
+            allocation_id: None,
+            limits: Limits::default(),
+            csrf_token: None,
             key_hash: keys::hash("x"),
         }
     }

@@ -19,6 +19,9 @@ pub struct Peeked {
     stream_options_span: Option<Range<usize>>,
     /// The client's own `stream_options.include_usage`.
     pub include_usage: bool,
+    /// The output limit the request sets (`max_tokens`, `max_completion_tokens` or
+    /// `max_output_tokens`), when it is a non-negative integer.
+    pub max_tokens: Option<u64>,
 }
 
 #[derive(Deserialize)]
@@ -29,6 +32,12 @@ struct PeekFields<'a> {
     stream: Option<bool>,
     #[serde(borrow, default)]
     stream_options: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    max_tokens: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    max_completion_tokens: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    max_output_tokens: Option<&'a RawValue>,
 }
 
 #[derive(Deserialize)]
@@ -94,12 +103,24 @@ pub fn peek(body: &[u8]) -> Result<Peeked, GatewayError> {
         include_usage = opts.include_usage.unwrap_or(false);
         stream_options_span = Some(span_of(body, raw));
     }
+    // Validation of the value is the upstream's; a limit that is not an integer is
+    // simply not used for the budget's worst case (the largest of several counts).
+    let max_tokens = [
+        fields.max_completion_tokens,
+        fields.max_tokens,
+        fields.max_output_tokens,
+    ]
+    .into_iter()
+    .flatten()
+    .filter_map(|raw| raw.get().parse::<u64>().ok())
+    .max();
     Ok(Peeked {
         model,
         model_span: span_of(body, raw_model),
         stream: fields.stream.unwrap_or(false),
         stream_options_span,
         include_usage,
+        max_tokens,
     })
 }
 

@@ -46,6 +46,8 @@ pub async fn bootstrap(
         password_hash: None,
         created_at: now,
         deactivated_at: None,
+        rpm: None,
+        tpm: None,
     };
     store.insert_user(&admin).await?;
     let minted = match given_key {
@@ -65,6 +67,8 @@ pub async fn bootstrap(
             last_used_at: None,
             allocation_id: None,
             models_json: None,
+            rpm: None,
+            tpm: None,
         })
         .await?;
     Ok(match given_key {

@@ -12,6 +12,8 @@ pub struct GatewayError {
     pub code: Option<&'static str>,
     /// The request field at fault, if any.
     pub param: Option<&'static str>,
+    /// For rate limits: seconds until a retry can succeed (`retry-after`).
+    pub retry_after_secs: Option<u64>,
 }
 
 impl GatewayError {
@@ -21,6 +23,7 @@ impl GatewayError {
             message: message.into(),
             code: None,
             param: None,
+            retry_after_secs: None,
         }
     }
 
@@ -50,14 +53,20 @@ impl GatewayError {
         Self::new(ErrorKind::Internal, message)
     }
 
-    /// The single answer to every authentication failure, so unknown, revoked and expired
-    /// keys are indistinguishable.
+    /// The answer to a missing, malformed or unknown credential. A key that matched but is
+    /// no longer usable gets [`Self::key_unusable`], which says why.
     pub fn unauthorized() -> Self {
         Self::new(
             ErrorKind::Unauthorized,
             "Incorrect or missing API key. Pass a modelgate AI key as 'Authorization: Bearer <key>' or 'x-api-key: <key>'.",
         )
         .with_code("invalid_api_key")
+    }
+
+    /// A key that exists but is expired, revoked, or whose owner was deactivated. Only a
+    /// caller holding the key's secret can see this.
+    pub fn key_unusable(message: &str, code: &'static str) -> Self {
+        Self::new(ErrorKind::Unauthorized, message).with_code(code)
     }
 
     pub fn model_not_found(model: &str) -> Self {
@@ -74,6 +83,9 @@ impl From<modelgate_store::StoreError> for GatewayError {
         match err {
             modelgate_store::StoreError::Conflict(what) => {
                 Self::new(ErrorKind::Conflict, format!("{what} already exists"))
+            }
+            modelgate_store::StoreError::InUse(what) => {
+                Self::new(ErrorKind::Conflict, format!("still in use by {what}"))
             }
             other => {
                 tracing::error!(error = %other, "store failure");

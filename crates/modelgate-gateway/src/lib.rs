@@ -6,14 +6,18 @@
 //! admin services ([`admin`]). The server crate turns [`GatewayError`] into HTTP.
 
 pub mod admin;
+pub mod admission;
 pub mod auth;
 pub mod bedrock_stream;
 pub mod body;
 pub mod bootstrap;
+pub mod budget;
 pub mod error;
 pub mod estimate;
+pub mod limits;
 pub mod mappers;
 pub mod meter;
+pub mod org;
 pub mod proxy;
 pub mod registry;
 pub mod resolve;
@@ -40,7 +44,12 @@ pub struct Gateway {
     pub store: Arc<dyn Store>,
     pub master_key: MasterKey,
     pub client: reqwest::Client,
+    /// The client of providers restricted to public addresses by the org's policy.
+    pub public_client: reqwest::Client,
     pub registry: registry::Registry,
+    pub org: arc_swap::ArcSwap<org::Directory>,
+    pub ledger: budget::Ledger,
+    pub limiter: Arc<limits::RateLimiter>,
     pub auth: auth::Authenticator,
     pub usage: meter::UsageSink,
     pub settings: Settings,
@@ -54,20 +63,30 @@ impl Gateway {
         master_key: MasterKey,
         settings: Settings,
     ) -> Result<(Arc<Self>, tokio::task::JoinHandle<()>), GatewayError> {
-        let client = modelgate_providers::client::build(&settings.client).map_err(|e| {
-            GatewayError::internal(format!("could not build the upstream HTTP client: {e}"))
-        })?;
+        let build = |allow_private| {
+            modelgate_providers::client::build(&settings.client, allow_private).map_err(|e| {
+                GatewayError::internal(format!("could not build the upstream HTTP client: {e}"))
+            })
+        };
+        let client = build(true)?;
+        let public_client = build(false)?;
         let (usage, writer) = meter::spawn_writer(store.clone());
         let auth = auth::Authenticator::new(store.clone(), settings.key_cache_ttl);
+        let ledger = budget::Ledger::new(store.clone());
         let gateway = Arc::new(Self {
             store,
             master_key,
             client,
+            public_client,
             registry: registry::Registry::default(),
+            org: Default::default(),
+            ledger,
+            limiter: Default::default(),
             auth,
             usage,
             settings,
         });
+        gateway.reload_org().await?;
         gateway.reload_providers().await?;
         Ok((gateway, writer))
     }

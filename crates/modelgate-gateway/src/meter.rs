@@ -15,7 +15,8 @@ use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, oneshot};
 
 enum Msg {
-    Record(Box<UsageRecord>),
+    /// A record, and who waits for it to be stored.
+    Record(Box<UsageRecord>, Option<oneshot::Sender<()>>),
     Flush(oneshot::Sender<()>),
 }
 
@@ -27,10 +28,10 @@ pub struct UsageSink {
 
 /// Largest number of records written in one transaction.
 const MAX_BATCH: usize = 2048;
-/// How long the writer lets a batch fill before writing it. Nothing on the request path
-/// waits for this (responses never wait for their record); it turns one transaction per
-/// request into one per batch, and a wake-up per record into one per batch. Metrics are
-/// recorded per batch too, so `/metrics` and `/api/usage` flush first.
+/// How long the writer lets a batch of records nobody waits for (those of requests the
+/// client abandoned) fill before writing it. A batch with a waiting response is written at
+/// once; batches still form under load, from whatever queued while the previous one was
+/// written. Metrics are recorded per batch too, so `/metrics` and `/api/usage` flush first.
 const LINGER: Duration = Duration::from_millis(25);
 /// `last_used_at` is kept to this precision, so a busy key is not rewritten per batch.
 const LAST_USED_PRECISION_MS: i64 = 60_000;
@@ -43,10 +44,20 @@ pub fn spawn_writer(store: Arc<dyn Store>) -> (UsageSink, tokio::task::JoinHandl
 }
 
 impl UsageSink {
-    fn send(&self, record: UsageRecord) {
-        if self.tx.send(Msg::Record(Box::new(record))).is_err() {
+    /// Queues a record; with `durable`, returns a receiver that completes once the record
+    /// is committed.
+    fn send(&self, record: UsageRecord, durable: bool) -> Option<oneshot::Receiver<()>> {
+        let (ack, done) = if durable {
+            let (tx, rx) = oneshot::channel();
+            (Some(tx), Some(rx))
+        } else {
+            (None, None)
+        };
+        if self.tx.send(Msg::Record(Box::new(record), ack)).is_err() {
             tracing::error!("usage writer has stopped; a usage record could not be queued");
+            return None;
         }
+        done
     }
 
     /// Waits until every record sent before this call is stored.
@@ -96,7 +107,10 @@ fn take(
             None => return,
         };
         match msg {
-            Msg::Record(r) => batch.push(*r),
+            Msg::Record(r, ack) => {
+                batch.push(*r);
+                waiters.extend(ack);
+            }
             Msg::Flush(w) => waiters.push(w),
         }
     }
@@ -153,18 +167,29 @@ pub struct MeterContext {
     pub request_id: String,
     pub key_id: String,
     pub user_id: String,
+    /// The allocation the request draws from (its key's).
+    pub allocation_id: Option<String>,
     pub provider: String,
     pub model: String,
     pub api: &'static str,
     pub stream: bool,
-    /// Catalog prices of the model, when known (cost 0 otherwise).
-    pub price: Option<&'static modelgate_catalog::ModelInfo>,
+    /// The model's price, when known (cost 0 otherwise).
+    pub price: Option<modelgate_catalog::Price>,
+}
+
+/// What a finished request gives back to budgets and rate limits.
+pub struct Settlement {
+    /// The budget reservation to settle at the actual cost.
+    pub reservation: Option<crate::budget::Reservation>,
+    /// Where the request's tokens count against per-minute limits.
+    pub limiter: Option<Arc<crate::limits::RateLimiter>>,
 }
 
 /// Accumulates one request's usage and sends its record exactly once.
 pub struct UsageGuard {
     sink: UsageSink,
     ctx: Option<MeterContext>,
+    settlement: Settlement,
     started: Instant,
     created_at_ms: i64,
     pub usage: TokenUsage,
@@ -174,12 +199,21 @@ pub struct UsageGuard {
 }
 
 impl UsageGuard {
-    pub fn new(sink: UsageSink, ctx: MeterContext, started: Instant) -> Self {
+    /// A guard for a request admitted at `created_at_ms` (the time its reservation was
+    /// taken, so the record counts in the same budget period).
+    pub fn new(
+        sink: UsageSink,
+        ctx: MeterContext,
+        settlement: Settlement,
+        started: Instant,
+        created_at_ms: i64,
+    ) -> Self {
         Self {
             sink,
             ctx: Some(ctx),
+            settlement,
             started,
-            created_at_ms: now_millis(),
+            created_at_ms,
             usage: TokenUsage::default(),
             usage_estimated: false,
             status: 0,
@@ -198,31 +232,41 @@ impl UsageGuard {
         }
     }
 
-    /// Sends the record with this outcome. Later calls and the drop do nothing.
-    pub fn finish(&mut self, outcome: Outcome) {
-        let Some(ctx) = self.ctx.take() else { return };
+    /// Sends the record with this outcome, settles the budget reservation at the actual
+    /// cost and counts the tokens against rate limits. Returns a receiver that completes
+    /// when the record is stored: a response is finished only after that, so a crash never
+    /// loses the record of a request that was answered. Later calls and the drop do nothing.
+    pub fn finish(&mut self, outcome: Outcome) -> Option<oneshot::Receiver<()>> {
+        let ctx = self.ctx.take()?;
+        let cost_micros = ctx.price.map_or(0, |p| p.cost_micros(&self.usage));
+        if let Some(r) = self.settlement.reservation.take() {
+            r.settle(cost_micros);
+        }
+        if let Some(limiter) = self.settlement.limiter.take() {
+            let tokens = self.usage.input_tokens + self.usage.output_tokens;
+            limiter.add_tokens(&ctx.key_id, &ctx.user_id, tokens, now_millis());
+        }
         let record = UsageRecord {
             id: ids::sequential_id("use"),
             request_id: ctx.request_id,
             created_at_ms: self.created_at_ms,
             key_id: ctx.key_id,
             user_id: ctx.user_id,
+            allocation_id: ctx.allocation_id,
             provider: ctx.provider,
             model: ctx.model,
             api: ctx.api.to_owned(),
             stream: ctx.stream,
             usage: self.usage,
             usage_estimated: self.usage_estimated,
-            cost_micros: ctx
-                .price
-                .and_then(|p| p.cost_micros(&self.usage))
-                .unwrap_or(0),
+            cost_micros,
             status: self.status,
             outcome,
             latency_ms: self.started.elapsed().as_millis() as i64,
             ttft_ms: self.ttft.map(|d| d.as_millis() as i64),
         };
-        self.sink.send(record);
+        self.sink
+            .send(record, outcome != Outcome::ClientDisconnected)
     }
 }
 

@@ -6,6 +6,7 @@
 //! `modelgate-translate`; parameters the target cannot take are named in
 //! `x-modelgate-dropped-params`.
 
+use crate::admission::Ask;
 use crate::auth::Principal;
 use crate::bedrock_stream::BedrockStream;
 use crate::mappers::{AnthropicToOpenAi, OpenAiToAnthropic};
@@ -19,7 +20,7 @@ use crate::{Gateway, GatewayError, body, estimate};
 use bytes::{Bytes, BytesMut};
 use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use modelgate_core::usage::Outcome;
-use modelgate_core::{ErrorKind, ProviderKind};
+use modelgate_core::{ErrorKind, ProviderKind, now_millis};
 use modelgate_providers::UpstreamError;
 pub use modelgate_providers::operation::Operation;
 use modelgate_providers::upstream::{Schema, Upstream};
@@ -100,6 +101,7 @@ struct Prepared {
     plan: Plan,
     stream: bool,
     dropped: Vec<String>,
+    max_tokens: Option<u64>,
 }
 
 impl Gateway {
@@ -110,7 +112,8 @@ impl Gateway {
         model: &str,
     ) -> Result<(Arc<RuntimeProvider>, String), GatewayError> {
         let snapshot = self.registry.snapshot();
-        let target = match resolve(model, &*snapshot) {
+        let visible = snapshot.visible_to(principal);
+        let target = match resolve(model, &visible) {
             Resolution::Found(t) => t,
             Resolution::NotFound => return Err(GatewayError::model_not_found(model)),
             Resolution::Ambiguous(candidates) => {
@@ -129,7 +132,7 @@ impl Gateway {
             .with_code("model_not_allowed")
             .with_param("model"));
         }
-        let provider = snapshot
+        let provider = visible
             .get(&target.provider)
             .cloned()
             .ok_or_else(|| GatewayError::model_not_found(model))?;
@@ -267,6 +270,7 @@ impl Gateway {
             plan,
             stream,
             dropped,
+            max_tokens: peeked.max_tokens,
         })
     }
 
@@ -277,20 +281,17 @@ impl Gateway {
         hints: &ClientHints,
     ) -> Result<reqwest::RequestBuilder, UpstreamError> {
         let body = p.body.clone();
+        let client = self.client_for(&p.provider);
         Ok(match &p.provider.upstream {
-            Upstream::OpenAi(u) => u.request(&self.client, p.op).body(body),
+            Upstream::OpenAi(u) => u.request(client, p.op).body(body),
             Upstream::Azure(u) => u
-                .request(&self.client, p.op, &p.upstream_model, p.provider.name())
+                .request(client, p.op, &p.upstream_model, p.provider.name())
                 .await?
                 .body(body),
             // The body is part of the SigV4 signature, so the adapter attaches it.
-            Upstream::Bedrock(u) => u.request(
-                &self.client,
-                &p.upstream_model,
-                p.stream,
-                body,
-                p.provider.name(),
-            )?,
+            Upstream::Bedrock(u) => {
+                u.request(client, &p.upstream_model, p.stream, body, p.provider.name())?
+            }
             Upstream::Anthropic(u) => {
                 // Version and beta headers belong to Anthropic clients; a translated OpenAI
                 // client gets the default version.
@@ -301,7 +302,7 @@ impl Gateway {
                     ),
                     FrontApi::OpenAi(_) => (None, None),
                 };
-                u.request(&self.client, p.op, version, beta).body(body)
+                u.request(client, p.op, version, beta).body(body)
             }
         })
     }
@@ -318,12 +319,22 @@ impl Gateway {
         let started = Instant::now();
         let p = self.prepare(principal, front, &request)?;
         let provider_name = p.provider.name().to_owned();
+        let price = p.provider.price(&p.upstream_model);
+        let now = now_millis();
+        let ask = Ask {
+            price,
+            body_bytes: request.len(),
+            max_tokens: p.max_tokens,
+            embeddings: p.op == Operation::Embeddings,
+        };
+        let settlement = self.admit(principal, &ask, now).await?;
         let mut guard = UsageGuard::new(
             self.usage.clone(),
             MeterContext {
                 request_id: request_id.to_owned(),
                 key_id: principal.key_id.clone(),
                 user_id: principal.user_id.clone(),
+                allocation_id: principal.allocation_id.clone(),
                 provider: provider_name.clone(),
                 model: p.upstream_model.clone(),
                 api: match front {
@@ -331,9 +342,11 @@ impl Gateway {
                     FrontApi::Anthropic => Operation::Messages.label(),
                 },
                 stream: p.stream,
-                price: p.provider.price(&p.upstream_model),
+                price,
             },
+            settlement,
             started,
+            now,
         );
         let mut req = match self.upstream_request(&p, front, hints).await {
             Ok(builder) => builder,
@@ -470,7 +483,10 @@ impl Gateway {
                 )
             }
         };
-        guard.finish(Outcome::Ok);
+        if let Some(committed) = guard.finish(Outcome::Ok) {
+            // Answer only once the record is stored (an error: the writer is shutting down).
+            let _ = committed.await;
+        }
         headers.insert(http::header::CONTENT_TYPE, content_type);
         Ok(ProxyResponse {
             status,
@@ -501,7 +517,7 @@ impl Gateway {
                 let body = body::rewrite(&request, &peeked, &upstream_model, false);
                 let req = u
                     .request(
-                        &self.client,
+                        self.client_for(&provider),
                         Operation::CountTokens,
                         hints.anthropic_version.as_deref(),
                         hints.anthropic_beta.as_deref(),

@@ -4,10 +4,11 @@
 //! from the provider's configuration, or are discovered through the upstream's
 //! `GET /models`, kept for a TTL and refreshed in the background.
 
+use crate::auth::Principal;
 use crate::resolve::ModelView;
 use crate::{Gateway, GatewayError};
 use arc_swap::ArcSwap;
-use modelgate_catalog::{Catalog, ModelInfo, Vendor};
+use modelgate_catalog::{Catalog, Price, Vendor};
 use modelgate_core::{ErrorKind, ProviderKind, Secret, now_millis};
 use modelgate_providers::anthropic::AnthropicUpstream;
 use modelgate_providers::aws_sigv4::AwsCredentials;
@@ -23,7 +24,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// The non-secret settings of a provider, stored as the row's `config_json`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ProviderConfig {
     /// Models given by the admin; when set, no discovery happens.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -40,6 +41,10 @@ pub struct ProviderConfig {
     /// AWS settings (kind `aws-bedrock` only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub aws: Option<AwsSettings>,
+    /// Prices per model that replace the catalog's (a private model priced at zero is
+    /// free and never refused for budget).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub prices: BTreeMap<String, Price>,
 }
 
 /// The non-secret settings of an AWS Bedrock provider; the secret access key and the
@@ -97,6 +102,15 @@ pub fn resolve_kind(kind: &str) -> Option<(ProviderKind, Option<&'static Vendor>
     Some((adapter, vendor))
 }
 
+/// The shares of a provider.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Shares {
+    /// Shared with the whole organization.
+    pub org: bool,
+    /// Ids of the groups it is shared with.
+    pub groups: Vec<String>,
+}
+
 /// A provider as the request path uses it.
 #[derive(Debug)]
 pub struct RuntimeProvider {
@@ -106,6 +120,11 @@ pub struct RuntimeProvider {
     pub vendor: Option<&'static Vendor>,
     pub config: ProviderConfig,
     pub owner_name: String,
+    /// Who besides the owner and admins may use it (`aiprovider:use`).
+    pub shares: Shares,
+    /// Created by a non-admin while the org refuses private upstreams: connects only to
+    /// public addresses.
+    pub restricted: bool,
     pub upstream: Upstream,
     /// Set when the stored credential cannot be opened with this master key: the
     /// provider fails closed until it is reconfigured.
@@ -137,9 +156,20 @@ impl RuntimeProvider {
         }
     }
 
-    /// Catalog prices of `model` at this provider's vendor.
-    pub fn price(&self, model: &str) -> Option<&'static ModelInfo> {
-        Catalog::builtin().model(&self.vendor?.id, model)
+    /// The price of `model`: the provider's override, else the catalog's at its vendor.
+    pub fn price(&self, model: &str) -> Option<Price> {
+        if let Some(p) = self.config.prices.get(model) {
+            return Some(*p);
+        }
+        Catalog::builtin().model(&self.vendor?.id, model)?.price()
+    }
+
+    /// Whether `who` may use this provider: its owner, admins, and those it is shared with.
+    pub fn usable_by(&self, who: &Principal) -> bool {
+        who.is_admin()
+            || self.row.owner_id == who.user_id
+            || self.shares.org
+            || self.shares.groups.iter().any(|g| who.in_group(g))
     }
 
     /// A discovered list that is older than `ttl` (callers check the list is not pinned).
@@ -187,19 +217,65 @@ impl Snapshot {
     }
 }
 
-impl ModelView for Snapshot {
+impl Snapshot {
+    /// The providers `who` may use.
+    pub fn visible_to<'a>(&'a self, who: &'a Principal) -> Visible<'a> {
+        Visible {
+            snapshot: self,
+            who,
+        }
+    }
+}
+
+/// The providers one caller may use: what model resolution, `/v1/models` and provider
+/// lists see. A provider the caller may not use does not exist for them.
+pub struct Visible<'a> {
+    snapshot: &'a Snapshot,
+    who: &'a Principal,
+}
+
+impl Visible<'_> {
+    pub fn get(&self, name: &str) -> Option<&Arc<RuntimeProvider>> {
+        self.snapshot
+            .providers
+            .get(name)
+            .filter(|p| p.usable_by(self.who))
+    }
+
+    /// Visible providers sorted by name.
+    pub fn sorted(&self) -> Vec<&Arc<RuntimeProvider>> {
+        let mut v: Vec<_> = self
+            .snapshot
+            .providers
+            .values()
+            .filter(|p| p.usable_by(self.who))
+            .collect();
+        v.sort_by(|a, b| a.name().cmp(b.name()));
+        v
+    }
+}
+
+impl ModelView for Visible<'_> {
     fn has_provider(&self, name: &str) -> bool {
-        self.providers.contains_key(name)
+        self.get(name).is_some()
     }
 
     fn provider_owned_by(&self, name: &str, owner: &str) -> bool {
-        self.providers
-            .get(name)
-            .is_some_and(|p| p.owner_name == owner)
+        self.get(name).is_some_and(|p| p.owner_name == owner)
     }
 
     fn providers_serving(&self, model: &str) -> Vec<String> {
-        self.model_index.get(model).cloned().unwrap_or_default()
+        self.snapshot
+            .model_index
+            .get(model)
+            .map(|names| {
+                names
+                    .iter()
+                    .filter(|n| self.get(n).is_some())
+                    .cloned()
+                    .collect()
+            })
+            .unwrap_or_default()
     }
 }
 
@@ -228,17 +304,36 @@ impl Registry {
 }
 
 impl Gateway {
+    /// The HTTP client a provider's requests use: the public-only one for restricted
+    /// providers.
+    pub fn client_for(&self, p: &RuntimeProvider) -> &reqwest::Client {
+        if p.restricted {
+            &self.public_client
+        } else {
+            &self.client
+        }
+    }
+
     /// Reloads every provider from the store, keeping discoveries of unchanged rows, and
     /// starts discovery where a model list is missing or stale.
     pub async fn reload_providers(self: &Arc<Self>) -> Result<(), GatewayError> {
         let rows = self.store.list_providers().await?;
-        let owners: HashMap<String, String> = self
-            .store
-            .list_users()
-            .await?
-            .into_iter()
-            .map(|u| (u.id, u.name))
+        let mut shares: HashMap<String, Shares> = HashMap::new();
+        for share in self.store.list_shares().await? {
+            let entry = shares.entry(share.provider_id).or_default();
+            match share.group_id {
+                Some(g) => entry.groups.push(g),
+                None => entry.org = true,
+            }
+        }
+        let users = self.store.list_users().await?;
+        let restrict = self.org().settings.restrict_private_upstreams;
+        let restricted_owners: std::collections::HashSet<String> = users
+            .iter()
+            .filter(|u| restrict && u.role() != modelgate_core::Role::Admin)
+            .map(|u| u.id.clone())
             .collect();
+        let owners: HashMap<String, String> = users.into_iter().map(|u| (u.id, u.name)).collect();
         {
             let _guard = self
                 .registry
@@ -253,7 +348,10 @@ impl Gateway {
                     .filter(|p| p.row == row)
                     .map(|p| p.discovery.load_full());
                 let owner_name = owners.get(&row.owner_id).cloned().unwrap_or_default();
-                let runtime = self.runtime_provider(row, owner_name, kept);
+                let provider_shares = shares.remove(&row.id).unwrap_or_default();
+                let restricted = restricted_owners.contains(&row.owner_id);
+                let runtime =
+                    self.runtime_provider(row, owner_name, provider_shares, restricted, kept);
                 providers.insert(runtime.name().to_owned(), Arc::new(runtime));
             }
             self.registry.install(providers);
@@ -266,6 +364,8 @@ impl Gateway {
         &self,
         row: ProviderRow,
         owner_name: String,
+        shares: Shares,
+        restricted: bool,
         discovery: Option<Arc<Discovery>>,
     ) -> RuntimeProvider {
         let (kind, vendor) =
@@ -282,6 +382,11 @@ impl Gateway {
             },
         };
         let endpoint = row.endpoint.clone();
+        if restricted && literal_is_private(&endpoint) {
+            // Literal addresses bypass the resolver's check: refuse them here.
+            tracing::warn!(provider = %row.name, "endpoint refused by the org's upstream policy");
+            credential_error = true;
+        }
         let upstream = match kind {
             ProviderKind::Openai | ProviderKind::OpenaiCompatible => {
                 Upstream::OpenAi(OpenAiUpstream::new(endpoint, api_key))
@@ -335,6 +440,8 @@ impl Gateway {
             vendor,
             config,
             owner_name,
+            shares,
+            restricted,
             upstream,
             credential_error,
         }
@@ -374,7 +481,11 @@ impl Gateway {
             ))
         } else {
             p.upstream
-                .discover_models(p.name(), &self.client, self.settings.discovery_timeout)
+                .discover_models(
+                    p.name(),
+                    self.client_for(p),
+                    self.settings.discovery_timeout,
+                )
                 .await
         };
         let previous = p.discovery.load_full();
@@ -426,5 +537,17 @@ impl Gateway {
                 gw.discover_stale(false).await;
             }
         })
+    }
+}
+
+/// Whether an endpoint's host is a literal loopback or private address.
+fn literal_is_private(endpoint: &str) -> bool {
+    let Ok(url) = url::Url::parse(endpoint) else {
+        return false;
+    };
+    match url.host() {
+        Some(url::Host::Ipv4(ip)) => modelgate_providers::address_guard::is_private(ip.into()),
+        Some(url::Host::Ipv6(ip)) => modelgate_providers::address_guard::is_private(ip.into()),
+        _ => false,
     }
 }

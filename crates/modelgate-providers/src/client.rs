@@ -24,8 +24,12 @@ impl Default for ClientSettings {
     }
 }
 
-/// Builds the shared upstream client.
-pub fn build(settings: &ClientSettings) -> Result<reqwest::Client, reqwest::Error> {
+/// Builds a shared upstream client. With `allow_private: false` it also refuses loopback
+/// and private addresses at connect time (the org's upstream policy for non-admins).
+pub fn build(
+    settings: &ClientSettings,
+    allow_private: bool,
+) -> Result<reqwest::Client, reqwest::Error> {
     reqwest::Client::builder()
         .tcp_nodelay(true)
         .connect_timeout(settings.connect_timeout)
@@ -33,7 +37,7 @@ pub fn build(settings: &ClientSettings) -> Result<reqwest::Client, reqwest::Erro
         .pool_max_idle_per_host(settings.pool_max_idle_per_host)
         .redirect(reqwest::redirect::Policy::none())
         .no_proxy()
-        .dns_resolver(crate::address_guard::GuardedResolver)
+        .dns_resolver(crate::address_guard::GuardedResolver { allow_private })
         .user_agent(concat!("modelgate/", env!("CARGO_PKG_VERSION")))
         .build()
 }

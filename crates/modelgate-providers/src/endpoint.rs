@@ -88,8 +88,8 @@ pub fn encode_segment(s: &str) -> String {
 }
 
 /// Link-local (including cloud metadata at 169.254.169.254 and fd00:ec2::254) and other
-/// metadata addresses. The resolved-address check at connect time arrives with the
-/// upstream URL policy; this refuses literal addresses at save time.
+/// metadata addresses, refused at save time; the client's resolver checks resolved
+/// addresses again at connect time.
 fn is_forbidden_host(host: &url::Host<&str>) -> bool {
     match host {
         url::Host::Ipv4(ip) => crate::address_guard::is_always_forbidden((*ip).into()),

@@ -1,15 +1,18 @@
-//! Admin and self-service API handlers (`/api/...`): JSON in, JSON out, authenticated
-//! with an AI key. Lists are returned as `{"data": [...]}`.
+//! Admin and self-service API handlers (`/api/...`) for providers, keys, usage and the
+//! caller: JSON in, JSON out, authenticated with an AI key or a session ([`crate::caller`]).
+//! Lists are returned as `{"data": [...]}`. The organization's handlers are in
+//! [`crate::org_api`].
 
 use crate::AppState;
+use crate::caller::{reader, writer};
 use crate::error::ApiResult;
-use crate::openai::authenticate;
 use crate::request::read_body;
 use axum::Json;
 use axum::body::Body;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
+use modelgate_gateway::admin::keys::KeyQuery;
 use modelgate_gateway::admin::usage::UsageQuery;
 use serde_json::json;
 
@@ -18,14 +21,24 @@ const ADMIN_BODY_LIMIT: usize = 1024 * 1024;
 
 /// Reads a request body. Handlers read it before checking the key, so a refused request
 /// never leaves unread bytes on a kept-alive connection.
-async fn body_of(headers: &HeaderMap, body: Body) -> ApiResult<bytes::Bytes> {
+pub(crate) async fn body_of(headers: &HeaderMap, body: Body) -> ApiResult<bytes::Bytes> {
     read_body(headers, body, ADMIN_BODY_LIMIT).await
 }
 
 pub async fn me(State(st): State<AppState>, headers: HeaderMap) -> ApiResult<impl IntoResponse> {
-    let who = authenticate(&st, &headers).await?;
+    let who = reader(&st, &headers).await?;
+    let org = st.gateway.org();
+    let allocation = who
+        .allocation_id
+        .as_ref()
+        .and_then(|id| org.allocations.get(id))
+        .map(|a| a.name.clone());
     Ok(Json(json!({
-        "user_id": who.user_id, "user": who.user_name, "role": who.role.as_str(), "key_id": who.key_id,
+        "user_id": who.user_id, "user": who.user_name, "role": who.role.as_str(),
+        "key_id": (!who.key_id.is_empty()).then_some(&who.key_id),
+        "groups": who.groups.iter().map(|g| org.group_name(g)).collect::<Vec<_>>(),
+        "allocation": allocation,
+        "can_create_providers": org.may_create_providers(&who),
     })))
 }
 
@@ -34,7 +47,7 @@ pub async fn catalog(
     State(st): State<AppState>,
     headers: HeaderMap,
 ) -> ApiResult<impl IntoResponse> {
-    authenticate(&st, &headers).await?;
+    reader(&st, &headers).await?;
     Ok(Json(modelgate_gateway::catalog()))
 }
 
@@ -44,7 +57,7 @@ pub async fn create_provider(
     body: Body,
 ) -> ApiResult<impl IntoResponse> {
     let body = body_of(&headers, body).await?;
-    let who = authenticate(&st, &headers).await?;
+    let who = writer(&st, &headers).await?;
     let view = st.gateway.create_provider(&who, &body).await?;
     Ok((StatusCode::CREATED, Json(view)))
 }
@@ -53,7 +66,7 @@ pub async fn list_providers(
     State(st): State<AppState>,
     headers: HeaderMap,
 ) -> ApiResult<impl IntoResponse> {
-    let who = authenticate(&st, &headers).await?;
+    let who = reader(&st, &headers).await?;
     Ok(Json(json!({ "data": st.gateway.list_providers(&who) })))
 }
 
@@ -62,7 +75,7 @@ pub async fn get_provider(
     headers: HeaderMap,
     Path(name): Path<String>,
 ) -> ApiResult<impl IntoResponse> {
-    let who = authenticate(&st, &headers).await?;
+    let who = reader(&st, &headers).await?;
     Ok(Json(st.gateway.get_provider(&who, &name)?))
 }
 
@@ -73,7 +86,7 @@ pub async fn update_provider(
     body: Body,
 ) -> ApiResult<impl IntoResponse> {
     let body = body_of(&headers, body).await?;
-    let who = authenticate(&st, &headers).await?;
+    let who = writer(&st, &headers).await?;
     Ok(Json(st.gateway.update_provider(&who, &name, &body).await?))
 }
 
@@ -82,7 +95,7 @@ pub async fn delete_provider(
     headers: HeaderMap,
     Path(name): Path<String>,
 ) -> ApiResult<impl IntoResponse> {
-    let who = authenticate(&st, &headers).await?;
+    let who = writer(&st, &headers).await?;
     st.gateway.delete_provider(&who, &name).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -92,7 +105,7 @@ pub async fn refresh_provider(
     headers: HeaderMap,
     Path(name): Path<String>,
 ) -> ApiResult<impl IntoResponse> {
-    let who = authenticate(&st, &headers).await?;
+    let who = writer(&st, &headers).await?;
     Ok(Json(st.gateway.refresh_provider(&who, &name).await?))
 }
 
@@ -102,7 +115,7 @@ pub async fn create_key(
     body: Body,
 ) -> ApiResult<impl IntoResponse> {
     let body = body_of(&headers, body).await?;
-    let who = authenticate(&st, &headers).await?;
+    let who = writer(&st, &headers).await?;
     let body = if body.iter().all(u8::is_ascii_whitespace) {
         bytes::Bytes::from_static(b"{}")
     } else {
@@ -121,7 +134,7 @@ pub async fn create_key_for(
     body: Body,
 ) -> ApiResult<impl IntoResponse> {
     let body = body_of(&headers, body).await?;
-    let who = authenticate(&st, &headers).await?;
+    let who = writer(&st, &headers).await?;
     let body = if body.iter().all(u8::is_ascii_whitespace) {
         bytes::Bytes::from_static(b"{}")
     } else {
@@ -136,9 +149,12 @@ pub async fn create_key_for(
 pub async fn list_keys(
     State(st): State<AppState>,
     headers: HeaderMap,
+    Query(q): Query<KeyQuery>,
 ) -> ApiResult<impl IntoResponse> {
-    let who = authenticate(&st, &headers).await?;
-    Ok(Json(json!({ "data": st.gateway.list_keys(&who).await? })))
+    let who = reader(&st, &headers).await?;
+    Ok(Json(
+        json!({ "data": st.gateway.list_keys(&who, &q).await? }),
+    ))
 }
 
 pub async fn revoke_key(
@@ -146,7 +162,7 @@ pub async fn revoke_key(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> ApiResult<impl IntoResponse> {
-    let who = authenticate(&st, &headers).await?;
+    let who = writer(&st, &headers).await?;
     st.gateway.revoke_key(&who, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -156,6 +172,6 @@ pub async fn usage(
     headers: HeaderMap,
     Query(q): Query<UsageQuery>,
 ) -> ApiResult<impl IntoResponse> {
-    let who = authenticate(&st, &headers).await?;
+    let who = reader(&st, &headers).await?;
     Ok(Json(st.gateway.usage_report(&who, &q).await?))
 }

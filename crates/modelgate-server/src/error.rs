@@ -62,6 +62,10 @@ impl IntoResponse for ApiError {
                 axum::http::HeaderValue::from_static("close"),
             );
         }
+        if let Some(secs) = e.retry_after_secs {
+            resp.headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, secs.into());
+        }
         if e.kind == ErrorKind::Unavailable {
             resp.headers_mut().insert(
                 axum::http::header::RETRY_AFTER,

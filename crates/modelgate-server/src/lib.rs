@@ -6,14 +6,16 @@
 
 pub mod admin;
 pub mod anthropic;
+pub mod caller;
 pub mod error;
 pub mod openai;
 pub mod ops;
+pub mod org_api;
 pub mod request;
 pub mod telemetry;
 
 use axum::Router;
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use modelgate_gateway::Gateway;
 use std::future::Future;
 use std::sync::Arc;
@@ -56,7 +58,58 @@ pub fn router(state: AppState) -> Router {
         .route("/keys", post(admin::create_key).get(admin::list_keys))
         .route("/keys/{id}", axum::routing::delete(admin::revoke_key))
         .route("/users/{name}/keys", post(admin::create_key_for))
-        .route("/usage", get(admin::usage));
+        .route("/usage", get(admin::usage))
+        .route(
+            "/providers/{name}/shares",
+            get(org_api::list_shares)
+                .put(org_api::put_share)
+                .delete(org_api::delete_share),
+        )
+        .route(
+            "/users",
+            post(org_api::create_user).get(org_api::list_users),
+        )
+        .route(
+            "/users/{name}",
+            get(org_api::get_user)
+                .patch(org_api::update_user)
+                .delete(org_api::deactivate_user),
+        )
+        .route(
+            "/groups",
+            post(org_api::create_group).get(org_api::list_groups),
+        )
+        .route(
+            "/groups/{name}",
+            get(org_api::get_group).delete(org_api::delete_group),
+        )
+        .route(
+            "/groups/{group}/members/{user}",
+            put(org_api::add_member).delete(org_api::remove_member),
+        )
+        .route(
+            "/grants",
+            get(org_api::list_grants)
+                .put(org_api::put_grant)
+                .delete(org_api::delete_grant),
+        )
+        .route(
+            "/allocations",
+            post(org_api::create_allocation).get(org_api::list_allocations),
+        )
+        .route(
+            "/allocations/{name}",
+            get(org_api::get_allocation)
+                .patch(org_api::update_allocation)
+                .delete(org_api::delete_allocation),
+        )
+        .route(
+            "/settings",
+            get(org_api::get_settings).patch(org_api::update_settings),
+        )
+        .route("/auth/login", post(org_api::login))
+        .route("/auth/logout", post(org_api::logout))
+        .route("/auth/session", get(org_api::session));
     Router::new()
         .nest("/v1", openai.clone())
         .nest("/api/openai/v1", openai)

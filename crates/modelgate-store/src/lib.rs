@@ -6,13 +6,19 @@
 //! The store never sees plaintext secrets: provider credentials arrive sealed by the
 //! gateway, AI keys arrive as hashes.
 
+mod org;
 mod postgres;
 mod records;
 mod sql_impl;
+mod sql_org;
 mod sqlite;
 
+pub use org::OrgStore;
 pub use postgres::PgStore;
-pub use records::{ApiKeyRow, KeyAuth, ProviderRow, UsageFilter, User};
+pub use records::{
+    AllocationRow, ApiKeyRow, Grant, Group, KeyAuth, ProviderRow, SessionRow, ShareRow,
+    UsageDimension, UsageFilter, UsageScope, UsageTotals, User,
+};
 pub use sqlite::SqliteStore;
 
 use async_trait::async_trait;
@@ -24,6 +30,9 @@ pub enum StoreError {
     /// A uniqueness rule was broken; the string names what.
     #[error("{0} already exists")]
     Conflict(String),
+    /// A row cannot be deleted while others refer to it; the string names what.
+    #[error("still in use by {0}")]
+    InUse(String),
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
     #[error("migration failed: {0}")]
@@ -36,7 +45,7 @@ pub type StoreResult<T> = Result<T, StoreError>;
 
 /// Everything modelgate keeps durably. Implementations are cheap to clone behind `Arc`.
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait Store: OrgStore + Send + Sync + 'static {
     /// `sqlite` or `postgres`.
     fn backend(&self) -> &'static str;
     /// A trivial query, for readiness checks.
@@ -74,6 +83,13 @@ pub trait Store: Send + Sync + 'static {
     /// retried batch never double-counts.
     async fn insert_usage(&self, records: &[UsageRecord]) -> StoreResult<()>;
     async fn list_usage(&self, filter: &UsageFilter) -> StoreResult<Vec<UsageRecord>>;
+    /// Totals of the records in `scope`, one row per bucket of `by` (most costly first), or
+    /// one row (bucket `""`) when `by` is `None`.
+    async fn usage_report(
+        &self,
+        scope: &UsageScope,
+        by: Option<UsageDimension>,
+    ) -> StoreResult<Vec<UsageTotals>>;
 }
 
 /// Opens the store a `--database` URL names, running migrations.

@@ -12,6 +12,7 @@ pub(crate) struct UsageRow {
     created_at: i64,
     key_id: String,
     user_id: String,
+    allocation_id: Option<String>,
     provider: String,
     model: String,
     api: String,
@@ -35,6 +36,7 @@ impl From<UsageRow> for UsageRecord {
             created_at_ms: r.created_at,
             key_id: r.key_id,
             user_id: r.user_id,
+            allocation_id: r.allocation_id,
             provider: r.provider,
             model: r.model,
             api: r.api,
@@ -55,14 +57,38 @@ impl From<UsageRow> for UsageRecord {
 }
 
 pub(crate) const KEY_AUTH_SELECT: &str = "SELECT k.*, u.name AS user_name, u.role AS user_role, \
-     u.deactivated_at AS user_deactivated_at \
+     u.deactivated_at AS user_deactivated_at, u.rpm AS user_rpm, u.tpm AS user_tpm \
      FROM api_keys k JOIN users u ON u.id = k.user_id WHERE k.key_hash = $1";
 
 pub(crate) const INSERT_USAGE_HEAD: &str = "INSERT INTO usage_records (id, request_id, created_at, \
      key_id, user_id, provider, model, api, stream, input_tokens, output_tokens, cached_tokens, \
-     usage_estimated, cost_micros, status, outcome, latency_ms, ttft_ms) ";
+     usage_estimated, cost_micros, status, outcome, latency_ms, ttft_ms, allocation_id) ";
 
-/// Rows per INSERT statement (18 parameters each; SQLite allows 32766 per statement).
+/// The aggregate columns of a usage report (sums cast so both backends return BIGINT).
+pub(crate) const USAGE_AGGREGATES: &str = "COUNT(*) AS requests, \
+     CAST(COALESCE(SUM(input_tokens), 0) AS BIGINT) AS input_tokens, \
+     CAST(COALESCE(SUM(output_tokens), 0) AS BIGINT) AS output_tokens, \
+     CAST(COALESCE(SUM(cached_tokens), 0) AS BIGINT) AS cached_tokens, \
+     CAST(COALESCE(SUM(cost_micros), 0) AS BIGINT) AS cost_micros \
+     FROM usage_records WHERE ($1 IS NULL OR user_id = $1) AND created_at >= $2 \
+     AND created_at < $3";
+
+/// The SQL of a usage report. The grouping column is one of the constant fragments of
+/// [`crate::UsageDimension::column`]; values are bound.
+pub(crate) fn usage_report_sql(by: Option<crate::UsageDimension>) -> String {
+    match by {
+        None => format!("SELECT '' AS bucket, {USAGE_AGGREGATES}"),
+        Some(d) => {
+            let col = d.column();
+            format!(
+                "SELECT {col} AS bucket, {USAGE_AGGREGATES} GROUP BY {col} \
+                 ORDER BY cost_micros DESC, bucket"
+            )
+        }
+    }
+}
+
+/// Rows per INSERT statement (19 parameters each; SQLite allows 32766 per statement).
 pub(crate) const ROWS_PER_INSERT: usize = 500;
 
 /// Saturating conversion for token counts stored in signed 64-bit columns.
@@ -87,8 +113,8 @@ macro_rules! impl_store {
 
             async fn insert_user(&self, u: &$crate::User) -> $crate::StoreResult<()> {
                 sqlx::query(
-                    "INSERT INTO users (id, name, role, password_hash, created_at, deactivated_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6)",
+                    "INSERT INTO users (id, name, role, password_hash, created_at, deactivated_at, \
+                     rpm, tpm) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
                 )
                 .bind(&u.id)
                 .bind(&u.name)
@@ -96,6 +122,8 @@ macro_rules! impl_store {
                 .bind(&u.password_hash)
                 .bind(u.created_at)
                 .bind(u.deactivated_at)
+                .bind(u.rpm)
+                .bind(u.tpm)
                 .execute(&self.pool)
                 .await
                 .map_err(|e| $crate::conflict_or(e, "user"))?;
@@ -125,8 +153,8 @@ macro_rules! impl_store {
             async fn insert_key(&self, k: &$crate::ApiKeyRow) -> $crate::StoreResult<()> {
                 sqlx::query(
                     "INSERT INTO api_keys (id, user_id, name, key_hash, display_prefix, created_at, \
-                     expires_at, revoked_at, last_used_at, allocation_id, models_json) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+                     expires_at, revoked_at, last_used_at, allocation_id, models_json, rpm, tpm) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
                 )
                 .bind(&k.id)
                 .bind(&k.user_id)
@@ -139,6 +167,8 @@ macro_rules! impl_store {
                 .bind(k.last_used_at)
                 .bind(&k.allocation_id)
                 .bind(&k.models_json)
+                .bind(k.rpm)
+                .bind(k.tpm)
                 .execute(&self.pool)
                 .await
                 .map_err(|e| $crate::conflict_or(e, "key"))?;
@@ -292,7 +322,8 @@ macro_rules! impl_store {
                             .push_bind(i64::from(r.status))
                             .push_bind(r.outcome.as_str())
                             .push_bind(r.latency_ms)
-                            .push_bind(r.ttft_ms);
+                            .push_bind(r.ttft_ms)
+                            .push_bind(&r.allocation_id);
                     });
                     q.push(" ON CONFLICT (id) DO NOTHING");
                     // Each batch size is its own SQL text: do not fill the per-connection
@@ -320,7 +351,24 @@ macro_rules! impl_store {
                 .await?;
                 Ok(rows.into_iter().map(Into::into).collect())
             }
+
+            async fn usage_report(
+                &self,
+                scope: &$crate::UsageScope,
+                by: Option<$crate::UsageDimension>,
+            ) -> $crate::StoreResult<Vec<$crate::UsageTotals>> {
+                let sql = $crate::sql_impl::usage_report_sql(by);
+                Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql))
+                    .bind(&scope.user_id)
+                    .bind(scope.since_ms)
+                    .bind(scope.until_ms)
+                    .persistent(false)
+                    .fetch_all(&self.pool)
+                    .await?)
+            }
         }
+
+        $crate::sql_org::impl_org_store!($store);
     };
 }
 

@@ -5,7 +5,8 @@
 
 use modelgate_core::usage::{Outcome, TokenUsage, UsageRecord};
 use modelgate_store::{
-    ApiKeyRow, PgStore, ProviderRow, SqliteStore, Store, StoreError, UsageFilter, User,
+    AllocationRow, ApiKeyRow, Grant, Group, PgStore, ProviderRow, SessionRow, ShareRow,
+    SqliteStore, Store, StoreError, UsageDimension, UsageFilter, UsageScope, User,
 };
 use std::sync::Arc;
 
@@ -54,6 +55,8 @@ fn user(name: &str) -> User {
         password_hash: None,
         created_at: 1,
         deactivated_at: None,
+        rpm: None,
+        tpm: None,
     }
 }
 
@@ -70,6 +73,8 @@ fn key(user_id: &str, hash: &str, created_at: i64) -> ApiKeyRow {
         last_used_at: None,
         allocation_id: None,
         models_json: Some("[\"a\"]".into()),
+        rpm: None,
+        tpm: None,
     }
 }
 
@@ -94,6 +99,7 @@ fn usage(id: &str, user_id: &str, at: i64) -> UsageRecord {
         created_at_ms: at,
         key_id: "key_x".into(),
         user_id: user_id.into(),
+        allocation_id: None,
         provider: "p".into(),
         model: "m".into(),
         api: "chat.completions".into(),
@@ -304,6 +310,182 @@ async fn usage_is_idempotent_and_filtered(h: Harness) {
     s.ping().await.unwrap();
 }
 
+async fn organization(h: Harness) {
+    let s = &h.store;
+    for name in ["ann", "bob"] {
+        let mut u = user(name);
+        u.id = name.into();
+        s.insert_user(&u).await.unwrap();
+    }
+    let mut ann = s.user_by_id("ann").await.unwrap().unwrap();
+    ann.rpm = Some(5);
+    ann.deactivated_at = Some(9);
+    assert!(s.update_user(&ann).await.unwrap());
+    assert_eq!(s.user_by_id("ann").await.unwrap().unwrap(), ann);
+
+    let g = Group {
+        id: "g1".into(),
+        name: "team".into(),
+        created_at: 1,
+    };
+    s.insert_group(&g).await.unwrap();
+    assert!(matches!(
+        s.insert_group(&g).await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert!(s.add_member("g1", "ann").await.unwrap());
+    assert!(!s.add_member("g1", "ann").await.unwrap());
+    assert!(s.add_member("g1", "bob").await.unwrap());
+    assert_eq!(s.groups_of("ann").await.unwrap(), vec!["g1".to_string()]);
+    assert!(s.remove_member("g1", "bob").await.unwrap());
+    assert!(s.groups_of("bob").await.unwrap().is_empty());
+    assert_eq!(s.list_memberships().await.unwrap().len(), 1);
+
+    let grant = Grant {
+        permission: "aiprovider:create".into(),
+        subject_kind: "group".into(),
+        subject_id: "g1".into(),
+    };
+    assert!(s.put_grant(&grant).await.unwrap());
+    assert!(!s.put_grant(&grant).await.unwrap());
+    assert_eq!(s.list_grants().await.unwrap(), vec![grant.clone()]);
+
+    let mut p1 = provider("p1", "ann");
+    p1.id = "p1".into();
+    s.insert_provider(&p1).await.unwrap();
+    let share = ShareRow {
+        provider_id: "p1".into(),
+        grantee: ShareRow::grantee_for(Some("g1")),
+        group_id: Some("g1".into()),
+        created_at: 3,
+    };
+    assert!(s.put_share(&share).await.unwrap());
+    assert!(!s.put_share(&share).await.unwrap());
+    let org = ShareRow {
+        grantee: ShareRow::grantee_for(None),
+        group_id: None,
+        ..share.clone()
+    };
+    assert!(s.put_share(&org).await.unwrap());
+    assert_eq!(s.list_shares().await.unwrap().len(), 2);
+    assert!(s.delete_share("p1", "org").await.unwrap());
+    assert!(!s.delete_share("p1", "org").await.unwrap());
+
+    let alloc = AllocationRow {
+        id: "a1".into(),
+        name: "team-budget".into(),
+        owner_user_id: None,
+        owner_group_id: Some("g1".into()),
+        limit_micros: 1_000_000,
+        period: "monthly".into(),
+        created_at: 4,
+    };
+    s.insert_allocation(&alloc).await.unwrap();
+    // A group that owns an allocation cannot be deleted.
+    assert!(matches!(
+        s.delete_group("g1").await,
+        Err(StoreError::InUse(_))
+    ));
+    let mut records = vec![usage("u1", "ann", 100), usage("u2", "ann", 200)];
+    for r in &mut records {
+        r.allocation_id = Some("a1".into());
+    }
+    records.push(usage("u3", "bob", 300));
+    s.insert_usage(&records).await.unwrap();
+    assert_eq!(s.allocation_spent("a1", 0).await.unwrap(), 84);
+    assert_eq!(s.allocation_spent("a1", 150).await.unwrap(), 42);
+    assert_eq!(s.allocation_spent("nope", 0).await.unwrap(), 0);
+    let mut k = key("ann", "h1", 1);
+    k.allocation_id = Some("a1".into());
+    s.insert_key(&k).await.unwrap();
+    assert!(matches!(
+        s.delete_allocation("a1").await,
+        Err(StoreError::InUse(_))
+    ));
+    s.revoke_key(&k.id, None, 5).await.unwrap();
+    assert!(s.delete_allocation("a1").await.unwrap());
+    assert!(s.delete_group("g1").await.unwrap());
+    assert!(s.list_shares().await.unwrap().is_empty());
+    assert!(s.list_grants().await.unwrap().is_empty());
+
+    let session = SessionRow {
+        id_hash: "sh".into(),
+        user_id: "ann".into(),
+        csrf_token: "c".into(),
+        created_at: 1,
+        expires_at: 2,
+    };
+    s.insert_session(&session).await.unwrap();
+    assert_eq!(s.session_by_hash("sh").await.unwrap(), Some(session));
+    assert!(s.delete_session("sh").await.unwrap());
+    assert!(s.session_by_hash("sh").await.unwrap().is_none());
+
+    s.put_setting("x", "1").await.unwrap();
+    s.put_setting("x", "2").await.unwrap();
+    assert_eq!(
+        s.list_settings().await.unwrap(),
+        vec![("x".to_string(), "2".to_string())]
+    );
+}
+
+async fn usage_reports(h: Harness) {
+    let s = &h.store;
+    let day = 86_400_000;
+    let mut records = vec![
+        usage("r1", "ann", 10),
+        usage("r2", "ann", day + 10),
+        usage("r3", "bob", day + 20),
+    ];
+    records[2].model = "other".into();
+    s.insert_usage(&records).await.unwrap();
+    let all = UsageScope {
+        user_id: None,
+        since_ms: 0,
+        until_ms: 10 * day,
+    };
+    let total = s.usage_report(&all, None).await.unwrap();
+    assert_eq!(total.len(), 1);
+    assert_eq!(total[0].requests, 3);
+    assert_eq!(total[0].cost_micros, 126);
+    assert_eq!(total[0].input_tokens, 30);
+    let by_day = s
+        .usage_report(&all, Some(UsageDimension::Day))
+        .await
+        .unwrap();
+    let mut days: Vec<(String, i64)> = by_day
+        .iter()
+        .map(|r| (r.bucket.clone(), r.requests))
+        .collect();
+    days.sort();
+    assert_eq!(days, vec![("0".to_string(), 1), ("1".to_string(), 2)]);
+    let ann = UsageScope {
+        user_id: Some("ann".into()),
+        ..all.clone()
+    };
+    let by_model = s
+        .usage_report(&ann, Some(UsageDimension::Model))
+        .await
+        .unwrap();
+    assert_eq!(by_model.len(), 1);
+    assert_eq!(by_model[0].bucket, "m");
+    assert_eq!(by_model[0].requests, 2);
+    for dim in [
+        UsageDimension::Provider,
+        UsageDimension::Key,
+        UsageDimension::User,
+        UsageDimension::Allocation,
+    ] {
+        let rows = s.usage_report(&all, Some(dim)).await.unwrap();
+        assert_eq!(rows.iter().map(|r| r.requests).sum::<i64>(), 3);
+    }
+    let empty = UsageScope {
+        user_id: None,
+        since_ms: 20 * day,
+        until_ms: 30 * day,
+    };
+    assert_eq!(s.usage_report(&empty, None).await.unwrap()[0].requests, 0);
+}
+
 macro_rules! conformance {
     ($($name:ident),* $(,)?) => {
         mod on_sqlite {
@@ -319,5 +501,7 @@ conformance!(
     users_are_unique_and_found,
     keys_lifecycle,
     providers_crud,
-    usage_is_idempotent_and_filtered
+    usage_is_idempotent_and_filtered,
+    organization,
+    usage_reports
 );

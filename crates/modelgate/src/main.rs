@@ -1,11 +1,14 @@
-//! `modelgate`: the command line. `serve` runs the gateway.
+//! `modelgate`: the command line. `serve` runs the gateway; `admin` manages a running one
+//! through its admin API.
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
+use modelgate::admin_cli::{self, AdminArgs};
 use modelgate::config::FileConfig;
 use modelgate::run::{ServeOptions, start};
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -24,6 +27,8 @@ struct Cli {
 enum Command {
     /// Run the gateway.
     Serve(ServeArgs),
+    /// Manage a running gateway: users, groups, grants, providers, keys, usage...
+    Admin(AdminArgs),
 }
 
 #[derive(clap::Args)]
@@ -157,13 +162,17 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn main() -> anyhow::Result<()> {
+fn main() -> anyhow::Result<ExitCode> {
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     let cli = Cli::parse();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
     match cli.command {
-        Command::Serve(args) => runtime.block_on(serve(args)),
+        Command::Serve(args) => {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()?;
+            runtime.block_on(serve(args))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Admin(args) => Ok(admin_cli::run(args)),
     }
 }

@@ -6,7 +6,7 @@
 mod common;
 
 use common::*;
-use modelgate_store::{ApiKeyRow, User};
+use modelgate_store::ApiKeyRow;
 use modelgate_testkit::MockUpstream;
 use serde_json::{Value, json};
 
@@ -207,18 +207,14 @@ async fn provider_validation() {
 }
 
 async fn add_member(gw: &Gw, name: &str) -> String {
-    let store = gw.running.as_ref().unwrap().gateway.store.clone();
-    store
-        .insert_user(&User {
-            id: modelgate_core::ids::new_id("usr"),
-            name: name.into(),
-            role: "member".into(),
-            password_hash: None,
-            created_at: modelgate_core::now_millis(),
-            deactivated_at: None,
-        })
-        .await
-        .unwrap();
+    let r = gw
+        .post(
+            "/api/users",
+            ADMIN_KEY,
+            json!({"name": name, "role": "member"}),
+        )
+        .await;
+    assert_eq!(r.status(), 201);
     let r = gw
         .post(
             &format!("/api/users/{name}/keys"),
@@ -321,11 +317,17 @@ async fn key_creation_rules_and_expiry() {
         json!({"expires_at": "2001-01-01T00:00:00Z"}),
         json!({"expires_at": "next tuesday"}),
         json!({"models": []}),
-        json!({"allocation": "team"}),
         json!({"user_id": "someone-else"}),
     ] {
         expect_error(gw.post("/api/keys", ADMIN_KEY, body).await, 400).await;
     }
+    // An allocation the user may not draw from (here: none exists) is not found.
+    expect_error(
+        gw.post("/api/keys", ADMIN_KEY, json!({"allocation": "team"}))
+            .await,
+        404,
+    )
+    .await;
     let r = gw
         .post(
             "/api/keys",
@@ -355,6 +357,8 @@ async fn key_creation_rules_and_expiry() {
             last_used_at: None,
             allocation_id: None,
             models_json: None,
+            rpm: None,
+            tpm: None,
         })
         .await
         .unwrap();
@@ -366,14 +370,23 @@ async fn members_see_only_their_usage() {
     let mock = MockUpstream::start(&["m"]).await;
     let gw = start_gateway().await;
     gw.add_mock("up", &mock).await;
+    gw.share_with_org("up").await;
     let member = add_member(&gw, "carol").await;
     assert_eq!(gw.chat(&member, "m").await.status(), 200);
     assert_eq!(gw.chat(ADMIN_KEY, "m").await.status(), 200);
     assert_eq!(gw.chat(ADMIN_KEY, "m").await.status(), 200);
     let mine = gw.usage(&member).await;
     assert_eq!(mine["totals"]["requests"], 1);
-    let all = gw.usage(ADMIN_KEY).await;
+    assert_eq!(gw.usage(ADMIN_KEY).await["totals"]["requests"], 2);
+    let all: Value = gw
+        .get("/api/usage?scope=org", ADMIN_KEY)
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(all["totals"]["requests"], 3);
+    assert_eq!(all["active_users"], 2);
+    expect_error(gw.get("/api/usage?scope=org", &member).await, 403).await;
     assert_eq!(all["totals"]["input_tokens"], 21);
     let carol: Value = gw
         .get("/api/usage?user=carol", ADMIN_KEY)

@@ -1,13 +1,15 @@
-//! AI keys (minimal lifecycle): create (the secret is returned this once), list, revoke.
-//! Admins may mint a key for another user. Revocation drops the key from the auth cache
-//! at once.
+//! AI keys, full lifecycle: create (the secret is returned this once; bound to an
+//! allocation the owner may draw from; optional expiry, model allow-list and per-minute
+//! limits), list (with created, expires, last used, allocation; filtered by text), and
+//! revoke (dropped from the auth cache at once). Admins may mint a key for another user.
 
 use super::{parse_json, parse_time, require_admin, rfc3339};
 use crate::auth::Principal;
+use crate::org::Directory;
 use crate::{Gateway, GatewayError};
 use modelgate_core::ids::new_id;
 use modelgate_core::{keys, now_millis};
-use modelgate_store::ApiKeyRow;
+use modelgate_store::{ApiKeyRow, User};
 use serde::{Deserialize, Serialize};
 
 /// `POST /api/keys`.
@@ -16,12 +18,36 @@ use serde::{Deserialize, Serialize};
 pub struct CreateKey {
     #[serde(default)]
     pub name: Option<String>,
+    /// The allocation's name.
     #[serde(default)]
     pub allocation: Option<String>,
     #[serde(default)]
     pub expires_at: Option<serde_json::Value>,
     #[serde(default)]
     pub models: Option<Vec<String>>,
+    /// Requests per minute for this key.
+    #[serde(default)]
+    pub rpm: Option<u32>,
+    /// Tokens per minute for this key.
+    #[serde(default)]
+    pub tpm: Option<u64>,
+}
+
+/// `GET /api/keys` query.
+#[derive(Debug, Default, Deserialize)]
+pub struct KeyQuery {
+    /// Case-insensitive text matched against name, id, prefix, user and allocation.
+    #[serde(default)]
+    pub q: Option<String>,
+    /// Admins: only this user's keys.
+    #[serde(default)]
+    pub user: Option<String>,
+    /// Admins: everyone's keys (the default for admins; kept for clarity in scripts).
+    #[serde(default)]
+    pub all: Option<bool>,
+    /// Include revoked keys (default true).
+    #[serde(default)]
+    pub revoked: Option<bool>,
 }
 
 /// A key as listed: never the secret, only its display prefix.
@@ -31,12 +57,18 @@ pub struct KeyView {
     pub name: String,
     pub prefix: String,
     pub user_id: String,
+    pub user: String,
     pub created_at: String,
     pub expires_at: Option<String>,
     pub last_used_at: Option<String>,
     pub revoked_at: Option<String>,
+    /// `active`, `expired` or `revoked`.
+    pub status: &'static str,
+    /// The allocation's name.
     pub allocation: Option<String>,
     pub models: Option<Vec<String>>,
+    pub rpm: Option<i64>,
+    pub tpm: Option<i64>,
 }
 
 /// The answer to a create: the view plus the secret, shown this once.
@@ -47,24 +79,50 @@ pub struct CreatedKey {
     pub key: String,
 }
 
-impl From<&ApiKeyRow> for KeyView {
-    fn from(k: &ApiKeyRow) -> Self {
-        Self {
-            id: k.id.clone(),
-            name: k.name.clone(),
-            prefix: k.display_prefix.clone(),
-            user_id: k.user_id.clone(),
-            created_at: rfc3339(k.created_at),
-            expires_at: k.expires_at.map(rfc3339),
-            last_used_at: k.last_used_at.map(rfc3339),
-            revoked_at: k.revoked_at.map(rfc3339),
-            allocation: k.allocation_id.clone(),
-            models: k
-                .models_json
-                .as_deref()
-                .and_then(|j| serde_json::from_str(j).ok()),
-        }
+fn view(k: &ApiKeyRow, org: &Directory, now: i64) -> KeyView {
+    let status = if k.revoked_at.is_some() {
+        "revoked"
+    } else if k.expires_at.is_some_and(|t| t <= now) {
+        "expired"
+    } else {
+        "active"
+    };
+    KeyView {
+        id: k.id.clone(),
+        name: k.name.clone(),
+        prefix: k.display_prefix.clone(),
+        user_id: k.user_id.clone(),
+        user: org.user_name(&k.user_id).to_owned(),
+        created_at: rfc3339(k.created_at),
+        expires_at: k.expires_at.map(rfc3339),
+        last_used_at: k.last_used_at.map(rfc3339),
+        revoked_at: k.revoked_at.map(rfc3339),
+        status,
+        allocation: k.allocation_id.as_ref().map(|id| {
+            org.allocations
+                .get(id)
+                .map_or_else(|| id.clone(), |a| a.name.clone())
+        }),
+        models: k
+            .models_json
+            .as_deref()
+            .and_then(|j| serde_json::from_str(j).ok()),
+        rpm: k.rpm,
+        tpm: k.tpm,
     }
+}
+
+fn matches(v: &KeyView, needle: &str) -> bool {
+    [
+        Some(v.name.as_str()),
+        Some(v.id.as_str()),
+        Some(v.prefix.as_str()),
+        Some(v.user.as_str()),
+        v.allocation.as_deref(),
+    ]
+    .into_iter()
+    .flatten()
+    .any(|h| h.to_lowercase().contains(needle))
 }
 
 impl Gateway {
@@ -75,7 +133,13 @@ impl Gateway {
         body: &[u8],
     ) -> Result<CreatedKey, GatewayError> {
         let spec: CreateKey = parse_json(body)?;
-        self.mint_key(&who.user_id, spec).await
+        let org = self.org();
+        let user = org
+            .users
+            .get(&who.user_id)
+            .cloned()
+            .ok_or_else(|| GatewayError::not_found("your user no longer exists"))?;
+        self.mint_key(&user, spec).await
     }
 
     /// Creates a key for the user `user_name` (admins only).
@@ -88,19 +152,19 @@ impl Gateway {
         require_admin(who)?;
         let spec: CreateKey = parse_json(body)?;
         let user = self
-            .store
+            .org()
             .user_by_name(user_name)
-            .await?
+            .cloned()
             .ok_or_else(|| GatewayError::not_found(format!("no user named '{user_name}'")))?;
-        self.mint_key(&user.id, spec).await
+        self.mint_key(&user, spec).await
     }
 
-    async fn mint_key(&self, user_id: &str, spec: CreateKey) -> Result<CreatedKey, GatewayError> {
-        if spec.allocation.is_some() {
-            return Err(GatewayError::bad_request(
-                "budget allocations are not available in this version; omit 'allocation'",
-            )
-            .with_param("allocation"));
+    async fn mint_key(&self, user: &User, spec: CreateKey) -> Result<CreatedKey, GatewayError> {
+        if user.deactivated_at.is_some() {
+            return Err(GatewayError::forbidden(format!(
+                "user '{}' is deactivated",
+                user.name
+            )));
         }
         let name = spec.name.unwrap_or_else(|| "default".to_owned());
         if name.is_empty() || name.len() > 128 || name.chars().any(char::is_control) {
@@ -125,10 +189,28 @@ impl Gateway {
                     .with_param("models"),
             );
         }
+        let org = self.org();
+        let allocation_id = match &spec.allocation {
+            None => None,
+            Some(a) => {
+                let groups = org.groups_of(&user.id);
+                let found = org
+                    .allocation_by_name(a)
+                    .filter(|alloc| org.may_draw(alloc, &user.id, &groups))
+                    .ok_or_else(|| {
+                        GatewayError::not_found(format!(
+                            "no allocation named '{a}' that user '{}' may draw from",
+                            user.name
+                        ))
+                        .with_param("allocation")
+                    })?;
+                Some(found.id.clone())
+            }
+        };
         let minted = keys::generate();
         let row = ApiKeyRow {
             id: new_id("key"),
-            user_id: user_id.to_owned(),
+            user_id: user.id.clone(),
             name,
             key_hash: minted.hash.as_str().to_owned(),
             display_prefix: minted.display_prefix,
@@ -136,27 +218,48 @@ impl Gateway {
             expires_at,
             revoked_at: None,
             last_used_at: None,
-            allocation_id: None,
+            allocation_id,
             models_json: spec
                 .models
                 .map(|m| serde_json::to_string(&m).unwrap_or_default()),
+            rpm: spec.rpm.map(i64::from),
+            tpm: spec.tpm.map(|t| i64::try_from(t).unwrap_or(i64::MAX)),
         };
         self.store.insert_key(&row).await?;
         Ok(CreatedKey {
-            view: KeyView::from(&row),
+            view: view(&row, &org, now),
             key: minted.plaintext,
         })
     }
 
-    /// The caller's keys; admins see everyone's.
-    pub async fn list_keys(&self, who: &Principal) -> Result<Vec<KeyView>, GatewayError> {
-        let scope = (!who.is_admin()).then_some(who.user_id.as_str());
+    /// The caller's keys; admins see everyone's (or one user's).
+    pub async fn list_keys(
+        &self,
+        who: &Principal,
+        q: &KeyQuery,
+    ) -> Result<Vec<KeyView>, GatewayError> {
+        let org = self.org();
+        let scope =
+            if who.is_admin() {
+                match &q.user {
+                    Some(name) => Some(org.user_by_name(name).map(|u| u.id.clone()).ok_or_else(
+                        || GatewayError::not_found(format!("no user named '{name}'")),
+                    )?),
+                    None => None,
+                }
+            } else {
+                Some(who.user_id.clone())
+            };
+        let needle = q.q.as_deref().map(str::to_lowercase).unwrap_or_default();
+        let now = now_millis();
         Ok(self
             .store
-            .list_keys(scope)
+            .list_keys(scope.as_deref())
             .await?
             .iter()
-            .map(KeyView::from)
+            .filter(|k| q.revoked.unwrap_or(true) || k.revoked_at.is_none())
+            .map(|k| view(k, &org, now))
+            .filter(|v| needle.is_empty() || matches(v, &needle))
             .collect())
     }
 

@@ -2,10 +2,16 @@
 //! functions over the gateway. Each takes the calling [`Principal`](crate::auth::Principal)
 //! and enforces who may do what; the server only parses and serialises.
 
+pub mod allocations;
+pub mod groups;
 pub mod keys;
 pub mod models;
 pub mod providers;
+pub mod sessions;
+pub mod settings;
+pub mod shares;
 pub mod usage;
+pub mod users;
 
 use crate::GatewayError;
 use crate::auth::Principal;

@@ -1,4 +1,4 @@
-//! `GET /v1/models`: exactly the models this key may use. Every model is listed as
+//! `GET /v1/models`: exactly the models this key may use (on providers its owner may use). Every model is listed as
 //! `provider/model` (always unambiguous); a model only one provider serves is listed under
 //! its bare id too, since that id resolves to it.
 
@@ -24,16 +24,17 @@ pub struct ModelList {
 impl Gateway {
     pub fn list_models(&self, who: &Principal) -> ModelList {
         let snapshot = self.registry.snapshot();
+        let visible = snapshot.visible_to(who);
         let mut data = Vec::new();
         let mut bare = Vec::new();
-        for p in snapshot.sorted() {
+        for p in visible.sorted() {
             let created = p.row.created_at / 1000;
             for model in p.models() {
                 let qualified = format!("{}/{}", p.name(), model);
                 if !who.allows_model(&qualified, p.name(), &model) {
                     continue;
                 }
-                if snapshot.providers_serving(&model).len() == 1 && !model.contains('/') {
+                if visible.providers_serving(&model).len() == 1 && !model.contains('/') {
                     bare.push(ModelEntry {
                         id: model.clone(),
                         object: "model",

@@ -2,13 +2,14 @@
 //! declarative form used by the config file. Secrets are sealed with the master key
 //! before they reach the store and never appear in any answer.
 
-use super::{double_option, parse_json, require_admin, rfc3339, valid_slug};
+use super::{double_option, parse_json, rfc3339, valid_slug};
 use crate::auth::Principal;
 use crate::registry::{
     AwsSecret, AwsSettings, AzureSettings, EntraSettings, ProviderConfig, RuntimeProvider,
     resolve_kind,
 };
 use crate::{Gateway, GatewayError};
+use modelgate_catalog::Price;
 use modelgate_core::ids::new_id;
 use modelgate_core::{ProviderKind, now_millis};
 use modelgate_store::ProviderRow;
@@ -68,6 +69,12 @@ pub struct ProviderSpec {
     /// AWS Bedrock: the region (`us-east-1`).
     #[serde(default)]
     pub region: Option<String>,
+    /// Prices per model (USD per million tokens) replacing the catalog's.
+    #[serde(default)]
+    pub prices: Option<BTreeMap<String, Price>>,
+    /// Config file only: who the provider is shared with (`org`, or group names).
+    #[serde(default)]
+    pub shared_with: Option<Vec<String>>,
 }
 
 /// `PATCH /api/providers/{name}`: absent fields stay; `null` clears where that means
@@ -91,6 +98,8 @@ pub struct ProviderPatch {
     pub api_version: Option<String>,
     #[serde(default)]
     pub deployments: Option<BTreeMap<String, String>>,
+    #[serde(default)]
+    pub prices: Option<BTreeMap<String, Price>>,
 }
 
 /// A provider as the API shows it. No secret, ever.
@@ -117,6 +126,11 @@ pub struct ProviderView {
     /// AWS Bedrock settings (region, access key id; never the secret).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub aws: Option<AwsSettings>,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub prices: BTreeMap<String, Price>,
+    /// Who it is shared with; shown to its owner and admins only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shares: Option<Vec<super::shares::ShareView>>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -162,8 +176,29 @@ impl ProviderView {
             updated_at: rfc3339(p.row.updated_at),
             azure: p.config.azure.clone(),
             aws: p.config.aws.clone(),
+            prices: p.config.prices.clone(),
+            shares: None,
         }
     }
+}
+
+fn validate_prices(
+    prices: Option<BTreeMap<String, Price>>,
+) -> Result<BTreeMap<String, Price>, GatewayError> {
+    let prices = prices.unwrap_or_default();
+    for (model, p) in &prices {
+        let ok = [Some(p.input), Some(p.output), p.cached]
+            .into_iter()
+            .flatten()
+            .all(|v| v.is_finite() && v >= 0.0);
+        if !ok || model.trim().is_empty() {
+            return Err(GatewayError::bad_request(format!(
+                "prices of '{model}' must be non-negative USD per million tokens"
+            ))
+            .with_param("prices"));
+        }
+    }
+    Ok(prices)
 }
 
 /// The validated, storable form of a spec.
@@ -234,6 +269,7 @@ fn validate(spec: &ProviderSpec) -> Result<Validated, GatewayError> {
         auth_type: auth.auth_type,
         azure,
         aws,
+        prices: validate_prices(spec.prices.clone())?,
     };
     let secret = auth.secret;
     Ok(Validated {
@@ -483,12 +519,31 @@ impl Gateway {
         })
     }
 
-    fn provider_view(&self, name: &str) -> Result<ProviderView, GatewayError> {
+    /// The provider `name` if `who` may use it (404 otherwise, existing or not).
+    pub(crate) fn visible_provider(
+        &self,
+        who: &Principal,
+        name: &str,
+    ) -> Result<Arc<RuntimeProvider>, GatewayError> {
         self.registry
             .snapshot()
+            .visible_to(who)
             .get(name)
-            .map(|p| ProviderView::of(p))
-            .ok_or_else(|| GatewayError::not_found(format!("no provider named '{name}'")))
+            .cloned()
+            .ok_or_else(|| no_provider(name))
+    }
+
+    fn provider_view(&self, who: &Principal, name: &str) -> Result<ProviderView, GatewayError> {
+        Ok(self.view_for(who, &self.visible_provider(who, name)?))
+    }
+
+    /// The view of a provider for `who`: with its shares for the owner and admins.
+    fn view_for(&self, who: &Principal, p: &RuntimeProvider) -> ProviderView {
+        let mut view = ProviderView::of(p);
+        if who.is_admin() || p.row.owner_id == who.user_id {
+            view.shares = Some(self.share_views(p));
+        }
+        view
     }
 
     pub async fn create_provider(
@@ -496,9 +551,20 @@ impl Gateway {
         who: &Principal,
         body: &[u8],
     ) -> Result<ProviderView, GatewayError> {
-        require_admin(who)?;
+        if !self.org().may_create_providers(who) {
+            return Err(GatewayError::forbidden(
+                "Creating providers needs an administrator or the aiprovider:create permission.",
+            ));
+        }
         let spec: ProviderSpec = parse_json(body)?;
+        if spec.shared_with.is_some() {
+            return Err(GatewayError::bad_request(
+                "shared_with is for the config file; share with PUT /api/providers/{name}/shares",
+            )
+            .with_param("shared_with"));
+        }
         let v = validate(&spec)?;
+        self.check_upstream_policy(who, &v.endpoint).await?;
         let now = now_millis();
         let row = self.provider_row(
             new_id("prv"),
@@ -509,7 +575,7 @@ impl Gateway {
         )?;
         self.store.insert_provider(&row).await?;
         self.reload_providers().await?;
-        self.provider_view(&spec.name)
+        self.provider_view(who, &spec.name)
     }
 
     /// Creates or replaces a provider declared in the config file, owned by `owner_id`.
@@ -525,16 +591,17 @@ impl Gateway {
             .await?
             .into_iter()
             .find(|p| p.name == spec.name);
-        match existing {
+        let id = match existing {
             Some(old) => {
                 let row = self.provider_row(
-                    old.id,
+                    old.id.clone(),
                     spec.name.clone(),
                     owner_id.to_owned(),
                     &v,
                     old.created_at,
                 )?;
                 self.store.update_provider(&row).await?;
+                row.id
             }
             None => {
                 let row = self.provider_row(
@@ -545,22 +612,68 @@ impl Gateway {
                     now_millis(),
                 )?;
                 self.store.insert_provider(&row).await?;
+                row.id
             }
+        };
+        if let Some(shared_with) = &spec.shared_with {
+            self.declare_shares(&id, shared_with).await?;
         }
         Ok(())
     }
 
-    pub fn list_providers(&self, _who: &Principal) -> Vec<ProviderView> {
-        self.registry
-            .snapshot()
+    /// Makes a declared provider's shares exactly `shared_with` (`org` or group names).
+    async fn declare_shares(
+        &self,
+        provider_id: &str,
+        shared_with: &[String],
+    ) -> Result<(), GatewayError> {
+        let org = self.org();
+        let mut wanted = Vec::new();
+        for entry in shared_with {
+            let group_id = if entry == "org" {
+                None
+            } else {
+                Some(
+                    org.group_by_name(entry)
+                        .map(|g| g.id.clone())
+                        .ok_or_else(|| {
+                            GatewayError::bad_request(format!(
+                                "shared_with names an unknown group '{entry}'"
+                            ))
+                        })?,
+                )
+            };
+            wanted.push(modelgate_store::ShareRow {
+                provider_id: provider_id.to_owned(),
+                grantee: modelgate_store::ShareRow::grantee_for(group_id.as_deref()),
+                group_id,
+                created_at: now_millis(),
+            });
+        }
+        for old in self.store.list_shares().await? {
+            if old.provider_id == provider_id && !wanted.iter().any(|w| w.grantee == old.grantee) {
+                self.store.delete_share(provider_id, &old.grantee).await?;
+            }
+        }
+        for share in &wanted {
+            self.store.put_share(share).await?;
+        }
+        Ok(())
+    }
+
+    /// The providers the caller may use.
+    pub fn list_providers(&self, who: &Principal) -> Vec<ProviderView> {
+        let snapshot = self.registry.snapshot();
+        snapshot
+            .visible_to(who)
             .sorted()
             .into_iter()
-            .map(|p| ProviderView::of(p))
+            .map(|p| self.view_for(who, p))
             .collect()
     }
 
-    pub fn get_provider(&self, _who: &Principal, name: &str) -> Result<ProviderView, GatewayError> {
-        self.provider_view(name)
+    pub fn get_provider(&self, who: &Principal, name: &str) -> Result<ProviderView, GatewayError> {
+        self.provider_view(who, name)
     }
 
     pub async fn update_provider(
@@ -569,14 +682,8 @@ impl Gateway {
         name: &str,
         body: &[u8],
     ) -> Result<ProviderView, GatewayError> {
-        require_admin(who)?;
         let patch: ProviderPatch = parse_json(body)?;
-        let current = self
-            .registry
-            .snapshot()
-            .get(name)
-            .cloned()
-            .ok_or_else(|| GatewayError::not_found(format!("no provider named '{name}'")))?;
+        let current = self.managed_provider(who, name)?;
         let mut config = current.config.clone();
         let mut entra = config.azure.as_ref().and_then(|a| a.entra.clone());
         let secret_change = if patch.api_key.is_some() || patch.auth.is_some() {
@@ -605,8 +712,12 @@ impl Gateway {
             )?;
         }
         let endpoint = match &patch.endpoint {
-            Some(e) => modelgate_providers::endpoint::normalize(current.kind, Some(e))
-                .map_err(|e| GatewayError::bad_request(e.to_string()).with_param("endpoint"))?,
+            Some(e) => {
+                let e = modelgate_providers::endpoint::normalize(current.kind, Some(e))
+                    .map_err(|e| GatewayError::bad_request(e.to_string()).with_param("endpoint"))?;
+                self.check_upstream_policy(who, &e).await?;
+                e
+            }
             None => current.row.endpoint.clone(),
         };
         if let Some(models) = patch.models.clone() {
@@ -617,6 +728,9 @@ impl Gateway {
         }
         if let Some(tags) = patch.tags.clone() {
             config.tags = tags;
+        }
+        if patch.prices.is_some() {
+            config.prices = validate_prices(patch.prices.clone())?;
         }
         let mut row = current.row.clone();
         row.endpoint = endpoint;
@@ -632,7 +746,7 @@ impl Gateway {
             )));
         }
         self.reload_providers().await?;
-        self.provider_view(name)
+        self.provider_view(who, name)
     }
 
     pub async fn delete_provider(
@@ -640,7 +754,7 @@ impl Gateway {
         who: &Principal,
         name: &str,
     ) -> Result<(), GatewayError> {
-        require_admin(who)?;
+        self.managed_provider(who, name)?;
         if !self.store.delete_provider(name).await? {
             return Err(GatewayError::not_found(format!(
                 "no provider named '{name}'"
@@ -654,8 +768,13 @@ impl Gateway {
         who: &Principal,
         name: &str,
     ) -> Result<ProviderView, GatewayError> {
-        require_admin(who)?;
+        self.managed_provider(who, name)?;
         let p = self.refresh_provider_models(name).await?;
-        Ok(ProviderView::of(&p))
+        Ok(self.view_for(who, &p))
     }
+}
+
+/// The answer for a provider the caller cannot see (or that does not exist).
+pub(crate) fn no_provider(name: &str) -> GatewayError {
+    GatewayError::not_found(format!("no provider named '{name}'"))
 }

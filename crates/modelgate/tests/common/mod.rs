@@ -54,6 +54,69 @@ impl Gw {
             .unwrap()
     }
 
+    /// A request with any method and an optional JSON body.
+    pub async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        key: &str,
+        body: Option<Value>,
+    ) -> reqwest::Response {
+        let mut req = self.http.request(method, self.url(path)).bearer_auth(key);
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        req.send().await.unwrap()
+    }
+
+    pub async fn put(&self, path: &str, key: &str, body: Value) -> reqwest::Response {
+        self.send(reqwest::Method::PUT, path, key, Some(body)).await
+    }
+
+    pub async fn patch(&self, path: &str, key: &str, body: Value) -> reqwest::Response {
+        self.send(reqwest::Method::PATCH, path, key, Some(body))
+            .await
+    }
+
+    pub async fn delete(&self, path: &str, key: &str, body: Option<Value>) -> reqwest::Response {
+        self.send(reqwest::Method::DELETE, path, key, body).await
+    }
+
+    /// Shares a provider with the whole org.
+    pub async fn share_with_org(&self, provider: &str) {
+        let r = self
+            .put(
+                &format!("/api/providers/{provider}/shares"),
+                ADMIN_KEY,
+                json!({"org": true}),
+            )
+            .await;
+        assert_eq!(r.status(), 200, "sharing {provider}");
+    }
+
+    /// Creates a member and returns a key of theirs (minted by the admin), bound to
+    /// `allocation` if given.
+    pub async fn member_key(&self, name: &str, allocation: Option<&str>) -> String {
+        let r = self
+            .post(
+                "/api/users",
+                ADMIN_KEY,
+                json!({"name": name, "role": "member"}),
+            )
+            .await;
+        assert!(r.status() == 201 || r.status() == 409, "creating {name}");
+        let mut body = json!({"name": format!("{name}-key")});
+        if let Some(a) = allocation {
+            body["allocation"] = json!(a);
+        }
+        let r = self
+            .post(&format!("/api/users/{name}/keys"), ADMIN_KEY, body)
+            .await;
+        assert_eq!(r.status(), 201, "minting a key for {name}");
+        let v: Value = r.json().await.unwrap();
+        v["key"].as_str().unwrap().to_owned()
+    }
+
     pub async fn get(&self, path: &str, key: &str) -> reqwest::Response {
         self.http
             .get(self.url(path))

@@ -1,0 +1,44 @@
+//! Org settings (`GET|PATCH /api/settings`, admins): today the upstream URL policy,
+//! `restrict_private_upstreams`. A change reloads the directory and the providers, so
+//! restricted providers switch clients before the next request.
+
+use super::{parse_json, require_admin};
+use crate::auth::Principal;
+use crate::org::OrgSettings;
+use crate::{Gateway, GatewayError};
+use serde::Deserialize;
+use std::sync::Arc;
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SettingsPatch {
+    #[serde(default)]
+    pub restrict_private_upstreams: Option<bool>,
+}
+
+impl Gateway {
+    pub fn get_settings(&self, who: &Principal) -> Result<OrgSettings, GatewayError> {
+        require_admin(who)?;
+        Ok(self.org().settings.clone())
+    }
+
+    pub async fn update_settings(
+        self: &Arc<Self>,
+        who: &Principal,
+        body: &[u8],
+    ) -> Result<OrgSettings, GatewayError> {
+        require_admin(who)?;
+        let patch: SettingsPatch = parse_json(body)?;
+        if let Some(v) = patch.restrict_private_upstreams {
+            self.store
+                .put_setting(
+                    "restrict_private_upstreams",
+                    if v { "true" } else { "false" },
+                )
+                .await?;
+        }
+        self.reload_org().await?;
+        self.reload_providers().await?;
+        Ok(self.org().settings.clone())
+    }
+}

@@ -1,0 +1,82 @@
+//! Admission of a request that is about to go upstream: the caller's rate limits, then
+//! a budget reservation of the request's worst case against its key's allocation
+//! ([`crate::budget`]). Refusals come before any upstream call: 429 with `retry-after`,
+//! 402 when the allocation cannot cover the request, 403 when the key's allocation is no
+//! longer one its owner may draw from.
+
+use crate::auth::Principal;
+use crate::budget::{self, BudgetError};
+use crate::meter::Settlement;
+use crate::{Gateway, GatewayError};
+use modelgate_catalog::Price;
+use modelgate_core::ErrorKind;
+
+/// What admission needs to know about the request.
+pub struct Ask {
+    pub price: Option<Price>,
+    pub body_bytes: usize,
+    pub max_tokens: Option<u64>,
+    pub embeddings: bool,
+}
+
+fn usd(micros: i64) -> String {
+    format!("${:.6}", micros as f64 / 1e6)
+}
+
+impl Gateway {
+    /// Admits the request at `now_ms` or refuses it; the settlement goes into its
+    /// usage guard.
+    pub async fn admit(
+        &self,
+        who: &Principal,
+        ask: &Ask,
+        now_ms: i64,
+    ) -> Result<Settlement, GatewayError> {
+        self.limiter.admit(who, now_ms)?;
+        let limiter = who.limits.any().then(|| self.limiter.clone());
+        let Some(allocation_id) = &who.allocation_id else {
+            return Ok(Settlement {
+                reservation: None,
+                limiter,
+            });
+        };
+        let org = self.org();
+        let allocation = org
+            .allocations
+            .get(allocation_id)
+            .filter(|a| org.may_draw(a, &who.user_id, &who.groups))
+            .ok_or_else(|| {
+                GatewayError::forbidden(
+                    "The budget allocation this key is bound to is no longer available to its owner.",
+                )
+                .with_code("allocation_unavailable")
+            })?;
+        // A model without a price (a private server, say) costs nothing.
+        let worst = ask.price.map_or(0, |p| {
+            budget::worst_case_micros(&p, ask.body_bytes, ask.max_tokens, ask.embeddings)
+        });
+        match self.ledger.reserve(allocation, worst, now_ms).await {
+            Ok(reservation) => Ok(Settlement {
+                reservation,
+                limiter,
+            }),
+            Err(BudgetError::Exceeded { remaining }) => Err(GatewayError::new(
+                ErrorKind::BudgetExceeded,
+                format!(
+                    "The budget allocation '{}' cannot cover this request: it may cost up to {} and {} remains. Lower max_tokens or ask an administrator for more budget.",
+                    allocation.name,
+                    usd(worst),
+                    usd(remaining)
+                ),
+            )
+            .with_code("budget_exceeded")),
+            Err(BudgetError::Store(e)) => {
+                tracing::error!(error = %e, "could not load an allocation's spend");
+                Err(GatewayError::new(
+                    ErrorKind::Unavailable,
+                    "the gateway's store is unavailable",
+                ))
+            }
+        }
+    }
+}

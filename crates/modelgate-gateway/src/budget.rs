@@ -1,0 +1,282 @@
+//! Exact budget enforcement (DESIGN §6). Before a priced request goes upstream, its
+//! worst-case cost — every body byte counted as an input token (a tokenizer never makes
+//! more tokens than bytes), plus `max_tokens` or the model's output limit — is reserved
+//! against its allocation under one short lock: `spent + reserved + worst <= limit` or
+//! 402. When the request ends, however it ends, the reservation settles at the actual
+//! cost and releases the rest ([`Reservation`] settles from `Drop` too, so a dropped
+//! request never leaks a reservation). Hundreds of concurrent requests therefore cannot
+//! overspend: the only possible excess is one request's settle difference, when a
+//! request's actual cost exceeds its worst case (images counted as text, say).
+//!
+//! Spend per period is the sum of the allocation's usage records, loaded once per process
+//! and kept in memory after that; reservations live only in memory, so a restart starts
+//! with none and the durable records as the spend. Several replicas sharing one database
+//! need the shared counters of the scale-out mode.
+
+use crate::org::period::Period;
+use modelgate_catalog::Price;
+use modelgate_store::{AllocationRow, Store};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use tokio::sync::OnceCell;
+
+/// The output a reservation assumes when neither the request nor the model's catalog
+/// entry gives a limit.
+pub const DEFAULT_OUTPUT_TOKENS: u64 = 32_768;
+
+/// The worst-case cost of a request, in micro-dollars: zero for a free model.
+pub fn worst_case_micros(
+    price: &Price,
+    body_bytes: usize,
+    max_tokens: Option<u64>,
+    embeddings: bool,
+) -> i64 {
+    if price.is_free() {
+        return 0;
+    }
+    let mut input = body_bytes as u64;
+    if let Some(context) = price.context {
+        input = input.min(context);
+    }
+    let output = if embeddings {
+        0
+    } else {
+        max_tokens
+            .or(price.max_output)
+            .or(price.context)
+            .unwrap_or(DEFAULT_OUTPUT_TOKENS)
+    };
+    let usage = modelgate_core::usage::TokenUsage {
+        input_tokens: input,
+        output_tokens: output,
+        cached_tokens: 0,
+    };
+    // The cached price may exceed the input price in an override: count the larger.
+    let full = Price {
+        input: price.input.max(price.cached.unwrap_or(0.0)),
+        cached: None,
+        ..*price
+    };
+    full.cost_micros(&usage).max(1)
+}
+
+/// Why a reservation was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BudgetError {
+    /// The allocation cannot cover the worst case; `remaining` micro-dollars are left.
+    Exceeded { remaining: i64 },
+    /// The spend could not be loaded.
+    Store(String),
+}
+
+#[derive(Debug, Default)]
+struct State {
+    period_start: i64,
+    spent: i64,
+    reserved: i64,
+}
+
+struct Account {
+    loaded: OnceCell<()>,
+    state: Mutex<State>,
+}
+
+impl Account {
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// The in-memory spend and reservations of every allocation in use.
+pub struct Ledger {
+    store: Arc<dyn Store>,
+    accounts: Mutex<HashMap<String, Arc<Account>>>,
+}
+
+/// A held reservation. Settle it with the actual cost; dropping it releases it.
+pub struct Reservation {
+    account: Arc<Account>,
+    period_start: i64,
+    amount: i64,
+}
+
+impl Reservation {
+    /// Replaces the reservation by the actual cost.
+    pub fn settle(mut self, actual_micros: i64) {
+        self.apply(actual_micros);
+    }
+
+    fn apply(&mut self, actual: i64) {
+        let mut s = self.account.lock();
+        s.reserved -= std::mem::take(&mut self.amount);
+        // A request that started in an earlier period counts there (its record's time).
+        if s.period_start == self.period_start {
+            s.spent += actual;
+        }
+    }
+}
+
+impl Drop for Reservation {
+    fn drop(&mut self) {
+        if self.amount != 0 {
+            self.apply(0);
+        }
+    }
+}
+
+/// What an allocation has used in its current period.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Standing {
+    pub period_start: i64,
+    pub spent: i64,
+    pub reserved: i64,
+}
+
+impl Ledger {
+    pub fn new(store: Arc<dyn Store>) -> Self {
+        Self {
+            store,
+            accounts: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn account(&self, id: &str) -> Arc<Account> {
+        let mut accounts = self.accounts.lock().unwrap_or_else(|e| e.into_inner());
+        accounts
+            .entry(id.to_owned())
+            .or_insert_with(|| {
+                Arc::new(Account {
+                    loaded: OnceCell::new(),
+                    state: Mutex::new(State::default()),
+                })
+            })
+            .clone()
+    }
+
+    /// Loads the account's spend for the period containing `now_ms` (once per process).
+    async fn loaded(
+        &self,
+        allocation: &AllocationRow,
+        now_ms: i64,
+    ) -> Result<Arc<Account>, BudgetError> {
+        let account = self.account(&allocation.id);
+        let period = Period::parse(&allocation.period).unwrap_or(Period::None);
+        account
+            .loaded
+            .get_or_try_init(|| async {
+                let start = period.start(now_ms);
+                let spent = self
+                    .store
+                    .allocation_spent(&allocation.id, start)
+                    .await
+                    .map_err(|e| BudgetError::Store(e.to_string()))?;
+                let mut s = account.lock();
+                s.period_start = start;
+                s.spent = spent;
+                Ok::<(), BudgetError>(())
+            })
+            .await?;
+        // A new period begins with nothing spent (earlier requests count in theirs).
+        let start = period.start(now_ms);
+        let mut s = account.lock();
+        if start > s.period_start {
+            s.period_start = start;
+            s.spent = 0;
+        }
+        drop(s);
+        Ok(account)
+    }
+
+    /// Reserves `amount` micro-dollars of `allocation` at `now_ms`. A zero amount (a free
+    /// model) is never refused and holds nothing.
+    pub async fn reserve(
+        &self,
+        allocation: &AllocationRow,
+        amount: i64,
+        now_ms: i64,
+    ) -> Result<Option<Reservation>, BudgetError> {
+        if amount <= 0 {
+            return Ok(None);
+        }
+        let account = self.loaded(allocation, now_ms).await?;
+        let mut s = account.lock();
+        let remaining = allocation.limit_micros - s.spent - s.reserved;
+        if amount > remaining {
+            return Err(BudgetError::Exceeded {
+                remaining: remaining.max(0),
+            });
+        }
+        s.reserved += amount;
+        let period_start = s.period_start;
+        drop(s);
+        Ok(Some(Reservation {
+            account,
+            period_start,
+            amount,
+        }))
+    }
+
+    /// The allocation's current standing (loading its spend if needed).
+    pub async fn standing(
+        &self,
+        allocation: &AllocationRow,
+        now_ms: i64,
+    ) -> Result<Standing, BudgetError> {
+        let account = self.loaded(allocation, now_ms).await?;
+        let s = account.lock();
+        Ok(Standing {
+            period_start: s.period_start,
+            spent: s.spent,
+            reserved: s.reserved,
+        })
+    }
+
+    /// Forgets an allocation's account (after its period changed or it was deleted); the
+    /// next use reloads its spend from the store.
+    pub fn forget(&self, allocation_id: &str) {
+        let mut accounts = self.accounts.lock().unwrap_or_else(|e| e.into_inner());
+        accounts.remove(allocation_id);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn price() -> Price {
+        Price {
+            input: 1.0,
+            output: 2.0,
+            cached: None,
+            max_output: Some(100),
+            context: Some(1000),
+        }
+    }
+
+    #[test]
+    fn worst_case_bounds() {
+        let p = price();
+        // 50 bytes in, 10 out: 50 + 20.
+        assert_eq!(worst_case_micros(&p, 50, Some(10), false), 70);
+        // No max_tokens: the model's output limit.
+        assert_eq!(worst_case_micros(&p, 50, None, false), 250);
+        // Input capped by the context window.
+        assert_eq!(worst_case_micros(&p, 5000, Some(0), false), 1000);
+        assert_eq!(worst_case_micros(&p, 50, None, true), 50);
+        let free = Price {
+            input: 0.0,
+            output: 0.0,
+            ..p
+        };
+        assert_eq!(worst_case_micros(&free, 50, None, false), 0);
+        let unknown = Price {
+            max_output: None,
+            context: None,
+            ..p
+        };
+        assert_eq!(
+            worst_case_micros(&unknown, 0, None, false),
+            2 * DEFAULT_OUTPUT_TOKENS as i64
+        );
+    }
+}

@@ -1,0 +1,102 @@
+//! Rate limits per key and per user (requests and tokens per minute), in fixed windows
+//! aligned to the UTC minute. A request is admitted if no window it counts against is
+//! full; its tokens are added when it ends. A refusal carries the seconds until the
+//! window turns (`retry-after`). Callers without limits never touch the table. Windows
+//! live in this process (several replicas share them through the scale-out mode).
+
+use crate::GatewayError;
+use crate::auth::Principal;
+use modelgate_core::ErrorKind;
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+const MINUTE_MS: i64 = 60_000;
+
+#[derive(Debug, Default, Clone, Copy)]
+struct Window {
+    minute: i64,
+    requests: u64,
+    tokens: u64,
+}
+
+impl Window {
+    fn current(&mut self, minute: i64) -> &mut Self {
+        if self.minute != minute {
+            *self = Window {
+                minute,
+                requests: 0,
+                tokens: 0,
+            };
+        }
+        self
+    }
+}
+
+#[derive(Default)]
+pub struct RateLimiter {
+    windows: Mutex<HashMap<String, Window>>,
+}
+
+fn key_slot(id: &str) -> String {
+    format!("k:{id}")
+}
+
+fn user_slot(id: &str) -> String {
+    format!("u:{id}")
+}
+
+impl RateLimiter {
+    /// Admits one request of `who` at `now_ms`, or refuses it with 429.
+    pub fn admit(&self, who: &Principal, now_ms: i64) -> Result<(), GatewayError> {
+        let l = who.limits;
+        if !l.any() {
+            return Ok(());
+        }
+        let minute = now_ms.div_euclid(MINUTE_MS);
+        let retry_after = ((minute + 1) * MINUTE_MS - now_ms + 999) / 1000;
+        let checks = [
+            (key_slot(&who.key_id), l.key_rpm, l.key_tpm, "key"),
+            (user_slot(&who.user_id), l.user_rpm, l.user_tpm, "user"),
+        ];
+        let mut windows = self.windows.lock().unwrap_or_else(|e| e.into_inner());
+        for (slot, rpm, tpm, whose) in &checks {
+            if rpm.is_none() && tpm.is_none() {
+                continue;
+            }
+            let w = windows.entry(slot.clone()).or_default().current(minute);
+            let what = if rpm.is_some_and(|r| w.requests >= r) {
+                "requests"
+            } else if tpm.is_some_and(|t| w.tokens >= t) {
+                "tokens"
+            } else {
+                continue;
+            };
+            let mut err = GatewayError::new(
+                ErrorKind::RateLimited,
+                format!("Rate limit reached: this {whose}'s {what} per minute are used up. Retry in {retry_after} s."),
+            )
+            .with_code("rate_limit_exceeded");
+            err.retry_after_secs = Some(retry_after.max(1) as u64);
+            return Err(err);
+        }
+        for (slot, rpm, tpm, _) in &checks {
+            if rpm.is_some() || tpm.is_some() {
+                windows
+                    .entry(slot.clone())
+                    .or_default()
+                    .current(minute)
+                    .requests += 1;
+            }
+        }
+        Ok(())
+    }
+
+    /// Adds a finished request's tokens to its key's and user's windows.
+    pub fn add_tokens(&self, key_id: &str, user_id: &str, tokens: u64, now_ms: i64) {
+        let minute = now_ms.div_euclid(MINUTE_MS);
+        let mut windows = self.windows.lock().unwrap_or_else(|e| e.into_inner());
+        for slot in [key_slot(key_id), user_slot(user_id)] {
+            windows.entry(slot).or_default().current(minute).tokens += tokens;
+        }
+    }
+}

@@ -1,0 +1,169 @@
+//! The organization as the request path and the admin API read it: an immutable
+//! [`Directory`] of users, groups, memberships, permission grants, allocations and org
+//! settings, loaded from the store and swapped atomically after every change (org changes
+//! are rare; requests never wait for the database to learn who may draw from what).
+
+pub mod password;
+pub mod period;
+
+use crate::auth::Principal;
+use crate::{Gateway, GatewayError};
+use modelgate_store::{AllocationRow, Grant, Group, User};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// The permission that lets a non-admin create providers.
+pub const PROVIDER_CREATE: &str = "aiprovider:create";
+/// The permission a share grants on one provider.
+pub const PROVIDER_USE: &str = "aiprovider:use";
+/// Permissions that can be granted through `/api/grants`.
+pub const GRANTABLE: &[&str] = &[PROVIDER_CREATE];
+
+/// Org-wide settings (`GET|PATCH /api/settings`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OrgSettings {
+    /// Refuse loopback and private-range upstream endpoints for providers created by
+    /// non-admins (link-local and metadata addresses are refused for everyone, always).
+    #[serde(default)]
+    pub restrict_private_upstreams: bool,
+}
+
+/// Everyone and everything of the organization, by id, with name indexes.
+#[derive(Debug, Default)]
+pub struct Directory {
+    pub users: HashMap<String, User>,
+    user_ids: HashMap<String, String>,
+    pub groups: HashMap<String, Group>,
+    group_ids: HashMap<String, String>,
+    /// Group id → member user ids (sorted).
+    pub members: HashMap<String, Vec<String>>,
+    pub grants: Vec<Grant>,
+    pub allocations: HashMap<String, Arc<AllocationRow>>,
+    allocation_ids: HashMap<String, String>,
+    pub settings: OrgSettings,
+}
+
+impl Directory {
+    pub fn user_by_name(&self, name: &str) -> Option<&User> {
+        self.user_ids.get(name).and_then(|id| self.users.get(id))
+    }
+
+    pub fn user_name(&self, id: &str) -> &str {
+        self.users.get(id).map_or("", |u| u.name.as_str())
+    }
+
+    pub fn group_by_name(&self, name: &str) -> Option<&Group> {
+        self.group_ids.get(name).and_then(|id| self.groups.get(id))
+    }
+
+    pub fn group_name(&self, id: &str) -> &str {
+        self.groups.get(id).map_or("", |g| g.name.as_str())
+    }
+
+    pub fn allocation_by_name(&self, name: &str) -> Option<&Arc<AllocationRow>> {
+        self.allocation_ids
+            .get(name)
+            .and_then(|id| self.allocations.get(id))
+    }
+
+    /// Ids of the groups a user belongs to, sorted.
+    pub fn groups_of(&self, user_id: &str) -> Vec<String> {
+        let mut v: Vec<String> = self
+            .members
+            .iter()
+            .filter(|(_, m)| m.iter().any(|u| u == user_id))
+            .map(|(g, _)| g.clone())
+            .collect();
+        v.sort();
+        v
+    }
+
+    /// Whether `user_id` (in `groups`) may draw from the allocation.
+    pub fn may_draw(&self, allocation: &AllocationRow, user_id: &str, groups: &[String]) -> bool {
+        match (&allocation.owner_user_id, &allocation.owner_group_id) {
+            (Some(u), _) => u == user_id,
+            (None, Some(g)) => groups.iter().any(|x| x == g),
+            (None, None) => false,
+        }
+    }
+
+    /// Allocations the caller may draw from, by name.
+    pub fn drawable(&self, who: &Principal) -> Vec<&Arc<AllocationRow>> {
+        let mut v: Vec<_> = self
+            .allocations
+            .values()
+            .filter(|a| self.may_draw(a, &who.user_id, &who.groups))
+            .collect();
+        v.sort_by(|a, b| a.name.cmp(&b.name));
+        v
+    }
+
+    /// Whether the caller may create providers: admins, and holders of
+    /// `aiprovider:create` (directly or through a group).
+    pub fn may_create_providers(&self, who: &Principal) -> bool {
+        who.is_admin()
+            || self.grants.iter().any(|g| {
+                g.permission == PROVIDER_CREATE
+                    && match g.subject_kind.as_str() {
+                        "user" => g.subject_id == who.user_id,
+                        "group" => who.in_group(&g.subject_id),
+                        _ => false,
+                    }
+            })
+    }
+}
+
+impl Gateway {
+    /// The current directory.
+    pub fn org(&self) -> Arc<Directory> {
+        self.org.load_full()
+    }
+
+    /// Reloads the directory from the store and forgets cached keys (their groups, roles
+    /// or owners may have changed). Called after every org change.
+    pub async fn reload_org(&self) -> Result<(), GatewayError> {
+        let users = self.store.list_users().await?;
+        let groups = self.store.list_groups().await?;
+        let memberships = self.store.list_memberships().await?;
+        let grants = self.store.list_grants().await?;
+        let allocations = self.store.list_allocations().await?;
+        let settings = self.store.list_settings().await?;
+        let mut d = Directory {
+            user_ids: users
+                .iter()
+                .map(|u| (u.name.clone(), u.id.clone()))
+                .collect(),
+            users: users.into_iter().map(|u| (u.id.clone(), u)).collect(),
+            group_ids: groups
+                .iter()
+                .map(|g| (g.name.clone(), g.id.clone()))
+                .collect(),
+            groups: groups.into_iter().map(|g| (g.id.clone(), g)).collect(),
+            grants,
+            allocation_ids: allocations
+                .iter()
+                .map(|a| (a.name.clone(), a.id.clone()))
+                .collect(),
+            allocations: allocations
+                .into_iter()
+                .map(|a| (a.id.clone(), Arc::new(a)))
+                .collect(),
+            ..Directory::default()
+        };
+        for (group, user) in memberships {
+            d.members.entry(group).or_default().push(user);
+        }
+        for m in d.members.values_mut() {
+            m.sort();
+        }
+        for (name, value) in settings {
+            if name == "restrict_private_upstreams" {
+                d.settings.restrict_private_upstreams = value == "true";
+            }
+        }
+        self.org.store(Arc::new(d));
+        self.auth.invalidate_all();
+        Ok(())
+    }
+}

@@ -1,0 +1,333 @@
+//! Handlers of the organization's admin API: users, groups and members, permission
+//! grants, provider shares, budget allocations, org settings, and sign-in sessions.
+//! Each reads the body first (see [`crate::admin`]), authenticates the caller, and leaves
+//! every decision to `modelgate-gateway`.
+
+use crate::AppState;
+use crate::admin::body_of;
+use crate::caller::{SESSION_COOKIE, reader, session_cookie, writer};
+use crate::error::ApiResult;
+use axum::Json;
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::IntoResponse;
+use serde_json::json;
+
+pub async fn create_user(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    body: Body,
+) -> ApiResult<impl IntoResponse> {
+    let body = body_of(&headers, body).await?;
+    let who = writer(&st, &headers).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(st.gateway.create_user(&who, &body).await?),
+    ))
+}
+
+pub async fn list_users(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+) -> ApiResult<impl IntoResponse> {
+    let who = reader(&st, &headers).await?;
+    Ok(Json(json!({ "data": st.gateway.list_users(&who)? })))
+}
+
+pub async fn get_user(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    Path(name): Path<String>,
+) -> ApiResult<impl IntoResponse> {
+    let who = reader(&st, &headers).await?;
+    Ok(Json(st.gateway.get_user(&who, &name)?))
+}
+
+pub async fn update_user(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    Path(name): Path<String>,
+    body: Body,
+) -> ApiResult<impl IntoResponse> {
+    let body = body_of(&headers, body).await?;
+    let who = writer(&st, &headers).await?;
+    Ok(Json(st.gateway.update_user(&who, &name, &body).await?))
+}
+
+/// `DELETE /api/users/{name}`: deactivates (users are never deleted: their usage stays).
+pub async fn deactivate_user(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    Path(name): Path<String>,
+) -> ApiResult<impl IntoResponse> {
+    let who = writer(&st, &headers).await?;
+    st.gateway
+        .update_user(&who, &name, br#"{"deactivated":true}"#)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub async fn create_group(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    body: Body,
+) -> ApiResult<impl IntoResponse> {
+    let body = body_of(&headers, body).await?;
+    let who = writer(&st, &headers).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(st.gateway.create_group(&who, &body).await?),
+    ))
+}
+
+pub async fn list_groups(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+) -> ApiResult<impl IntoResponse> {
+    let who = reader(&st, &headers).await?;
+    Ok(Json(json!({ "data": st.gateway.list_groups(&who).await? })))
+}
+
+pub async fn get_group(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    Path(name): Path<String>,
+) -> ApiResult<impl IntoResponse> {
+    let who = reader(&st, &headers).await?;
+    Ok(Json(st.gateway.get_group(&who, &name).await?))
+}
+
+pub async fn delete_group(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    Path(name): Path<String>,
+) -> ApiResult<impl IntoResponse> {
+    let who = writer(&st, &headers).await?;
+    st.gateway.delete_group(&who, &name).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub async fn add_member(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    Path((group, user)): Path<(String, String)>,
+) -> ApiResult<impl IntoResponse> {
+    let who = writer(&st, &headers).await?;
+    Ok(Json(
+        st.gateway.change_member(&who, &group, &user, true).await?,
+    ))
+}
+
+pub async fn remove_member(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    Path((group, user)): Path<(String, String)>,
+) -> ApiResult<impl IntoResponse> {
+    let who = writer(&st, &headers).await?;
+    Ok(Json(
+        st.gateway.change_member(&who, &group, &user, false).await?,
+    ))
+}
+
+pub async fn list_grants(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+) -> ApiResult<impl IntoResponse> {
+    let who = reader(&st, &headers).await?;
+    Ok(Json(json!({ "data": st.gateway.list_grants(&who)? })))
+}
+
+pub async fn put_grant(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    body: Body,
+) -> ApiResult<impl IntoResponse> {
+    let body = body_of(&headers, body).await?;
+    let who = writer(&st, &headers).await?;
+    Ok(Json(
+        json!({ "data": st.gateway.change_grant(&who, &body, true).await? }),
+    ))
+}
+
+pub async fn delete_grant(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    body: Body,
+) -> ApiResult<impl IntoResponse> {
+    let body = body_of(&headers, body).await?;
+    let who = writer(&st, &headers).await?;
+    Ok(Json(
+        json!({ "data": st.gateway.change_grant(&who, &body, false).await? }),
+    ))
+}
+
+pub async fn list_shares(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    Path(name): Path<String>,
+) -> ApiResult<impl IntoResponse> {
+    let who = reader(&st, &headers).await?;
+    Ok(Json(
+        json!({ "data": st.gateway.list_shares(&who, &name)? }),
+    ))
+}
+
+pub async fn put_share(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    Path(name): Path<String>,
+    body: Body,
+) -> ApiResult<impl IntoResponse> {
+    let body = body_of(&headers, body).await?;
+    let who = writer(&st, &headers).await?;
+    Ok(Json(
+        json!({ "data": st.gateway.change_share(&who, &name, &body, true).await? }),
+    ))
+}
+
+pub async fn delete_share(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    Path(name): Path<String>,
+    body: Body,
+) -> ApiResult<impl IntoResponse> {
+    let body = body_of(&headers, body).await?;
+    let who = writer(&st, &headers).await?;
+    Ok(Json(
+        json!({ "data": st.gateway.change_share(&who, &name, &body, false).await? }),
+    ))
+}
+
+pub async fn create_allocation(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    body: Body,
+) -> ApiResult<impl IntoResponse> {
+    let body = body_of(&headers, body).await?;
+    let who = writer(&st, &headers).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(st.gateway.create_allocation(&who, &body).await?),
+    ))
+}
+
+pub async fn list_allocations(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+) -> ApiResult<impl IntoResponse> {
+    let who = reader(&st, &headers).await?;
+    Ok(Json(
+        json!({ "data": st.gateway.list_allocations(&who).await? }),
+    ))
+}
+
+pub async fn get_allocation(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    Path(name): Path<String>,
+) -> ApiResult<impl IntoResponse> {
+    let who = reader(&st, &headers).await?;
+    Ok(Json(st.gateway.get_allocation(&who, &name).await?))
+}
+
+pub async fn update_allocation(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    Path(name): Path<String>,
+    body: Body,
+) -> ApiResult<impl IntoResponse> {
+    let body = body_of(&headers, body).await?;
+    let who = writer(&st, &headers).await?;
+    Ok(Json(
+        st.gateway.update_allocation(&who, &name, &body).await?,
+    ))
+}
+
+pub async fn delete_allocation(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    Path(name): Path<String>,
+) -> ApiResult<impl IntoResponse> {
+    let who = writer(&st, &headers).await?;
+    st.gateway.delete_allocation(&who, &name).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub async fn get_settings(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+) -> ApiResult<impl IntoResponse> {
+    let who = reader(&st, &headers).await?;
+    Ok(Json(st.gateway.get_settings(&who)?))
+}
+
+pub async fn update_settings(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    body: Body,
+) -> ApiResult<impl IntoResponse> {
+    let body = body_of(&headers, body).await?;
+    let who = writer(&st, &headers).await?;
+    Ok(Json(st.gateway.update_settings(&who, &body).await?))
+}
+
+/// Whether the client reached us over TLS (directly or through a proxy that says so).
+fn over_tls(headers: &HeaderMap) -> bool {
+    headers
+        .get("x-forwarded-proto")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("https"))
+}
+
+fn session_cookie_header(value: &str, max_age_secs: i64, secure: bool) -> HeaderValue {
+    let secure = if secure { "; Secure" } else { "" };
+    let cookie = format!(
+        "{SESSION_COOKIE}={value}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age_secs}{secure}"
+    );
+    HeaderValue::from_str(&cookie).unwrap_or(HeaderValue::from_static(""))
+}
+
+/// `POST /api/auth/login` `{name, password}` → the session cookie, and the user and CSRF
+/// token in the body.
+pub async fn login(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    body: Body,
+) -> ApiResult<impl IntoResponse> {
+    let body = body_of(&headers, body).await?;
+    let signed = st.gateway.sign_in(&body).await?;
+    let cookie = session_cookie_header(
+        &signed.cookie,
+        modelgate_gateway::admin::sessions::SESSION_TTL_MS / 1000,
+        over_tls(&headers),
+    );
+    Ok(([(header::SET_COOKIE, cookie)], Json(signed)))
+}
+
+/// `POST /api/auth/logout`: ends the session (CSRF-checked) and clears the cookie.
+pub async fn logout(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+) -> ApiResult<impl IntoResponse> {
+    writer(&st, &headers).await?;
+    if let Some(cookie) = session_cookie(&headers) {
+        st.gateway.sign_out(cookie).await?;
+    }
+    let clear = session_cookie_header("", 0, over_tls(&headers));
+    Ok(([(header::SET_COOKIE, clear)], StatusCode::NO_CONTENT))
+}
+
+/// `GET /api/auth/session`: the signed-in user and the session's CSRF token.
+pub async fn session(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+) -> ApiResult<impl IntoResponse> {
+    let who = reader(&st, &headers).await?;
+    let org = st.gateway.org();
+    let user = org
+        .users
+        .get(&who.user_id)
+        .map(|u| modelgate_gateway::admin::users::user_view(u, &org));
+    Ok(Json(json!({ "user": user, "csrf_token": who.csrf_token })))
+}
