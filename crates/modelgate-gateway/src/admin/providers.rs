@@ -534,7 +534,8 @@ impl Gateway {
     }
 
     fn provider_view(&self, who: &Principal, name: &str) -> Result<ProviderView, GatewayError> {
-        Ok(self.view_for(who, &self.visible_provider(who, name)?))
+        let p = self.visible_provider(who, name)?;
+        Ok(self.view_for(who, &p))
     }
 
     /// The view of a provider for `who`: with its shares for the owner and admins.
