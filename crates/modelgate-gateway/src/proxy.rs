@@ -136,6 +136,13 @@ impl Gateway {
             .get(&target.provider)
             .cloned()
             .ok_or_else(|| GatewayError::model_not_found(model))?;
+        if provider.policy_blocked {
+            return Err(GatewayError::forbidden(format!(
+                "provider '{}' points at a private network address, which this organization does not allow for providers created by members",
+                target.provider
+            ))
+            .with_code("upstream_not_allowed"));
+        }
         if provider.credential_error {
             return Err(GatewayError::new(
                 ErrorKind::Unavailable,

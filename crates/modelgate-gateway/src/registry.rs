@@ -129,6 +129,8 @@ pub struct RuntimeProvider {
     /// Set when the stored credential cannot be opened with this master key: the
     /// provider fails closed until it is reconfigured.
     pub credential_error: bool,
+    /// A restricted provider whose endpoint is a literal private address: refused.
+    pub policy_blocked: bool,
     pub discovery: ArcSwap<Discovery>,
 }
 
@@ -175,6 +177,7 @@ impl RuntimeProvider {
     /// A discovered list that is older than `ttl` (callers check the list is not pinned).
     fn needs_discovery(&self, ttl: Duration) -> bool {
         !self.credential_error
+            && !self.policy_blocked
             && now_millis() - self.discovery.load().at_ms >= ttl.as_millis() as i64
     }
 }
@@ -382,11 +385,8 @@ impl Gateway {
             },
         };
         let endpoint = row.endpoint.clone();
-        if restricted && literal_is_private(&endpoint) {
-            // Literal addresses bypass the resolver's check: refuse them here.
-            tracing::warn!(provider = %row.name, "endpoint refused by the org's upstream policy");
-            credential_error = true;
-        }
+        // Literal addresses bypass the resolver's check: refuse them here.
+        let policy_blocked = restricted && literal_is_private(&endpoint);
         let upstream = match kind {
             ProviderKind::Openai | ProviderKind::OpenaiCompatible => {
                 Upstream::OpenAi(OpenAiUpstream::new(endpoint, api_key))
@@ -444,6 +444,7 @@ impl Gateway {
             restricted,
             upstream,
             credential_error,
+            policy_blocked,
         }
     }
 
@@ -474,7 +475,12 @@ impl Gateway {
 
     /// Discovers one provider's models and records the result (or the error).
     async fn discover(&self, p: &RuntimeProvider) {
-        let result = if p.credential_error {
+        let result = if p.policy_blocked {
+            Err(modelgate_providers::UpstreamError::new(
+                ErrorKind::Forbidden,
+                "the endpoint is a private address, which the org's upstream policy refuses",
+            ))
+        } else if p.credential_error {
             Err(modelgate_providers::UpstreamError::new(
                 ErrorKind::Unavailable,
                 "the stored credential cannot be opened; reconfigure the provider",

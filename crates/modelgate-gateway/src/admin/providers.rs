@@ -144,7 +144,9 @@ impl ProviderView {
     pub fn of(p: &RuntimeProvider) -> Self {
         let discovery = p.discovery.load();
         let listed = p.config.models.is_some();
-        let status = if p.credential_error {
+        let status = if p.policy_blocked {
+            "blocked_by_policy"
+        } else if p.credential_error {
             "needs_reconfiguration"
         } else if !listed && discovery.error.is_some() {
             "error"
