@@ -440,7 +440,7 @@ async fn providers_declared_in_a_config_file() {
     std::fs::write(
         &path,
         format!(
-            "[[providers]]\nname = \"filed\"\nkind = \"openai-compatible\"\nendpoint = \"{}\"\napi_key = \"${{MODELGATE_TEST_FILE_KEY}}\"\n",
+            "[[providers]]\nname = \"filed\"\nkind = \"openai-compatible\"\nendpoint = \"{}\"\napi_key = \"${{MODELGATE_TEST_FILE_KEY}}\"\nshared_with = [\"org\"]\nprices = {{ \"from-file\" = {{ input = 0.0, output = 0.0 }} }}\n",
             mock.origin()
         ),
     )
@@ -454,4 +454,10 @@ async fn providers_declared_in_a_config_file() {
         mock.last("/v1/chat/completions").unwrap().headers["authorization"],
         "Bearer sk-from-env"
     );
+    // Declared shares apply: a member uses it; declared prices make it free.
+    let member = gw.member_key("mo", None).await;
+    assert_eq!(gw.chat(&member, "filed:from-file").await.status(), 200);
+    let v: Value = gw.get("/api/providers/filed", ADMIN_KEY).await.json().await.unwrap();
+    assert_eq!(v["shares"], json!([{"org": true}]));
+    assert_eq!(v["prices"]["from-file"]["output"], 0.0);
 }
