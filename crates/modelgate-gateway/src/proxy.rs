@@ -397,7 +397,9 @@ impl Gateway {
                 HeaderValue::from_static("application/json"),
             );
             crate::telemetry::upstream_failure(&provider_name, ErrorKind::UpstreamInvalid);
-            guard.finish(Outcome::UpstreamError);
+            if let Some(committed) = guard.finish(Outcome::UpstreamError) {
+                let _ = committed.await;
+            }
             return Ok(ProxyResponse {
                 status,
                 headers,
