@@ -111,7 +111,7 @@ impl Reservation {
         s.reserved -= std::mem::take(&mut self.amount);
         // A request that started in an earlier period counts there (its record's time).
         if s.period_start == self.period_start {
-            s.spent += actual;
+            s.spent = s.spent.saturating_add(actual);
         }
     }
 }

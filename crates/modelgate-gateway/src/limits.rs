@@ -96,7 +96,8 @@ impl RateLimiter {
         let minute = now_ms.div_euclid(MINUTE_MS);
         let mut windows = self.windows.lock().unwrap_or_else(|e| e.into_inner());
         for slot in [key_slot(key_id), user_slot(user_id)] {
-            windows.entry(slot).or_default().current(minute).tokens += tokens;
+            let w = windows.entry(slot).or_default().current(minute);
+            w.tokens = w.tokens.saturating_add(tokens);
         }
     }
 }

@@ -457,7 +457,12 @@ async fn providers_declared_in_a_config_file() {
     // Declared shares apply: a member uses it; declared prices make it free.
     let member = gw.member_key("mo", None).await;
     assert_eq!(gw.chat(&member, "filed:from-file").await.status(), 200);
-    let v: Value = gw.get("/api/providers/filed", ADMIN_KEY).await.json().await.unwrap();
+    let v: Value = gw
+        .get("/api/providers/filed", ADMIN_KEY)
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(v["shares"], json!([{"org": true}]));
     assert_eq!(v["prices"]["from-file"]["output"], 0.0);
 }
