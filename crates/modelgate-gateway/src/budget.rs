@@ -243,6 +243,69 @@ impl Ledger {
 mod tests {
     use super::*;
 
+    async fn ledger() -> (Ledger, tempfile::TempDir) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = modelgate_store::SqliteStore::open(&dir.path().join("t.db"))
+            .await
+            .unwrap();
+        (Ledger::new(Arc::new(store)), dir)
+    }
+
+    fn allocation(limit: i64, period: &str) -> AllocationRow {
+        AllocationRow {
+            id: "a".into(),
+            name: "a".into(),
+            owner_user_id: Some("u".into()),
+            owner_group_id: None,
+            limit_micros: limit,
+            period: period.into(),
+            created_at: 0,
+        }
+    }
+
+    #[tokio::test]
+    async fn reserve_settle_release() {
+        let (l, _dir) = ledger().await;
+        let a = allocation(100, "none");
+        let r1 = l.reserve(&a, 60, 1).await.unwrap().unwrap();
+        // 60 held: 50 more does not fit.
+        assert_eq!(
+            l.reserve(&a, 50, 1).await.err(),
+            Some(BudgetError::Exceeded { remaining: 40 })
+        );
+        let r2 = l.reserve(&a, 40, 1).await.unwrap().unwrap();
+        r1.settle(10);
+        // A dropped reservation is released, never leaked.
+        drop(r2);
+        let s = l.standing(&a, 1).await.unwrap();
+        assert_eq!((s.spent, s.reserved), (10, 0));
+        // Free requests hold nothing and are never refused.
+        assert!(
+            l.reserve(&allocation(0, "none"), 0, 1)
+                .await
+                .unwrap()
+                .is_none()
+        );
+    }
+
+    #[tokio::test]
+    async fn a_new_period_starts_empty_and_late_settles_count_in_theirs() {
+        let (l, _dir) = ledger().await;
+        let a = allocation(100, "daily");
+        let day = 86_400_000;
+        let r = l.reserve(&a, 80, 10).await.unwrap().unwrap();
+        l.reserve(&a, 20, 20).await.unwrap().unwrap().settle(20);
+        assert!(l.reserve(&a, 1, 30).await.is_err());
+        // Next day: nothing spent yet; the earlier request still holds its reservation.
+        let s = l.standing(&a, day + 5).await.unwrap();
+        assert_eq!((s.spent, s.reserved), (0, 80));
+        // It settles into yesterday, not today.
+        r.settle(80);
+        let s = l.standing(&a, day + 6).await.unwrap();
+        assert_eq!((s.spent, s.reserved), (0, 0));
+        assert!(l.reserve(&a, 100, day + 7).await.unwrap().is_some());
+    }
+
     fn price() -> Price {
         Price {
             input: 1.0,

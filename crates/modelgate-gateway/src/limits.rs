@@ -101,3 +101,63 @@ impl RateLimiter {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::auth::Limits;
+
+    fn who(limits: Limits) -> Principal {
+        let user = modelgate_store::User {
+            id: "u".into(),
+            name: "u".into(),
+            role: "member".into(),
+            password_hash: None,
+            created_at: 0,
+            deactivated_at: None,
+            rpm: None,
+            tpm: None,
+        };
+        let mut p = Principal::for_session(&user, Vec::new(), String::new());
+        p.key_id = "k".into();
+        p.limits = limits;
+        p
+    }
+
+    #[test]
+    fn windows_count_requests_and_tokens_per_minute() {
+        let l = RateLimiter::default();
+        let rpm = who(Limits {
+            key_rpm: Some(2),
+            ..Limits::default()
+        });
+        let t0 = 120_000;
+        assert!(l.admit(&rpm, t0).is_ok());
+        assert!(l.admit(&rpm, t0 + 1).is_ok());
+        let err = l.admit(&rpm, t0 + 15_000).unwrap_err();
+        assert_eq!(err.kind, ErrorKind::RateLimited);
+        assert_eq!(err.retry_after_secs, Some(45));
+        // The next minute starts afresh.
+        assert!(l.admit(&rpm, t0 + 60_000).is_ok());
+
+        let tpm = who(Limits {
+            user_tpm: Some(100),
+            ..Limits::default()
+        });
+        let l = RateLimiter::default();
+        assert!(l.admit(&tpm, t0).is_ok());
+        l.add_tokens("k", "u", 100, t0);
+        assert!(
+            l.admit(&tpm, t0 + 1)
+                .unwrap_err()
+                .message
+                .contains("user's tokens")
+        );
+        // No limits: nothing is counted.
+        assert!(
+            RateLimiter::default()
+                .admit(&who(Limits::default()), t0)
+                .is_ok()
+        );
+    }
+}
