@@ -636,3 +636,71 @@ async fn a_crash_loses_no_answered_request() {
     child.kill().unwrap();
     child.wait().unwrap();
 }
+
+#[tokio::test]
+async fn members_keys_must_draw_from_an_allocation() {
+    let gw = start_gateway().await;
+    let r = gw
+        .post(
+            "/api/users",
+            ADMIN_KEY,
+            json!({"name": "hal", "role": "member"}),
+        )
+        .await;
+    assert_eq!(r.status(), 201);
+    // A member's own key: no allocation to draw from yet.
+    let hal = gw.member_key("hal", None).await; // minted by an admin: may be unbudgeted
+    let err = expect_error(
+        gw.post("/api/keys", &hal, json!({"name": "mine"})).await,
+        403,
+    )
+    .await;
+    assert_eq!(err["code"], "allocation_required");
+    // One allocation: taken by default.
+    allocation(&gw, "hal-1", json!({"user": "hal"}), 1.0, "monthly").await;
+    let r = gw.post("/api/keys", &hal, json!({"name": "mine"})).await;
+    assert_eq!(r.status(), 201);
+    assert_eq!(r.json::<Value>().await.unwrap()["allocation"], "hal-1");
+    // Several: the member chooses.
+    let r = gw
+        .post("/api/groups", ADMIN_KEY, json!({"name": "ops"}))
+        .await;
+    assert_eq!(r.status(), 201);
+    let r = gw
+        .put("/api/groups/ops/members/hal", ADMIN_KEY, json!({}))
+        .await;
+    assert_eq!(r.status(), 200);
+    allocation(&gw, "ops-budget", json!({"group": "ops"}), 1.0, "monthly").await;
+    let err = expect_error(gw.post("/api/keys", &hal, json!({"name": "x"})).await, 400).await;
+    assert!(
+        err["message"]
+            .as_str()
+            .unwrap()
+            .contains("hal-1, ops-budget")
+    );
+    let r = gw
+        .post(
+            "/api/keys",
+            &hal,
+            json!({"name": "x", "allocation": "ops-budget"}),
+        )
+        .await;
+    assert_eq!(r.status(), 201);
+    // An org that does not budget can turn the rule off.
+    let r = gw
+        .patch(
+            "/api/settings",
+            ADMIN_KEY,
+            json!({"require_allocation": false}),
+        )
+        .await;
+    assert_eq!(
+        r.json::<Value>().await.unwrap()["require_allocation"],
+        false
+    );
+    let r = gw
+        .post("/api/keys", &hal, json!({"name": "free-range"}))
+        .await;
+    assert_eq!(r.status(), 201);
+    assert_eq!(r.json::<Value>().await.unwrap()["allocation"], Value::Null);
+}

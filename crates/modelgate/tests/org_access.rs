@@ -1515,6 +1515,15 @@ async fn sign_in_gives_a_session_cookie_guarded_by_csrf() {
     let s: Value = r.json().await.unwrap();
     assert_eq!(s["csrf_token"], csrf.as_str());
     assert_eq!(s["user"]["name"], "sally");
+    // Members' keys draw from an allocation: sally's only one is taken by default.
+    let r = gw
+        .post(
+            "/api/allocations",
+            ADMIN_KEY,
+            json!({"name": "sally-budget", "user": "sally", "limit_usd": 5.0}),
+        )
+        .await;
+    assert_eq!(r.status(), 201);
 
     // Unsafe requests need the CSRF token: missing, wrong, right.
     let r = with_session(
@@ -1561,6 +1570,7 @@ async fn sign_in_gives_a_session_cookie_guarded_by_csrf() {
     assert_eq!(r.status(), 201);
     let key: Value = r.json().await.unwrap();
     assert_eq!(key["user"], "sally");
+    assert_eq!(key["allocation"], "sally-budget");
     // The key made in the browser works on its own.
     let minted = key["key"].as_str().unwrap();
     assert_eq!(gw.get("/api/me", minted).await.status(), 200);

@@ -139,7 +139,8 @@ impl Gateway {
             .get(&who.user_id)
             .cloned()
             .ok_or_else(|| GatewayError::not_found("your user no longer exists"))?;
-        self.mint_key(&user, spec).await
+        let must_draw = !who.is_admin() && org.settings.require_allocation;
+        self.mint_key(&user, spec, must_draw).await
     }
 
     /// Creates a key for the user `user_name` (admins only).
@@ -156,10 +157,17 @@ impl Gateway {
             .user_by_name(user_name)
             .cloned()
             .ok_or_else(|| GatewayError::not_found(format!("no user named '{user_name}'")))?;
-        self.mint_key(&user, spec).await
+        self.mint_key(&user, spec, false).await
     }
 
-    async fn mint_key(&self, user: &User, spec: CreateKey) -> Result<CreatedKey, GatewayError> {
+    /// Mints a key for `user`. With `must_draw`, a key without an allocation takes the
+    /// user's only drawable one, and is refused if there is none or a choice to make.
+    async fn mint_key(
+        &self,
+        user: &User,
+        spec: CreateKey,
+        must_draw: bool,
+    ) -> Result<CreatedKey, GatewayError> {
         if user.deactivated_at.is_some() {
             return Err(GatewayError::forbidden(format!(
                 "user '{}' is deactivated",
@@ -191,6 +199,35 @@ impl Gateway {
         }
         let org = self.org();
         let allocation_id = match &spec.allocation {
+            None if must_draw => {
+                let groups = org.groups_of(&user.id);
+                let drawable: Vec<_> = org
+                    .allocations
+                    .values()
+                    .filter(|a| org.may_draw(a, &user.id, &groups))
+                    .collect();
+                match drawable.as_slice() {
+                    [only] => Some(only.id.clone()),
+                    [] => {
+                        return Err(GatewayError::forbidden(
+                            "Keys must draw from a budget allocation, and you have none; ask an administrator for one.",
+                        )
+                        .with_code("allocation_required")
+                        .with_param("allocation"));
+                    }
+                    several => {
+                        let mut names: Vec<&str> =
+                            several.iter().map(|a| a.name.as_str()).collect();
+                        names.sort_unstable();
+                        return Err(GatewayError::bad_request(format!(
+                            "Choose the allocation this key draws from: {}",
+                            names.join(", ")
+                        ))
+                        .with_code("allocation_required")
+                        .with_param("allocation"));
+                    }
+                }
+            }
             None => None,
             Some(a) => {
                 let groups = org.groups_of(&user.id);

@@ -1,5 +1,6 @@
-//! Org settings (`GET|PATCH /api/settings`, admins): today the upstream URL policy,
-//! `restrict_private_upstreams`. A change reloads the directory and the providers, so
+//! Org settings (`GET|PATCH /api/settings`, admins): the upstream URL policy
+//! (`restrict_private_upstreams`) and whether members' keys must draw from an allocation
+//! (`require_allocation`). A change reloads the directory and the providers, so
 //! restricted providers switch clients before the next request.
 
 use super::{parse_json, require_admin};
@@ -14,6 +15,8 @@ use std::sync::Arc;
 pub struct SettingsPatch {
     #[serde(default)]
     pub restrict_private_upstreams: Option<bool>,
+    #[serde(default)]
+    pub require_allocation: Option<bool>,
 }
 
 impl Gateway {
@@ -29,13 +32,15 @@ impl Gateway {
     ) -> Result<OrgSettings, GatewayError> {
         require_admin(who)?;
         let patch: SettingsPatch = parse_json(body)?;
-        if let Some(v) = patch.restrict_private_upstreams {
-            self.store
-                .put_setting(
-                    "restrict_private_upstreams",
-                    if v { "true" } else { "false" },
-                )
-                .await?;
+        for (name, value) in [
+            ("restrict_private_upstreams", patch.restrict_private_upstreams),
+            ("require_allocation", patch.require_allocation),
+        ] {
+            if let Some(v) = value {
+                self.store
+                    .put_setting(name, if v { "true" } else { "false" })
+                    .await?;
+            }
         }
         self.reload_org().await?;
         self.reload_providers().await?;

@@ -20,13 +20,31 @@ pub const PROVIDER_USE: &str = "aiprovider:use";
 pub const GRANTABLE: &[&str] = &[PROVIDER_CREATE];
 
 /// Org-wide settings (`GET|PATCH /api/settings`).
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct OrgSettings {
     /// Refuse loopback and private-range upstream endpoints for providers created by
     /// non-admins (link-local and metadata addresses are refused for everyone, always).
     #[serde(default)]
     pub restrict_private_upstreams: bool,
+    /// Keys that members create must draw from an allocation (default on), so a member
+    /// cannot step around their budget with an unbudgeted key. Admins may still mint
+    /// unbudgeted keys (automation).
+    #[serde(default = "yes")]
+    pub require_allocation: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl Default for OrgSettings {
+    fn default() -> Self {
+        Self {
+            restrict_private_upstreams: false,
+            require_allocation: true,
+        }
+    }
 }
 
 /// Everyone and everything of the organization, by id, with name indexes.
@@ -158,8 +176,12 @@ impl Gateway {
             m.sort();
         }
         for (name, value) in settings {
-            if name == "restrict_private_upstreams" {
-                d.settings.restrict_private_upstreams = value == "true";
+            match name.as_str() {
+                "restrict_private_upstreams" => {
+                    d.settings.restrict_private_upstreams = value == "true";
+                }
+                "require_allocation" => d.settings.require_allocation = value == "true",
+                _ => {}
             }
         }
         self.org.store(Arc::new(d));
