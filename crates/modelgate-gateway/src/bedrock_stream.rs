@@ -17,7 +17,7 @@ use serde_json::Value;
 use std::collections::VecDeque;
 use std::convert::Infallible;
 use std::pin::Pin;
-use std::task::{Context, Poll, ready};
+use std::task::{Context, Poll};
 
 type ByteStream = Pin<Box<dyn Stream<Item = reqwest::Result<Bytes>> + Send>>;
 
@@ -143,10 +143,6 @@ impl Stream for BedrockStream {
                 }
             }
             if !this.out.is_empty() {
-                if this.meter.is_finished() {
-                    // The end of the answer goes out once its usage record is stored.
-                    ready!(this.meter.poll_committed(cx));
-                }
                 return Poll::Ready(Some(Ok(coalesce(&mut this.out))));
             }
             if this.meter.is_finished() {

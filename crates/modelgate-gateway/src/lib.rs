@@ -14,6 +14,7 @@ pub mod bootstrap;
 pub mod budget;
 pub mod error;
 pub mod estimate;
+pub mod journal;
 pub mod limits;
 pub mod mappers;
 pub mod meter;
@@ -56,6 +57,31 @@ pub struct Gateway {
 }
 
 impl Gateway {
+    /// Opens the usage journal and stores what a crashed run left in it (idempotently:
+    /// records already stored are skipped), before anything is served.
+    async fn recover_journal(
+        store: &dyn Store,
+        dir: &std::path::Path,
+    ) -> Result<journal::Journal, GatewayError> {
+        let (journal, recovered) = journal::Journal::open(dir).map_err(|e| {
+            GatewayError::internal(format!(
+                "cannot open the usage journal in {}: {e}",
+                dir.display()
+            ))
+        })?;
+        if !recovered.records.is_empty() {
+            tracing::info!(
+                records = recovered.records.len(),
+                "storing usage records from the journal"
+            );
+            for chunk in recovered.records.chunks(2048) {
+                store.insert_usage(chunk).await?;
+            }
+        }
+        journal::discard(&recovered.segments);
+        Ok(journal)
+    }
+
     /// Builds the gateway over an opened store: loads providers, starts the usage writer.
     /// Returns the gateway and the writer's handle (await it after [`meter::UsageSink::close`]).
     pub async fn start(
@@ -70,7 +96,11 @@ impl Gateway {
         };
         let client = build(true)?;
         let public_client = build(false)?;
-        let (usage, writer) = meter::spawn_writer(store.clone());
+        let journal = match &settings.journal_dir {
+            Some(dir) => Some(Arc::new(Self::recover_journal(&*store, dir).await?)),
+            None => None,
+        };
+        let (usage, writer) = meter::spawn_writer(store.clone(), journal);
         let auth = auth::Authenticator::new(store.clone(), settings.key_cache_ttl);
         let ledger = budget::Ledger::new(store.clone());
         let gateway = Arc::new(Self {

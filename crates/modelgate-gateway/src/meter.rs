@@ -1,63 +1,71 @@
 //! Usage recording. Every metered request produces exactly one [`UsageRecord`], through a
 //! [`UsageGuard`] that sends it when the request finishes — or, if the request is dropped
-//! part-way (client disconnect), from `Drop`, so no path loses a record. Records go over
-//! an unbounded channel to one writer task that inserts them in batches (one transaction
-//! per batch), retries a failed batch until it lands, and updates keys' last-used times.
-//! [`UsageSink::flush`] waits until everything sent before it is stored.
+//! part-way (client disconnect), from `Drop`, so no path loses a record. A record is first
+//! appended to the [`Journal`] (so a crash cannot lose an answered request), then goes over
+//! an unbounded channel to one writer task that inserts records in batches (one
+//! transaction per batch), retries a failed batch until it lands, deletes journal segments
+//! whose records are stored, and updates keys' last-used times. [`UsageSink::flush`] waits
+//! until everything sent before it is stored.
 
+use crate::journal::Journal;
 use modelgate_core::ids;
 use modelgate_core::now_millis;
 use modelgate_core::usage::{Outcome, TokenUsage, UsageRecord};
 use modelgate_store::Store;
 use std::collections::HashMap;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, oneshot};
 
 enum Msg {
-    /// A record, and who waits for it to be stored.
-    Record(Box<UsageRecord>, Option<oneshot::Sender<()>>),
+    Record(Box<UsageRecord>),
     Flush(oneshot::Sender<()>),
+    /// A journal segment whose records are all queued before this message.
+    Rotated(PathBuf),
 }
 
 /// Where finished requests send their records. Cheap to clone.
 #[derive(Clone)]
 pub struct UsageSink {
     tx: mpsc::UnboundedSender<Msg>,
+    journal: Option<Arc<Journal>>,
 }
 
 /// Largest number of records written in one transaction.
 const MAX_BATCH: usize = 2048;
-/// How long the writer lets a batch of records nobody waits for (those of requests the
-/// client abandoned) fill before writing it. A batch with a waiting response is written at
-/// once; batches still form under load, from whatever queued while the previous one was
-/// written. Metrics are recorded per batch too, so `/metrics` and `/api/usage` flush first.
+/// How long the writer lets a batch fill before writing it. Nothing on the request path
+/// waits for this (an answered request's record is already in the journal); it turns one
+/// transaction per request into one per batch, and a wake-up per record into one per
+/// batch. Metrics are recorded per batch too, so `/metrics` and `/api/usage` flush first.
 const LINGER: Duration = Duration::from_millis(25);
 /// `last_used_at` is kept to this precision, so a busy key is not rewritten per batch.
 const LAST_USED_PRECISION_MS: i64 = 60_000;
 
-/// Starts the writer task.
-pub fn spawn_writer(store: Arc<dyn Store>) -> (UsageSink, tokio::task::JoinHandle<()>) {
+/// Starts the writer task, journaling records in `journal` when given.
+pub fn spawn_writer(
+    store: Arc<dyn Store>,
+    journal: Option<Arc<Journal>>,
+) -> (UsageSink, tokio::task::JoinHandle<()>) {
     let (tx, rx) = mpsc::unbounded_channel();
-    let handle = tokio::spawn(writer(store, rx));
-    (UsageSink { tx }, handle)
+    // The writer holds a weak sender (for rotation markers): it ends once every sink is
+    // gone and the queue is drained.
+    let handle = tokio::spawn(writer(store, rx, tx.downgrade(), journal.clone()));
+    (UsageSink { tx, journal }, handle)
 }
 
 impl UsageSink {
-    /// Queues a record; with `durable`, returns a receiver that completes once the record
-    /// is committed.
-    fn send(&self, record: UsageRecord, durable: bool) -> Option<oneshot::Receiver<()>> {
-        let (ack, done) = if durable {
-            let (tx, rx) = oneshot::channel();
-            (Some(tx), Some(rx))
-        } else {
-            (None, None)
+    /// Journals a record and queues it for the database.
+    fn send(&self, record: UsageRecord) {
+        let queue = |record: UsageRecord| {
+            if self.tx.send(Msg::Record(Box::new(record))).is_err() {
+                tracing::error!("usage writer has stopped; a usage record could not be queued");
+            }
         };
-        if self.tx.send(Msg::Record(Box::new(record), ack)).is_err() {
-            tracing::error!("usage writer has stopped; a usage record could not be queued");
-            return None;
+        match &self.journal {
+            Some(j) => j.append(record, queue),
+            None => queue(record),
         }
-        done
     }
 
     /// Waits until every record sent before this call is stored.
@@ -69,49 +77,80 @@ impl UsageSink {
     }
 }
 
-async fn writer(store: Arc<dyn Store>, mut rx: mpsc::UnboundedReceiver<Msg>) {
+/// Starts a new journal segment if the current one is full; the old one is deleted once
+/// the marker queued behind its records is reached.
+fn rotate_if_full(journal: &Journal, tx: &mpsc::WeakUnboundedSender<Msg>) {
+    if !journal.is_full() {
+        return;
+    }
+    let Some(tx) = tx.upgrade() else { return };
+    if let Err(e) = journal.rotate(|old| {
+        let _ = tx.send(Msg::Rotated(old));
+    }) {
+        tracing::error!(error = %e, "could not start a new usage journal segment");
+    }
+}
+
+async fn writer(
+    store: Arc<dyn Store>,
+    mut rx: mpsc::UnboundedReceiver<Msg>,
+    tx: mpsc::WeakUnboundedSender<Msg>,
+    journal: Option<Arc<Journal>>,
+) {
     let mut batch: Vec<UsageRecord> = Vec::new();
     let mut waiters: Vec<oneshot::Sender<()>> = Vec::new();
+    let mut stored_segments: Vec<PathBuf> = Vec::new();
     let mut last_used: HashMap<String, i64> = HashMap::new();
     while let Some(first) = rx.recv().await {
-        take(Some(first), &mut rx, &mut batch, &mut waiters);
-        if waiters.is_empty() && batch.len() < MAX_BATCH {
+        let mut taken = Taken {
+            batch: &mut batch,
+            waiters: &mut waiters,
+            segments: &mut stored_segments,
+        };
+        take(Some(first), &mut rx, &mut taken);
+        if taken.waiters.is_empty() && taken.batch.len() < MAX_BATCH {
             // Let the batch fill. The receiver is not polled meanwhile, so senders do not
             // wake this task once per record.
             tokio::time::sleep(LINGER).await;
-            take(None, &mut rx, &mut batch, &mut waiters);
+            take(None, &mut rx, &mut taken);
         }
         crate::telemetry::record_batch(&batch);
         write_batch(&*store, &batch, &mut last_used).await;
         batch.clear();
+        // Every record of these segments is now stored.
+        crate::journal::discard(&stored_segments);
+        stored_segments.clear();
         for w in waiters.drain(..) {
             let _ = w.send(());
+        }
+        if let Some(j) = &journal {
+            rotate_if_full(j, &tx);
         }
     }
 }
 
+/// Where [`take`] puts what it takes.
+struct Taken<'a> {
+    batch: &'a mut Vec<UsageRecord>,
+    waiters: &'a mut Vec<oneshot::Sender<()>>,
+    segments: &'a mut Vec<PathBuf>,
+}
+
 /// Moves `first` and everything already queued into the batch (up to its limit).
-fn take(
-    mut next: Option<Msg>,
-    rx: &mut mpsc::UnboundedReceiver<Msg>,
-    batch: &mut Vec<UsageRecord>,
-    waiters: &mut Vec<oneshot::Sender<()>>,
-) {
+fn take(mut next: Option<Msg>, rx: &mut mpsc::UnboundedReceiver<Msg>, t: &mut Taken<'_>) {
     loop {
         let msg = match next.take() {
             Some(m) => m,
-            None if batch.len() < MAX_BATCH => match rx.try_recv() {
+            None if t.batch.len() < MAX_BATCH => match rx.try_recv() {
                 Ok(m) => m,
                 Err(_) => return,
             },
             None => return,
         };
         match msg {
-            Msg::Record(r, ack) => {
-                batch.push(*r);
-                waiters.extend(ack);
-            }
-            Msg::Flush(w) => waiters.push(w),
+            Msg::Record(r) => t.batch.push(*r),
+            Msg::Flush(w) => t.waiters.push(w),
+            Msg::Rotated(path) => t.segments.push(path),
         }
     }
 }
@@ -232,12 +271,11 @@ impl UsageGuard {
         }
     }
 
-    /// Sends the record with this outcome, settles the budget reservation at the actual
-    /// cost and counts the tokens against rate limits. Returns a receiver that completes
-    /// when the record is stored: a response is finished only after that, so a crash never
-    /// loses the record of a request that was answered. Later calls and the drop do nothing.
-    pub fn finish(&mut self, outcome: Outcome) -> Option<oneshot::Receiver<()>> {
-        let ctx = self.ctx.take()?;
+    /// Sends the record with this outcome (journaled before this returns, so the caller
+    /// may answer), settles the budget reservation at the actual cost and counts the tokens
+    /// against rate limits. Later calls and the drop do nothing.
+    pub fn finish(&mut self, outcome: Outcome) {
+        let Some(ctx) = self.ctx.take() else { return };
         let cost_micros = ctx.price.map_or(0, |p| p.cost_micros(&self.usage));
         if let Some(r) = self.settlement.reservation.take() {
             r.settle(cost_micros);
@@ -265,8 +303,7 @@ impl UsageGuard {
             latency_ms: self.started.elapsed().as_millis() as i64,
             ttft_ms: self.ttft.map(|d| d.as_millis() as i64),
         };
-        self.sink
-            .send(record, outcome != Outcome::ClientDisconnected)
+        self.sink.send(record);
     }
 }
 

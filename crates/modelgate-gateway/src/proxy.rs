@@ -397,9 +397,7 @@ impl Gateway {
                 HeaderValue::from_static("application/json"),
             );
             crate::telemetry::upstream_failure(&provider_name, ErrorKind::UpstreamInvalid);
-            if let Some(committed) = guard.finish(Outcome::UpstreamError) {
-                let _ = committed.await;
-            }
+            guard.finish(Outcome::UpstreamError);
             return Ok(ProxyResponse {
                 status,
                 headers,
@@ -492,10 +490,7 @@ impl Gateway {
                 )
             }
         };
-        if let Some(committed) = guard.finish(Outcome::Ok) {
-            // Answer only once the record is stored (an error: the writer is shutting down).
-            let _ = committed.await;
-        }
+        guard.finish(Outcome::Ok);
         headers.insert(http::header::CONTENT_TYPE, content_type);
         Ok(ProxyResponse {
             status,

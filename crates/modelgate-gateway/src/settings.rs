@@ -20,6 +20,9 @@ pub struct Settings {
     /// How long an authenticated key stays cached (revocation invalidates at once).
     pub key_cache_ttl: Duration,
     pub client: ClientSettings,
+    /// Where the usage journal lives (the data dir); `None` runs without one (records
+    /// queued but not yet stored are then lost in a crash).
+    pub journal_dir: Option<std::path::PathBuf>,
 }
 
 impl Default for Settings {
@@ -33,6 +36,7 @@ impl Default for Settings {
             discovery_timeout: Duration::from_secs(10),
             key_cache_ttl: Duration::from_secs(60),
             client: ClientSettings::default(),
+            journal_dir: None,
         }
     }
 }

@@ -1,9 +1,8 @@
 //! [`StreamMeter`]: the usage bookkeeping every streamed response shares — the record's
 //! [`UsageGuard`], the usage the upstream reported, and an estimate built from the text
 //! seen, used when the upstream reports none. Its record is sent once: when the stream
-//! ends or breaks, or from `Drop` when the client goes away mid-stream. The stream's last
-//! bytes wait for [`StreamMeter::poll_committed`]: the client sees the end of an answer
-//! only once its record is stored.
+//! ends or breaks, or from `Drop` when the client goes away mid-stream. The record is
+//! journaled before the stream's last bytes go out.
 
 use crate::estimate;
 use crate::meter::UsageGuard;
@@ -11,9 +10,6 @@ use crate::stream::{FrontSchema, error_event};
 use bytes::Bytes;
 use modelgate_core::usage::{Outcome, TokenUsage};
 use std::collections::VecDeque;
-use std::future::Future;
-use std::pin::Pin;
-use std::task::{Context, Poll, ready};
 
 pub struct StreamMeter {
     guard: UsageGuard,
@@ -23,7 +19,6 @@ pub struct StreamMeter {
     saw_usage: bool,
     estimated_output: u64,
     finished: bool,
-    committed: Option<tokio::sync::oneshot::Receiver<()>>,
 }
 
 impl StreamMeter {
@@ -41,7 +36,6 @@ impl StreamMeter {
             saw_usage: false,
             estimated_output: 0,
             finished: false,
-            committed: None,
         }
     }
 
@@ -81,17 +75,7 @@ impl StreamMeter {
             };
             self.guard.usage_estimated = true;
         }
-        self.committed = self.guard.finish(outcome);
-    }
-
-    /// Ready once the record sent by [`Self::finish`] is stored (at once if none waits).
-    pub fn poll_committed(&mut self, cx: &mut Context<'_>) -> Poll<()> {
-        if let Some(rx) = &mut self.committed {
-            // An error means the writer is gone (shutdown): nothing more to wait for.
-            let _ = ready!(Pin::new(rx).poll(cx));
-            self.committed = None;
-        }
-        Poll::Ready(())
+        self.guard.finish(outcome);
     }
 
     /// Ends the stream with an error event in the client's schema.

@@ -94,7 +94,12 @@ pub async fn start(opts: ServeOptions) -> anyhow::Result<Running> {
         Bootstrap::CreatedWithRandomKey(k) => Some(k),
         Bootstrap::CreatedWithGivenKey | Bootstrap::AlreadyInitialised => None,
     };
-    let (gateway, usage_writer) = Gateway::start(store.clone(), master, opts.settings.clone())
+    let mut settings = opts.settings.clone();
+    // Usage records are journaled here before their requests are answered.
+    settings
+        .journal_dir
+        .get_or_insert_with(|| opts.data_dir.join("usage-journal"));
+    let (gateway, usage_writer) = Gateway::start(store.clone(), master, settings)
         .await
         .map_err(|e| anyhow::anyhow!(e.message))?;
     if let Some(file) = &opts.file

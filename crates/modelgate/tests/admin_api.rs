@@ -412,8 +412,19 @@ async fn provider_secrets_are_encrypted_at_rest() {
     assert_eq!(gw.chat(ADMIN_KEY, "m").await.status(), 200);
     gw.stop().await;
     let mut scanned = 0;
-    for entry in std::fs::read_dir(gw.dir.path()).unwrap() {
-        let path = entry.unwrap().path();
+    let mut files = Vec::new();
+    let mut dirs = vec![gw.dir.path().to_path_buf()];
+    while let Some(d) = dirs.pop() {
+        for entry in std::fs::read_dir(d).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else {
+                files.push(path);
+            }
+        }
+    }
+    for path in files {
         let bytes = std::fs::read(&path).unwrap();
         scanned += 1;
         assert!(

@@ -33,7 +33,10 @@ impl Gateway {
         require_admin(who)?;
         let patch: SettingsPatch = parse_json(body)?;
         for (name, value) in [
-            ("restrict_private_upstreams", patch.restrict_private_upstreams),
+            (
+                "restrict_private_upstreams",
+                patch.restrict_private_upstreams,
+            ),
             ("require_allocation", patch.require_allocation),
         ] {
             if let Some(v) = value {
