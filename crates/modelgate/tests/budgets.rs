@@ -282,8 +282,21 @@ async fn failed_and_abandoned_requests_release_their_reservations() {
     assert_eq!(v["remaining_usd"], 1.0);
 }
 
+/// Rate-limit windows are UTC minutes: start a test's burst well inside one.
+async fn away_from_a_minute_boundary() {
+    let ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64
+        % 60_000;
+    if ms > 50_000 {
+        tokio::time::sleep(Duration::from_millis(60_500 - ms)).await;
+    }
+}
+
 #[tokio::test]
 async fn rate_limits_per_key_and_per_user_in_both_schemas() {
+    away_from_a_minute_boundary().await;
     let mock = MockUpstream::start(&["m"]).await;
     let gw = start_gateway().await;
     gw.add_mock("up", &mock).await;
