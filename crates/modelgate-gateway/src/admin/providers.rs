@@ -204,7 +204,7 @@ fn validate_prices(
 }
 
 /// The validated, storable form of a spec.
-struct Validated {
+pub(super) struct Validated {
     /// The stored kind: an adapter kind or a catalog vendor id.
     kind: String,
     endpoint: String,
@@ -212,7 +212,7 @@ struct Validated {
     config: ProviderConfig,
 }
 
-fn validate(spec: &ProviderSpec) -> Result<Validated, GatewayError> {
+pub(super) fn validate(spec: &ProviderSpec) -> Result<Validated, GatewayError> {
     if !valid_slug(&spec.name) {
         return Err(GatewayError::bad_request(
             "name must be 1-64 characters of letters, digits, '-' and '_'",
@@ -495,7 +495,7 @@ fn validate_models(models: Option<Vec<String>>) -> Result<Option<Vec<String>>, G
 }
 
 impl Gateway {
-    fn provider_row(
+    pub(super) fn provider_row(
         &self,
         id: String,
         name: String,
@@ -579,89 +579,6 @@ impl Gateway {
         self.store.insert_provider(&row).await?;
         self.reload_providers().await?;
         self.provider_view(who, &spec.name)
-    }
-
-    /// Creates or replaces a provider declared in the config file, owned by `owner_id`.
-    pub async fn apply_declared_provider(
-        self: &Arc<Self>,
-        owner_id: &str,
-        spec: &ProviderSpec,
-    ) -> Result<(), GatewayError> {
-        let v = validate(spec)?;
-        let existing = self
-            .store
-            .list_providers()
-            .await?
-            .into_iter()
-            .find(|p| p.name == spec.name);
-        let id = match existing {
-            Some(old) => {
-                let row = self.provider_row(
-                    old.id.clone(),
-                    spec.name.clone(),
-                    owner_id.to_owned(),
-                    &v,
-                    old.created_at,
-                )?;
-                self.store.update_provider(&row).await?;
-                row.id
-            }
-            None => {
-                let row = self.provider_row(
-                    new_id("prv"),
-                    spec.name.clone(),
-                    owner_id.to_owned(),
-                    &v,
-                    now_millis(),
-                )?;
-                self.store.insert_provider(&row).await?;
-                row.id
-            }
-        };
-        if let Some(shared_with) = &spec.shared_with {
-            self.declare_shares(&id, shared_with).await?;
-        }
-        Ok(())
-    }
-
-    /// Makes a declared provider's shares exactly `shared_with` (`org` or group names).
-    async fn declare_shares(
-        &self,
-        provider_id: &str,
-        shared_with: &[String],
-    ) -> Result<(), GatewayError> {
-        let org = self.org();
-        let mut wanted = Vec::new();
-        for entry in shared_with {
-            let group_id = if entry == "org" {
-                None
-            } else {
-                Some(
-                    org.group_by_name(entry)
-                        .map(|g| g.id.clone())
-                        .ok_or_else(|| {
-                            GatewayError::bad_request(format!(
-                                "shared_with names an unknown group '{entry}'"
-                            ))
-                        })?,
-                )
-            };
-            wanted.push(modelgate_store::ShareRow {
-                provider_id: provider_id.to_owned(),
-                grantee: modelgate_store::ShareRow::grantee_for(group_id.as_deref()),
-                group_id,
-                created_at: now_millis(),
-            });
-        }
-        for old in self.store.list_shares().await? {
-            if old.provider_id == provider_id && !wanted.iter().any(|w| w.grantee == old.grantee) {
-                self.store.delete_share(provider_id, &old.grantee).await?;
-            }
-        }
-        for share in &wanted {
-            self.store.put_share(share).await?;
-        }
-        Ok(())
     }
 
     /// The providers the caller may use.

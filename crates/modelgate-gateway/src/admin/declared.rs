@@ -1,0 +1,93 @@
+//! Providers declared in the config file (GitOps): created or updated at start, owned by
+//! the admin, with exactly the shares the file names (`shared_with`).
+
+use super::providers::{ProviderSpec, validate};
+use crate::{Gateway, GatewayError};
+use modelgate_core::ids::new_id;
+use modelgate_core::now_millis;
+use std::sync::Arc;
+
+impl Gateway {
+    /// Creates or replaces a provider declared in the config file, owned by `owner_id`.
+    pub async fn apply_declared_provider(
+        self: &Arc<Self>,
+        owner_id: &str,
+        spec: &ProviderSpec,
+    ) -> Result<(), GatewayError> {
+        let v = validate(spec)?;
+        let existing = self
+            .store
+            .list_providers()
+            .await?
+            .into_iter()
+            .find(|p| p.name == spec.name);
+        let id = match existing {
+            Some(old) => {
+                let row = self.provider_row(
+                    old.id.clone(),
+                    spec.name.clone(),
+                    owner_id.to_owned(),
+                    &v,
+                    old.created_at,
+                )?;
+                self.store.update_provider(&row).await?;
+                row.id
+            }
+            None => {
+                let row = self.provider_row(
+                    new_id("prv"),
+                    spec.name.clone(),
+                    owner_id.to_owned(),
+                    &v,
+                    now_millis(),
+                )?;
+                self.store.insert_provider(&row).await?;
+                row.id
+            }
+        };
+        if let Some(shared_with) = &spec.shared_with {
+            self.declare_shares(&id, shared_with).await?;
+        }
+        Ok(())
+    }
+
+    /// Makes a declared provider's shares exactly `shared_with` (`org` or group names).
+    async fn declare_shares(
+        &self,
+        provider_id: &str,
+        shared_with: &[String],
+    ) -> Result<(), GatewayError> {
+        let org = self.org();
+        let mut wanted = Vec::new();
+        for entry in shared_with {
+            let group_id = if entry == "org" {
+                None
+            } else {
+                Some(
+                    org.group_by_name(entry)
+                        .map(|g| g.id.clone())
+                        .ok_or_else(|| {
+                            GatewayError::bad_request(format!(
+                                "shared_with names an unknown group '{entry}'"
+                            ))
+                        })?,
+                )
+            };
+            wanted.push(modelgate_store::ShareRow {
+                provider_id: provider_id.to_owned(),
+                grantee: modelgate_store::ShareRow::grantee_for(group_id.as_deref()),
+                group_id,
+                created_at: now_millis(),
+            });
+        }
+        for old in self.store.list_shares().await? {
+            if old.provider_id == provider_id && !wanted.iter().any(|w| w.grantee == old.grantee) {
+                self.store.delete_share(provider_id, &old.grantee).await?;
+            }
+        }
+        for share in &wanted {
+            self.store.put_share(share).await?;
+        }
+        Ok(())
+    }
+}
