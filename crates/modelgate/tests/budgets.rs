@@ -717,3 +717,51 @@ async fn members_keys_must_draw_from_an_allocation() {
     assert_eq!(r.status(), 201);
     assert_eq!(r.json::<Value>().await.unwrap()["allocation"], Value::Null);
 }
+
+#[tokio::test]
+async fn leaving_the_group_stops_drawing_from_its_allocation() {
+    let mock = MockUpstream::start(&["m"]).await;
+    let gw = start_gateway().await;
+    priced(&gw, &mock).await;
+    assert_eq!(
+        gw.post("/api/groups", ADMIN_KEY, json!({"name": "lab"}))
+            .await
+            .status(),
+        201
+    );
+    let r = gw
+        .post(
+            "/api/users",
+            ADMIN_KEY,
+            json!({"name": "ida", "role": "member"}),
+        )
+        .await;
+    assert_eq!(r.status(), 201);
+    let r = gw
+        .put("/api/groups/lab/members/ida", ADMIN_KEY, json!({}))
+        .await;
+    assert_eq!(r.status(), 200);
+    allocation(&gw, "lab-budget", json!({"group": "lab"}), 10.0, "monthly").await;
+    let key = gw.member_key("ida", Some("lab-budget")).await;
+    let body = chat_body("p/m", false);
+    assert_eq!(
+        gw.post("/v1/chat/completions", &key, body.clone())
+            .await
+            .status(),
+        200
+    );
+    let r = gw
+        .delete("/api/groups/lab/members/ida", ADMIN_KEY, None)
+        .await;
+    assert_eq!(r.status(), 200);
+    let err = expect_error(gw.post("/v1/chat/completions", &key, body).await, 403).await;
+    assert_eq!(err["code"], "allocation_unavailable");
+    // An allocation with live keys cannot be deleted; a group owning one neither.
+    expect_error(
+        gw.delete("/api/allocations/lab-budget", ADMIN_KEY, None)
+            .await,
+        409,
+    )
+    .await;
+    expect_error(gw.delete("/api/groups/lab", ADMIN_KEY, None).await, 409).await;
+}
