@@ -4,7 +4,10 @@
 //! a missing variable is an error, not an empty string.
 
 use anyhow::{Context, bail};
+use modelgate_gateway::admin::allocations::CreateAllocation;
+use modelgate_gateway::admin::declared::DeclaredGroup;
 use modelgate_gateway::admin::providers::ProviderSpec;
+use modelgate_gateway::admin::users::CreateUser;
 use serde::Deserialize;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -24,6 +27,12 @@ pub struct FileConfig {
     pub models_ttl_secs: Option<u64>,
     #[serde(default)]
     pub providers: Vec<ProviderSpec>,
+    #[serde(default)]
+    pub users: Vec<CreateUser>,
+    #[serde(default)]
+    pub groups: Vec<DeclaredGroup>,
+    #[serde(default)]
+    pub allocations: Vec<CreateAllocation>,
 }
 
 impl FileConfig {

@@ -102,6 +102,12 @@ pub async fn start(opts: ServeOptions) -> anyhow::Result<Running> {
     let (gateway, usage_writer) = Gateway::start(store.clone(), master, settings)
         .await
         .map_err(|e| anyhow::anyhow!(e.message))?;
+    if let Some(file) = &opts.file {
+        gateway
+            .apply_declared_org(&file.users, &file.groups, &file.allocations)
+            .await
+            .map_err(|e| anyhow::anyhow!("in the config file: {}", e.message))?;
+    }
     if let Some(file) = &opts.file
         && !file.providers.is_empty()
     {

@@ -448,25 +448,50 @@ async fn providers_declared_in_a_config_file() {
     let mock = MockUpstream::start(&["from-file"]).await;
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("modelgate.toml");
-    std::fs::write(
-        &path,
-        format!(
-            "[[providers]]\nname = \"filed\"\nkind = \"openai-compatible\"\nendpoint = \"{}\"\napi_key = \"${{MODELGATE_TEST_FILE_KEY}}\"\nshared_with = [\"org\"]\nprices = {{ \"from-file\" = {{ input = 0.0, output = 0.0 }} }}\n",
-            mock.origin()
-        ),
-    )
-    .unwrap();
-    let env = |name: &str| (name == "MODELGATE_TEST_FILE_KEY").then(|| "sk-from-env".to_string());
+    let toml = r#"
+[[users]]
+name = "mo"
+role = "member"
+password = "${MODELGATE_TEST_MO_PASSWORD}"
+
+[[groups]]
+name = "team"
+members = ["mo"]
+
+[[allocations]]
+name = "team-budget"
+group = "team"
+limit_usd = 12.5
+period = "daily"
+
+[[providers]]
+name = "filed"
+kind = "openai-compatible"
+endpoint = "ENDPOINT"
+api_key = "${MODELGATE_TEST_FILE_KEY}"
+shared_with = ["team"]
+prices = { "from-file" = { input = 0.0, output = 0.0 } }
+"#
+    .replace("ENDPOINT", &mock.origin());
+    std::fs::write(&path, toml).unwrap();
+    let env = |name: &str| match name {
+        "MODELGATE_TEST_FILE_KEY" => Some("sk-from-env".to_string()),
+        "MODELGATE_TEST_MO_PASSWORD" => Some("mo-secret-password".to_string()),
+        _ => None,
+    };
     let file = modelgate::config::FileConfig::load_with(&path, &env).unwrap();
-    let gw = start_gateway_with(|o| o.file = Some(std::sync::Arc::new(file))).await;
+    let file = std::sync::Arc::new(file);
+    let f = file.clone();
+    let mut gw = start_gateway_with(move |o| o.file = Some(f)).await;
     let r = gw.chat(ADMIN_KEY, "filed:from-file").await;
     assert_eq!(r.status(), 200);
     assert_eq!(
         mock.last("/v1/chat/completions").unwrap().headers["authorization"],
         "Bearer sk-from-env"
     );
-    // Declared shares apply: a member uses it; declared prices make it free.
-    let member = gw.member_key("mo", None).await;
+    // The declared member, in the declared group, draws from the declared allocation and
+    // uses the provider shared with the group; declared prices make it free.
+    let member = gw.member_key("mo", Some("team-budget")).await;
     assert_eq!(gw.chat(&member, "filed:from-file").await.status(), 200);
     let v: Value = gw
         .get("/api/providers/filed", ADMIN_KEY)
@@ -474,6 +499,30 @@ async fn providers_declared_in_a_config_file() {
         .json()
         .await
         .unwrap();
-    assert_eq!(v["shares"], json!([{"org": true}]));
+    assert_eq!(v["shares"], json!([{"group": "team"}]));
     assert_eq!(v["prices"]["from-file"]["output"], 0.0);
+    let a: Value = gw
+        .get("/api/allocations/team-budget", ADMIN_KEY)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(a["limit_usd"], 12.5);
+    assert_eq!(a["period"], "daily");
+    let r = gw
+        .http
+        .post(gw.url("/api/auth/login"))
+        .json(&json!({"name": "mo", "password": "mo-secret-password"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    // Applying the same file again (a restart) changes nothing and duplicates nothing.
+    gw.stop().await;
+    let f = file.clone();
+    let gw = start_in(gw.dir, move |o| o.file = Some(f)).await;
+    let groups: Value = gw.get("/api/groups", ADMIN_KEY).await.json().await.unwrap();
+    assert_eq!(groups["data"].as_array().unwrap().len(), 1);
+    assert_eq!(groups["data"][0]["members"], json!(["mo"]));
+    assert_eq!(gw.chat(&member, "filed:from-file").await.status(), 200);
 }
