@@ -24,15 +24,19 @@ fn usd(micros: i64) -> String {
 }
 
 impl Gateway {
-    /// Admits the request at `now_ms` or refuses it; the settlement goes into its
-    /// usage guard.
-    pub async fn admit(
+    /// Admits a request under the caller's per-minute limits (once per request).
+    pub fn admit(&self, who: &Principal, now_ms: i64) -> Result<(), GatewayError> {
+        self.limiter.admit(who, now_ms)
+    }
+
+    /// Reserves one attempt's worst case against the key's allocation, or refuses it; the
+    /// settlement goes into the attempt's usage guard.
+    pub async fn reserve(
         &self,
         who: &Principal,
         ask: &Ask,
         now_ms: i64,
     ) -> Result<Settlement, GatewayError> {
-        self.limiter.admit(who, now_ms)?;
         let limiter = who.limits.any().then(|| self.limiter.clone());
         let Some(allocation_id) = &who.allocation_id else {
             return Ok(Settlement {

@@ -124,6 +124,50 @@ pub fn peek(body: &[u8]) -> Result<Peeked, GatewayError> {
     })
 }
 
+/// Most fallback models a request may list in `models`.
+pub const MAX_FALLBACKS: usize = 10;
+
+/// Takes the fallback list (`models`, tried after `model`, in order) out of a request
+/// body: upstreams must not see it. A body without a top-level `models` is returned as
+/// is (the common case costs one substring search).
+pub fn take_fallbacks(body: Bytes) -> Result<(Bytes, Vec<String>), GatewayError> {
+    if memchr::memmem::find(&body, b"\"models\"").is_none() {
+        return Ok((body, Vec::new()));
+    }
+    let mut value: serde_json::Map<String, serde_json::Value> = match serde_json::from_slice(&body)
+    {
+        Ok(v) => v,
+        // Not an object: `peek` reports it.
+        Err(_) => return Ok((body, Vec::new())),
+    };
+    let Some(models) = value.remove("models") else {
+        return Ok((body, Vec::new()));
+    };
+    let bad = || {
+        GatewayError::bad_request(format!(
+            "models must be a list of at most {MAX_FALLBACKS} model names, tried in order after model"
+        ))
+        .with_param("models")
+    };
+    let list: Vec<String> = match models {
+        serde_json::Value::Null => Vec::new(),
+        serde_json::Value::Array(items) => items
+            .into_iter()
+            .map(|m| match m {
+                serde_json::Value::String(s) if !s.trim().is_empty() => Ok(s),
+                _ => Err(bad()),
+            })
+            .collect::<Result<_, _>>()?,
+        _ => return Err(bad()),
+    };
+    if list.len() > MAX_FALLBACKS {
+        return Err(bad());
+    }
+    let body = serde_json::to_vec(&value)
+        .map_err(|e| GatewayError::internal(format!("could not re-encode the body: {e}")))?;
+    Ok((Bytes::from(body), list))
+}
+
 /// The body with `model` replaced by `upstream_model` and, when `force_usage`, with
 /// `stream_options.include_usage` set to true. All other bytes are copied unchanged.
 pub fn rewrite(body: &[u8], peeked: &Peeked, upstream_model: &str, force_usage: bool) -> Bytes {
@@ -157,6 +201,35 @@ pub fn rewrite(body: &[u8], peeked: &Peeked, upstream_model: &str, force_usage: 
     }
     out.extend_from_slice(&body[pos..]);
     out.freeze()
+}
+
+#[cfg(test)]
+mod fallback_tests {
+    use super::*;
+
+    #[test]
+    fn fallbacks_are_taken_out() {
+        let body = Bytes::from_static(
+            br#"{"model":"a","messages":[{"role":"user","content":"\"models\""}]}"#,
+        );
+        let (same, list) = take_fallbacks(body.clone()).unwrap();
+        assert_eq!(same, body);
+        assert!(list.is_empty());
+        let (rest, list) = take_fallbacks(Bytes::from_static(
+            br#"{"model":"a","models":["b","c"],"x":1}"#,
+        ))
+        .unwrap();
+        assert_eq!(list, ["b", "c"]);
+        let v: serde_json::Value = serde_json::from_slice(&rest).unwrap();
+        assert_eq!(v, serde_json::json!({"model": "a", "x": 1}));
+        assert!(take_fallbacks(Bytes::from_static(br#"{"model":"a","models":"b"}"#)).is_err());
+        assert!(take_fallbacks(Bytes::from_static(br#"{"model":"a","models":[1]}"#)).is_err());
+        let many = format!(
+            r#"{{"model":"a","models":[{}]}}"#,
+            vec!["\"m\""; 11].join(",")
+        );
+        assert!(take_fallbacks(Bytes::from(many)).is_err());
+    }
 }
 
 #[cfg(test)]

@@ -22,6 +22,7 @@ pub mod org;
 pub mod proxy;
 pub mod registry;
 pub mod resolve;
+pub mod routing;
 pub mod settings;
 pub mod stream;
 pub mod stream_meter;

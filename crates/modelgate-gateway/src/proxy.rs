@@ -31,7 +31,7 @@ use modelgate_translate::{
 use std::convert::Infallible;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 pub const PROVIDER_HEADER: &str = "x-modelgate-provider";
 pub const MODEL_HEADER: &str = "x-modelgate-model";
@@ -93,8 +93,8 @@ enum Plan {
 }
 
 /// What was chosen for one request before it is sent.
-struct Prepared {
-    provider: Arc<RuntimeProvider>,
+pub(crate) struct Prepared {
+    pub(crate) provider: Arc<RuntimeProvider>,
     upstream_model: String,
     op: Operation,
     body: Bytes,
@@ -155,14 +155,16 @@ impl Gateway {
         Ok((provider, target.model))
     }
 
-    fn prepare(
+    /// Plans the request for one model reference (the body's `model`, or a fallback).
+    pub(crate) fn prepare(
         &self,
         principal: &Principal,
         front: FrontApi,
         request: &Bytes,
+        peeked: &body::Peeked,
+        reference: &str,
     ) -> Result<Prepared, GatewayError> {
-        let peeked = body::peek(request)?;
-        let (provider, upstream_model) = self.choose(principal, &peeked.model)?;
+        let (provider, upstream_model) = self.choose(principal, reference)?;
         let stream = peeked.stream && front != FrontApi::OpenAi(Operation::Embeddings);
         let translate_err = |e: modelgate_translate::TranslateError| {
             let mut err = GatewayError::bad_request(e.message);
@@ -181,12 +183,12 @@ impl Gateway {
             }
             (FrontApi::OpenAi(op), Schema::OpenAi) => {
                 let force_usage = stream && op != Operation::Responses;
-                let body = body::rewrite(request, &peeked, &upstream_model, force_usage);
+                let body = body::rewrite(request, peeked, &upstream_model, force_usage);
                 let hide_usage_chunk = force_usage && !peeked.include_usage;
                 (op, body, Plan::PassThrough { hide_usage_chunk }, Vec::new())
             }
             (FrontApi::Anthropic, Schema::Anthropic) => {
-                let body = body::rewrite(request, &peeked, &upstream_model, false);
+                let body = body::rewrite(request, peeked, &upstream_model, false);
                 (
                     Operation::Messages,
                     body,
@@ -314,17 +316,20 @@ impl Gateway {
         })
     }
 
-    /// Forwards one request (never `Models`).
-    pub async fn proxy(
+    /// One attempt at one candidate: reserve its budget, send, relay. An upstream's
+    /// error answer comes back as `Ok` with its status (the caller decides whether to try
+    /// another candidate); `Err` is a failure of our own or of the transport.
+    pub(crate) async fn attempt(
         self: &Arc<Self>,
         principal: &Principal,
         front: FrontApi,
-        request: Bytes,
+        request: &Bytes,
+        p: Prepared,
         request_id: &str,
         hints: &ClientHints,
     ) -> Result<ProxyResponse, GatewayError> {
         let started = Instant::now();
-        let p = self.prepare(principal, front, &request)?;
+        let request = request.clone();
         let provider_name = p.provider.name().to_owned();
         let price = p.provider.price(&p.upstream_model);
         let now = now_millis();
@@ -334,7 +339,7 @@ impl Gateway {
             max_tokens: p.max_tokens,
             embeddings: p.op == Operation::Embeddings,
         };
-        let settlement = self.admit(principal, &ask, now).await?;
+        let settlement = self.reserve(principal, &ask, now).await?;
         let mut guard = UsageGuard::new(
             self.usage.clone(),
             MeterContext {
@@ -359,10 +364,18 @@ impl Gateway {
             Ok(builder) => builder,
             Err(e) => return Err(fail(&mut guard, e)),
         };
+        let config = &p.provider.config;
         if !p.stream {
-            req = req.timeout(self.settings.request_timeout);
+            req = req.timeout(
+                config
+                    .timeout_secs
+                    .map_or(self.settings.request_timeout, Duration::from_secs),
+            );
         }
-        let resp = match tokio::time::timeout(self.settings.first_byte_timeout, req.send()).await {
+        let first_byte = config
+            .first_byte_timeout_secs
+            .map_or(self.settings.first_byte_timeout, Duration::from_secs);
+        let resp = match tokio::time::timeout(first_byte, req.send()).await {
             Ok(Ok(resp)) => resp,
             Ok(Err(e)) => {
                 return Err(fail(

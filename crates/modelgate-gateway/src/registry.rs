@@ -45,6 +45,16 @@ pub struct ProviderConfig {
     /// free and never refused for budget).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub prices: BTreeMap<String, Price>,
+    /// Extra tries of this provider after a connect error, timeout, 429 or 5xx (default 0;
+    /// other candidates are tried either way).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retries: Option<u32>,
+    /// Time allowed for the response headers (overrides the gateway's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_byte_timeout_secs: Option<u64>,
+    /// Time allowed for a whole non-streamed response (overrides the gateway's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout_secs: Option<u64>,
 }
 
 /// The non-secret settings of an AWS Bedrock provider; the secret access key and the

@@ -107,6 +107,14 @@ pub fn router(state: AppState) -> Router {
             "/settings",
             get(org_api::get_settings).patch(org_api::update_settings),
         )
+        .route(
+            "/virtual-models",
+            post(org_api::create_virtual_model).get(org_api::list_virtual_models),
+        )
+        .route(
+            "/virtual-models/{name}",
+            get(org_api::get_virtual_model).delete(org_api::delete_virtual_model),
+        )
         .route("/auth/login", post(org_api::login))
         .route("/auth/logout", post(org_api::logout))
         .route("/auth/session", get(org_api::session));

@@ -331,3 +331,43 @@ pub async fn session(
         .map(|u| modelgate_gateway::admin::users::user_view(u, &org));
     Ok(Json(json!({ "user": user, "csrf_token": who.csrf_token })))
 }
+
+pub async fn create_virtual_model(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    body: Body,
+) -> ApiResult<impl IntoResponse> {
+    let body = body_of(&headers, body).await?;
+    let who = writer(&st, &headers).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(st.gateway.create_virtual_model(&who, &body).await?),
+    ))
+}
+
+pub async fn list_virtual_models(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+) -> ApiResult<impl IntoResponse> {
+    reader(&st, &headers).await?;
+    Ok(Json(json!({ "data": st.gateway.list_virtual_models() })))
+}
+
+pub async fn get_virtual_model(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    Path(name): Path<String>,
+) -> ApiResult<impl IntoResponse> {
+    reader(&st, &headers).await?;
+    Ok(Json(st.gateway.get_virtual_model(&name)?))
+}
+
+pub async fn delete_virtual_model(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    Path(name): Path<String>,
+) -> ApiResult<impl IntoResponse> {
+    let who = writer(&st, &headers).await?;
+    st.gateway.delete_virtual_model(&who, &name).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

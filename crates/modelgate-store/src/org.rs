@@ -47,5 +47,11 @@ pub trait OrgStore: Send + Sync {
     async fn delete_session(&self, id_hash: &str) -> StoreResult<bool>;
 
     async fn list_settings(&self) -> StoreResult<Vec<(String, String)>>;
+    /// Creates or replaces a virtual model (its references as a JSON list).
+    async fn put_virtual_model(&self, name: &str, models_json: &str, at_ms: i64)
+    -> StoreResult<()>;
+    async fn delete_virtual_model(&self, name: &str) -> StoreResult<bool>;
+    /// Every `(name, models_json)`, by name.
+    async fn list_virtual_models(&self) -> StoreResult<Vec<(String, String)>>;
     async fn put_setting(&self, name: &str, value: &str) -> StoreResult<()>;
 }

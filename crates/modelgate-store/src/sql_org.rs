@@ -304,6 +304,38 @@ macro_rules! impl_org_store {
                 )
             }
 
+            async fn put_virtual_model(
+                &self,
+                name: &str,
+                models_json: &str,
+                at_ms: i64,
+            ) -> $crate::StoreResult<()> {
+                sqlx::query(
+                    "INSERT INTO virtual_models (name, models_json, created_at) VALUES ($1, $2, $3) \
+                     ON CONFLICT (name) DO UPDATE SET models_json = excluded.models_json",
+                )
+                .bind(name)
+                .bind(models_json)
+                .bind(at_ms)
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+
+            async fn delete_virtual_model(&self, name: &str) -> $crate::StoreResult<bool> {
+                let done = sqlx::query("DELETE FROM virtual_models WHERE name = $1")
+                    .bind(name)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            async fn list_virtual_models(&self) -> $crate::StoreResult<Vec<(String, String)>> {
+                Ok(sqlx::query_as("SELECT name, models_json FROM virtual_models ORDER BY name")
+                    .fetch_all(&self.pool)
+                    .await?)
+            }
+
             async fn put_setting(&self, name: &str, value: &str) -> $crate::StoreResult<()> {
                 sqlx::query(
                     "INSERT INTO org_settings (name, value) VALUES ($1, $2) \

@@ -420,6 +420,15 @@ async fn organization(h: Harness) {
     assert!(s.delete_session("sh").await.unwrap());
     assert!(s.session_by_hash("sh").await.unwrap().is_none());
 
+    s.put_virtual_model("team", "[\"a\"]", 1).await.unwrap();
+    s.put_virtual_model("team", "[\"b\"]", 2).await.unwrap();
+    assert_eq!(
+        s.list_virtual_models().await.unwrap(),
+        vec![("team".to_string(), "[\"b\"]".to_string())]
+    );
+    assert!(s.delete_virtual_model("team").await.unwrap());
+    assert!(!s.delete_virtual_model("team").await.unwrap());
+
     s.put_setting("x", "1").await.unwrap();
     s.put_setting("x", "2").await.unwrap();
     assert_eq!(

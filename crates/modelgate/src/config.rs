@@ -8,6 +8,7 @@ use modelgate_gateway::admin::allocations::CreateAllocation;
 use modelgate_gateway::admin::declared::DeclaredGroup;
 use modelgate_gateway::admin::providers::ProviderSpec;
 use modelgate_gateway::admin::users::CreateUser;
+use modelgate_gateway::admin::virtual_models::VirtualModel;
 use serde::Deserialize;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -33,6 +34,8 @@ pub struct FileConfig {
     pub groups: Vec<DeclaredGroup>,
     #[serde(default)]
     pub allocations: Vec<CreateAllocation>,
+    #[serde(default)]
+    pub virtual_models: Vec<VirtualModel>,
 }
 
 impl FileConfig {

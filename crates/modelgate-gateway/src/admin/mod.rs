@@ -13,6 +13,7 @@ pub mod settings;
 pub mod shares;
 pub mod usage;
 pub mod users;
+pub mod virtual_models;
 
 use crate::GatewayError;
 use crate::auth::Principal;

@@ -1,10 +1,11 @@
-//! `GET /v1/models`: exactly the models this key may use (on providers its owner may use). Every model is listed as
+//! `GET /v1/models`: exactly the models this key may use (on providers its owner may use),
+//! and the virtual models with at least one candidate among them. Every model is listed as
 //! `provider/model` (always unambiguous); a model only one provider serves is listed under
 //! its bare id too, since that id resolves to it.
 
 use crate::Gateway;
 use crate::auth::Principal;
-use crate::resolve::ModelView;
+use crate::resolve::{ModelView, Resolution, resolve};
 use serde::Serialize;
 
 #[derive(Debug, Clone, Serialize)]
@@ -50,6 +51,31 @@ impl Gateway {
                 });
             }
         }
+        // Virtual models the caller can use (at least one candidate resolves for them).
+        let org = self.org();
+        let mut virtuals: Vec<&String> = org
+            .virtual_models
+            .iter()
+            .filter(|(_, list)| {
+                list.iter().any(|m| match resolve(m, &visible) {
+                    Resolution::Found(t) => who.allows_model(m, &t.provider, &t.model),
+                    _ => false,
+                })
+            })
+            .map(|(name, _)| name)
+            .collect();
+        virtuals.sort();
+        let mut listed: Vec<ModelEntry> = virtuals
+            .into_iter()
+            .map(|name| ModelEntry {
+                id: name.clone(),
+                object: "model",
+                created: 0,
+                owned_by: "modelgate".to_owned(),
+            })
+            .collect();
+        listed.extend(bare);
+        let mut bare = listed;
         bare.extend(data);
         ModelList {
             object: "list",

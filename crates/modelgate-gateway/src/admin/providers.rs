@@ -75,6 +75,15 @@ pub struct ProviderSpec {
     /// Config file only: who the provider is shared with (`org`, or group names).
     #[serde(default)]
     pub shared_with: Option<Vec<String>>,
+    /// Extra tries after a connect error, timeout, 429 or 5xx (default 0).
+    #[serde(default)]
+    pub retries: Option<u32>,
+    /// Seconds allowed for the response headers.
+    #[serde(default)]
+    pub first_byte_timeout_secs: Option<u64>,
+    /// Seconds allowed for a whole non-streamed response.
+    #[serde(default)]
+    pub timeout_secs: Option<u64>,
 }
 
 /// `PATCH /api/providers/{name}`: absent fields stay; `null` clears where that means
@@ -100,6 +109,12 @@ pub struct ProviderPatch {
     pub deployments: Option<BTreeMap<String, String>>,
     #[serde(default)]
     pub prices: Option<BTreeMap<String, Price>>,
+    #[serde(default, deserialize_with = "double_option")]
+    pub retries: Option<Option<u32>>,
+    #[serde(default, deserialize_with = "double_option")]
+    pub first_byte_timeout_secs: Option<Option<u64>>,
+    #[serde(default, deserialize_with = "double_option")]
+    pub timeout_secs: Option<Option<u64>>,
 }
 
 /// A provider as the API shows it. No secret, ever.
@@ -128,6 +143,12 @@ pub struct ProviderView {
     pub aws: Option<AwsSettings>,
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub prices: BTreeMap<String, Price>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retries: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub first_byte_timeout_secs: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub timeout_secs: Option<u64>,
     /// Who it is shared with; shown to its owner and admins only.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub shares: Option<Vec<super::shares::ShareView>>,
@@ -179,8 +200,20 @@ impl ProviderView {
             azure: p.config.azure.clone(),
             aws: p.config.aws.clone(),
             prices: p.config.prices.clone(),
+            retries: p.config.retries,
+            first_byte_timeout_secs: p.config.first_byte_timeout_secs,
+            timeout_secs: p.config.timeout_secs,
             shares: None,
         }
+    }
+}
+
+fn validate_retries(retries: Option<u32>) -> Result<Option<u32>, GatewayError> {
+    match retries {
+        Some(r) if r > 10 => {
+            Err(GatewayError::bad_request("retries must be 0-10").with_param("retries"))
+        }
+        other => Ok(other),
     }
 }
 
@@ -272,6 +305,9 @@ pub(super) fn validate(spec: &ProviderSpec) -> Result<Validated, GatewayError> {
         azure,
         aws,
         prices: validate_prices(spec.prices.clone())?,
+        retries: validate_retries(spec.retries)?,
+        first_byte_timeout_secs: spec.first_byte_timeout_secs,
+        timeout_secs: spec.timeout_secs,
     };
     let secret = auth.secret;
     Ok(Validated {
@@ -651,6 +687,15 @@ impl Gateway {
         }
         if patch.prices.is_some() {
             config.prices = validate_prices(patch.prices.clone())?;
+        }
+        if let Some(r) = patch.retries {
+            config.retries = validate_retries(r)?;
+        }
+        if let Some(t) = patch.first_byte_timeout_secs {
+            config.first_byte_timeout_secs = t;
+        }
+        if let Some(t) = patch.timeout_secs {
+            config.timeout_secs = t;
         }
         let mut row = current.row.clone();
         row.endpoint = endpoint;

@@ -60,6 +60,8 @@ pub struct Directory {
     pub allocations: HashMap<String, Arc<AllocationRow>>,
     allocation_ids: HashMap<String, String>,
     pub settings: OrgSettings,
+    /// Virtual model name → its ordered model references.
+    pub virtual_models: HashMap<String, Vec<String>>,
 }
 
 impl Directory {
@@ -147,6 +149,13 @@ impl Gateway {
         let grants = self.store.list_grants().await?;
         let allocations = self.store.list_allocations().await?;
         let settings = self.store.list_settings().await?;
+        let virtual_models = self
+            .store
+            .list_virtual_models()
+            .await?
+            .into_iter()
+            .map(|(name, json)| (name, serde_json::from_str(&json).unwrap_or_default()))
+            .collect();
         let mut d = Directory {
             user_ids: users
                 .iter()
@@ -167,6 +176,7 @@ impl Gateway {
                 .into_iter()
                 .map(|a| (a.id.clone(), Arc::new(a)))
                 .collect(),
+            virtual_models,
             ..Directory::default()
         };
         for (group, user) in memberships {

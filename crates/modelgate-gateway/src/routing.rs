@@ -1,0 +1,201 @@
+//! Routing that survives failure (DESIGN §3): a request's candidates are its `model`
+//! followed by its fallback list (`models`), each virtual model expanded into its list.
+//! Candidates the caller may not use, or that cannot take the request, are skipped. Each
+//! is tried in turn: on a connect error, a timeout, a 429 or a 5xx the same provider is
+//! retried (its `retries`, exponential backoff with jitter, `retry-after` honoured) and
+//! then the next candidate takes over; any other 4xx is the request's own fault and goes
+//! back at once. Streams fail over only before their first byte reaches the client (an
+//! attempt returns a stream only once the upstream answered 2xx). Every attempt has its
+//! own budget reservation and usage record. The answer names the provider and model that
+//! served and the number of attempts (`x-modelgate-attempts`).
+
+use crate::auth::Principal;
+use crate::proxy::{ClientHints, FrontApi, ProxyResponse};
+use crate::{Gateway, GatewayError, body};
+use bytes::Bytes;
+use http::HeaderValue;
+use modelgate_core::{ErrorKind, now_millis};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+pub const ATTEMPTS_HEADER: &str = "x-modelgate-attempts";
+/// Failovers to the next candidate.
+pub const FAILOVERS_TOTAL: &str = "modelgate_failovers_total";
+/// Retries of the same provider.
+pub const RETRIES_TOTAL: &str = "modelgate_retries_total";
+
+/// Longest wait between two tries of one provider.
+const MAX_BACKOFF: Duration = Duration::from_secs(10);
+/// First backoff; doubled on each retry, with ±50% jitter.
+const BASE_BACKOFF: Duration = Duration::from_millis(200);
+
+/// What an attempt's result means for the next one.
+#[derive(Debug, PartialEq)]
+enum Verdict {
+    /// Give it to the client.
+    Answer,
+    /// The provider may recover: retry it, then fail over.
+    Retry(Option<Duration>),
+    /// This candidate cannot serve it (budget): go to the next one, no retry.
+    Skip,
+}
+
+fn verdict(result: &Result<ProxyResponse, GatewayError>) -> Verdict {
+    match result {
+        Ok(r) if r.status.as_u16() == 429 || r.status.is_server_error() => {
+            Verdict::Retry(retry_after(r))
+        }
+        Ok(_) => Verdict::Answer,
+        Err(e) if e.kind == ErrorKind::BudgetExceeded => Verdict::Skip,
+        Err(e) if e.kind.may_fail_over() => Verdict::Retry(None),
+        Err(_) => Verdict::Answer,
+    }
+}
+
+/// The upstream's `retry-after` (seconds) or `retry-after-ms`.
+fn retry_after(r: &ProxyResponse) -> Option<Duration> {
+    let get = |name: &str| r.headers.get(name).and_then(|v| v.to_str().ok());
+    if let Some(ms) = get("retry-after-ms").and_then(|v| v.trim().parse::<f64>().ok()) {
+        return Some(Duration::from_secs_f64(ms.max(0.0) / 1000.0));
+    }
+    get("retry-after")
+        .and_then(|v| v.trim().parse::<f64>().ok())
+        .map(|s| Duration::from_secs_f64(s.max(0.0)))
+}
+
+/// The wait before retry number `retry` (0-based): exponential with jitter, at least the
+/// upstream's `retry-after`.
+fn backoff(retry: u32, retry_after: Option<Duration>) -> Duration {
+    let exp = BASE_BACKOFF
+        .saturating_mul(1u32 << retry.min(16))
+        .min(MAX_BACKOFF);
+    let mut r = [0u8; 2];
+    modelgate_core::ids::fill_random(&mut r);
+    let jitter = f64::from(u16::from_le_bytes(r)) / f64::from(u16::MAX); // 0..1
+    let jittered = exp.mul_f64(0.5 + jitter);
+    retry_after.map_or(jittered, |ra| ra.max(jittered))
+}
+
+fn with_attempts(
+    mut result: Result<ProxyResponse, GatewayError>,
+    attempts: u32,
+) -> Result<ProxyResponse, GatewayError> {
+    if let Ok(r) = &mut result {
+        r.headers
+            .insert(ATTEMPTS_HEADER, HeaderValue::from(attempts));
+    }
+    result
+}
+
+impl Gateway {
+    /// The model references a request names, in order: virtual models expanded, repeats
+    /// dropped.
+    fn candidates(&self, model: &str, fallbacks: &[String]) -> Vec<String> {
+        let org = self.org();
+        let mut out: Vec<String> = Vec::new();
+        for reference in std::iter::once(model).chain(fallbacks.iter().map(String::as_str)) {
+            let expanded = match org.virtual_models.get(reference) {
+                Some(list) => list.clone(),
+                None => vec![reference.to_owned()],
+            };
+            for r in expanded {
+                if !out.contains(&r) {
+                    out.push(r);
+                }
+            }
+        }
+        out
+    }
+
+    /// Forwards one request (never `Models`) to the first candidate that serves it.
+    pub async fn proxy(
+        self: &Arc<Self>,
+        principal: &Principal,
+        front: FrontApi,
+        request: Bytes,
+        request_id: &str,
+        hints: &ClientHints,
+    ) -> Result<ProxyResponse, GatewayError> {
+        let started = Instant::now();
+        let (request, fallbacks) = body::take_fallbacks(request)?;
+        let peeked = body::peek(&request)?;
+        let references = self.candidates(&peeked.model, &fallbacks);
+        self.admit(principal, now_millis())?;
+        let deadline = started + self.settings.request_timeout;
+        let mut attempts = 0u32;
+        let mut first_refusal: Option<GatewayError> = None;
+        let mut last_failure: Option<Result<ProxyResponse, GatewayError>> = None;
+        for reference in &references {
+            if attempts > 0 && Instant::now() >= deadline {
+                break;
+            }
+            let prepared = match self.prepare(principal, front, &request, &peeked, reference) {
+                Ok(p) => p,
+                Err(e) => {
+                    // Not usable by this caller or for this request: the next one may be.
+                    first_refusal.get_or_insert(e);
+                    continue;
+                }
+            };
+            if attempts > 0 {
+                metrics::counter!(FAILOVERS_TOTAL, "to" => prepared.provider.name().to_owned())
+                    .increment(1);
+            }
+            let retries = prepared.provider.config.retries.unwrap_or(0);
+            let mut next = Some(prepared);
+            let mut retry = 0u32;
+            loop {
+                let p = match next.take() {
+                    Some(p) => p,
+                    None => self.prepare(principal, front, &request, &peeked, reference)?,
+                };
+                let provider = p.provider.name().to_owned();
+                attempts += 1;
+                let result = self
+                    .attempt(principal, front, &request, p, request_id, hints)
+                    .await;
+                match verdict(&result) {
+                    Verdict::Answer => return with_attempts(result, attempts),
+                    Verdict::Skip => {
+                        last_failure = Some(result);
+                        break;
+                    }
+                    Verdict::Retry(after) => {
+                        last_failure = Some(result);
+                        if retry >= retries {
+                            break;
+                        }
+                        let wait = backoff(retry, after);
+                        if Instant::now() + wait >= deadline {
+                            break;
+                        }
+                        metrics::counter!(RETRIES_TOTAL, "provider" => provider).increment(1);
+                        tokio::time::sleep(wait).await;
+                        retry += 1;
+                    }
+                }
+            }
+        }
+        match (last_failure, first_refusal) {
+            (Some(failure), _) => with_attempts(failure, attempts),
+            (None, Some(refusal)) => Err(refusal),
+            (None, None) => Err(GatewayError::model_not_found(&peeked.model)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_with_jitter_and_honours_retry_after() {
+        for retry in 0..4 {
+            let b = backoff(retry, None);
+            let exp = BASE_BACKOFF * (1 << retry);
+            assert!(b >= exp / 2 && b <= exp * 3 / 2, "{retry}: {b:?}");
+        }
+        assert!(backoff(30, None) <= MAX_BACKOFF * 3 / 2);
+        assert!(backoff(0, Some(Duration::from_secs(3))) >= Duration::from_secs(3));
+    }
+}
