@@ -462,7 +462,11 @@ impl Gateway {
                 ));
             }
         };
-        meter_full_body(&mut guard, p.provider.upstream.schema(), &request, &bytes);
+        // The usage parse reads the whole body: a body that is not a JSON object is the
+        // upstream's failure (502, and another candidate may serve the request).
+        if !meter_full_body(&mut guard, p.provider.upstream.schema(), &request, &bytes) {
+            return Err(invalid_body(&mut guard, &provider_name));
+        }
         let (body, content_type) = match &p.plan {
             Plan::PassThrough { .. } => (
                 bytes,
@@ -685,10 +689,18 @@ struct BodyUsage {
 }
 
 /// Usage of a non-streamed response: the upstream's, else an estimate.
-fn meter_full_body(guard: &mut UsageGuard, schema: Schema, request: &[u8], response: &[u8]) {
-    let usage = serde_json::from_slice::<BodyUsage>(response)
-        .ok()
-        .and_then(|b| b.usage);
+/// Reads usage from a whole response body (estimating it when absent); false when the
+/// body is not a JSON object.
+fn meter_full_body(
+    guard: &mut UsageGuard,
+    schema: Schema,
+    request: &[u8],
+    response: &[u8],
+) -> bool {
+    let Ok(parsed) = serde_json::from_slice::<BodyUsage>(response) else {
+        return false;
+    };
+    let usage = parsed.usage;
     let applied = match (schema, usage) {
         (Schema::OpenAi, Some(u)) => serde_json::from_value::<UsagePeek>(u)
             .map(|u| guard.usage = (&u).into())
@@ -706,6 +718,7 @@ fn meter_full_body(guard: &mut UsageGuard, schema: Schema, request: &[u8], respo
         guard.usage.output_tokens = estimate::completion_tokens(response);
         guard.usage_estimated = true;
     }
+    true
 }
 
 enum ReadError {

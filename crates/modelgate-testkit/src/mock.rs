@@ -144,10 +144,91 @@ async fn list_models(State(s): State<Arc<Shared>>, headers: HeaderMap) -> impl I
     axum::Json(json!({"object": "list", "data": data}))
 }
 
+/// How many times each `flaky-…` model name has been asked for (process-wide: tests give
+/// each flaky model a unique name).
+static FLAKY_CALLS: Mutex<Option<HashMap<String, u32>>> = Mutex::new(None);
+
+/// The first call of a `flaky-…` model fails (429 with `retry-after: 1` for `flaky-429…`,
+/// else 503); later calls behave.
+fn flaky_failure(model: &str) -> Option<Response> {
+    if !model.contains("flaky-") {
+        return None;
+    }
+    let mut calls = FLAKY_CALLS.lock().unwrap_or_else(|e| e.into_inner());
+    let n = calls
+        .get_or_insert_with(HashMap::new)
+        .entry(model.to_owned())
+        .or_insert(0);
+    *n += 1;
+    if *n > 1 {
+        return None;
+    }
+    let (status, retry_after) = if model.contains("flaky-429") {
+        (StatusCode::TOO_MANY_REQUESTS, "1")
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, "0")
+    };
+    Some(
+        (
+            status,
+            [("retry-after", retry_after)],
+            axum::Json(
+                json!({"error": {"message": "try again", "type": "server_error", "code": null}}),
+            ),
+        )
+            .into_response(),
+    )
+}
+
 /// The canned misbehaviours shared by every endpoint; `None` means behave.
 async fn misbehave(model: &str, headers: &HeaderMap) -> Option<Response> {
     if model.contains("slow") {
         tokio::time::sleep(Duration::from_secs(3)).await;
+    }
+    if let Some(r) = flaky_failure(model) {
+        return Some(r);
+    }
+    if model.contains("error-503") {
+        return Some(
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                axum::Json(json!({"error": {"message": "overloaded", "type": "server_error", "code": null}})),
+            )
+                .into_response(),
+        );
+    }
+    if model.contains("error-400") {
+        return Some(
+            (
+                StatusCode::BAD_REQUEST,
+                axum::Json(json!({"error": {"message": "your request is wrong", "type": "invalid_request_error", "code": null}})),
+            )
+                .into_response(),
+        );
+    }
+    if model.contains("malformed") {
+        return Some(
+            (
+                StatusCode::OK,
+                [("content-type", "application/json")],
+                "{\"id\": \"cmpl-broken\", \"choices\": [",
+            )
+                .into_response(),
+        );
+    }
+    if model.contains("reset-body") {
+        // Headers and half a body, then the connection breaks.
+        let chunks: Vec<Result<Bytes, std::io::Error>> = vec![
+            Ok(Bytes::from_static(b"{\"id\": \"cmpl-half\", ")),
+            Err(std::io::Error::other("reset")),
+        ];
+        return Some(
+            Response::builder()
+                .status(StatusCode::OK)
+                .header("content-type", "application/json")
+                .body(Body::from_stream(futures_util::stream::iter(chunks)))
+                .unwrap_or_default(),
+        );
     }
     if model.contains("error-500") {
         return Some(
