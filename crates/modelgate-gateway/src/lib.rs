@@ -11,6 +11,7 @@ pub mod auth;
 pub mod bedrock_stream;
 pub mod body;
 pub mod bootstrap;
+pub mod breaker;
 pub mod budget;
 pub mod error;
 pub mod estimate;

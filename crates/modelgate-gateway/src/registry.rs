@@ -55,6 +55,12 @@ pub struct ProviderConfig {
     /// Time allowed for a whole non-streamed response (overrides the gateway's).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout_secs: Option<u64>,
+    /// Consecutive failures that open the circuit (default 5).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub breaker_failures: Option<u32>,
+    /// Seconds an open circuit waits before a probe (default 30).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub breaker_cooldown_secs: Option<u64>,
 }
 
 /// The non-secret settings of an AWS Bedrock provider; the secret access key and the
@@ -142,6 +148,8 @@ pub struct RuntimeProvider {
     /// A restricted provider whose endpoint is a literal private address: refused.
     pub policy_blocked: bool,
     pub discovery: ArcSwap<Discovery>,
+    /// The circuit breaker of its endpoint.
+    pub breaker: Arc<crate::breaker::Breaker>,
 }
 
 impl RuntimeProvider {
@@ -360,11 +368,22 @@ impl Gateway {
                     .get(&row.name)
                     .filter(|p| p.row == row)
                     .map(|p| p.discovery.load_full());
+                // The breaker's state belongs to the endpoint: kept while it and the
+                // breaker's settings are unchanged.
+                let breaker = previous
+                    .get(&row.name)
+                    .filter(|p| {
+                        p.row.endpoint == row.endpoint && p.row.config_json == row.config_json
+                    })
+                    .map(|p| p.breaker.clone());
                 let owner_name = owners.get(&row.owner_id).cloned().unwrap_or_default();
                 let provider_shares = shares.remove(&row.id).unwrap_or_default();
                 let restricted = restricted_owners.contains(&row.owner_id);
-                let runtime =
+                let mut runtime =
                     self.runtime_provider(row, owner_name, provider_shares, restricted, kept);
+                if let Some(b) = breaker {
+                    runtime.breaker = b;
+                }
                 providers.insert(runtime.name().to_owned(), Arc::new(runtime));
             }
             self.registry.install(providers);
@@ -444,6 +463,11 @@ impl Gateway {
             }
         };
         RuntimeProvider {
+            breaker: Arc::new(crate::breaker::Breaker::new(
+                &row.name,
+                config.breaker_failures,
+                config.breaker_cooldown_secs,
+            )),
             discovery: ArcSwap::new(discovery.unwrap_or_default()),
             row,
             kind,

@@ -6,7 +6,8 @@
 //! then the next candidate takes over; any other 4xx is the request's own fault and goes
 //! back at once. Streams fail over only before their first byte reaches the client (an
 //! attempt returns a stream only once the upstream answered 2xx). Every attempt has its
-//! own budget reservation and usage record. The answer names the provider and model that
+//! own budget reservation and usage record. A provider whose circuit is open
+//! ([`crate::breaker`]) is skipped like one the caller may not use. The answer names the provider and model that
 //! served and the number of attempts (`x-modelgate-attempts`).
 
 use crate::auth::Principal;
@@ -76,6 +77,14 @@ fn backoff(retry: u32, retry_after: Option<Duration>) -> Duration {
     retry_after.map_or(jittered, |ra| ra.max(jittered))
 }
 
+/// A short description of a failed attempt, for the provider's health.
+fn failure_text(result: &Result<ProxyResponse, GatewayError>) -> String {
+    match result {
+        Ok(r) => format!("upstream answered {}", r.status),
+        Err(e) => e.message.clone(),
+    }
+}
+
 fn with_attempts(
     mut result: Result<ProxyResponse, GatewayError>,
     attempts: u32,
@@ -137,6 +146,20 @@ impl Gateway {
                     continue;
                 }
             };
+            let breaker = prepared.provider.breaker.clone();
+            if !breaker.allow(now_millis()) {
+                first_refusal.get_or_insert_with(|| {
+                    GatewayError::new(
+                        ErrorKind::Unavailable,
+                        format!(
+                            "provider '{}' is failing and paused (circuit open); try again shortly",
+                            prepared.provider.name()
+                        ),
+                    )
+                    .with_code("provider_unavailable")
+                });
+                continue;
+            }
             if attempts > 0 {
                 metrics::counter!(FAILOVERS_TOTAL, "to" => prepared.provider.name().to_owned())
                     .increment(1);
@@ -154,7 +177,13 @@ impl Gateway {
                 let result = self
                     .attempt(principal, front, &request, p, request_id, hints)
                     .await;
-                match verdict(&result) {
+                let verdict = verdict(&result);
+                match &verdict {
+                    Verdict::Retry(_) => breaker.failure(now_millis(), &failure_text(&result)),
+                    Verdict::Answer => breaker.success(now_millis()),
+                    Verdict::Skip => {}
+                }
+                match verdict {
                     Verdict::Answer => return with_attempts(result, attempts),
                     Verdict::Skip => {
                         last_failure = Some(result);
@@ -162,7 +191,7 @@ impl Gateway {
                     }
                     Verdict::Retry(after) => {
                         last_failure = Some(result);
-                        if retry >= retries {
+                        if retry >= retries || !breaker.allow(now_millis()) {
                             break;
                         }
                         let wait = backoff(retry, after);

@@ -84,6 +84,12 @@ pub struct ProviderSpec {
     /// Seconds allowed for a whole non-streamed response.
     #[serde(default)]
     pub timeout_secs: Option<u64>,
+    /// Consecutive failures that open the circuit (default 5).
+    #[serde(default)]
+    pub breaker_failures: Option<u32>,
+    /// Seconds an open circuit waits before a probe (default 30).
+    #[serde(default)]
+    pub breaker_cooldown_secs: Option<u64>,
 }
 
 /// `PATCH /api/providers/{name}`: absent fields stay; `null` clears where that means
@@ -115,6 +121,10 @@ pub struct ProviderPatch {
     pub first_byte_timeout_secs: Option<Option<u64>>,
     #[serde(default, deserialize_with = "double_option")]
     pub timeout_secs: Option<Option<u64>>,
+    #[serde(default, deserialize_with = "double_option")]
+    pub breaker_failures: Option<Option<u32>>,
+    #[serde(default, deserialize_with = "double_option")]
+    pub breaker_cooldown_secs: Option<Option<u64>>,
 }
 
 /// A provider as the API shows it. No secret, ever.
@@ -149,6 +159,12 @@ pub struct ProviderView {
     pub first_byte_timeout_secs: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub timeout_secs: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub breaker_failures: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub breaker_cooldown_secs: Option<u64>,
+    /// The endpoint's circuit breaker: state, consecutive failures, last error, since when.
+    pub health: crate::breaker::Health,
     /// Who it is shared with; shown to its owner and admins only.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub shares: Option<Vec<super::shares::ShareView>>,
@@ -203,6 +219,9 @@ impl ProviderView {
             retries: p.config.retries,
             first_byte_timeout_secs: p.config.first_byte_timeout_secs,
             timeout_secs: p.config.timeout_secs,
+            breaker_failures: p.config.breaker_failures,
+            breaker_cooldown_secs: p.config.breaker_cooldown_secs,
+            health: p.breaker.health(),
             shares: None,
         }
     }
@@ -308,6 +327,8 @@ pub(super) fn validate(spec: &ProviderSpec) -> Result<Validated, GatewayError> {
         retries: validate_retries(spec.retries)?,
         first_byte_timeout_secs: spec.first_byte_timeout_secs,
         timeout_secs: spec.timeout_secs,
+        breaker_failures: spec.breaker_failures,
+        breaker_cooldown_secs: spec.breaker_cooldown_secs,
     };
     let secret = auth.secret;
     Ok(Validated {
@@ -696,6 +717,12 @@ impl Gateway {
         }
         if let Some(t) = patch.timeout_secs {
             config.timeout_secs = t;
+        }
+        if let Some(b) = patch.breaker_failures {
+            config.breaker_failures = b;
+        }
+        if let Some(b) = patch.breaker_cooldown_secs {
+            config.breaker_cooldown_secs = b;
         }
         let mut row = current.row.clone();
         row.endpoint = endpoint;

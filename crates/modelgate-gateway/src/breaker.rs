@@ -1,0 +1,178 @@
+//! Circuit breaker per provider endpoint: after `failures` consecutive failed attempts
+//! (connect errors, timeouts, 429s, 5xx) the circuit opens and routing skips the provider;
+//! after `cooldown` one probe request is let through (half-open); its success closes the
+//! circuit, its failure opens it again. Any answer that is not a failure (a 2xx, or the
+//! client's own 4xx) counts as success. State lives in memory, carried over registry
+//! reloads while the provider's endpoint is unchanged; `GET /api/providers` shows it and
+//! `modelgate_circuit_transitions_total` counts changes.
+
+use serde::Serialize;
+use std::sync::Mutex;
+
+/// Consecutive failures that open a circuit, by default.
+pub const DEFAULT_FAILURES: u32 = 5;
+/// Seconds an open circuit waits before a probe, by default.
+pub const DEFAULT_COOLDOWN_SECS: u64 = 30;
+pub const TRANSITIONS_TOTAL: &str = "modelgate_circuit_transitions_total";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum State {
+    Closed,
+    Open,
+    HalfOpen,
+}
+
+impl State {
+    fn label(self) -> &'static str {
+        match self {
+            State::Closed => "closed",
+            State::Open => "open",
+            State::HalfOpen => "half_open",
+        }
+    }
+}
+
+#[derive(Debug)]
+struct Inner {
+    state: State,
+    failures: u32,
+    /// When the state was entered (ms).
+    since_ms: i64,
+    last_error: Option<String>,
+    last_error_at_ms: Option<i64>,
+}
+
+/// What `GET /api/providers` shows.
+#[derive(Debug, Clone, Serialize)]
+pub struct Health {
+    pub circuit: State,
+    pub consecutive_failures: u32,
+    pub since: Option<String>,
+    pub last_error: Option<String>,
+    pub last_error_at: Option<String>,
+}
+
+#[derive(Debug)]
+pub struct Breaker {
+    provider: String,
+    failures: u32,
+    cooldown_ms: i64,
+    inner: Mutex<Inner>,
+}
+
+impl Breaker {
+    pub fn new(provider: &str, failures: Option<u32>, cooldown_secs: Option<u64>) -> Self {
+        Self {
+            provider: provider.to_owned(),
+            failures: failures.unwrap_or(DEFAULT_FAILURES).max(1),
+            cooldown_ms: i64::try_from(
+                cooldown_secs
+                    .unwrap_or(DEFAULT_COOLDOWN_SECS)
+                    .saturating_mul(1000),
+            )
+            .unwrap_or(i64::MAX),
+            inner: Mutex::new(Inner {
+                state: State::Closed,
+                failures: 0,
+                since_ms: 0,
+                last_error: None,
+                last_error_at_ms: None,
+            }),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn enter(&self, s: &mut Inner, state: State, now_ms: i64) {
+        if s.state != state {
+            metrics::counter!(TRANSITIONS_TOTAL, "provider" => self.provider.clone(), "to" => state.label())
+                .increment(1);
+            tracing::info!(provider = %self.provider, to = state.label(), "circuit state changed");
+        }
+        s.state = state;
+        s.since_ms = now_ms;
+    }
+
+    /// Whether an attempt may go to this provider now. An open circuit past its cooldown
+    /// lets one probe through (half-open); a half-open one lets another through only if
+    /// the last probe never reported back within a cooldown.
+    pub fn allow(&self, now_ms: i64) -> bool {
+        let mut s = self.lock();
+        match s.state {
+            State::Closed => true,
+            State::Open | State::HalfOpen if now_ms - s.since_ms >= self.cooldown_ms => {
+                self.enter(&mut s, State::HalfOpen, now_ms);
+                true
+            }
+            State::Open | State::HalfOpen => false,
+        }
+    }
+
+    pub fn success(&self, now_ms: i64) {
+        let mut s = self.lock();
+        s.failures = 0;
+        if s.state != State::Closed {
+            self.enter(&mut s, State::Closed, now_ms);
+        }
+    }
+
+    pub fn failure(&self, now_ms: i64, error: &str) {
+        let mut s = self.lock();
+        s.failures = s.failures.saturating_add(1);
+        s.last_error = Some(error.chars().take(300).collect());
+        s.last_error_at_ms = Some(now_ms);
+        if s.state == State::HalfOpen || s.failures >= self.failures {
+            self.enter(&mut s, State::Open, now_ms);
+        }
+    }
+
+    pub fn health(&self) -> Health {
+        let s = self.lock();
+        let time = |ms: i64| crate::admin::rfc3339(ms);
+        Health {
+            circuit: s.state,
+            consecutive_failures: s.failures,
+            since: (s.since_ms > 0).then(|| time(s.since_ms)),
+            last_error: s.last_error.clone(),
+            last_error_at: s.last_error_at_ms.map(time),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn opens_probes_and_closes() {
+        let b = Breaker::new("p", Some(3), Some(10));
+        for t in 0..2 {
+            b.failure(t, "boom");
+            assert!(b.allow(t));
+        }
+        b.failure(2, "boom");
+        assert_eq!(b.health().circuit, State::Open);
+        assert!(!b.allow(5_000));
+        // After the cooldown one probe goes through; the next waits for its result.
+        assert!(b.allow(10_002));
+        assert_eq!(b.health().circuit, State::HalfOpen);
+        assert!(!b.allow(10_003));
+        b.failure(10_004, "still down");
+        assert_eq!(b.health().circuit, State::Open);
+        assert!(b.allow(20_004));
+        b.success(20_005);
+        let h = b.health();
+        assert_eq!(h.circuit, State::Closed);
+        assert_eq!(h.consecutive_failures, 0);
+        assert_eq!(h.last_error.as_deref(), Some("still down"));
+        // A success resets the count: failures must be consecutive.
+        b.failure(30_000, "x");
+        b.failure(30_001, "x");
+        b.success(30_002);
+        b.failure(30_003, "x");
+        assert!(b.allow(30_004));
+    }
+}
