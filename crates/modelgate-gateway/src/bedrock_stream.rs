@@ -46,6 +46,12 @@ pub struct BedrockStream {
 }
 
 impl BedrockStream {
+    /// Ends the stream with an error event if the upstream is silent for `limit`.
+    pub fn with_idle_timeout(mut self, limit: Option<std::time::Duration>) -> Self {
+        self.meter.watch_idle(limit);
+        self
+    }
+
     pub fn new(
         upstream: ByteStream,
         translator: o2b::stream::StreamTranslator,
@@ -154,8 +160,16 @@ impl Stream for BedrockStream {
                 continue;
             }
             match this.upstream.as_mut().poll_next(cx) {
-                Poll::Pending => return Poll::Pending,
-                Poll::Ready(Some(Ok(chunk))) => this.decoder.push(&chunk),
+                Poll::Pending => {
+                    if this.meter.check_idle(cx, &mut this.out) {
+                        continue;
+                    }
+                    return Poll::Pending;
+                }
+                Poll::Ready(Some(Ok(chunk))) => {
+                    this.meter.upstream_read();
+                    this.decoder.push(&chunk);
+                }
                 Poll::Ready(Some(Err(_))) => {
                     let msg = format!("the stream from provider '{}' broke", this.meter.provider());
                     this.meter

@@ -610,12 +610,14 @@ fn stream_body(
             ))),
         ),
     };
+    let idle = p.provider.config.idle_timeout_secs.map(Duration::from_secs);
     if let Some((ctx, anthropic)) = bedrock {
         let translator = o2b::stream::StreamTranslator::new(ctx, bedrock_meta(&p.upstream_model));
         let anthropic = anthropic.map(a2o::stream::StreamTranslator::new);
-        return Box::pin(BedrockStream::new(
-            upstream, translator, anthropic, guard, request, provider,
-        ));
+        return Box::pin(
+            BedrockStream::new(upstream, translator, anthropic, guard, request, provider)
+                .with_idle_timeout(idle),
+        );
     }
     let dialect = match p.provider.upstream.schema() {
         Schema::Anthropic => StreamDialect::Anthropic,
@@ -628,7 +630,7 @@ fn stream_body(
         hide_usage_chunk,
         mapper,
     };
-    Box::pin(MeteredStream::new(upstream, guard, request, plan, provider))
+    Box::pin(MeteredStream::new(upstream, guard, request, plan, provider).with_idle_timeout(idle))
 }
 
 /// A unique id for a translated Bedrock response (Bedrock sends none).

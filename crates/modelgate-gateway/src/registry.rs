@@ -55,6 +55,10 @@ pub struct ProviderConfig {
     /// Time allowed for a whole non-streamed response (overrides the gateway's).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout_secs: Option<u64>,
+    /// Longest silence between two reads of a stream before it is ended with an error
+    /// event (default: none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idle_timeout_secs: Option<u64>,
     /// Consecutive failures that open the circuit (default 5).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub breaker_failures: Option<u32>,

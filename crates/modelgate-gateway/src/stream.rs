@@ -292,6 +292,12 @@ impl MeteredStream {
         }
     }
 
+    /// Ends the stream with an error event if the upstream is silent for `limit`.
+    pub fn with_idle_timeout(mut self, limit: Option<std::time::Duration>) -> Self {
+        self.meter.watch_idle(limit);
+        self
+    }
+
     /// Meters one event and queues what the client gets for it.
     fn on_event(&mut self, event: Bytes) {
         let forward = self.meter_event(&event);
@@ -438,8 +444,16 @@ impl Stream for MeteredStream {
                 continue;
             }
             match this.upstream.as_mut().poll_next(cx) {
-                Poll::Pending => return Poll::Pending,
-                Poll::Ready(Some(Ok(chunk))) => this.splitter.push(chunk),
+                Poll::Pending => {
+                    if this.meter.check_idle(cx, &mut this.out) {
+                        continue;
+                    }
+                    return Poll::Pending;
+                }
+                Poll::Ready(Some(Ok(chunk))) => {
+                    this.meter.upstream_read();
+                    this.splitter.push(chunk);
+                }
                 Poll::Ready(Some(Err(_))) => {
                     let msg = format!("the stream from provider '{}' broke", this.meter.provider());
                     this.meter

@@ -10,6 +10,31 @@ use crate::stream::{FrontSchema, error_event};
 use bytes::Bytes;
 use modelgate_core::usage::{Outcome, TokenUsage};
 use std::collections::VecDeque;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll, ready};
+use std::time::{Duration, Instant};
+
+/// A watchdog on the time between upstream reads. One timer per stream, re-armed only when
+/// it fires (each read just notes the time), so reads cost no timer work.
+struct IdleWatch {
+    limit: Duration,
+    last: Instant,
+    sleep: Pin<Box<tokio::time::Sleep>>,
+}
+
+impl IdleWatch {
+    fn poll_expired(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        loop {
+            ready!(self.sleep.as_mut().poll(cx));
+            let deadline = self.last + self.limit;
+            if Instant::now() >= deadline {
+                return Poll::Ready(());
+            }
+            self.sleep.as_mut().reset(deadline.into());
+        }
+    }
+}
 
 pub struct StreamMeter {
     guard: UsageGuard,
@@ -19,6 +44,7 @@ pub struct StreamMeter {
     saw_usage: bool,
     estimated_output: u64,
     finished: bool,
+    idle: Option<IdleWatch>,
 }
 
 impl StreamMeter {
@@ -36,7 +62,41 @@ impl StreamMeter {
             saw_usage: false,
             estimated_output: 0,
             finished: false,
+            idle: None,
         }
+    }
+
+    /// Ends the stream if the upstream sends nothing for `limit`.
+    pub fn watch_idle(&mut self, limit: Option<Duration>) {
+        self.idle = limit.map(|limit| IdleWatch {
+            limit,
+            last: Instant::now(),
+            sleep: Box::pin(tokio::time::sleep(limit)),
+        });
+    }
+
+    /// The upstream sent something.
+    pub fn upstream_read(&mut self) {
+        if let Some(w) = &mut self.idle {
+            w.last = Instant::now();
+        }
+    }
+
+    /// Called when the upstream has nothing yet: breaks the stream (error event in the
+    /// client's schema) once it has been silent too long. True if it did.
+    pub fn check_idle(&mut self, cx: &mut Context<'_>, out: &mut VecDeque<Bytes>) -> bool {
+        let expired = match &mut self.idle {
+            Some(w) if !self.finished => w.poll_expired(cx).is_ready(),
+            _ => false,
+        };
+        if expired {
+            let msg = format!(
+                "provider '{}' stopped sending in the middle of the stream",
+                self.provider
+            );
+            self.break_stream(out, &msg, "stream_idle_timeout");
+        }
+        expired
     }
 
     pub fn provider(&self) -> &str {

@@ -369,12 +369,17 @@ fn stream_answer(s: Arc<Shared>, model: String, chat: bool, send_usage: bool) ->
     let drip = model.contains("drip");
     let cut = model.contains("break");
     let truncate = model.contains("truncate");
+    let stall = model.contains("stall");
     let stream = async_stream(move |tx| async move {
         let _guard = guard;
         let mut i = 0usize;
         loop {
             if !drip && i >= n {
                 break;
+            }
+            if stall && i == 2 {
+                // Goes quiet mid-answer (the connection stays open).
+                tokio::time::sleep(Duration::from_secs(5)).await;
             }
             if (cut || truncate) && i == 2 {
                 if cut {

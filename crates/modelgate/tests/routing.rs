@@ -360,3 +360,27 @@ async fn a_failing_provider_trips_its_circuit_and_recovers_after_a_probe() {
         "{metrics}"
     );
 }
+
+#[tokio::test]
+async fn a_stream_that_stalls_mid_answer_is_ended_not_failed_over() {
+    let t = two_providers(json!({"idle_timeout_secs": 1})).await;
+    let mut body = chat("p1:m-stall", &["p2/m"]);
+    body["stream"] = json!(true);
+    let started = Instant::now();
+    let r = t.gw.post(CHAT, ADMIN_KEY, body).await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(header(&r, "x-modelgate-provider"), "p1");
+    let events = sse_data(r).await;
+    let elapsed = started.elapsed();
+    assert!(
+        elapsed < Duration::from_millis(4500),
+        "ended by the idle timeout: {elapsed:?}"
+    );
+    assert!(events.iter().any(|e| e.contains("Hel")), "{events:?}");
+    let last = events.last().unwrap();
+    assert!(last.contains("stream_idle_timeout"), "{last}");
+    // After the first byte there is no failover.
+    assert_eq!(t.two.hits("/v1/chat/completions"), 0);
+    let recs = records(&t.gw).await;
+    assert_eq!(recs[0]["outcome"], "stream_broken");
+}

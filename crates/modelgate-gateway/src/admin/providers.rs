@@ -84,6 +84,9 @@ pub struct ProviderSpec {
     /// Seconds allowed for a whole non-streamed response.
     #[serde(default)]
     pub timeout_secs: Option<u64>,
+    /// Seconds of silence between two reads of a stream before it is ended.
+    #[serde(default)]
+    pub idle_timeout_secs: Option<u64>,
     /// Consecutive failures that open the circuit (default 5).
     #[serde(default)]
     pub breaker_failures: Option<u32>,
@@ -122,6 +125,8 @@ pub struct ProviderPatch {
     #[serde(default, deserialize_with = "double_option")]
     pub timeout_secs: Option<Option<u64>>,
     #[serde(default, deserialize_with = "double_option")]
+    pub idle_timeout_secs: Option<Option<u64>>,
+    #[serde(default, deserialize_with = "double_option")]
     pub breaker_failures: Option<Option<u32>>,
     #[serde(default, deserialize_with = "double_option")]
     pub breaker_cooldown_secs: Option<Option<u64>>,
@@ -159,6 +164,8 @@ pub struct ProviderView {
     pub first_byte_timeout_secs: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub timeout_secs: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub idle_timeout_secs: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub breaker_failures: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -219,6 +226,7 @@ impl ProviderView {
             retries: p.config.retries,
             first_byte_timeout_secs: p.config.first_byte_timeout_secs,
             timeout_secs: p.config.timeout_secs,
+            idle_timeout_secs: p.config.idle_timeout_secs,
             breaker_failures: p.config.breaker_failures,
             breaker_cooldown_secs: p.config.breaker_cooldown_secs,
             health: p.breaker.health(),
@@ -327,6 +335,7 @@ pub(super) fn validate(spec: &ProviderSpec) -> Result<Validated, GatewayError> {
         retries: validate_retries(spec.retries)?,
         first_byte_timeout_secs: spec.first_byte_timeout_secs,
         timeout_secs: spec.timeout_secs,
+        idle_timeout_secs: spec.idle_timeout_secs,
         breaker_failures: spec.breaker_failures,
         breaker_cooldown_secs: spec.breaker_cooldown_secs,
     };
@@ -717,6 +726,9 @@ impl Gateway {
         }
         if let Some(t) = patch.timeout_secs {
             config.timeout_secs = t;
+        }
+        if let Some(t) = patch.idle_timeout_secs {
+            config.idle_timeout_secs = t;
         }
         if let Some(b) = patch.breaker_failures {
             config.breaker_failures = b;
