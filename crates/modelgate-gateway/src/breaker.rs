@@ -1,4 +1,6 @@
-//! Circuit breaker per provider endpoint: after `failures` consecutive failed attempts
+//! Circuit breakers per deployment — one provider endpoint serving one model (a model
+//! that fails does not pause the provider's other models): after `failures` consecutive
+//! failed attempts
 //! (connect errors, timeouts, 429s, 5xx) the circuit opens and routing skips the provider;
 //! after `cooldown` one probe request is let through (half-open); its success closes the
 //! circuit, its failure opens it again. Any answer that is not a failure (a 2xx, or the
@@ -139,6 +141,62 @@ impl Breaker {
             last_error: s.last_error.clone(),
             last_error_at: s.last_error_at_ms.map(time),
         }
+    }
+}
+
+/// The breakers of one provider, one per upstream model, made on first use.
+#[derive(Debug)]
+pub struct Breakers {
+    provider: String,
+    failures: Option<u32>,
+    cooldown_secs: Option<u64>,
+    by_model: Mutex<std::collections::HashMap<String, std::sync::Arc<Breaker>>>,
+}
+
+/// One model's breaker state, as provider views list it.
+#[derive(Debug, Clone, Serialize)]
+pub struct ModelHealth {
+    pub model: String,
+    #[serde(flatten)]
+    pub health: Health,
+}
+
+impl Breakers {
+    pub fn new(provider: &str, failures: Option<u32>, cooldown_secs: Option<u64>) -> Self {
+        Self {
+            provider: provider.to_owned(),
+            failures,
+            cooldown_secs,
+            by_model: Mutex::new(std::collections::HashMap::new()),
+        }
+    }
+
+    pub fn get(&self, model: &str) -> std::sync::Arc<Breaker> {
+        let mut map = self.by_model.lock().unwrap_or_else(|e| e.into_inner());
+        map.entry(model.to_owned())
+            .or_insert_with(|| {
+                std::sync::Arc::new(Breaker::new(
+                    &format!("{}/{model}", self.provider),
+                    self.failures,
+                    self.cooldown_secs,
+                ))
+            })
+            .clone()
+    }
+
+    /// The models whose circuit is not closed, or that failed last, by model.
+    pub fn health(&self) -> Vec<ModelHealth> {
+        let map = self.by_model.lock().unwrap_or_else(|e| e.into_inner());
+        let mut v: Vec<ModelHealth> = map
+            .iter()
+            .map(|(model, b)| ModelHealth {
+                model: model.clone(),
+                health: b.health(),
+            })
+            .filter(|m| m.health.circuit != State::Closed || m.health.consecutive_failures > 0)
+            .collect();
+        v.sort_by(|a, b| a.model.cmp(&b.model));
+        v
     }
 }
 

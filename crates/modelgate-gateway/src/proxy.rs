@@ -95,7 +95,7 @@ enum Plan {
 /// What was chosen for one request before it is sent.
 pub(crate) struct Prepared {
     pub(crate) provider: Arc<RuntimeProvider>,
-    upstream_model: String,
+    pub(crate) upstream_model: String,
     op: Operation,
     body: Bytes,
     plan: Plan,

@@ -152,8 +152,8 @@ pub struct RuntimeProvider {
     /// A restricted provider whose endpoint is a literal private address: refused.
     pub policy_blocked: bool,
     pub discovery: ArcSwap<Discovery>,
-    /// The circuit breaker of its endpoint.
-    pub breaker: Arc<crate::breaker::Breaker>,
+    /// The circuit breakers of its models.
+    pub breakers: Arc<crate::breaker::Breakers>,
 }
 
 impl RuntimeProvider {
@@ -379,14 +379,14 @@ impl Gateway {
                     .filter(|p| {
                         p.row.endpoint == row.endpoint && p.row.config_json == row.config_json
                     })
-                    .map(|p| p.breaker.clone());
+                    .map(|p| p.breakers.clone());
                 let owner_name = owners.get(&row.owner_id).cloned().unwrap_or_default();
                 let provider_shares = shares.remove(&row.id).unwrap_or_default();
                 let restricted = restricted_owners.contains(&row.owner_id);
                 let mut runtime =
                     self.runtime_provider(row, owner_name, provider_shares, restricted, kept);
                 if let Some(b) = breaker {
-                    runtime.breaker = b;
+                    runtime.breakers = b;
                 }
                 providers.insert(runtime.name().to_owned(), Arc::new(runtime));
             }
@@ -467,7 +467,7 @@ impl Gateway {
             }
         };
         RuntimeProvider {
-            breaker: Arc::new(crate::breaker::Breaker::new(
+            breakers: Arc::new(crate::breaker::Breakers::new(
                 &row.name,
                 config.breaker_failures,
                 config.breaker_cooldown_secs,

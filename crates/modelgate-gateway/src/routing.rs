@@ -6,8 +6,10 @@
 //! then the next candidate takes over; any other 4xx is the request's own fault and goes
 //! back at once. Streams fail over only before their first byte reaches the client (an
 //! attempt returns a stream only once the upstream answered 2xx). Every attempt has its
-//! own budget reservation and usage record. A provider whose circuit is open
-//! ([`crate::breaker`]) is skipped like one the caller may not use. The answer names the provider and model that
+//! own budget reservation and usage record. A candidate whose circuit is open
+//! ([`crate::breaker`]) is skipped while another can be tried; when none can, the paused
+//! ones are tried anyway (panic mode, as Envoy does), so a lone failing provider's errors
+//! still reach the client as they are. The answer names the provider and model that
 //! served and the number of attempts (`x-modelgate-attempts`).
 
 use crate::auth::Principal;
@@ -134,7 +136,20 @@ impl Gateway {
         let mut attempts = 0u32;
         let mut first_refusal: Option<GatewayError> = None;
         let mut last_failure: Option<Result<ProxyResponse, GatewayError>> = None;
-        for reference in &references {
+        // Candidates, each with whether its open circuit is to be ignored: when every
+        // usable candidate is paused, they are tried anyway (panic mode), so a lone
+        // provider's errors still reach the client as they are.
+        let mut queue: std::collections::VecDeque<(String, bool)> =
+            references.into_iter().map(|r| (r, false)).collect();
+        let mut paused: Vec<String> = Vec::new();
+        loop {
+            if queue.is_empty() && attempts == 0 && !paused.is_empty() {
+                queue.extend(paused.drain(..).map(|r| (r, true)));
+            }
+            let Some((reference, forced)) = queue.pop_front() else {
+                break;
+            };
+            let reference = &reference;
             if attempts > 0 && Instant::now() >= deadline {
                 break;
             }
@@ -146,18 +161,9 @@ impl Gateway {
                     continue;
                 }
             };
-            let breaker = prepared.provider.breaker.clone();
-            if !breaker.allow(now_millis()) {
-                first_refusal.get_or_insert_with(|| {
-                    GatewayError::new(
-                        ErrorKind::Unavailable,
-                        format!(
-                            "provider '{}' is failing and paused (circuit open); try again shortly",
-                            prepared.provider.name()
-                        ),
-                    )
-                    .with_code("provider_unavailable")
-                });
+            let breaker = prepared.provider.breakers.get(&prepared.upstream_model);
+            if !forced && !breaker.allow(now_millis()) {
+                paused.push(reference.clone());
                 continue;
             }
             if attempts > 0 {
@@ -191,7 +197,7 @@ impl Gateway {
                     }
                     Verdict::Retry(after) => {
                         last_failure = Some(result);
-                        if retry >= retries || !breaker.allow(now_millis()) {
+                        if retry >= retries || (!forced && !breaker.allow(now_millis())) {
                             break;
                         }
                         let wait = backoff(retry, after);

@@ -316,7 +316,7 @@ async fn budgets_stay_exact_across_attempts() {
 }
 
 #[tokio::test]
-async fn a_failing_provider_trips_its_circuit_and_recovers_after_a_probe() {
+async fn a_failing_model_trips_its_circuit_and_recovers_after_a_probe() {
     let t = two_providers(json!({"breaker_failures": 2, "breaker_cooldown_secs": 1})).await;
     for _ in 0..2 {
         let r =
@@ -330,35 +330,55 @@ async fn a_failing_provider_trips_its_circuit_and_recovers_after_a_probe() {
             .json()
             .await
             .unwrap();
-    assert_eq!(p1["health"]["circuit"], "open");
-    assert_eq!(p1["health"]["consecutive_failures"], 2);
-    assert!(p1["health"]["last_error"].as_str().unwrap().contains("500"));
-    assert!(p1["health"]["since"].is_string());
-    // Open: p1 is not asked at all; alone it is 503, with a fallback the fallback serves.
+    let health = &p1["health"][0];
+    assert_eq!(health["model"], "m-error-500");
+    assert_eq!(health["circuit"], "open");
+    assert_eq!(health["consecutive_failures"], 2);
+    assert!(health["last_error"].as_str().unwrap().contains("500"));
+    assert!(health["since"].is_string());
+    // Open: with a fallback, p1 is not asked at all.
     let before = t._one.hits("/v1/chat/completions");
-    let err = expect_error(t.gw.post(CHAT, ADMIN_KEY, chat("p1/m", &[])).await, 503).await;
-    assert_eq!(err["code"], "provider_unavailable");
-    let r = t.gw.post(CHAT, ADMIN_KEY, chat("p1/m", &["p2/m"])).await;
+    let r =
+        t.gw.post(CHAT, ADMIN_KEY, chat("p1:m-error-500", &["p2/m"]))
+            .await;
     assert_eq!(r.status(), 200);
     assert_eq!(header(&r, "x-modelgate-provider"), "p2");
     assert_eq!(header(&r, "x-modelgate-attempts"), "1");
     assert_eq!(t._one.hits("/v1/chat/completions"), before);
-    // After the cooldown one probe goes through; its success closes the circuit.
+    // The provider's other models are not paused.
+    assert_eq!(
+        t.gw.post(CHAT, ADMIN_KEY, chat("p1/m", &[])).await.status(),
+        200
+    );
+    // Alone, a paused candidate is tried anyway (panic mode): its answer is relayed.
+    let r =
+        t.gw.post(CHAT, ADMIN_KEY, chat("p1:m-error-500", &[]))
+            .await;
+    assert_eq!(r.status(), 500);
+
+    // Recovery: a model that fails once opens its circuit (1 failure here)...
+    let t = two_providers(json!({"breaker_failures": 1, "breaker_cooldown_secs": 1})).await;
+    let flaky = "p1:m-flaky-503-circuit";
+    let r = t.gw.post(CHAT, ADMIN_KEY, chat(flaky, &["p2/m"])).await;
+    assert_eq!(header(&r, "x-modelgate-provider"), "p2");
+    assert_eq!(header(&r, "x-modelgate-attempts"), "2");
+    let r = t.gw.post(CHAT, ADMIN_KEY, chat(flaky, &["p2/m"])).await;
+    assert_eq!(header(&r, "x-modelgate-provider"), "p2");
+    assert_eq!(header(&r, "x-modelgate-attempts"), "1");
+    // ...and after the cooldown one probe goes through; its success closes the circuit.
     tokio::time::sleep(Duration::from_millis(1100)).await;
-    let r = t.gw.post(CHAT, ADMIN_KEY, chat("p1/m", &[])).await;
+    let r = t.gw.post(CHAT, ADMIN_KEY, chat(flaky, &["p2/m"])).await;
     assert_eq!(r.status(), 200);
+    assert_eq!(header(&r, "x-modelgate-provider"), "p1");
     let p1: Value =
         t.gw.get("/api/providers/p1", ADMIN_KEY)
             .await
             .json()
             .await
             .unwrap();
-    assert_eq!(p1["health"]["circuit"], "closed");
+    assert_eq!(p1["health"], json!([]));
     let metrics = t.gw.get("/metrics", ADMIN_KEY).await.text().await.unwrap();
-    assert!(
-        metrics.contains("modelgate_circuit_transitions_total"),
-        "{metrics}"
-    );
+    assert!(metrics.contains("modelgate_circuit_transitions_total"));
 }
 
 #[tokio::test]

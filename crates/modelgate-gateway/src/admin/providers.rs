@@ -170,8 +170,9 @@ pub struct ProviderView {
     pub breaker_failures: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub breaker_cooldown_secs: Option<u64>,
-    /// The endpoint's circuit breaker: state, consecutive failures, last error, since when.
-    pub health: crate::breaker::Health,
+    /// Models whose circuit breaker is not closed or that failed last: state,
+    /// consecutive failures, last error, since when (empty when all is well).
+    pub health: Vec<crate::breaker::ModelHealth>,
     /// Who it is shared with; shown to its owner and admins only.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub shares: Option<Vec<super::shares::ShareView>>,
@@ -229,7 +230,7 @@ impl ProviderView {
             idle_timeout_secs: p.config.idle_timeout_secs,
             breaker_failures: p.config.breaker_failures,
             breaker_cooldown_secs: p.config.breaker_cooldown_secs,
-            health: p.breaker.health(),
+            health: p.breakers.health(),
             shares: None,
         }
     }
