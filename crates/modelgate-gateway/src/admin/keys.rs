@@ -161,7 +161,8 @@ impl Gateway {
     }
 
     /// Mints a key for `user`. With `must_draw`, a key without an allocation takes the
-    /// user's only drawable one, and is refused if there is none or a choice to make.
+    /// user's only drawable one, must name one when there are several, and is unbudgeted
+    /// only when the user has none at all (no budget to step around).
     async fn mint_key(
         &self,
         user: &User,
@@ -208,13 +209,8 @@ impl Gateway {
                     .collect();
                 match drawable.as_slice() {
                     [only] => Some(only.id.clone()),
-                    [] => {
-                        return Err(GatewayError::forbidden(
-                            "Keys must draw from a budget allocation, and you have none; ask an administrator for one.",
-                        )
-                        .with_code("allocation_required")
-                        .with_param("allocation"));
-                    }
+                    // No budget to step around: the key is metered, not budgeted.
+                    [] => None,
                     several => {
                         let mut names: Vec<&str> =
                             several.iter().map(|a| a.name.as_str()).collect();

@@ -27,9 +27,9 @@ pub struct OrgSettings {
     /// non-admins (link-local and metadata addresses are refused for everyone, always).
     #[serde(default)]
     pub restrict_private_upstreams: bool,
-    /// Keys that members create must draw from an allocation (default on), so a member
-    /// cannot step around their budget with an unbudgeted key. Admins may still mint
-    /// unbudgeted keys (automation).
+    /// Keys that members create must draw from an allocation when they have any (default
+    /// on), so a member cannot step around their budget with an unbudgeted key. Admins may
+    /// still mint unbudgeted keys (automation).
     #[serde(default = "yes")]
     pub require_allocation: bool,
 }
