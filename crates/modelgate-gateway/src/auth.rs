@@ -143,7 +143,13 @@ impl Authenticator {
 
     /// Authenticates a presented key. Unknown keys all get the same error; a key that
     /// matched but is revoked, expired or whose owner is deactivated gets one that says so.
-    pub async fn authenticate(&self, presented: &str) -> Result<Arc<Principal>, GatewayError> {
+    /// `groups_of` gives a user's groups (from the in-memory org directory: a cache miss
+    /// costs one store lookup, not two).
+    pub async fn authenticate(
+        &self,
+        presented: &str,
+        groups_of: impl FnOnce(&str) -> Vec<String>,
+    ) -> Result<Arc<Principal>, GatewayError> {
         if !keys::is_plausible(presented) {
             return Err(GatewayError::unauthorized());
         }
@@ -163,7 +169,7 @@ impl Authenticator {
                 let entry = match denial(&row) {
                     Some(d) => Entry::Denied(d),
                     None => {
-                        let groups = self.store.groups_of(&row.key.user_id).await?;
+                        let groups = groups_of(&row.key.user_id);
                         Entry::Live(Arc::new(principal_of(row, groups, hash.clone())))
                     }
                 };

@@ -173,6 +173,10 @@ impl Breakers {
 
     pub fn get(&self, model: &str) -> std::sync::Arc<Breaker> {
         let mut map = self.by_model.lock().unwrap_or_else(|e| e.into_inner());
+        // The common case allocates nothing: the model's breaker exists.
+        if let Some(b) = map.get(model) {
+            return b.clone();
+        }
         map.entry(model.to_owned())
             .or_insert_with(|| {
                 std::sync::Arc::new(Breaker::new(

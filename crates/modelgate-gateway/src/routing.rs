@@ -104,15 +104,15 @@ impl Gateway {
     fn candidates(&self, model: &str, fallbacks: &[String]) -> Vec<String> {
         let org = self.org();
         let mut out: Vec<String> = Vec::new();
+        let mut push = |r: &str| {
+            if !out.iter().any(|o| o == r) {
+                out.push(r.to_owned());
+            }
+        };
         for reference in std::iter::once(model).chain(fallbacks.iter().map(String::as_str)) {
-            let expanded = match org.virtual_models.get(reference) {
-                Some(list) => list.clone(),
-                None => vec![reference.to_owned()],
-            };
-            for r in expanded {
-                if !out.contains(&r) {
-                    out.push(r);
-                }
+            match org.virtual_models.get(reference) {
+                Some(list) => list.iter().for_each(|r| push(r)),
+                None => push(reference),
             }
         }
         out

@@ -62,7 +62,7 @@ async fn caller(
         return Ok(Arc::new(principal));
     }
     let key = presented_key(headers)?;
-    Ok(st.gateway.auth.authenticate(key).await?)
+    Ok(st.gateway.authenticate(key).await?)
 }
 
 /// The caller of a read (GET).

@@ -17,7 +17,7 @@ use std::sync::Arc;
 
 pub(crate) async fn authenticate(st: &AppState, headers: &HeaderMap) -> ApiResult<Arc<Principal>> {
     let key = presented_key(headers)?;
-    Ok(st.gateway.auth.authenticate(key).await?)
+    Ok(st.gateway.authenticate(key).await?)
 }
 
 async fn forward(

@@ -21,8 +21,6 @@ pub trait OrgStore: Send + Sync {
     async fn remove_member(&self, group_id: &str, user_id: &str) -> StoreResult<bool>;
     /// Every `(group_id, user_id)` membership.
     async fn list_memberships(&self) -> StoreResult<Vec<(String, String)>>;
-    /// Ids of the groups `user_id` belongs to.
-    async fn groups_of(&self, user_id: &str) -> StoreResult<Vec<String>>;
 
     /// Adds a grant; false if it existed.
     async fn put_grant(&self, grant: &Grant) -> StoreResult<bool>;

@@ -104,15 +104,6 @@ macro_rules! impl_org_store {
                 )
             }
 
-            async fn groups_of(&self, user_id: &str) -> $crate::StoreResult<Vec<String>> {
-                let rows: Vec<(String,)> =
-                    sqlx::query_as("SELECT group_id FROM group_members WHERE user_id = $1")
-                        .bind(user_id)
-                        .fetch_all(&self.pool)
-                        .await?;
-                Ok(rows.into_iter().map(|(g,)| g).collect())
-            }
-
             async fn put_grant(&self, g: &$crate::Grant) -> $crate::StoreResult<bool> {
                 let done = sqlx::query(
                     "INSERT INTO grants (permission, subject_kind, subject_id) VALUES ($1, $2, $3) \

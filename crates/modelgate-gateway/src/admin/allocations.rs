@@ -61,7 +61,7 @@ pub struct AllocationView {
     pub created_at: String,
 }
 
-fn micros(usd: f64) -> Result<i64, GatewayError> {
+pub(super) fn micros(usd: f64) -> Result<i64, GatewayError> {
     if !usd.is_finite() || !(0.0..=1e12).contains(&usd) {
         return Err(
             GatewayError::bad_request("limit_usd must be a non-negative amount of USD")
@@ -71,7 +71,7 @@ fn micros(usd: f64) -> Result<i64, GatewayError> {
     Ok((usd * 1e6).round() as i64)
 }
 
-fn period_of(p: Option<&str>) -> Result<Period, GatewayError> {
+pub(super) fn period_of(p: Option<&str>) -> Result<Period, GatewayError> {
     let p = p.unwrap_or("monthly");
     Period::parse(p).ok_or_else(|| {
         GatewayError::bad_request(format!("unknown period '{p}'; use none, daily or monthly"))

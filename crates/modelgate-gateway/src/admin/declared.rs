@@ -4,13 +4,12 @@
 //! providers (created or updated, owned by the admin, with exactly the shares the file
 //! names in `shared_with`). Nothing that is not in the file is removed.
 
-use super::allocations::CreateAllocation;
+use super::allocations::{CreateAllocation, micros, period_of};
 use super::providers::{ProviderSpec, validate};
-use super::users::CreateUser;
-use crate::org::{password, period::Period};
+use super::users::{CreateUser, hash_password, parse_role, to_limit};
 use crate::{Gateway, GatewayError};
 use modelgate_core::ids::new_id;
-use modelgate_core::{Role, now_millis};
+use modelgate_core::now_millis;
 use modelgate_store::{AllocationRow, Group, User};
 use serde::Deserialize;
 use std::sync::Arc;
@@ -124,18 +123,20 @@ impl Gateway {
             if !super::valid_slug(&u.name) {
                 return Err(invalid("user", &u.name, "not a valid name"));
             }
-            let role = Role::parse(u.role.as_deref().unwrap_or("member"))
-                .ok_or_else(|| invalid("user", &u.name, "role must be admin or member"))?;
-            let password_hash = match &u.password {
-                Some(p) => Some(password::hash(p).map_err(GatewayError::internal)?),
-                None => None,
-            };
+            let in_user = |e: GatewayError| invalid("user", &u.name, e.message);
+            let role = parse_role(u.role.as_deref().unwrap_or("member")).map_err(in_user)?;
+            let password_hash = u
+                .password
+                .as_deref()
+                .map(hash_password)
+                .transpose()
+                .map_err(in_user)?;
             match self.store.user_by_name(&u.name).await? {
                 Some(mut existing) => {
                     existing.role = role.as_str().to_owned();
                     existing.password_hash = password_hash.or(existing.password_hash);
-                    existing.rpm = u.rpm.map(i64::from);
-                    existing.tpm = u.tpm.map(|t| i64::try_from(t).unwrap_or(i64::MAX));
+                    existing.rpm = to_limit(u.rpm);
+                    existing.tpm = to_limit(u.tpm);
                     self.store.update_user(&existing).await?;
                 }
                 None => {
@@ -147,8 +148,8 @@ impl Gateway {
                             password_hash,
                             created_at: now_millis(),
                             deactivated_at: None,
-                            rpm: u.rpm.map(i64::from),
-                            tpm: u.tpm.map(|t| i64::try_from(t).unwrap_or(i64::MAX)),
+                            rpm: to_limit(u.rpm),
+                            tpm: to_limit(u.tpm),
                         })
                         .await?;
                 }
@@ -224,22 +225,9 @@ impl Gateway {
                     ));
                 }
             };
-            let period =
-                Period::parse(a.period.as_deref().unwrap_or("monthly")).ok_or_else(|| {
-                    invalid(
-                        "allocation",
-                        &a.name,
-                        "period must be none, daily or monthly",
-                    )
-                })?;
-            if !a.limit_usd.is_finite() || a.limit_usd < 0.0 {
-                return Err(invalid(
-                    "allocation",
-                    &a.name,
-                    "limit_usd must be non-negative",
-                ));
-            }
-            let limit_micros = (a.limit_usd * 1e6).round() as i64;
+            let in_allocation = |e: GatewayError| invalid("allocation", &a.name, e.message);
+            let period = period_of(a.period.as_deref()).map_err(in_allocation)?;
+            let limit_micros = micros(a.limit_usd).map_err(in_allocation)?;
             match org.allocation_by_name(&a.name) {
                 Some(existing) => {
                     let mut row = (**existing).clone();

@@ -199,22 +199,15 @@ impl Gateway {
             );
         }
         let org = self.org();
+        let groups = org.groups_of(&user.id);
         let allocation_id = match &spec.allocation {
             None if must_draw => {
-                let groups = org.groups_of(&user.id);
-                let drawable: Vec<_> = org
-                    .allocations
-                    .values()
-                    .filter(|a| org.may_draw(a, &user.id, &groups))
-                    .collect();
-                match drawable.as_slice() {
+                match org.drawable_by(&user.id, &groups).as_slice() {
                     [only] => Some(only.id.clone()),
                     // No budget to step around: the key is metered, not budgeted.
                     [] => None,
                     several => {
-                        let mut names: Vec<&str> =
-                            several.iter().map(|a| a.name.as_str()).collect();
-                        names.sort_unstable();
+                        let names: Vec<&str> = several.iter().map(|a| a.name.as_str()).collect();
                         return Err(GatewayError::bad_request(format!(
                             "Choose the allocation this key draws from: {}",
                             names.join(", ")
@@ -226,7 +219,6 @@ impl Gateway {
             }
             None => None,
             Some(a) => {
-                let groups = org.groups_of(&user.id);
                 let found = org
                     .allocation_by_name(a)
                     .filter(|alloc| org.may_draw(alloc, &user.id, &groups))

@@ -302,15 +302,10 @@ impl Gateway {
                 v
             } else {
                 let uid = user_id.clone().unwrap_or_default();
-                let groups = dir.groups_of(&uid);
-                let mut v: Vec<_> = dir
-                    .allocations
-                    .values()
-                    .filter(|a| dir.may_draw(a, &uid, &groups))
+                dir.drawable_by(&uid, &dir.groups_of(&uid))
+                    .into_iter()
                     .cloned()
-                    .collect();
-                v.sort_by(|a, b| a.name.cmp(&b.name));
-                v
+                    .collect()
             };
             let mut out = Vec::with_capacity(rows.len());
             for a in &rows {

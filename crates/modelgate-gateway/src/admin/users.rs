@@ -76,13 +76,13 @@ pub fn user_view(u: &User, org: &Directory) -> UserView {
     }
 }
 
-fn parse_role(role: &str) -> Result<Role, GatewayError> {
+pub(super) fn parse_role(role: &str) -> Result<Role, GatewayError> {
     Role::parse(role).ok_or_else(|| {
         GatewayError::bad_request("role must be 'admin' or 'member'").with_param("role")
     })
 }
 
-fn hash_password(p: &str) -> Result<String, GatewayError> {
+pub(super) fn hash_password(p: &str) -> Result<String, GatewayError> {
     if !(password::MIN_LEN..=password::MAX_LEN).contains(&p.chars().count()) {
         return Err(GatewayError::bad_request(format!(
             "password must be {}-{} characters",
@@ -94,7 +94,7 @@ fn hash_password(p: &str) -> Result<String, GatewayError> {
     password::hash(p).map_err(GatewayError::internal)
 }
 
-fn to_limit<T: TryInto<i64>>(v: Option<T>) -> Option<i64> {
+pub(super) fn to_limit<T: TryInto<i64>>(v: Option<T>) -> Option<i64> {
     v.map(|n| n.try_into().unwrap_or(i64::MAX))
 }
 

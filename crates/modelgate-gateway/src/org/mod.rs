@@ -110,10 +110,15 @@ impl Directory {
 
     /// Allocations the caller may draw from, by name.
     pub fn drawable(&self, who: &Principal) -> Vec<&Arc<AllocationRow>> {
+        self.drawable_by(&who.user_id, &who.groups)
+    }
+
+    /// Allocations `user_id` (in `groups`) may draw from, by name.
+    pub fn drawable_by(&self, user_id: &str, groups: &[String]) -> Vec<&Arc<AllocationRow>> {
         let mut v: Vec<_> = self
             .allocations
             .values()
-            .filter(|a| self.may_draw(a, &who.user_id, &who.groups))
+            .filter(|a| self.may_draw(a, user_id, groups))
             .collect();
         v.sort_by(|a, b| a.name.cmp(&b.name));
         v
@@ -135,6 +140,16 @@ impl Directory {
 }
 
 impl Gateway {
+    /// Authenticates an AI key, the caller's groups taken from the directory.
+    pub async fn authenticate(
+        &self,
+        presented: &str,
+    ) -> Result<Arc<crate::auth::Principal>, GatewayError> {
+        self.auth
+            .authenticate(presented, |user_id| self.org().groups_of(user_id))
+            .await
+    }
+
     /// The current directory.
     pub fn org(&self) -> Arc<Directory> {
         self.org.load_full()
