@@ -113,6 +113,13 @@ impl Breaker {
         }
     }
 
+    /// Whether [`Breaker::allow`] would let an attempt through now, without taking the
+    /// half-open probe slot (for choosing among several endpoints).
+    pub fn available(&self, now_ms: i64) -> bool {
+        let s = self.lock();
+        s.state == State::Closed || now_ms - s.since_ms >= self.cooldown_ms
+    }
+
     pub fn success(&self, now_ms: i64) {
         let mut s = self.lock();
         s.failures = 0;

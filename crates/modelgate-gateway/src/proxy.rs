@@ -35,6 +35,8 @@ use std::time::{Duration, Instant};
 
 pub const PROVIDER_HEADER: &str = "x-modelgate-provider";
 pub const MODEL_HEADER: &str = "x-modelgate-model";
+/// The target of a provider with several (endpoints or keys) that served.
+pub const TARGET_HEADER: &str = "x-modelgate-target";
 pub const DROPPED_HEADER: &str = "x-modelgate-dropped-params";
 
 /// Largest upstream error body relayed to the client.
@@ -96,12 +98,21 @@ enum Plan {
 pub(crate) struct Prepared {
     pub(crate) provider: Arc<RuntimeProvider>,
     pub(crate) upstream_model: String,
+    /// Which of the provider's targets to send to (routing chooses).
+    pub(crate) target: usize,
     op: Operation,
     body: Bytes,
     plan: Plan,
     stream: bool,
     dropped: Vec<String>,
     max_tokens: Option<u64>,
+}
+
+impl Prepared {
+    /// The adapter of the chosen target.
+    fn upstream(&self) -> &Upstream {
+        &self.provider.targets[self.target].upstream
+    }
 }
 
 impl Gateway {
@@ -171,9 +182,9 @@ impl Gateway {
             err.code = Some("unsupported_for_provider");
             err
         };
-        let (op, body, plan, dropped) = match (front, provider.upstream.schema()) {
+        let (op, body, plan, dropped) = match (front, provider.primary().schema()) {
             (FrontApi::OpenAi(Operation::Responses), Schema::OpenAi)
-                if matches!(provider.upstream, Upstream::Azure(_)) =>
+                if matches!(provider.primary(), Upstream::Azure(_)) =>
             {
                 return Err(GatewayError::bad_request(format!(
                     "The responses API is not available for provider '{}' (kind azure-openai); use chat completions.",
@@ -274,6 +285,7 @@ impl Gateway {
         Ok(Prepared {
             provider,
             upstream_model,
+            target: 0,
             op,
             body,
             plan,
@@ -291,7 +303,7 @@ impl Gateway {
     ) -> Result<reqwest::RequestBuilder, UpstreamError> {
         let body = p.body.clone();
         let client = self.client_for(&p.provider);
-        Ok(match &p.provider.upstream {
+        Ok(match p.upstream() {
             Upstream::OpenAi(u) => u.request(client, p.op).body(body),
             Upstream::Azure(u) => u
                 .request(client, p.op, &p.upstream_model, p.provider.name())
@@ -400,10 +412,17 @@ impl Gateway {
         if !p.dropped.is_empty() {
             insert_header(&mut headers, DROPPED_HEADER, &p.dropped.join(","));
         }
+        if p.provider.targets.len() > 1 {
+            insert_header(
+                &mut headers,
+                TARGET_HEADER,
+                &p.provider.targets[p.target].name,
+            );
+        }
 
         if !status.is_success() {
             let raw = read_limited(resp, MAX_ERROR_BODY).await.unwrap_or_default();
-            let raw = scrub_secret(raw, p.provider.upstream.api_key_text());
+            let raw = scrub_secret(raw, p.upstream().api_key_text());
             let body = error_body(front, &p.plan, status.as_u16(), &provider_name, raw);
             headers.insert(
                 http::header::CONTENT_TYPE,
@@ -420,7 +439,7 @@ impl Gateway {
 
         // Bedrock streams arrive as AWS event-stream frames, the others as SSE.
         let streams = p.stream
-            && match p.provider.upstream.schema() {
+            && match p.provider.primary().schema() {
                 Schema::Bedrock => true,
                 Schema::OpenAi | Schema::Anthropic => resp
                     .headers()
@@ -464,7 +483,7 @@ impl Gateway {
         };
         // The usage parse reads the whole body: a body that is not a JSON object is the
         // upstream's failure (502, and another candidate may serve the request).
-        if !meter_full_body(&mut guard, p.provider.upstream.schema(), &request, &bytes) {
+        if !meter_full_body(&mut guard, p.provider.primary().schema(), &request, &bytes) {
             return Err(invalid_body(&mut guard, &provider_name));
         }
         let (body, content_type) = match &p.plan {
@@ -533,7 +552,7 @@ impl Gateway {
             http::header::CONTENT_TYPE,
             HeaderValue::from_static("application/json"),
         );
-        match &provider.upstream {
+        match provider.primary() {
             Upstream::Anthropic(u) => {
                 let body = body::rewrite(&request, &peeked, &upstream_model, false);
                 let req = u
@@ -619,7 +638,7 @@ fn stream_body(
                 .with_idle_timeout(idle),
         );
     }
-    let dialect = match p.provider.upstream.schema() {
+    let dialect = match p.provider.primary().schema() {
         Schema::Anthropic => StreamDialect::Anthropic,
         _ if p.op == Operation::Responses => StreamDialect::Responses,
         _ => StreamDialect::Completions,

@@ -6,7 +6,9 @@
 //! then the next candidate takes over; any other 4xx is the request's own fault and goes
 //! back at once. Streams fail over only before their first byte reaches the client (an
 //! attempt returns a stream only once the upstream answered 2xx). Every attempt has its
-//! own budget reservation and usage record. A candidate whose circuit is open
+//! own budget reservation and usage record. A provider with several targets (endpoints
+//! or keys, [`crate::registry::targets`]) sends each attempt to one drawn by weight, and
+//! a failed attempt moves on to another of its targets at once, before its retries. A candidate whose circuit is open
 //! ([`crate::breaker`]) is skipped while another can be tried; when none can, the paused
 //! ones are tried anyway (panic mode, as Envoy does), so a lone failing provider's errors
 //! still reach the client as they are. The answer names the provider and model that
@@ -161,29 +163,32 @@ impl Gateway {
                     continue;
                 }
             };
-            let breaker = prepared.provider.breakers.get(&prepared.upstream_model);
-            if !forced && !breaker.allow(now_millis()) {
+            let provider = prepared.provider.clone();
+            let model = prepared.upstream_model.clone();
+            let Some(mut target) = provider.pick_target(&model, 0, forced) else {
                 paused.push(reference.clone());
                 continue;
-            }
+            };
             if attempts > 0 {
-                metrics::counter!(FAILOVERS_TOTAL, "to" => prepared.provider.name().to_owned())
-                    .increment(1);
+                metrics::counter!(FAILOVERS_TOTAL, "to" => provider.name().to_owned()).increment(1);
             }
-            let retries = prepared.provider.config.retries.unwrap_or(0);
+            let retries = provider.config.retries.unwrap_or(0);
             let mut next = Some(prepared);
             let mut retry = 0u32;
+            // Targets of this provider tried since the last backoff (a bit per index).
+            let mut tried = 0u32;
             loop {
-                let p = match next.take() {
+                let mut p = match next.take() {
                     Some(p) => p,
                     None => self.prepare(principal, front, &request, &peeked, reference)?,
                 };
-                let provider = p.provider.name().to_owned();
+                p.target = target;
                 attempts += 1;
                 let result = self
                     .attempt(principal, front, &request, p, request_id, hints)
                     .await;
                 let verdict = verdict(&result);
+                let breaker = provider.targets[target].breakers.get(&model);
                 match &verdict {
                     Verdict::Retry(_) => breaker.failure(now_millis(), &failure_text(&result)),
                     Verdict::Answer => breaker.success(now_millis()),
@@ -197,16 +202,30 @@ impl Gateway {
                     }
                     Verdict::Retry(after) => {
                         last_failure = Some(result);
-                        if retry >= retries || (!forced && !breaker.allow(now_millis())) {
+                        tried |= 1 << target;
+                        // Another endpoint or key of the same provider, at once.
+                        if let Some(other) = provider.pick_target(&model, tried, forced) {
+                            metrics::counter!(FAILOVERS_TOTAL, "to" => provider.name().to_owned())
+                                .increment(1);
+                            target = other;
+                            continue;
+                        }
+                        if retry >= retries {
                             break;
                         }
                         let wait = backoff(retry, after);
                         if Instant::now() + wait >= deadline {
                             break;
                         }
-                        metrics::counter!(RETRIES_TOTAL, "provider" => provider).increment(1);
+                        metrics::counter!(RETRIES_TOTAL, "provider" => provider.name().to_owned())
+                            .increment(1);
                         tokio::time::sleep(wait).await;
                         retry += 1;
+                        tried = 0;
+                        match provider.pick_target(&model, 0, forced) {
+                            Some(t) => target = t,
+                            None => break,
+                        }
                     }
                 }
             }

@@ -7,6 +7,7 @@ pub mod declared;
 pub mod groups;
 pub mod keys;
 pub mod models;
+pub mod provider_targets;
 pub mod providers;
 pub mod sessions;
 pub mod settings;

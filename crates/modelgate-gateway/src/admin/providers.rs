@@ -2,6 +2,7 @@
 //! declarative form used by the config file. Secrets are sealed with the master key
 //! before they reach the store and never appear in any answer.
 
+use super::provider_targets::{TargetSpec, TargetView, ValidTarget, validate_targets};
 use super::{double_option, parse_json, rfc3339, valid_slug};
 use crate::auth::Principal;
 use crate::registry::{
@@ -93,6 +94,12 @@ pub struct ProviderSpec {
     /// Seconds an open circuit waits before a probe (default 30).
     #[serde(default)]
     pub breaker_cooldown_secs: Option<u64>,
+    /// Seconds allowed to open a connection to the upstream.
+    #[serde(default)]
+    pub connect_timeout_secs: Option<u64>,
+    /// Several endpoints and/or keys sharing the traffic by weight.
+    #[serde(default)]
+    pub targets: Option<Vec<TargetSpec>>,
 }
 
 /// `PATCH /api/providers/{name}`: absent fields stay; `null` clears where that means
@@ -130,6 +137,11 @@ pub struct ProviderPatch {
     pub breaker_failures: Option<Option<u32>>,
     #[serde(default, deserialize_with = "double_option")]
     pub breaker_cooldown_secs: Option<Option<u64>>,
+    #[serde(default, deserialize_with = "double_option")]
+    pub connect_timeout_secs: Option<Option<u64>>,
+    /// Replaces the whole list (keys included); `null` or `[]` returns to one target.
+    #[serde(default, deserialize_with = "double_option")]
+    pub targets: Option<Option<Vec<TargetSpec>>>,
 }
 
 /// A provider as the API shows it. No secret, ever.
@@ -170,6 +182,11 @@ pub struct ProviderView {
     pub breaker_failures: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub breaker_cooldown_secs: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub connect_timeout_secs: Option<u64>,
+    /// Its endpoints/keys with weights and health, when it has several.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub targets: Vec<TargetView>,
     /// Models whose circuit breaker is not closed or that failed last: state,
     /// consecutive failures, last error, since when (empty when all is well).
     pub health: Vec<crate::breaker::ModelHealth>,
@@ -230,7 +247,9 @@ impl ProviderView {
             idle_timeout_secs: p.config.idle_timeout_secs,
             breaker_failures: p.config.breaker_failures,
             breaker_cooldown_secs: p.config.breaker_cooldown_secs,
-            health: p.breakers.health(),
+            connect_timeout_secs: p.config.connect_timeout_secs,
+            targets: TargetView::of(p),
+            health: p.health(),
             shares: None,
         }
     }
@@ -271,6 +290,15 @@ pub(super) struct Validated {
     endpoint: String,
     secret: Option<String>,
     config: ProviderConfig,
+    targets: Vec<ValidTarget>,
+}
+
+impl Validated {
+    /// Every endpoint it would connect to.
+    pub(super) fn endpoints(&self) -> impl Iterator<Item = &str> {
+        std::iter::once(self.endpoint.as_str())
+            .chain(self.targets.iter().filter_map(|t| t.endpoint()))
+    }
 }
 
 pub(super) fn validate(spec: &ProviderSpec) -> Result<Validated, GatewayError> {
@@ -339,14 +367,28 @@ pub(super) fn validate(spec: &ProviderSpec) -> Result<Validated, GatewayError> {
         idle_timeout_secs: spec.idle_timeout_secs,
         breaker_failures: spec.breaker_failures,
         breaker_cooldown_secs: spec.breaker_cooldown_secs,
+        connect_timeout_secs: validate_connect_timeout(spec.connect_timeout_secs)?,
+        targets: Vec::new(),
     };
+    let targets = validate_targets(kind, &config.auth_type, spec.targets.clone())?;
     let secret = auth.secret;
     Ok(Validated {
         kind: spec.kind.clone(),
         endpoint,
         secret,
         config,
+        targets,
     })
+}
+
+fn validate_connect_timeout(secs: Option<u64>) -> Result<Option<u64>, GatewayError> {
+    match secs {
+        Some(0) | Some(301..) => Err(GatewayError::bad_request(
+            "connect_timeout_secs must be 1-300",
+        )
+        .with_param("connect_timeout_secs")),
+        other => Ok(other),
+    }
 }
 
 /// Azure settings for kind `azure-openai` (an endpoint is required: the resource is
@@ -574,12 +616,14 @@ impl Gateway {
             .secret
             .as_ref()
             .map(|s| self.master_key.seal(s.as_bytes(), &id));
+        let mut config = v.config.clone();
+        config.targets = self.seal_targets(&id, &v.targets);
         Ok(ProviderRow {
             name,
             kind: v.kind.clone(),
             endpoint: v.endpoint.clone(),
             owner_id,
-            config_json: serde_json::to_string(&v.config)
+            config_json: serde_json::to_string(&config)
                 .map_err(|e| GatewayError::internal(e.to_string()))?,
             secret_sealed: sealed,
             created_at,
@@ -634,7 +678,9 @@ impl Gateway {
             .with_param("shared_with"));
         }
         let v = validate(&spec)?;
-        self.check_upstream_policy(who, &v.endpoint).await?;
+        for endpoint in v.endpoints() {
+            self.check_upstream_policy(who, endpoint).await?;
+        }
         let now = now_millis();
         let row = self.provider_row(
             new_id("prv"),
@@ -736,6 +782,16 @@ impl Gateway {
         }
         if let Some(b) = patch.breaker_cooldown_secs {
             config.breaker_cooldown_secs = b;
+        }
+        if let Some(t) = patch.connect_timeout_secs {
+            config.connect_timeout_secs = validate_connect_timeout(t)?;
+        }
+        if let Some(targets) = patch.targets.clone() {
+            let targets = validate_targets(current.kind, &config.auth_type, targets)?;
+            for endpoint in targets.iter().filter_map(|t| t.endpoint()) {
+                self.check_upstream_policy(who, endpoint).await?;
+            }
+            config.targets = self.seal_targets(&current.row.id, &targets);
         }
         let mut row = current.row.clone();
         row.endpoint = endpoint;

@@ -9,19 +9,18 @@ use crate::resolve::ModelView;
 use crate::{Gateway, GatewayError};
 use arc_swap::ArcSwap;
 use modelgate_catalog::{Catalog, Price, Vendor};
-use modelgate_core::{ErrorKind, ProviderKind, Secret, now_millis};
-use modelgate_providers::anthropic::AnthropicUpstream;
-use modelgate_providers::aws_sigv4::AwsCredentials;
-use modelgate_providers::azure::{AzureAuth, AzureUpstream};
-use modelgate_providers::azure_entra::{EntraTokenSource, default_token_url};
-use modelgate_providers::bedrock::BedrockUpstream;
-use modelgate_providers::openai::OpenAiUpstream;
+use modelgate_core::{ErrorKind, ProviderKind, now_millis};
 use modelgate_providers::upstream::Upstream;
 use modelgate_store::ProviderRow;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use targets::Target;
+pub use targets::TargetConfig;
+
+mod build;
+pub mod targets;
 
 /// The non-secret settings of a provider, stored as the row's `config_json`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -65,6 +64,14 @@ pub struct ProviderConfig {
     /// Seconds an open circuit waits before a probe (default 30).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub breaker_cooldown_secs: Option<u64>,
+    /// Time allowed to open a connection (overrides the gateway's; the provider then has
+    /// its own connection pool).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connect_timeout_secs: Option<u64>,
+    /// Several endpoints and/or keys sharing the traffic by weight (empty: the provider's
+    /// own endpoint and key).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub targets: Vec<TargetConfig>,
 }
 
 /// The non-secret settings of an AWS Bedrock provider; the secret access key and the
@@ -145,20 +152,40 @@ pub struct RuntimeProvider {
     /// Created by a non-admin while the org refuses private upstreams: connects only to
     /// public addresses.
     pub restricted: bool,
-    pub upstream: Upstream,
+    /// Where requests go: one target, or several shared by weight ([`targets`]).
+    pub targets: Vec<Target>,
+    /// Its own HTTP client, when it sets its own connect timeout.
+    pub client: Option<reqwest::Client>,
     /// Set when the stored credential cannot be opened with this master key: the
     /// provider fails closed until it is reconfigured.
     pub credential_error: bool,
     /// A restricted provider whose endpoint is a literal private address: refused.
     pub policy_blocked: bool,
     pub discovery: ArcSwap<Discovery>,
-    /// The circuit breakers of its models.
-    pub breakers: Arc<crate::breaker::Breakers>,
 }
 
 impl RuntimeProvider {
     pub fn name(&self) -> &str {
         &self.row.name
+    }
+
+    /// The first target's adapter: what discovery and token counting use (every target
+    /// of a provider speaks the same schema).
+    pub fn primary(&self) -> &Upstream {
+        &self.targets[0].upstream
+    }
+
+    /// A target for `model` not in `tried` (see [`targets::pick`]).
+    pub fn pick_target(&self, model: &str, tried: u32, ignore_breakers: bool) -> Option<usize> {
+        targets::pick(&self.targets, model, tried, ignore_breakers, now_millis())
+    }
+
+    /// The health of every target's models.
+    pub fn health(&self) -> Vec<crate::breaker::ModelHealth> {
+        self.targets
+            .iter()
+            .flat_map(|t| t.breakers.health())
+            .collect()
     }
 
     /// The models this provider offers: the configured list, else the discovered one,
@@ -331,8 +358,10 @@ impl Registry {
 impl Gateway {
     /// The HTTP client a provider's requests use: the public-only one for restricted
     /// providers.
-    pub fn client_for(&self, p: &RuntimeProvider) -> &reqwest::Client {
-        if p.restricted {
+    pub fn client_for<'a>(&'a self, p: &'a RuntimeProvider) -> &'a reqwest::Client {
+        if let Some(own) = &p.client {
+            own
+        } else if p.restricted {
             &self.public_client
         } else {
             &self.client
@@ -372,21 +401,21 @@ impl Gateway {
                     .get(&row.name)
                     .filter(|p| p.row == row)
                     .map(|p| p.discovery.load_full());
-                // The breaker's state belongs to the endpoint: kept while it and the
-                // breaker's settings are unchanged.
-                let breaker = previous
+                // Breakers and the connection pool belong to the endpoints: kept while
+                // the provider's settings are unchanged.
+                let kept_runtime = previous
                     .get(&row.name)
                     .filter(|p| {
                         p.row.endpoint == row.endpoint && p.row.config_json == row.config_json
                     })
-                    .map(|p| p.breakers.clone());
+                    .cloned();
                 let owner_name = owners.get(&row.owner_id).cloned().unwrap_or_default();
                 let provider_shares = shares.remove(&row.id).unwrap_or_default();
                 let restricted = restricted_owners.contains(&row.owner_id);
                 let mut runtime =
                     self.runtime_provider(row, owner_name, provider_shares, restricted, kept);
-                if let Some(b) = breaker {
-                    runtime.breakers = b;
+                if let Some(old) = kept_runtime {
+                    runtime.keep_state_of(&old);
                 }
                 providers.insert(runtime.name().to_owned(), Arc::new(runtime));
             }
@@ -394,96 +423,6 @@ impl Gateway {
         }
         self.discover_stale(false).await;
         Ok(())
-    }
-
-    fn runtime_provider(
-        &self,
-        row: ProviderRow,
-        owner_name: String,
-        shares: Shares,
-        restricted: bool,
-        discovery: Option<Arc<Discovery>>,
-    ) -> RuntimeProvider {
-        let (kind, vendor) =
-            resolve_kind(&row.kind).unwrap_or((ProviderKind::OpenaiCompatible, None));
-        let config: ProviderConfig = serde_json::from_str(&row.config_json).unwrap_or_default();
-        let (api_key, mut credential_error) = match &row.secret_sealed {
-            None => (None, false),
-            Some(sealed) => match self.master_key.open(sealed, &row.id) {
-                Ok(plain) => (Some(Secret::new(String::from_utf8_lossy(&plain))), false),
-                Err(_) => {
-                    tracing::error!(provider = %row.name, "stored credential cannot be opened with this master key");
-                    (None, true)
-                }
-            },
-        };
-        let endpoint = row.endpoint.clone();
-        // Literal addresses bypass the resolver's check: refuse them here.
-        let policy_blocked = restricted && literal_is_private(&endpoint);
-        let upstream = match kind {
-            ProviderKind::Openai | ProviderKind::OpenaiCompatible => {
-                Upstream::OpenAi(OpenAiUpstream::new(endpoint, api_key))
-            }
-            ProviderKind::Anthropic => {
-                Upstream::Anthropic(AnthropicUpstream::new(endpoint, api_key))
-            }
-            ProviderKind::AzureOpenai => {
-                let azure = config.azure.clone().unwrap_or_default();
-                let key = api_key.unwrap_or_default();
-                let auth = match &azure.entra {
-                    Some(e) => AzureAuth::Entra(Arc::new(EntraTokenSource::new(
-                        e.token_url
-                            .clone()
-                            .unwrap_or_else(|| default_token_url(&e.tenant_id)),
-                        e.client_id.clone(),
-                        key,
-                    ))),
-                    None => AzureAuth::ApiKey(key),
-                };
-                Upstream::Azure(AzureUpstream::new(
-                    &endpoint,
-                    azure.api_version,
-                    azure.deployments,
-                    auth,
-                ))
-            }
-            ProviderKind::AwsBedrock => {
-                let aws = config.aws.clone().unwrap_or_default();
-                let secret: Option<AwsSecret> = api_key
-                    .as_ref()
-                    .and_then(|k| serde_json::from_str(k.expose()).ok());
-                // Without its AWS secret the provider cannot sign: fail closed, visibly.
-                credential_error |= secret.is_none();
-                let secret = secret.unwrap_or_default();
-                Upstream::Bedrock(BedrockUpstream::new(
-                    &endpoint,
-                    aws.region,
-                    AwsCredentials {
-                        access_key_id: aws.access_key_id,
-                        secret_access_key: Secret::new(secret.secret_access_key),
-                        session_token: secret.session_token.map(Secret::new),
-                    },
-                ))
-            }
-        };
-        RuntimeProvider {
-            breakers: Arc::new(crate::breaker::Breakers::new(
-                &row.name,
-                config.breaker_failures,
-                config.breaker_cooldown_secs,
-            )),
-            discovery: ArcSwap::new(discovery.unwrap_or_default()),
-            row,
-            kind,
-            vendor,
-            config,
-            owner_name,
-            shares,
-            restricted,
-            upstream,
-            credential_error,
-            policy_blocked,
-        }
     }
 
     /// Discovers models of every provider whose list is stale (all of them when `force`).
@@ -524,7 +463,7 @@ impl Gateway {
                 "the stored credential cannot be opened; reconfigure the provider",
             ))
         } else {
-            p.upstream
+            p.primary()
                 .discover_models(
                     p.name(),
                     self.client_for(p),
@@ -581,17 +520,5 @@ impl Gateway {
                 gw.discover_stale(false).await;
             }
         })
-    }
-}
-
-/// Whether an endpoint's host is a literal loopback or private address.
-fn literal_is_private(endpoint: &str) -> bool {
-    let Ok(url) = url::Url::parse(endpoint) else {
-        return false;
-    };
-    match url.host() {
-        Some(url::Host::Ipv4(ip)) => modelgate_providers::address_guard::is_private(ip.into()),
-        Some(url::Host::Ipv6(ip)) => modelgate_providers::address_guard::is_private(ip.into()),
-        _ => false,
     }
 }
