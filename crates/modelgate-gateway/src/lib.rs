@@ -28,6 +28,7 @@ pub mod settings;
 pub mod stream;
 pub mod stream_meter;
 pub mod telemetry;
+pub mod tunnel_hub;
 
 pub use error::GatewayError;
 pub use modelgate_translate as translate;
@@ -56,6 +57,8 @@ pub struct Gateway {
     pub auth: auth::Authenticator,
     pub usage: meter::UsageSink,
     pub settings: Settings,
+    /// Session tunnels with an agent connected to this process.
+    pub tunnels: tunnel_hub::TunnelHub,
 }
 
 impl Gateway {
@@ -117,6 +120,7 @@ impl Gateway {
             auth,
             usage,
             settings,
+            tunnels: Default::default(),
         });
         gateway.reload_org().await?;
         gateway.reload_providers().await?;

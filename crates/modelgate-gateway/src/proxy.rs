@@ -341,6 +341,9 @@ impl Gateway {
         hints: &ClientHints,
     ) -> Result<ProxyResponse, GatewayError> {
         let started = Instant::now();
+        if p.provider.tunnel && self.tunnels.link(&p.provider.row.id).is_none() {
+            return Err(crate::tunnel_hub::stopped(p.provider.name()));
+        }
         let request = request.clone();
         let provider_name = p.provider.name().to_owned();
         let price = p.provider.price(&p.upstream_model);
@@ -387,22 +390,18 @@ impl Gateway {
         let first_byte = config
             .first_byte_timeout_secs
             .map_or(self.settings.first_byte_timeout, Duration::from_secs);
-        let resp = match tokio::time::timeout(first_byte, req.send()).await {
-            Ok(Ok(resp)) => resp,
-            Ok(Err(e)) => {
-                return Err(fail(
-                    &mut guard,
-                    UpstreamError::from_transport(&provider_name, &e),
-                ));
-            }
-            Err(_) => {
-                let e = UpstreamError::new(
-                    ErrorKind::UpstreamTimeout,
-                    format!("provider '{provider_name}' did not answer in time"),
-                );
-                return Err(fail(&mut guard, e));
-            }
-        };
+        let resp =
+            match tokio::time::timeout(first_byte, self.send_upstream(&p.provider, req)).await {
+                Ok(Ok(resp)) => resp,
+                Ok(Err(e)) => return Err(fail(&mut guard, e)),
+                Err(_) => {
+                    let e = UpstreamError::new(
+                        ErrorKind::UpstreamTimeout,
+                        format!("provider '{provider_name}' did not answer in time"),
+                    );
+                    return Err(fail(&mut guard, e));
+                }
+            };
         guard.mark_first_byte();
         let status = resp.status();
         guard.status = status.as_u16();
@@ -465,7 +464,26 @@ impl Gateway {
         }
 
         let content_type = resp.headers().get(http::header::CONTENT_TYPE).cloned();
-        let bytes = match read_limited(resp, self.settings.max_response_bytes).await {
+        let read = read_limited(resp, self.settings.max_response_bytes);
+        let read = if p.provider.tunnel {
+            // The link bounds the wait for the head only; the body gets the rest here.
+            let total = config
+                .timeout_secs
+                .map_or(self.settings.request_timeout, Duration::from_secs);
+            match tokio::time::timeout(total.saturating_sub(started.elapsed()), read).await {
+                Ok(read) => read,
+                Err(_) => {
+                    let e = UpstreamError::new(
+                        ErrorKind::UpstreamTimeout,
+                        format!("provider '{provider_name}' did not answer in time"),
+                    );
+                    return Err(fail(&mut guard, e));
+                }
+            }
+        } else {
+            read.await
+        };
+        let bytes = match read {
             Ok(b) => b,
             Err(ReadError::TooLarge) => {
                 let e = UpstreamError::new(

@@ -13,6 +13,7 @@ pub mod ops;
 pub mod org_api;
 pub mod request;
 pub mod telemetry;
+pub mod tunnels;
 
 use axum::Router;
 use axum::routing::{get, post, put};
@@ -115,6 +116,15 @@ pub fn router(state: AppState) -> Router {
             "/virtual-models/{name}",
             get(org_api::get_virtual_model).delete(org_api::delete_virtual_model),
         )
+        .route(
+            "/tunnels",
+            post(tunnels::create_tunnel).get(tunnels::list_tunnels),
+        )
+        .route("/tunnels/connect", get(tunnels::connect))
+        .route(
+            "/tunnels/{name}",
+            get(tunnels::get_tunnel).delete(tunnels::delete_tunnel),
+        )
         .route("/auth/login", post(org_api::login))
         .route("/auth/logout", post(org_api::logout))
         .route("/auth/session", get(org_api::session));
@@ -132,7 +142,9 @@ pub fn router(state: AppState) -> Router {
 }
 
 /// Serves `app` on `listener` until `shutdown` completes: `TCP_NODELAY` on every accepted
-/// socket, HTTP/1.1 and HTTP/2 (with upgrades), a header-read timeout against slowloris.
+/// socket, HTTP/1.1 and HTTP/2 (with upgrades), a header-read timeout against slowloris,
+/// and TLS when `tls` is given (requests then carry `x-forwarded-proto: https`, so cookies
+/// are `Secure` and agent commands name `https`).
 /// On shutdown it stops accepting, lets in-flight requests finish for up to `grace`, then
 /// closes whatever is left (dropping a stream records its usage as disconnected).
 pub async fn serve(
@@ -140,6 +152,7 @@ pub async fn serve(
     app: Router,
     shutdown: impl Future<Output = ()> + Send + 'static,
     grace: std::time::Duration,
+    tls: Option<tokio_rustls::TlsAcceptor>,
 ) -> std::io::Result<()> {
     use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
     use hyper_util::service::TowerToHyperService;
@@ -155,6 +168,10 @@ pub async fn serve(
         .max_concurrent_streams(256);
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let mut connections = tokio::task::JoinSet::new();
+    let app = match tls {
+        Some(_) => app.layer(axum::middleware::map_request(mark_https)),
+        None => app,
+    };
     let service = TowerToHyperService::new(app);
     tokio::pin!(shutdown);
     loop {
@@ -172,13 +189,39 @@ pub async fn serve(
                 if let Err(e) = tcp.set_nodelay(true) {
                     tracing::warn!(error = %e, "could not set TCP_NODELAY");
                 }
-                let conn = builder
-                    .serve_connection_with_upgrades(TokioIo::new(tcp), service.clone())
-                    .into_owned();
-                let conn = graceful.watch(conn);
-                connections.spawn(async move {
-                    let _ = conn.await;
-                });
+                match &tls {
+                    None => {
+                        let conn = builder
+                            .serve_connection_with_upgrades(TokioIo::new(tcp), service.clone())
+                            .into_owned();
+                        let conn = graceful.watch(conn);
+                        connections.spawn(async move {
+                            let _ = conn.await;
+                        });
+                    }
+                    Some(acceptor) => {
+                        // The handshake runs in the connection's task, bounded like a
+                        // request head, so a slow client cannot hold the accept loop.
+                        let handshake = acceptor.accept(tcp);
+                        let builder = builder.clone();
+                        let service = service.clone();
+                        let watcher = graceful.watcher();
+                        connections.spawn(async move {
+                            let stream = match tokio::time::timeout(HEADER_READ_TIMEOUT, handshake).await {
+                                Ok(Ok(stream)) => stream,
+                                Ok(Err(e)) => {
+                                    tracing::debug!(error = %e, "TLS handshake failed");
+                                    return;
+                                }
+                                Err(_) => return,
+                            };
+                            let conn = builder
+                                .serve_connection_with_upgrades(TokioIo::new(stream), service)
+                                .into_owned();
+                            let _ = watcher.watch(conn).await;
+                        });
+                    }
+                }
             }
             Some(_) = connections.join_next(), if !connections.is_empty() => {}
             () = &mut shutdown => break,
@@ -197,6 +240,15 @@ pub async fn serve(
     }
     while connections.join_next().await.is_some() {}
     Ok(())
+}
+
+/// Marks a request as received over TLS (replacing what a client may have claimed).
+async fn mark_https(mut req: axum::extract::Request) -> axum::extract::Request {
+    req.headers_mut().insert(
+        "x-forwarded-proto",
+        axum::http::HeaderValue::from_static("https"),
+    );
+    req
 }
 
 /// How long a client may take to send its request headers.

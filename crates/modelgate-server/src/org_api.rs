@@ -273,7 +273,7 @@ pub async fn update_settings(
 }
 
 /// Whether the client reached us over TLS (directly or through a proxy that says so).
-fn over_tls(headers: &HeaderMap) -> bool {
+pub(crate) fn over_tls(headers: &HeaderMap) -> bool {
     headers
         .get("x-forwarded-proto")
         .and_then(|v| v.to_str().ok())

@@ -21,6 +21,9 @@ pub struct FileConfig {
     pub data_dir: Option<PathBuf>,
     pub database: Option<String>,
     pub redis: Option<String>,
+    /// PEM certificate chain and private key: serve HTTPS (both or neither).
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
     pub max_body_bytes: Option<usize>,
     pub shutdown_grace_secs: Option<u64>,
     pub first_byte_timeout_secs: Option<u64>,

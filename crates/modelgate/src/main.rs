@@ -1,5 +1,7 @@
 //! `modelgate`: the command line. `serve` runs the gateway; `admin` manages a running one
-//! through its admin API.
+//! through its admin API; `tunnel` connects a private model server to a gateway.
+
+mod tunnel_cmd;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
@@ -29,6 +31,8 @@ enum Command {
     Serve(ServeArgs),
     /// Manage a running gateway: users, groups, grants, providers, keys, usage...
     Admin(AdminArgs),
+    /// Connect a private model server (vLLM, Ollama...) to a gateway by dialing out.
+    Tunnel(tunnel_cmd::TunnelArgs),
 }
 
 #[derive(clap::Args)]
@@ -54,6 +58,12 @@ struct ServeArgs {
     /// Seconds in-flight requests get to finish on shutdown [default: 30]
     #[arg(long, env = "MODELGATE_SHUTDOWN_GRACE_SECS")]
     shutdown_grace_secs: Option<u64>,
+    /// Serve HTTPS with this PEM certificate chain (with --tls-key)
+    #[arg(long, env = "MODELGATE_TLS_CERT", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// The PEM private key of --tls-cert
+    #[arg(long, env = "MODELGATE_TLS_KEY", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
     /// Log format
     #[arg(long, env = "MODELGATE_LOG_FORMAT", default_value = "text", value_parser = ["text", "json"])]
     log_format: String,
@@ -121,6 +131,13 @@ fn options(args: ServeArgs) -> anyhow::Result<ServeOptions> {
             o.settings.models_ttl = Duration::from_secs(s);
         }
     }
+    let cert = args.tls_cert.or_else(|| f.and_then(|f| f.tls_cert.clone()));
+    let key = args.tls_key.or_else(|| f.and_then(|f| f.tls_key.clone()));
+    o.tls = match (cert, key) {
+        (Some(cert), Some(key)) => Some(modelgate::run::TlsFiles { cert, key }),
+        (None, None) => None,
+        _ => anyhow::bail!("TLS needs both a certificate and a key (tls_cert and tls_key)"),
+    };
     o.file = file;
     Ok(o)
 }
@@ -150,7 +167,8 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     if let Some(key) = &running.generated_admin_key {
         println!("Created the admin user. Its API key is shown only this once:\n\n    {key}\n");
     }
-    println!("modelgate listening on http://{}", running.addr);
+    let scheme = if running.tls { "https" } else { "http" };
+    println!("modelgate listening on {scheme}://{}", running.addr);
     let stop = running.take_stop().context("stop handle already taken")?;
     tokio::spawn(async move {
         shutdown_signal().await;
@@ -174,5 +192,6 @@ fn main() -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Admin(args) => Ok(admin_cli::run(args)),
+        Command::Tunnel(args) => Ok(tunnel_cmd::run(args)),
     }
 }

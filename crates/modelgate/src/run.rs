@@ -25,6 +25,40 @@ pub struct ServeOptions {
     pub shutdown_grace: Duration,
     pub settings: Settings,
     pub file: Option<Arc<FileConfig>>,
+    /// PEM certificate chain and private key: serve HTTPS.
+    pub tls: Option<TlsFiles>,
+}
+
+/// Where the gateway's TLS certificate chain and key are.
+#[derive(Debug, Clone)]
+pub struct TlsFiles {
+    pub cert: PathBuf,
+    pub key: PathBuf,
+}
+
+impl TlsFiles {
+    /// A TLS acceptor over these files (HTTP/2 and HTTP/1.1 by ALPN).
+    pub fn acceptor(&self) -> anyhow::Result<tokio_rustls::TlsAcceptor> {
+        use rustls::pki_types::pem::PemObject;
+        use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+        let certs = CertificateDer::pem_file_iter(&self.cert)
+            .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
+            .with_context(|| format!("cannot read the TLS certificate {}", self.cert.display()))?;
+        if certs.is_empty() {
+            anyhow::bail!("{} holds no PEM certificate", self.cert.display());
+        }
+        let key = PrivateKeyDer::from_pem_file(&self.key)
+            .with_context(|| format!("cannot read the TLS private key {}", self.key.display()))?;
+        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        let mut config = rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .context("TLS protocol versions")?
+            .with_no_client_auth()
+            .with_single_cert(certs, key)
+            .context("the TLS certificate and key do not go together")?;
+        config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+        Ok(tokio_rustls::TlsAcceptor::from(Arc::new(config)))
+    }
 }
 
 impl ServeOptions {
@@ -39,6 +73,7 @@ impl ServeOptions {
             shutdown_grace: Duration::from_secs(30),
             settings: Settings::default(),
             file: None,
+            tls: None,
         }
     }
 }
@@ -50,6 +85,8 @@ pub struct Running {
     /// The random admin key of a first start (`None` if the operator gave one, or the
     /// store was already initialised).
     pub generated_admin_key: Option<String>,
+    /// Whether it serves HTTPS.
+    pub tls: bool,
     stop: Option<oneshot::Sender<()>>,
     done: tokio::task::JoinHandle<anyhow::Result<()>>,
 }
@@ -140,6 +177,8 @@ pub async fn start(opts: ServeOptions) -> anyhow::Result<Running> {
     }
     let refresher = gateway.spawn_model_refresher();
 
+    let tls = opts.tls.as_ref().map(TlsFiles::acceptor).transpose()?;
+    let serves_tls = tls.is_some();
     let listener = tokio::net::TcpListener::bind(opts.listen)
         .await
         .with_context(|| format!("cannot listen on {}", opts.listen))?;
@@ -161,6 +200,7 @@ pub async fn start(opts: ServeOptions) -> anyhow::Result<Running> {
             let _ = drain_rx.await;
         },
         grace,
+        tls,
     ));
     let gw = gateway.clone();
     let done = tokio::spawn(async move {
@@ -189,6 +229,7 @@ pub async fn start(opts: ServeOptions) -> anyhow::Result<Running> {
         addr,
         gateway,
         generated_admin_key,
+        tls: serves_tls,
         stop: Some(stop_tx),
         done,
     })

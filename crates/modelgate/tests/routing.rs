@@ -49,13 +49,7 @@ fn header(r: &reqwest::Response, name: &str) -> String {
 }
 
 async fn records(gw: &Gw) -> Vec<Value> {
-    let v: Value = gw
-        .get("/api/usage?scope=org&limit=100", ADMIN_KEY)
-        .await
-        .json()
-        .await
-        .unwrap();
-    v["data"].as_array().unwrap().clone()
+    gw.org_records().await
 }
 
 #[tokio::test]

@@ -12,6 +12,7 @@ pub mod providers;
 pub mod sessions;
 pub mod settings;
 pub mod shares;
+pub mod tunnels;
 pub mod usage;
 pub mod users;
 pub mod virtual_models;

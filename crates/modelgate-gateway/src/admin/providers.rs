@@ -308,6 +308,12 @@ pub(super) fn validate(spec: &ProviderSpec) -> Result<Validated, GatewayError> {
         )
         .with_param("name"));
     }
+    if spec.kind == crate::tunnel_hub::TUNNEL_KIND {
+        return Err(GatewayError::bad_request(
+            "openai-tunnel providers are made by creating a tunnel: POST /api/tunnels {\"name\": ...}",
+        )
+        .with_param("kind"));
+    }
     let catalog = modelgate_catalog::Catalog::builtin();
     let (kind, vendor) = resolve_kind(&spec.kind).ok_or_else(|| {
         let mut known: Vec<&str> = ProviderKind::ALL.iter().map(|k| k.as_str()).collect();
@@ -369,6 +375,7 @@ pub(super) fn validate(spec: &ProviderSpec) -> Result<Validated, GatewayError> {
         breaker_cooldown_secs: spec.breaker_cooldown_secs,
         connect_timeout_secs: validate_connect_timeout(spec.connect_timeout_secs)?,
         targets: Vec::new(),
+        tunnel_token_sha256: None,
     };
     let targets = validate_targets(kind, &config.auth_type, spec.targets.clone())?;
     let secret = auth.secret;
@@ -654,6 +661,13 @@ impl Gateway {
     /// The view of a provider for `who`: with its shares for the owner and admins.
     fn view_for(&self, who: &Principal, p: &RuntimeProvider) -> ProviderView {
         let mut view = ProviderView::of(p);
+        if p.tunnel {
+            view.status = if self.tunnels.link(&p.row.id).is_some() {
+                "running"
+            } else {
+                "stopped"
+            };
+        }
         if who.is_admin() || p.row.owner_id == who.user_id {
             view.shares = Some(self.share_views(p));
         }
@@ -717,6 +731,16 @@ impl Gateway {
     ) -> Result<ProviderView, GatewayError> {
         let patch: ProviderPatch = parse_json(body)?;
         let current = self.managed_provider(who, name)?;
+        if current.tunnel
+            && (patch.endpoint.is_some()
+                || patch.api_key.is_some()
+                || patch.auth.is_some()
+                || patch.targets.is_some())
+        {
+            return Err(GatewayError::bad_request(
+                "a tunnel's endpoint and credentials belong to its agent; create a new tunnel to change them",
+            ));
+        }
         let mut config = current.config.clone();
         let mut entra = config.azure.as_ref().and_then(|a| a.entra.clone());
         let secret_change = if patch.api_key.is_some() || patch.auth.is_some() {

@@ -77,6 +77,12 @@ impl Gateway {
         grant: bool,
     ) -> Result<Vec<ShareView>, GatewayError> {
         let p = self.managed_provider(who, name)?;
+        if p.tunnel {
+            return Err(GatewayError::bad_request(format!(
+                "'{name}' is a session tunnel: it is private to the user who created it and cannot be shared"
+            ))
+            .with_code("tunnel_not_shareable"));
+        }
         let spec: ShareView = parse_json(body)?;
         let group_id = match (&spec.group, spec.org) {
             (Some(g), None | Some(false)) => Some(

@@ -69,6 +69,13 @@ impl Directory {
         self.user_ids.get(name).and_then(|id| self.users.get(id))
     }
 
+    /// Whether the user exists and is not deactivated.
+    pub fn user_is_active(&self, id: &str) -> bool {
+        self.users
+            .get(id)
+            .is_some_and(|u| u.deactivated_at.is_none())
+    }
+
     pub fn user_name(&self, id: &str) -> &str {
         self.users.get(id).map_or("", |u| u.name.as_str())
     }

@@ -60,6 +60,7 @@ impl Gateway {
         restricted: bool,
         discovery: Option<Arc<Discovery>>,
     ) -> RuntimeProvider {
+        let row_is_tunnel = row.kind == crate::tunnel_hub::TUNNEL_KIND;
         let (kind, vendor) =
             resolve_kind(&row.kind).unwrap_or((ProviderKind::OpenaiCompatible, None));
         let config: ProviderConfig = serde_json::from_str(&row.config_json).unwrap_or_default();
@@ -147,6 +148,7 @@ impl Gateway {
             client,
             credential_error,
             policy_blocked,
+            tunnel: row_is_tunnel,
         }
     }
 }

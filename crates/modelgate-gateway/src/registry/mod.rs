@@ -72,6 +72,9 @@ pub struct ProviderConfig {
     /// own endpoint and key).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub targets: Vec<TargetConfig>,
+    /// Tunnel providers: the SHA-256 (hex) of the agent's token.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tunnel_token_sha256: Option<String>,
 }
 
 /// The non-secret settings of an AWS Bedrock provider; the secret access key and the
@@ -161,6 +164,9 @@ pub struct RuntimeProvider {
     pub credential_error: bool,
     /// A restricted provider whose endpoint is a literal private address: refused.
     pub policy_blocked: bool,
+    /// A session tunnel (kind `openai-tunnel`): requests go through its agent's link;
+    /// private to its creator.
+    pub tunnel: bool,
     pub discovery: ArcSwap<Discovery>,
 }
 
@@ -217,6 +223,9 @@ impl RuntimeProvider {
 
     /// Whether `who` may use this provider: its owner, admins, and those it is shared with.
     pub fn usable_by(&self, who: &Principal) -> bool {
+        if self.tunnel {
+            return self.row.owner_id == who.user_id;
+        }
         who.is_admin()
             || self.row.owner_id == who.user_id
             || self.shares.org
@@ -433,7 +442,9 @@ impl Gateway {
             .providers
             .values()
             .filter(|p| {
-                p.config.models.is_none() && (force || p.needs_discovery(self.settings.models_ttl))
+                p.config.models.is_none()
+                    && (force || p.needs_discovery(self.settings.models_ttl))
+                    && (!p.tunnel || self.tunnels.link(&p.row.id).is_some())
             })
             .cloned()
             .collect();
@@ -452,7 +463,9 @@ impl Gateway {
 
     /// Discovers one provider's models and records the result (or the error).
     async fn discover(&self, p: &RuntimeProvider) {
-        let result = if p.policy_blocked {
+        let result = if p.tunnel {
+            self.discover_through_tunnel(p).await
+        } else if p.policy_blocked {
             Err(modelgate_providers::UpstreamError::new(
                 ErrorKind::Forbidden,
                 "the endpoint is a private address, which the org's upstream policy refuses",

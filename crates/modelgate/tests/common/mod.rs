@@ -30,13 +30,31 @@ pub async fn start_in(dir: tempfile::TempDir, tweak: impl FnOnce(&mut ServeOptio
     opts.bootstrap_admin_key = Some(ADMIN_KEY.into());
     tweak(&mut opts);
     let running = start(opts).await.unwrap();
-    let base = format!("http://{}", running.addr);
+    let (base, http) = if running.tls {
+        // The test certificate names localhost; trust its throwaway CA.
+        let ca = reqwest::Certificate::from_pem_bundle(&std::fs::read(fixture("ca.pem")).unwrap())
+            .unwrap();
+        let http = reqwest::Client::builder()
+            .tls_certs_merge(ca)
+            .build()
+            .unwrap();
+        (format!("https://localhost:{}", running.addr.port()), http)
+    } else {
+        (format!("http://{}", running.addr), reqwest::Client::new())
+    };
     Gw {
         running: Some(running),
         base,
-        http: reqwest::Client::new(),
+        http,
         dir,
     }
+}
+
+/// A file of `tests/fixtures`.
+pub fn fixture(name: &str) -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
 }
 
 impl Gw {
@@ -157,6 +175,14 @@ impl Gw {
         let r = self.get("/api/usage", key).await;
         assert_eq!(r.status(), 200);
         r.json().await.unwrap()
+    }
+
+    /// The organization's latest usage records, newest first (as the admin sees them).
+    pub async fn org_records(&self) -> Vec<Value> {
+        let r = self.get("/api/usage?scope=org&limit=100", ADMIN_KEY).await;
+        assert_eq!(r.status(), 200);
+        let v: Value = r.json().await.unwrap();
+        v["data"].as_array().unwrap().clone()
     }
 
     pub async fn new_key(&self, body: Value) -> String {
