@@ -352,3 +352,82 @@ async fn the_gateway_serves_tls_itself_and_the_agent_checks_its_certificate() {
     let events = sse_data(gw.post(CHAT, ADMIN_KEY, chat("secure/m", true)).await).await;
     assert_eq!(events.last().unwrap(), "[DONE]");
 }
+
+#[tokio::test]
+async fn a_tunnel_is_metered_and_budgeted_like_any_provider() {
+    let model_server = MockUpstream::start(&["m"]).await;
+    let gw = start_gateway().await;
+    let r = gw
+        .post(
+            "/api/users",
+            ADMIN_KEY,
+            json!({"name": "budgeted", "role": "member"}),
+        )
+        .await;
+    assert_eq!(r.status(), 201);
+    let r = gw
+        .post(
+            "/api/allocations",
+            ADMIN_KEY,
+            json!({"name": "tiny", "user": "budgeted", "limit_usd": 0.5, "period": "none"}),
+        )
+        .await;
+    assert_eq!(r.status(), 201);
+    let key = gw.member_key("budgeted", Some("tiny")).await;
+    let token = create_tunnel(&gw, &key, "priced").await;
+    let _agent = Agent::start(&gw, &token, &model_server);
+    wait_for(&gw, &key, "priced", "running").await;
+    // The owner prices the model behind the tunnel: $0.05 per output token.
+    let r = gw
+        .patch(
+            "/api/providers/priced",
+            &key,
+            json!({"prices": {"m": {"input": 0.0, "output": 50000.0}}}),
+        )
+        .await;
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+    // 20 output tokens could cost $1: more than the allocation holds, refused up front.
+    let e = expect_error(gw.post(CHAT, &key, chat("priced/m", false)).await, 402).await;
+    assert_eq!(e["code"], "budget_exceeded");
+    assert_eq!(model_server.hits("/v1/chat/completions"), 0);
+    // 5 could cost $0.25: served through the tunnel and charged.
+    let mut small = chat("priced/m", false);
+    small["max_tokens"] = json!(5);
+    let r = gw.post(CHAT, &key, small).await;
+    assert_eq!(r.status(), 200);
+    let records = gw.org_records().await;
+    assert_eq!(records[0]["provider"], "priced");
+    assert!(
+        records[0]["cost_micros"].as_i64().unwrap() > 0,
+        "{records:?}"
+    );
+}
+
+#[tokio::test]
+async fn the_agent_command_says_why_it_stops() {
+    let gw = start_gateway().await;
+    let run = |token: &str| {
+        tokio::process::Command::new(env!("CARGO_BIN_EXE_modelgate"))
+            .args([
+                "tunnel",
+                "--gateway",
+                &gw.base,
+                "--target",
+                "http://127.0.0.1:9",
+            ])
+            .env("MODELGATE_TUNNEL_TOKEN", token)
+            .kill_on_drop(true)
+            .output()
+    };
+    let out = tokio::time::timeout(Duration::from_secs(20), run("mgt_not-a-real-token"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("refused the token"), "{stderr}");
+    assert!(
+        !stderr.contains("mgt_not-a-real-token"),
+        "the token was printed"
+    );
+}
