@@ -92,7 +92,8 @@ impl Principal {
             .is_ok()
     }
 
-    /// The principal of a signed-in browser session (no key: no allocation, no limits).
+    /// The principal of a signed-in browser session: no key, so no allocation of its own
+    /// and no key limits; the user's own limits apply.
     pub fn for_session(user: &modelgate_store::User, groups: Vec<String>, csrf: String) -> Self {
         Principal {
             key_id: String::new(),
@@ -103,7 +104,11 @@ impl Principal {
             expires_at_ms: None,
             groups: sorted(groups),
             allocation_id: None,
-            limits: Limits::default(),
+            limits: Limits {
+                user_rpm: limit(user.rpm),
+                user_tpm: limit(user.tpm),
+                ..Limits::default()
+            },
             csrf_token: Some(csrf),
             key_hash: keys::hash(""),
         }

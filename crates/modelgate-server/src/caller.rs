@@ -35,15 +35,38 @@ fn has_key(headers: &HeaderMap) -> bool {
     headers.contains_key(axum::http::header::AUTHORIZATION) || headers.contains_key("x-api-key")
 }
 
-async fn caller(
+/// The header a browser session names the allocation to charge in (`/v1/*`).
+pub const ALLOCATION_HEADER: &str = "x-modelgate-allocation";
+
+/// Which API a caller is calling: the admin API, or the model API (`/v1/*`), where a
+/// session also chooses the allocation to charge.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Surface {
+    Admin,
+    Models,
+}
+
+pub(crate) async fn caller(
     st: &AppState,
     headers: &HeaderMap,
     unsafe_method: bool,
+    surface: Surface,
 ) -> ApiResult<Arc<Principal>> {
     if !has_key(headers)
         && let Some(cookie) = session_cookie(headers)
     {
-        let principal = st.gateway.session_principal(cookie).await?;
+        let principal = match surface {
+            Surface::Admin => st.gateway.session_principal(cookie).await?,
+            Surface::Models => {
+                let allocation = headers
+                    .get(ALLOCATION_HEADER)
+                    .and_then(|v| v.to_str().ok())
+                    .filter(|v| !v.is_empty());
+                st.gateway
+                    .session_model_principal(cookie, allocation)
+                    .await?
+            }
+        };
         if unsafe_method {
             let expected = principal.csrf_token.as_deref().unwrap_or_default();
             let given = headers
@@ -67,10 +90,10 @@ async fn caller(
 
 /// The caller of a read (GET).
 pub async fn reader(st: &AppState, headers: &HeaderMap) -> ApiResult<Arc<Principal>> {
-    caller(st, headers, false).await
+    caller(st, headers, false, Surface::Admin).await
 }
 
 /// The caller of a change (POST, PUT, PATCH, DELETE): sessions must pass the CSRF check.
 pub async fn writer(st: &AppState, headers: &HeaderMap) -> ApiResult<Arc<Principal>> {
-    caller(st, headers, true).await
+    caller(st, headers, true, Surface::Admin).await
 }

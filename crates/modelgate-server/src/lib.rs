@@ -7,6 +7,7 @@
 pub mod admin;
 pub mod anthropic;
 pub mod caller;
+pub mod chat_api;
 pub mod error;
 pub mod openai;
 pub mod ops;
@@ -53,7 +54,22 @@ pub fn router(state: AppState) -> Router {
             "/providers/{name}",
             get(admin::get_provider)
                 .patch(admin::update_provider)
-                .delete(admin::delete_provider),
+                .delete(admin::delete_provider)
+                .post(chat_api::provider_action),
+        )
+        .route(
+            "/conversations",
+            post(chat_api::create_conversation).get(chat_api::list_conversations),
+        )
+        .route(
+            "/conversations/{id}",
+            get(chat_api::get_conversation)
+                .patch(chat_api::rename_conversation)
+                .delete(chat_api::delete_conversation),
+        )
+        .route(
+            "/conversations/{id}/messages",
+            post(chat_api::append_message),
         )
         .route("/providers/{name}/refresh", post(admin::refresh_provider))
         .route("/keys", post(admin::create_key).get(admin::list_keys))

@@ -2,8 +2,9 @@
 //! gateway, and turn its answer into a response (a full body or an event stream).
 
 use crate::AppState;
+use crate::caller::{Surface, caller};
 use crate::error::{ApiError, ApiResult};
-use crate::request::{RequestId, presented_key, read_body};
+use crate::request::{RequestId, read_body};
 use axum::Extension;
 use axum::body::Body;
 use axum::extract::{Path, State};
@@ -15,9 +16,15 @@ use modelgate_gateway::proxy::{ClientHints, FrontApi, Operation};
 use modelgate_gateway::proxy::{ProxyBody, ProxyResponse};
 use std::sync::Arc;
 
+/// The caller of a model request: an AI key, or a browser session (the chat page) that
+/// passes the CSRF check and names or implies the allocation to charge.
 pub(crate) async fn authenticate(st: &AppState, headers: &HeaderMap) -> ApiResult<Arc<Principal>> {
-    let key = presented_key(headers)?;
-    Ok(st.gateway.authenticate(key).await?)
+    caller(st, headers, true, Surface::Models).await
+}
+
+/// The caller of a model read (`GET /v1/models`): no CSRF token needed.
+async fn authenticate_read(st: &AppState, headers: &HeaderMap) -> ApiResult<Arc<Principal>> {
+    caller(st, headers, false, Surface::Models).await
 }
 
 async fn forward(
@@ -95,7 +102,7 @@ pub async fn list_models(
     State(st): State<AppState>,
     headers: HeaderMap,
 ) -> ApiResult<impl IntoResponse> {
-    let principal = authenticate(&st, &headers).await?;
+    let principal = authenticate_read(&st, &headers).await?;
     Ok(axum::Json(st.gateway.list_models(&principal)))
 }
 
@@ -104,7 +111,7 @@ pub async fn get_model(
     headers: HeaderMap,
     Path(model): Path<String>,
 ) -> ApiResult<impl IntoResponse> {
-    let principal = authenticate(&st, &headers).await?;
+    let principal = authenticate_read(&st, &headers).await?;
     st.gateway
         .list_models(&principal)
         .data

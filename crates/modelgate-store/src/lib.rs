@@ -6,13 +6,16 @@
 //! The store never sees plaintext secrets: provider credentials arrive sealed by the
 //! gateway, AI keys arrive as hashes.
 
+mod chat;
 mod org;
 mod postgres;
 mod records;
+mod sql_chat;
 mod sql_impl;
 mod sql_org;
 mod sqlite;
 
+pub use chat::{ChatStore, Conversation, ConversationMessage};
 pub use org::OrgStore;
 pub use postgres::PgStore;
 pub use records::{
@@ -45,7 +48,7 @@ pub type StoreResult<T> = Result<T, StoreError>;
 
 /// Everything modelgate keeps durably. Implementations are cheap to clone behind `Arc`.
 #[async_trait]
-pub trait Store: OrgStore + Send + Sync + 'static {
+pub trait Store: OrgStore + ChatStore + Send + Sync + 'static {
     /// `sqlite` or `postgres`.
     fn backend(&self) -> &'static str;
     /// A trivial query, for readiness checks.

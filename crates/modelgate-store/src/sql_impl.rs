@@ -369,6 +369,7 @@ macro_rules! impl_store {
         }
 
         $crate::sql_org::impl_org_store!($store);
+        $crate::sql_chat::impl_chat_store!($store);
     };
 }
 

@@ -5,8 +5,9 @@
 
 use modelgate_core::usage::{Outcome, TokenUsage, UsageRecord};
 use modelgate_store::{
-    AllocationRow, ApiKeyRow, Grant, Group, PgStore, ProviderRow, SessionRow, ShareRow,
-    SqliteStore, Store, StoreError, UsageDimension, UsageFilter, UsageScope, User,
+    AllocationRow, ApiKeyRow, Conversation, ConversationMessage, Grant, Group, PgStore,
+    ProviderRow, SessionRow, ShareRow, SqliteStore, Store, StoreError, UsageDimension, UsageFilter,
+    UsageScope, User,
 };
 use std::sync::Arc;
 
@@ -505,6 +506,63 @@ async fn usage_reports(h: Harness) {
     assert_eq!(s.usage_report(&empty, None).await.unwrap()[0].requests, 0);
 }
 
+async fn conversations(h: Harness) {
+    let s = &h.store;
+    let (ada, bob) = (user("ada"), user("bob"));
+    s.insert_user(&ada).await.unwrap();
+    s.insert_user(&bob).await.unwrap();
+    let conv = |id: &str, owner: &User, at: i64| Conversation {
+        id: id.into(),
+        user_id: owner.id.clone(),
+        title: format!("title {id}"),
+        provider: "p".into(),
+        model: "m".into(),
+        created_at: at,
+        updated_at: at,
+    };
+    s.insert_conversation(&conv("c1", &ada, 10)).await.unwrap();
+    s.insert_conversation(&conv("c2", &ada, 20)).await.unwrap();
+    s.insert_conversation(&conv("c3", &bob, 30)).await.unwrap();
+    let ids = |v: Vec<Conversation>| v.into_iter().map(|c| c.id).collect::<Vec<_>>();
+    assert_eq!(
+        ids(s.list_conversations(&ada.id, 10).await.unwrap()),
+        ["c2", "c1"]
+    );
+    assert_eq!(ids(s.list_conversations(&ada.id, 1).await.unwrap()), ["c2"]);
+    let msg = |id: &str, role: &str, at: i64| ConversationMessage {
+        id: id.into(),
+        conversation_id: "c1".into(),
+        seq: 0,
+        role: role.into(),
+        content: format!("text of {id}"),
+        error: (role == "assistant").then(|| "stopped".to_owned()),
+        created_at: at,
+    };
+    assert_eq!(s.append_message(&msg("m1", "user", 40)).await.unwrap(), 1);
+    assert_eq!(
+        s.append_message(&msg("m2", "assistant", 41)).await.unwrap(),
+        2
+    );
+    let got = s.messages("c1").await.unwrap();
+    assert_eq!(got.len(), 2);
+    assert_eq!((got[0].seq, got[1].seq), (1, 2));
+    assert_eq!(got[1].error.as_deref(), Some("stopped"));
+    assert_eq!(got[0].error, None);
+    // A message moves its conversation to the top.
+    assert_eq!(
+        ids(s.list_conversations(&ada.id, 10).await.unwrap()),
+        ["c1", "c2"]
+    );
+    assert!(s.rename_conversation("c2", "renamed", 50).await.unwrap());
+    let c2 = s.conversation("c2").await.unwrap().unwrap();
+    assert_eq!((c2.title.as_str(), c2.updated_at), ("renamed", 50));
+    assert!(!s.rename_conversation("nope", "x", 1).await.unwrap());
+    assert!(s.delete_conversation("c1").await.unwrap());
+    assert!(s.messages("c1").await.unwrap().is_empty());
+    assert!(s.conversation("c1").await.unwrap().is_none());
+    assert!(!s.delete_conversation("c1").await.unwrap());
+}
+
 macro_rules! conformance {
     ($($name:ident),* $(,)?) => {
         mod on_sqlite {
@@ -522,5 +580,6 @@ conformance!(
     providers_crud,
     usage_is_idempotent_and_filtered,
     organization,
-    usage_reports
+    usage_reports,
+    conversations
 );

@@ -200,38 +200,8 @@ impl Gateway {
         }
         let org = self.org();
         let groups = org.groups_of(&user.id);
-        let allocation_id = match &spec.allocation {
-            None if must_draw => {
-                match org.drawable_by(&user.id, &groups).as_slice() {
-                    [only] => Some(only.id.clone()),
-                    // No budget to step around: the key is metered, not budgeted.
-                    [] => None,
-                    several => {
-                        let names: Vec<&str> = several.iter().map(|a| a.name.as_str()).collect();
-                        return Err(GatewayError::bad_request(format!(
-                            "Choose the allocation this key draws from: {}",
-                            names.join(", ")
-                        ))
-                        .with_code("allocation_required")
-                        .with_param("allocation"));
-                    }
-                }
-            }
-            None => None,
-            Some(a) => {
-                let found = org
-                    .allocation_by_name(a)
-                    .filter(|alloc| org.may_draw(alloc, &user.id, &groups))
-                    .ok_or_else(|| {
-                        GatewayError::not_found(format!(
-                            "no allocation named '{a}' that user '{}' may draw from",
-                            user.name
-                        ))
-                        .with_param("allocation")
-                    })?;
-                Some(found.id.clone())
-            }
-        };
+        let allocation_id =
+            org.choose_allocation(user, &groups, spec.allocation.as_deref(), must_draw)?;
         let minted = keys::generate();
         let row = ApiKeyRow {
             id: new_id("key"),

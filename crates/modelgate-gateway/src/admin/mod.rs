@@ -3,6 +3,7 @@
 //! and enforces who may do what; the server only parses and serialises.
 
 pub mod allocations;
+pub mod conversations;
 pub mod declared;
 pub mod groups;
 pub mod keys;

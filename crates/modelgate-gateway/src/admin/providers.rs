@@ -863,3 +863,82 @@ impl Gateway {
 pub(crate) fn no_provider(name: &str) -> GatewayError {
     GatewayError::not_found(format!("no provider named '{name}'"))
 }
+
+/// The answer of `POST /api/providers/test`.
+#[derive(Debug, Serialize)]
+pub struct ConnectionTest {
+    pub ok: bool,
+    pub models: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+impl Gateway {
+    /// `POST /api/providers/test`: the body of a provider to create (name optional);
+    /// lists the models its endpoint offers with these credentials. Nothing is saved. The
+    /// same permission and upstream policy apply as for creating it.
+    pub async fn test_provider(
+        &self,
+        who: &Principal,
+        body: &[u8],
+    ) -> Result<ConnectionTest, GatewayError> {
+        if !self.org().may_create_providers(who) {
+            return Err(GatewayError::forbidden(
+                "Testing a provider needs an administrator or the aiprovider:create permission.",
+            ));
+        }
+        let mut value: serde_json::Value = parse_json(body)?;
+        if let Some(obj) = value.as_object_mut() {
+            obj.entry("name")
+                .or_insert_with(|| "connection-test".into());
+            obj.remove("shared_with");
+        }
+        let spec: ProviderSpec = serde_json::from_value(value)
+            .map_err(|e| GatewayError::bad_request(format!("invalid request body: {e}")))?;
+        let v = validate(&spec)?;
+        for endpoint in v.endpoints() {
+            self.check_upstream_policy(who, endpoint).await?;
+        }
+        let row = self.provider_row(
+            new_id("prv"),
+            spec.name,
+            who.user_id.clone(),
+            &v,
+            now_millis(),
+        )?;
+        let restricted = self.org().settings.restrict_private_upstreams && !who.is_admin();
+        let p = self.runtime_provider(
+            row,
+            who.user_name.clone(),
+            Default::default(),
+            restricted,
+            None,
+        );
+        if p.policy_blocked {
+            return Err(GatewayError::forbidden(
+                "the endpoint is a private address, which this organization does not allow for providers created by members",
+            )
+            .with_code("upstream_not_allowed"));
+        }
+        let listed = p
+            .primary()
+            .discover_models(
+                p.name(),
+                self.client_for(&p),
+                self.settings.discovery_timeout,
+            )
+            .await;
+        Ok(match listed {
+            Ok(models) => ConnectionTest {
+                ok: true,
+                models,
+                error: None,
+            },
+            Err(e) => ConnectionTest {
+                ok: false,
+                models: Vec::new(),
+                error: Some(e.message),
+            },
+        })
+    }
+}

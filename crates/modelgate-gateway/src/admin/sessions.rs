@@ -115,6 +115,26 @@ impl Gateway {
         ))
     }
 
+    /// The principal of a browser session calling the model API (`/v1/*`, the chat
+    /// page): the allocation named (`x-modelgate-allocation`), else chosen as for a key
+    /// the user creates, so a session can never step around the user's budget.
+    pub async fn session_model_principal(
+        &self,
+        cookie: &str,
+        allocation: Option<&str>,
+    ) -> Result<Principal, GatewayError> {
+        let mut principal = self.session_principal(cookie).await?;
+        let org = self.org();
+        let user = org
+            .users
+            .get(&principal.user_id)
+            .ok_or_else(|| GatewayError::not_found("your user no longer exists"))?;
+        let must_draw = !principal.is_admin() && org.settings.require_allocation;
+        principal.allocation_id =
+            org.choose_allocation(user, &principal.groups, allocation, must_draw)?;
+        Ok(principal)
+    }
+
     pub async fn sign_out(&self, cookie: &str) -> Result<(), GatewayError> {
         self.store
             .delete_session(keys::hash(cookie).as_str())

@@ -131,6 +131,47 @@ impl Directory {
         v
     }
 
+    /// The allocation a key (or a signed-in browser) of `user` draws from: the one named,
+    /// if they may draw from it; else, with `must_draw`, their only one, none when they
+    /// have none (nothing to step around), and a 400 asking to choose when several.
+    pub fn choose_allocation(
+        &self,
+        user: &User,
+        groups: &[String],
+        named: Option<&str>,
+        must_draw: bool,
+    ) -> Result<Option<String>, GatewayError> {
+        match named {
+            Some(a) => {
+                let found = self
+                    .allocation_by_name(a)
+                    .filter(|alloc| self.may_draw(alloc, &user.id, groups))
+                    .ok_or_else(|| {
+                        GatewayError::not_found(format!(
+                            "no allocation named '{a}' that user '{}' may draw from",
+                            user.name
+                        ))
+                        .with_param("allocation")
+                    })?;
+                Ok(Some(found.id.clone()))
+            }
+            None if must_draw => match self.drawable_by(&user.id, groups).as_slice() {
+                [only] => Ok(Some(only.id.clone())),
+                [] => Ok(None),
+                several => {
+                    let names: Vec<&str> = several.iter().map(|a| a.name.as_str()).collect();
+                    Err(GatewayError::bad_request(format!(
+                        "Choose the allocation to draw from: {}",
+                        names.join(", ")
+                    ))
+                    .with_code("allocation_required")
+                    .with_param("allocation"))
+                }
+            },
+            None => Ok(None),
+        }
+    }
+
     /// Whether the caller may create providers: admins, and holders of
     /// `aiprovider:create` (directly or through a group).
     pub fn may_create_providers(&self, who: &Principal) -> bool {

@@ -52,7 +52,7 @@ impl Gateway {
         base64::engine::general_purpose::STANDARD.encode(sealed)
     }
 
-    pub(super) fn runtime_provider(
+    pub(crate) fn runtime_provider(
         &self,
         row: ProviderRow,
         owner_name: String,

@@ -1,0 +1,23 @@
+-- Chat conversations of the web UI, kept per user (SQLite twin of
+-- postgres/0004). Deleting a user is not possible (they are deactivated), so no cascade.
+CREATE TABLE conversations (
+    id TEXT PRIMARY KEY,
+    user_id TEXT NOT NULL REFERENCES users(id),
+    title TEXT NOT NULL,
+    provider TEXT NOT NULL,
+    model TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
+);
+CREATE INDEX conversations_by_user ON conversations (user_id, updated_at);
+
+CREATE TABLE conversation_messages (
+    id TEXT PRIMARY KEY,
+    conversation_id TEXT NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
+    seq INTEGER NOT NULL,
+    role TEXT NOT NULL,
+    content TEXT NOT NULL,
+    error TEXT,
+    created_at INTEGER NOT NULL,
+    UNIQUE (conversation_id, seq)
+);
