@@ -10,10 +10,13 @@
 //!
 //! Spend per period is the sum of the allocation's usage records, loaded once per process
 //! and kept in memory after that; reservations live only in memory, so a restart starts
-//! with none and the durable records as the spend. Several replicas sharing one database
-//! need the shared counters of the scale-out mode.
+//! with none and the durable records as the spend. With `--redis` the same accounting
+//! lives in Redis instead ([`crate::shared::budget`]), so several replicas together hold
+//! the same bound.
 
 use crate::org::period::Period;
+use crate::shared::Shared;
+use crate::shared::budget::{Hold, Reserved};
 use modelgate_catalog::Price;
 use modelgate_store::{AllocationRow, Store};
 use std::collections::HashMap;
@@ -91,11 +94,25 @@ impl Account {
 pub struct Ledger {
     store: Arc<dyn Store>,
     accounts: Mutex<HashMap<String, Arc<Account>>>,
+    /// With `--redis`, reservations and spend live there.
+    shared: Option<Arc<Shared>>,
+    /// How long a shared reservation holds without being settled.
+    hold_ms: i64,
+}
+
+/// Where a reservation is held.
+enum Held {
+    Local(Arc<Account>),
+    Shared {
+        shared: Arc<Shared>,
+        allocation_id: String,
+        id: String,
+    },
 }
 
 /// A held reservation. Settle it with the actual cost; dropping it releases it.
 pub struct Reservation {
-    account: Arc<Account>,
+    held: Held,
     period_start: i64,
     amount: i64,
 }
@@ -107,11 +124,35 @@ impl Reservation {
     }
 
     fn apply(&mut self, actual: i64) {
-        let mut s = self.account.lock();
-        s.reserved -= std::mem::take(&mut self.amount);
-        // A request that started in an earlier period counts there (its record's time).
-        if s.period_start == self.period_start {
-            s.spent = s.spent.saturating_add(actual);
+        let amount = std::mem::take(&mut self.amount);
+        match &self.held {
+            Held::Local(account) => {
+                let mut s = account.lock();
+                s.reserved -= amount;
+                // A request that started in an earlier period counts there (its record's
+                // time).
+                if s.period_start == self.period_start {
+                    s.spent = s.spent.saturating_add(actual);
+                }
+            }
+            Held::Shared {
+                shared,
+                allocation_id,
+                id,
+            } => {
+                let (shared, allocation_id, id) =
+                    (shared.clone(), allocation_id.clone(), id.clone());
+                let period_start = self.period_start;
+                // Settling may run from `Drop`: it goes on a task (an unsettled hold
+                // expires by itself if even that fails).
+                if let Ok(rt) = tokio::runtime::Handle::try_current() {
+                    rt.spawn(async move {
+                        let _ = shared
+                            .settle(&allocation_id, period_start, &id, actual)
+                            .await;
+                    });
+                }
+            }
         }
     }
 }
@@ -133,10 +174,16 @@ pub struct Standing {
 }
 
 impl Ledger {
-    pub fn new(store: Arc<dyn Store>) -> Self {
+    pub fn new(
+        store: Arc<dyn Store>,
+        shared: Option<Arc<Shared>>,
+        hold: std::time::Duration,
+    ) -> Self {
         Self {
             store,
             accounts: Mutex::new(HashMap::new()),
+            shared,
+            hold_ms: i64::try_from(hold.as_millis()).unwrap_or(i64::MAX),
         }
     }
 
@@ -198,6 +245,12 @@ impl Ledger {
         if amount <= 0 {
             return Ok(None);
         }
+        if let Some(shared) = &self.shared {
+            return self
+                .reserve_shared(shared, allocation, amount, now_ms)
+                .await
+                .map(Some);
+        }
         let account = self.loaded(allocation, now_ms).await?;
         let mut s = account.lock();
         let remaining = allocation.limit_micros - s.spent - s.reserved;
@@ -210,10 +263,67 @@ impl Ledger {
         let period_start = s.period_start;
         drop(s);
         Ok(Some(Reservation {
-            account,
+            held: Held::Local(account),
             period_start,
             amount,
         }))
+    }
+
+    async fn reserve_shared(
+        &self,
+        shared: &Arc<Shared>,
+        allocation: &AllocationRow,
+        amount: i64,
+        now_ms: i64,
+    ) -> Result<Reservation, BudgetError> {
+        let period = Period::parse(&allocation.period).unwrap_or(Period::None);
+        let start = period.start(now_ms);
+        let id = modelgate_core::ids::new_id("rsv");
+        let store_err = |e: crate::GatewayError| BudgetError::Store(e.message);
+        for _ in 0..2 {
+            let hold = Hold {
+                allocation_id: &allocation.id,
+                period_start: start,
+                limit: allocation.limit_micros,
+                amount,
+                id: &id,
+                now_ms,
+                until_ms: now_ms.saturating_add(self.hold_ms),
+            };
+            let found = shared.reserve(&hold).await.map_err(store_err)?;
+            match found {
+                Reserved::Held => {
+                    return Ok(Reservation {
+                        held: Held::Shared {
+                            shared: shared.clone(),
+                            allocation_id: allocation.id.clone(),
+                            id,
+                        },
+                        period_start: start,
+                        amount,
+                    });
+                }
+                Reserved::Refused(remaining) => {
+                    return Err(BudgetError::Exceeded {
+                        remaining: remaining.max(0),
+                    });
+                }
+                Reserved::Unknown => {
+                    let spent = self
+                        .store
+                        .allocation_spent(&allocation.id, start)
+                        .await
+                        .map_err(|e| BudgetError::Store(e.to_string()))?;
+                    shared
+                        .init_allocation(&allocation.id, start, spent)
+                        .await
+                        .map_err(store_err)?;
+                }
+            }
+        }
+        Err(BudgetError::Store(
+            "the shared budget counters could not be started".into(),
+        ))
     }
 
     /// The allocation's current standing (loading its spend if needed).
@@ -222,6 +332,29 @@ impl Ledger {
         allocation: &AllocationRow,
         now_ms: i64,
     ) -> Result<Standing, BudgetError> {
+        if let Some(shared) = &self.shared {
+            let period = Period::parse(&allocation.period).unwrap_or(Period::None);
+            let start = period.start(now_ms);
+            let found = shared
+                .standing(&allocation.id, start)
+                .await
+                .map_err(|e| BudgetError::Store(e.message))?;
+            let (spent, reserved) = match found {
+                Some(pair) => pair,
+                None => (
+                    self.store
+                        .allocation_spent(&allocation.id, start)
+                        .await
+                        .map_err(|e| BudgetError::Store(e.to_string()))?,
+                    0,
+                ),
+            };
+            return Ok(Standing {
+                period_start: start,
+                spent,
+                reserved,
+            });
+        }
         let account = self.loaded(allocation, now_ms).await?;
         let s = account.lock();
         Ok(Standing {
@@ -248,7 +381,10 @@ mod tests {
         let store = modelgate_store::SqliteStore::open(&dir.path().join("t.db"))
             .await
             .unwrap();
-        (Ledger::new(Arc::new(store)), dir)
+        (
+            Ledger::new(Arc::new(store), None, std::time::Duration::from_secs(60)),
+            dir,
+        )
     }
 
     fn allocation(limit: i64, period: &str) -> AllocationRow {

@@ -25,6 +25,7 @@ pub mod registry;
 pub mod resolve;
 pub mod routing;
 pub mod settings;
+pub mod shared;
 pub mod stream;
 pub mod stream_meter;
 pub mod telemetry;
@@ -59,9 +60,18 @@ pub struct Gateway {
     pub settings: Settings,
     /// Session tunnels with an agent connected to this process.
     pub tunnels: tunnel_hub::TunnelHub,
+    /// State shared with other replicas (`--redis`).
+    pub shared: Option<Arc<shared::Shared>>,
 }
 
 impl Gateway {
+    /// Tells the other replicas about a change (nothing without `--redis`).
+    pub(crate) async fn notify(&self, notice: shared::events::Notice) {
+        if let Some(shared) = &self.shared {
+            shared.publish(&notice).await;
+        }
+    }
+
     /// Opens the usage journal and stores what a crashed run left in it (idempotently:
     /// records already stored are skipped), before anything is served.
     async fn recover_journal(
@@ -105,9 +115,17 @@ impl Gateway {
             Some(dir) => Some(Arc::new(Self::recover_journal(&*store, dir).await?)),
             None => None,
         };
+        let shared = match &settings.redis_url {
+            Some(url) => Some(Arc::new(
+                shared::Shared::connect(url, &settings.redis_prefix).await?,
+            )),
+            None => None,
+        };
         let (usage, writer) = meter::spawn_writer(store.clone(), journal);
         let auth = auth::Authenticator::new(store.clone(), settings.key_cache_ttl);
-        let ledger = budget::Ledger::new(store.clone());
+        // A reservation a dead replica left behind is released after this.
+        let hold = settings.request_timeout.saturating_mul(2);
+        let ledger = budget::Ledger::new(store.clone(), shared.clone(), hold);
         let gateway = Arc::new(Self {
             store,
             master_key,
@@ -116,14 +134,18 @@ impl Gateway {
             registry: registry::Registry::default(),
             org: Default::default(),
             ledger,
-            limiter: Default::default(),
+            limiter: Arc::new(limits::RateLimiter::new(shared.clone())),
             auth,
             usage,
             settings,
             tunnels: Default::default(),
+            shared,
         });
-        gateway.reload_org().await?;
-        gateway.reload_providers().await?;
+        gateway.load_org().await?;
+        gateway.load_providers().await?;
+        if let Some(shared) = &gateway.shared {
+            shared.spawn_listener(Arc::downgrade(&gateway));
+        }
         Ok((gateway, writer))
     }
 }

@@ -6,7 +6,6 @@
 
 use crate::GatewayError;
 use crate::auth::Principal;
-use modelgate_core::ErrorKind;
 use std::collections::HashMap;
 use std::sync::Mutex;
 
@@ -35,6 +34,8 @@ impl Window {
 #[derive(Default)]
 pub struct RateLimiter {
     windows: Mutex<HashMap<String, Window>>,
+    /// With `--redis`, the windows live there instead (shared by every replica).
+    shared: Option<std::sync::Arc<crate::shared::Shared>>,
 }
 
 fn key_slot(id: &str) -> String {
@@ -46,12 +47,31 @@ fn user_slot(id: &str) -> String {
 }
 
 impl RateLimiter {
+    pub fn new(shared: Option<std::sync::Arc<crate::shared::Shared>>) -> Self {
+        Self {
+            windows: Mutex::default(),
+            shared,
+        }
+    }
+
     /// Admits one request of `who` at `now_ms`, or refuses it with 429.
-    pub fn admit(&self, who: &Principal, now_ms: i64) -> Result<(), GatewayError> {
-        let l = who.limits;
-        if !l.any() {
+    pub async fn admit(&self, who: &Principal, now_ms: i64) -> Result<(), GatewayError> {
+        if !who.limits.any() {
             return Ok(());
         }
+        match &self.shared {
+            Some(shared) => match shared.admit(who, now_ms).await {
+                None => Ok(()),
+                Some((whose, what, retry_after)) => {
+                    Err(crate::shared::limits::refused(whose, what, retry_after))
+                }
+            },
+            None => self.admit_local(who, now_ms),
+        }
+    }
+
+    fn admit_local(&self, who: &Principal, now_ms: i64) -> Result<(), GatewayError> {
+        let l = who.limits;
         let minute = now_ms.div_euclid(MINUTE_MS);
         let retry_after = ((minute + 1) * MINUTE_MS - now_ms + 999) / 1000;
         let checks = [
@@ -71,13 +91,7 @@ impl RateLimiter {
             } else {
                 continue;
             };
-            let mut err = GatewayError::new(
-                ErrorKind::RateLimited,
-                format!("Rate limit reached: this {whose}'s {what} per minute are used up. Retry in {retry_after} s."),
-            )
-            .with_code("rate_limit_exceeded");
-            err.retry_after_secs = Some(retry_after.max(1) as u64);
-            return Err(err);
+            return Err(crate::shared::limits::refused(whose, what, retry_after));
         }
         for (slot, rpm, tpm, _) in &checks {
             if rpm.is_some() || tpm.is_some() {
@@ -93,6 +107,13 @@ impl RateLimiter {
 
     /// Adds a finished request's tokens to its key's and user's windows.
     pub fn add_tokens(&self, key_id: &str, user_id: &str, tokens: u64, now_ms: i64) {
+        if let Some(shared) = &self.shared {
+            let (shared, key_id, user_id) = (shared.clone(), key_id.to_owned(), user_id.to_owned());
+            if let Ok(rt) = tokio::runtime::Handle::try_current() {
+                rt.spawn(async move { shared.add_tokens(&key_id, &user_id, tokens, now_ms).await });
+            }
+            return;
+        }
         let minute = now_ms.div_euclid(MINUTE_MS);
         let mut windows = self.windows.lock().unwrap_or_else(|e| e.into_inner());
         for slot in [key_slot(key_id), user_slot(user_id)] {
@@ -106,6 +127,7 @@ impl RateLimiter {
 mod tests {
     use super::*;
     use crate::auth::Limits;
+    use modelgate_core::ErrorKind;
 
     fn who(limits: Limits) -> Principal {
         let user = modelgate_store::User {
@@ -132,23 +154,23 @@ mod tests {
             ..Limits::default()
         });
         let t0 = 120_000;
-        assert!(l.admit(&rpm, t0).is_ok());
-        assert!(l.admit(&rpm, t0 + 1).is_ok());
-        let err = l.admit(&rpm, t0 + 15_000).unwrap_err();
+        assert!(l.admit_local(&rpm, t0).is_ok());
+        assert!(l.admit_local(&rpm, t0 + 1).is_ok());
+        let err = l.admit_local(&rpm, t0 + 15_000).unwrap_err();
         assert_eq!(err.kind, ErrorKind::RateLimited);
         assert_eq!(err.retry_after_secs, Some(45));
         // The next minute starts afresh.
-        assert!(l.admit(&rpm, t0 + 60_000).is_ok());
+        assert!(l.admit_local(&rpm, t0 + 60_000).is_ok());
 
         let tpm = who(Limits {
             user_tpm: Some(100),
             ..Limits::default()
         });
         let l = RateLimiter::default();
-        assert!(l.admit(&tpm, t0).is_ok());
+        assert!(l.admit_local(&tpm, t0).is_ok());
         l.add_tokens("k", "u", 100, t0);
         assert!(
-            l.admit(&tpm, t0 + 1)
+            l.admit_local(&tpm, t0 + 1)
                 .unwrap_err()
                 .message
                 .contains("user's tokens")
@@ -156,7 +178,7 @@ mod tests {
         // No limits: nothing is counted.
         assert!(
             RateLimiter::default()
-                .admit(&who(Limits::default()), t0)
+                .admit_local(&who(Limits::default()), t0)
                 .is_ok()
         );
     }

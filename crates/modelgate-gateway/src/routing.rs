@@ -133,7 +133,7 @@ impl Gateway {
         let (request, fallbacks) = body::take_fallbacks(request)?;
         let peeked = body::peek(&request)?;
         let references = self.candidates(&peeked.model, &fallbacks);
-        self.admit(principal, now_millis())?;
+        self.admit(principal, now_millis()).await?;
         let deadline = started + self.settings.request_timeout;
         let mut attempts = 0u32;
         let mut first_refusal: Option<GatewayError> = None;

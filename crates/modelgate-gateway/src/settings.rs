@@ -23,6 +23,10 @@ pub struct Settings {
     /// Where the usage journal lives (the data dir); `None` runs without one (records
     /// queued but not yet stored are then lost in a crash).
     pub journal_dir: Option<std::path::PathBuf>,
+    /// Redis shared by several replicas (`--redis`): budgets, rate limits, change notices.
+    pub redis_url: Option<String>,
+    /// Prefix of every Redis key and channel of this deployment.
+    pub redis_prefix: String,
 }
 
 impl Default for Settings {
@@ -37,6 +41,8 @@ impl Default for Settings {
             key_cache_ttl: Duration::from_secs(60),
             client: ClientSettings::default(),
             journal_dir: None,
+            redis_url: None,
+            redis_prefix: "modelgate".into(),
         }
     }
 }

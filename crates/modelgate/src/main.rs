@@ -49,7 +49,7 @@ struct ServeArgs {
     /// Database URL: postgres://... for PostgreSQL [default: SQLite in the data dir]
     #[arg(long, env = "MODELGATE_DATABASE")]
     database: Option<String>,
-    /// Redis URL, for several replicas (not supported by this version)
+    /// Redis URL, for several replicas sharing one PostgreSQL (budgets, rate limits, change notices)
     #[arg(long, env = "MODELGATE_REDIS")]
     redis: Option<String>,
     /// Largest request body in bytes [default: 33554432]
@@ -88,11 +88,6 @@ fn options(args: ServeArgs) -> anyhow::Result<ServeOptions> {
         None => None,
     };
     let f = file.as_deref();
-    if args.redis.is_some() || f.is_some_and(|f| f.redis.is_some()) {
-        anyhow::bail!(
-            "--redis is not supported by this version of modelgate; run one replica on SQLite or PostgreSQL"
-        );
-    }
     let data_dir = args
         .data_dir
         .or_else(|| f.and_then(|f| f.data_dir.clone()))
@@ -102,6 +97,12 @@ fn options(args: ServeArgs) -> anyhow::Result<ServeOptions> {
         o.listen = listen;
     }
     o.database = args.database.or_else(|| f.and_then(|f| f.database.clone()));
+    o.settings.redis_url = args.redis.or_else(|| f.and_then(|f| f.redis.clone()));
+    if o.settings.redis_url.is_some() && o.database.is_none() {
+        anyhow::bail!(
+            "--redis is for several replicas, which must share one database: give --database postgres://..."
+        );
+    }
     o.master_key = std::env::var("MODELGATE_MASTER_KEY")
         .ok()
         .filter(|v| !v.is_empty());

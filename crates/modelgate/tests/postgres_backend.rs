@@ -9,21 +9,6 @@ use common::*;
 use modelgate_testkit::MockUpstream;
 use serde_json::json;
 
-async fn private_schema_url() -> String {
-    let base = std::env::var("MODELGATE_TEST_POSTGRES_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
-    let schema = modelgate_core::ids::new_id("gw");
-    let pool = sqlx::PgPool::connect(&base)
-        .await
-        .expect("PostgreSQL must be reachable (run .ci/services)");
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
-        .execute(&pool)
-        .await
-        .unwrap();
-    let sep = if base.contains('?') { '&' } else { '?' };
-    format!("{base}{sep}options=-c%20search_path%3D{schema}")
-}
-
 #[tokio::test]
 async fn serve_on_postgres_end_to_end() {
     let url = private_schema_url().await;

@@ -203,9 +203,17 @@ impl Gateway {
         self.org.load_full()
     }
 
-    /// Reloads the directory from the store and forgets cached keys (their groups, roles
-    /// or owners may have changed). Called after every org change.
+    /// Reloads the directory after an org change, here and (with `--redis`) on every
+    /// other replica.
     pub async fn reload_org(&self) -> Result<(), GatewayError> {
+        self.load_org().await?;
+        self.notify(crate::shared::events::Notice::Org).await;
+        Ok(())
+    }
+
+    /// Reloads this process's directory from the store and forgets cached keys (their
+    /// groups, roles or owners may have changed).
+    pub async fn load_org(&self) -> Result<(), GatewayError> {
         let users = self.store.list_users().await?;
         let groups = self.store.list_groups().await?;
         let memberships = self.store.list_memberships().await?;

@@ -380,6 +380,14 @@ impl Gateway {
     /// Reloads every provider from the store, keeping discoveries of unchanged rows, and
     /// starts discovery where a model list is missing or stale.
     pub async fn reload_providers(self: &Arc<Self>) -> Result<(), GatewayError> {
+        self.load_providers().await?;
+        self.notify(crate::shared::events::Notice::Providers).await;
+        Ok(())
+    }
+
+    /// Reloads this process's providers (see [`Gateway::reload_providers`], which also
+    /// tells the other replicas).
+    pub async fn load_providers(self: &Arc<Self>) -> Result<(), GatewayError> {
         let rows = self.store.list_providers().await?;
         let mut shares: HashMap<String, Shares> = HashMap::new();
         for share in self.store.list_shares().await? {

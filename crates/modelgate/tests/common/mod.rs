@@ -220,3 +220,20 @@ pub async fn sse_data(resp: reqwest::Response) -> Vec<String> {
         .filter_map(|e| e.strip_prefix("data: ").map(str::to_owned))
         .collect()
 }
+
+/// A PostgreSQL URL whose connections use a fresh private schema of the database named by
+/// `MODELGATE_TEST_POSTGRES_URL` (default: the local `test` database).
+pub async fn private_schema_url() -> String {
+    let base = std::env::var("MODELGATE_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+    let schema = modelgate_core::ids::new_id("gw");
+    let pool = sqlx::PgPool::connect(&base)
+        .await
+        .expect("PostgreSQL must be reachable (run .ci/services)");
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
+        .execute(&pool)
+        .await
+        .unwrap();
+    let sep = if base.contains('?') { '&' } else { '?' };
+    format!("{base}{sep}options=-c%20search_path%3D{schema}")
+}

@@ -1,0 +1,66 @@
+//! State that several replicas share (DESIGN §7, `--redis`): budget reservations and
+//! spend ([`budget`]), rate-limit windows ([`limits`]) and change notices ([`events`]),
+//! in one Redis. Without `--redis` none of this exists and the process keeps the same
+//! state in memory. Every counter update is one Lua script (one round trip, atomic on the
+//! Redis side). When Redis cannot be reached, budgets fail closed (503: no request runs
+//! unbudgeted) and rate limits fail open (a logged warning: an outage of the counters
+//! must not stop the organization's traffic).
+
+pub mod budget;
+pub mod events;
+pub mod limits;
+
+use crate::GatewayError;
+use modelgate_core::ErrorKind;
+use redis::aio::ConnectionManager;
+
+/// The shared state's connection and names.
+pub struct Shared {
+    conn: ConnectionManager,
+    client: redis::Client,
+    /// Every key and channel starts with this (several deployments may share a Redis).
+    prefix: String,
+    /// This process, so it can ignore its own change notices.
+    pub replica: String,
+    scripts: budget::Scripts,
+    admit: redis::Script,
+}
+
+impl Shared {
+    /// Connects (the manager reconnects by itself after a failure).
+    pub async fn connect(url: &str, prefix: &str) -> Result<Self, GatewayError> {
+        let client = redis::Client::open(url)
+            .map_err(|e| GatewayError::internal(format!("the Redis URL is not usable: {e}")))?;
+        let config = redis::aio::ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(std::time::Duration::from_secs(5)))
+            .set_response_timeout(Some(std::time::Duration::from_secs(5)));
+        let conn = ConnectionManager::new_with_config(client.clone(), config)
+            .await
+            .map_err(|e| GatewayError::internal(format!("cannot reach Redis: {e}")))?;
+        Ok(Self {
+            conn,
+            client,
+            prefix: prefix.to_owned(),
+            replica: modelgate_core::ids::new_id("rpl"),
+            scripts: budget::Scripts::new(),
+            admit: limits::admit_script(),
+        })
+    }
+
+    fn key(&self, parts: std::fmt::Arguments<'_>) -> String {
+        format!("{}:{parts}", self.prefix)
+    }
+
+    fn conn(&self) -> ConnectionManager {
+        self.conn.clone()
+    }
+}
+
+/// A Redis failure, as the gateway reports it.
+fn unavailable(e: &redis::RedisError) -> GatewayError {
+    tracing::error!(error = %e, "the shared state (Redis) failed");
+    GatewayError::new(
+        ErrorKind::Unavailable,
+        "the gateway's shared state is unavailable; try again shortly",
+    )
+}

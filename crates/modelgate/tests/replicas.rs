@@ -1,0 +1,238 @@
+//! Three replicas on loopback sharing one PostgreSQL schema and one Redis (a private key
+//! prefix per test): a key made through one works on the others, a revocation or an
+//! unshare on one holds on another within a second, and an allocation holds its exact
+//! bound under 200 concurrent requests spread over all three.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use common::{ADMIN_KEY, Gw, expect_error, private_schema_url, start_in};
+use modelgate_testkit::MockUpstream;
+use serde_json::{Value, json};
+use std::time::{Duration, Instant};
+
+/// One master key for every replica: each must open the secrets the others sealed.
+const MASTER_KEY: &str = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
+
+async fn replicas() -> [Gw; 3] {
+    let database = private_schema_url().await;
+    let redis = std::env::var("MODELGATE_TEST_REDIS_URL")
+        .unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
+    let prefix = modelgate_core::ids::new_id("t");
+    let mut out = Vec::new();
+    for _ in 0..3 {
+        let (database, redis, prefix) = (database.clone(), redis.clone(), prefix.clone());
+        out.push(
+            start_in(tempfile::tempdir().unwrap(), move |o| {
+                o.database = Some(database);
+                o.master_key = Some(MASTER_KEY.into());
+                o.settings.redis_url = Some(redis);
+                o.settings.redis_prefix = prefix;
+            })
+            .await,
+        );
+    }
+    out.try_into().ok().unwrap()
+}
+
+fn chat(model: &str) -> Value {
+    json!({"model": model, "messages": [{"role": "user", "content": "hi"}]})
+}
+
+/// Polls `probe` until it is true; returns how long that took (panics after 5 s).
+async fn within<F, Fut>(mut probe: F) -> Duration
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let started = Instant::now();
+    while !probe().await {
+        assert!(started.elapsed() < Duration::from_secs(5), "never happened");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    started.elapsed()
+}
+
+#[tokio::test]
+async fn keys_providers_and_revocations_are_the_same_on_every_replica() {
+    let mock = MockUpstream::start(&["m"]).await;
+    let [a, b, c] = replicas().await;
+    a.add_mock("shared", &mock).await;
+    a.share_with_org("shared").await;
+    let key = a.member_key("mia", None).await;
+    // Made through A, known to B and C (the provider and its share too).
+    for gw in [&b, &c] {
+        let r = gw
+            .post("/v1/chat/completions", &key, chat("shared/m"))
+            .await;
+        assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+    }
+    // Unshared on A: B stops serving her within a second.
+    let r = a
+        .delete(
+            "/api/providers/shared/shares",
+            ADMIN_KEY,
+            Some(json!({"org": true})),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    let took = within(|| async {
+        b.post("/v1/chat/completions", &key, chat("shared/m"))
+            .await
+            .status()
+            == 404
+    })
+    .await;
+    assert!(took < Duration::from_secs(1), "unshare took {took:?}");
+    a.share_with_org("shared").await;
+    within(|| async {
+        c.post("/v1/chat/completions", &key, chat("shared/m"))
+            .await
+            .status()
+            == 200
+    })
+    .await;
+    // Revoked on A while C has it cached: refused on C within a second.
+    let keys: Value = a
+        .get("/api/keys?q=mia", ADMIN_KEY)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let id = keys["data"][0]["id"].as_str().unwrap().to_owned();
+    let r = a.delete(&format!("/api/keys/{id}"), ADMIN_KEY, None).await;
+    assert_eq!(r.status(), 204);
+    let took = within(|| async {
+        c.post("/v1/chat/completions", &key, chat("shared/m"))
+            .await
+            .status()
+            == 401
+    })
+    .await;
+    assert!(took < Duration::from_secs(1), "revocation took {took:?}");
+    let e = expect_error(
+        c.post("/v1/chat/completions", &key, chat("shared/m")).await,
+        401,
+    )
+    .await;
+    assert_eq!(e["code"], "api_key_revoked");
+}
+
+#[tokio::test]
+async fn an_allocation_holds_across_replicas_under_two_hundred_concurrent_requests() {
+    let mock = MockUpstream::start(&["m-out"]).await;
+    let [a, b, c] = replicas().await;
+    // Output-priced so the worst case is the actual cost: 1 token = 100 micro-dollars.
+    let r = a
+        .post(
+            "/api/providers",
+            ADMIN_KEY,
+            json!({"name": "p", "kind": "openai-compatible", "endpoint": mock.origin(),
+                   "models": ["m-out"], "prices": {"m-out": {"input": 0.0, "output": 100.0}}}),
+        )
+        .await;
+    assert_eq!(r.status(), 201);
+    a.share_with_org("p").await;
+    // What one answer costs (as an admin, unbudgeted).
+    let r = a
+        .post("/v1/chat/completions", ADMIN_KEY, chat("p/m-out"))
+        .await;
+    let v: Value = r.json().await.unwrap();
+    let tokens = v["usage"]["completion_tokens"].as_u64().unwrap();
+    let one = tokens as f64 * 100.0 / 1e6;
+    let r = a
+        .post(
+            "/api/users",
+            ADMIN_KEY,
+            json!({"name": "ivy", "role": "member"}),
+        )
+        .await;
+    assert_eq!(r.status(), 201);
+    let r = a
+        .post(
+            "/api/allocations",
+            ADMIN_KEY,
+            json!({"name": "ivy-budget", "user": "ivy", "limit_usd": one * 10.0, "period": "monthly"}),
+        )
+        .await;
+    assert_eq!(r.status(), 201);
+    let key = a.member_key("ivy", Some("ivy-budget")).await;
+    // Every replica knows the allocation before the burst.
+    for gw in [&b, &c] {
+        within(|| async {
+            gw.get("/api/allocations/ivy-budget", ADMIN_KEY)
+                .await
+                .status()
+                == 200
+        })
+        .await;
+    }
+    let body = json!({"model": "p/m-out", "max_tokens": tokens,
+                      "messages": [{"role": "user", "content": "hi"}]});
+    let replicas = [&a, &b, &c];
+    let requests = (0..200).map(|i| {
+        let (gw, key, body) = (replicas[i % 3], key.clone(), body.clone());
+        async move {
+            gw.post("/v1/chat/completions", &key, body)
+                .await
+                .status()
+                .as_u16()
+        }
+    });
+    let statuses = futures_util::future::join_all(requests).await;
+    let ok = statuses.iter().filter(|s| **s == 200).count();
+    let refused = statuses.iter().filter(|s| **s == 402).count();
+    assert_eq!(ok + refused, 200, "{statuses:?}");
+    assert_eq!(
+        ok, 10,
+        "exactly the ten the allocation covers, over three replicas"
+    );
+    // Settled everywhere: spent exactly the limit, nothing left reserved, on any replica.
+    let standing = within(|| async {
+        let s: Value = c
+            .get("/api/allocations/ivy-budget", ADMIN_KEY)
+            .await
+            .json()
+            .await
+            .unwrap();
+        s["reserved_usd"] == 0.0
+    })
+    .await;
+    assert!(standing < Duration::from_secs(2));
+    let s: Value = b
+        .get("/api/allocations/ivy-budget", ADMIN_KEY)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let used = s["used_usd"].as_f64().unwrap();
+    assert!((used - one * 10.0).abs() < 1e-9, "{s}");
+    expect_error(b.post("/v1/chat/completions", &key, body).await, 402).await;
+}
+
+#[tokio::test]
+async fn rate_limits_count_across_replicas() {
+    let mock = MockUpstream::start(&["m"]).await;
+    let [a, b, c] = replicas().await;
+    a.add_mock("p", &mock).await;
+    let r = a
+        .post(
+            "/api/users",
+            ADMIN_KEY,
+            json!({"name": "rita", "role": "member", "rpm": 4}),
+        )
+        .await;
+    assert_eq!(r.status(), 201);
+    let key = a.member_key("rita", None).await;
+    a.share_with_org("p").await;
+    let mut statuses = Vec::new();
+    for gw in [&a, &b, &c, &a, &b, &c] {
+        let r = gw.post("/v1/chat/completions", &key, chat("p/m")).await;
+        statuses.push(r.status().as_u16());
+    }
+    // Four per minute for her, wherever the requests land; a minute turning during the
+    // run can allow a few more, never all six.
+    let ok = statuses.iter().filter(|s| **s == 200).count();
+    assert!((4..6).contains(&ok), "{statuses:?}");
+    assert!(statuses.contains(&429), "{statuses:?}");
+}
