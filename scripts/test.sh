@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh clone: services up, Rust unit + black-box tests (the
-# store conformance suite on SQLite and PostgreSQL included), then the real-client suite
+# store conformance suite on SQLite and PostgreSQL included), the black-box suite again on
+# PostgreSQL, then the real-client suite
 # with the official OpenAI Python SDK. Prints one summary line at the end.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,6 +16,13 @@ cargo build --locked -p modelgate -p modelgate-testkit --bins
 cargo test --locked --workspace 2>&1 | tee "$log"
 rust_passed=$(awk '/^test result:/ {for (i = 1; i <= NF; i++) if ($i ~ /^passed;?$/) s += $(i-1)} END {print s + 0}' "$log")
 rust_failed=$(awk '/^test result:/ {for (i = 1; i <= NF; i++) if ($i ~ /^failed;?$/) s += $(i-1)} END {print s + 0}' "$log")
+
+echo "== black-box suite again, on PostgreSQL (a private schema per gateway)"
+MODELGATE_TEST_BACKEND=postgres cargo test --locked -p modelgate --tests 2>&1 | tee "$log"
+pg_passed=$(awk '/^test result:/ {for (i = 1; i <= NF; i++) if ($i ~ /^passed;?$/) s += $(i-1)} END {print s + 0}' "$log")
+pg_failed=$(awk '/^test result:/ {for (i = 1; i <= NF; i++) if ($i ~ /^failed;?$/) s += $(i-1)} END {print s + 0}' "$log")
+rust_passed=$((rust_passed + pg_passed))
+rust_failed=$((rust_failed + pg_failed))
 
 echo "== OpenAI Python SDK against the gateway"
 bash tests/sdk/run.sh 2>&1 | tee "$log"

@@ -151,7 +151,11 @@ async fn operations_endpoints() {
         .await
         .unwrap();
     assert_eq!(r["status"], "ready");
-    assert_eq!(r["store"], "sqlite");
+    let backend = match std::env::var("MODELGATE_TEST_BACKEND").as_deref() {
+        Ok("postgres") => "postgres",
+        _ => "sqlite",
+    };
+    assert_eq!(r["store"], backend);
     assert_eq!(gw.chat(ADMIN_KEY, "m").await.status(), 200);
     let r = gw
         .post(

@@ -28,6 +28,20 @@ pub async fn start_in(dir: tempfile::TempDir, tweak: impl FnOnce(&mut ServeOptio
     let mut opts = ServeOptions::new(dir.path().to_path_buf());
     opts.listen = "127.0.0.1:0".parse().unwrap();
     opts.bootstrap_admin_key = Some(ADMIN_KEY.into());
+    // `MODELGATE_TEST_BACKEND=postgres` runs the whole black-box suite on PostgreSQL: each
+    // data dir gets its own schema, kept across restarts in the same dir.
+    if std::env::var("MODELGATE_TEST_BACKEND").as_deref() == Ok("postgres") {
+        let marker = dir.path().join("test-database-url");
+        let url = match std::fs::read_to_string(&marker) {
+            Ok(url) => url,
+            Err(_) => {
+                let url = private_schema_url().await;
+                std::fs::write(&marker, &url).unwrap();
+                url
+            }
+        };
+        opts.database = Some(url);
+    }
     tweak(&mut opts);
     let running = start(opts).await.unwrap();
     let (base, http) = if running.tls {
