@@ -23,6 +23,9 @@ pub enum SealingError {
 #[derive(Clone)]
 pub struct MasterKey {
     cipher: XChaCha20Poly1305,
+    /// A key of its own for authenticating replicas to each other, derived from the
+    /// master key so that every replica holding the master key holds it too.
+    internal: [u8; 32],
 }
 
 impl std::fmt::Debug for MasterKey {
@@ -33,9 +36,28 @@ impl std::fmt::Debug for MasterKey {
 
 impl MasterKey {
     pub fn from_bytes(bytes: [u8; 32]) -> Self {
+        use sha2::Digest;
+        let mut derive = sha2::Sha256::new();
+        derive.update(b"modelgate internal channel v1\0");
+        derive.update(bytes);
         Self {
             cipher: XChaCha20Poly1305::new((&bytes).into()),
+            internal: derive.finalize().into(),
         }
+    }
+
+    /// HMAC-SHA256 of `message` under the internal key (hex): what one replica shows
+    /// another on the internal channel.
+    pub fn internal_mac(&self, message: &str) -> String {
+        use hmac::{KeyInit, Mac};
+        let mut mac = <hmac::Hmac<sha2::Sha256> as KeyInit>::new_from_slice(&self.internal)
+            .unwrap_or_else(|_| unreachable!("HMAC takes keys of any length"));
+        mac.update(message.as_bytes());
+        mac.finalize()
+            .into_bytes()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
     }
 
     /// Parses the text form used in `MODELGATE_MASTER_KEY` and the key file:

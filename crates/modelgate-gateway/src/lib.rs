@@ -30,6 +30,7 @@ pub mod stream;
 pub mod stream_meter;
 pub mod telemetry;
 pub mod tunnel_hub;
+pub mod tunnel_relay;
 
 pub use error::GatewayError;
 pub use modelgate_translate as translate;

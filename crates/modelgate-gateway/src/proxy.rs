@@ -341,7 +341,7 @@ impl Gateway {
         hints: &ClientHints,
     ) -> Result<ProxyResponse, GatewayError> {
         let started = Instant::now();
-        if p.provider.tunnel && self.tunnels.link(&p.provider.row.id).is_none() {
+        if p.provider.tunnel && !self.tunnels.is_running(&p.provider.row.id) {
             return Err(crate::tunnel_hub::stopped(p.provider.name()));
         }
         let request = request.clone();

@@ -8,6 +8,8 @@
 //! short lock, never across an await.
 
 use crate::registry::RuntimeProvider;
+use crate::shared::events::Notice;
+use crate::tunnel_relay::RemoteTunnel;
 use crate::{Gateway, GatewayError};
 use modelgate_core::{ErrorKind, now_millis};
 use modelgate_providers::UpstreamError;
@@ -52,6 +54,10 @@ pub struct LiveInfo {
 pub struct TunnelHub {
     live: Mutex<HashMap<String, Live>>,
     next_conn: AtomicU64,
+    /// Tunnels other replicas hold (`--redis`), by provider id.
+    pub(crate) remote: Mutex<HashMap<String, crate::tunnel_relay::Heard>>,
+    /// How other replicas reach this one (set once listening).
+    advertise: std::sync::OnceLock<String>,
 }
 
 impl TunnelHub {
@@ -67,15 +73,34 @@ impl TunnelHub {
             .map(|l| l.link.clone())
     }
 
+    /// The connected agent of a tunnel, here or (with `--redis`) on another replica.
     pub fn info(&self, provider_id: &str) -> Option<LiveInfo> {
-        self.lock()
+        let here = self
+            .lock()
             .get(provider_id)
             .filter(|l| !l.link.is_closed())
             .map(|l| LiveInfo {
                 since_ms: l.since_ms,
                 agent_version: l.agent_version.clone(),
                 agent_name: l.agent_name.clone(),
+            });
+        here.or_else(|| {
+            self.remote(provider_id).map(|t| LiveInfo {
+                since_ms: t.since_ms,
+                agent_version: t.agent_version,
+                agent_name: t.agent_name,
             })
+        })
+    }
+
+    /// Whether the tunnel can take a request (its agent is here or on another replica).
+    pub fn is_running(&self, provider_id: &str) -> bool {
+        self.link(provider_id).is_some() || self.remote(provider_id).is_some()
+    }
+
+    /// Sets the URL other replicas reach this one at (once).
+    pub fn set_advertised_url(&self, url: String) {
+        let _ = self.advertise.set(url);
     }
 
     /// Drops a tunnel's connection (revoked or deleted).
@@ -92,11 +117,14 @@ impl TunnelHub {
         }
     }
 
-    fn detach(&self, provider_id: &str, conn: u64) {
+    /// Forgets a connection that ended; false if a newer one had replaced it.
+    fn detach(&self, provider_id: &str, conn: u64) -> bool {
         let mut live = self.lock();
-        if live.get(provider_id).is_some_and(|l| l.conn == conn) {
+        let current = live.get(provider_id).is_some_and(|l| l.conn == conn);
+        if current {
             live.remove(provider_id);
         }
+        current
     }
 }
 
@@ -162,6 +190,7 @@ impl Gateway {
             }
         };
         let task = tokio::spawn(driver);
+        let agent_name_copy = agent_name.clone();
         let conn = self.tunnels.next_conn.fetch_add(1, Ordering::Relaxed);
         self.tunnels.attach(
             &grant.provider_id,
@@ -176,11 +205,34 @@ impl Gateway {
         );
         tracing::info!(tunnel = %grant.name, agent = %agent_version, "tunnel running");
         metrics::gauge!("modelgate_tunnels_running").increment(1.0);
+        let announce = self.tunnels.advertise.get().map(|url| RemoteTunnel {
+            provider_id: grant.provider_id.clone(),
+            url: url.clone(),
+            since_ms: now_millis(),
+            agent_version: agent_version.clone(),
+            agent_name: agent_name_copy,
+        });
         if let Err(e) = self.refresh_provider_models(&grant.name).await {
             tracing::warn!(tunnel = %grant.name, error = %e, "tunnel model discovery failed");
         }
-        let _ = task.await;
-        self.tunnels.detach(&grant.provider_id, conn);
+        // Other replicas learn where the tunnel lives, again every heartbeat.
+        let mut task = task;
+        match (&self.shared, announce) {
+            (Some(_), Some(announce)) => loop {
+                self.notify(Notice::TunnelUp(announce.clone())).await;
+                tokio::select! {
+                    _ = &mut task => break,
+                    () = tokio::time::sleep(crate::tunnel_relay::HEARTBEAT) => {}
+                }
+            },
+            _ => {
+                let _ = (&mut task).await;
+            }
+        }
+        if self.tunnels.detach(&grant.provider_id, conn) {
+            self.notify(Notice::TunnelDown(grant.provider_id.clone()))
+                .await;
+        }
         metrics::gauge!("modelgate_tunnels_running").decrement(1.0);
         tracing::info!(tunnel = %grant.name, "tunnel stopped");
     }
@@ -226,12 +278,15 @@ impl Gateway {
                 .await
                 .map_err(|e| UpstreamError::from_transport(p.name(), &e));
         }
-        let link = self.tunnels.link(&p.row.id).ok_or_else(|| {
-            UpstreamError::new(
-                ErrorKind::Unavailable,
-                format!("the tunnel '{}' is stopped", p.name()),
-            )
-        })?;
+        let Some(link) = self.tunnels.link(&p.row.id) else {
+            return match self.tunnels.remote(&p.row.id) {
+                Some(owner) => self.forward_to_owner(p, &owner, req).await,
+                None => Err(UpstreamError::new(
+                    ErrorKind::Unavailable,
+                    format!("the tunnel '{}' is stopped", p.name()),
+                )),
+            };
+        };
         let req = req
             .build()
             .map_err(|e| UpstreamError::from_transport(p.name(), &e))?;

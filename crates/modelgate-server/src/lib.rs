@@ -148,6 +148,10 @@ pub fn router(state: AppState) -> Router {
         .nest("/v1", openai.clone())
         .nest("/api/openai/v1", openai)
         .nest("/api", admin)
+        .route(
+            "/internal/tunnels/{provider}/{*rest}",
+            axum::routing::any(tunnels::internal),
+        )
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))

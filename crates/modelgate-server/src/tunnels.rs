@@ -124,3 +124,44 @@ pub async fn connect(State(st): State<AppState>, mut req: Request) -> ApiResult<
         .insert(header::UPGRADE, HeaderValue::from_static(UPGRADE_PROTOCOL));
     Ok(resp)
 }
+
+/// `/internal/tunnels/{provider}/{path}`: another replica forwards a request for a tunnel
+/// whose agent is connected here ([`modelgate_gateway::tunnel_relay`]).
+pub async fn internal(
+    State(st): State<AppState>,
+    Path((provider_id, rest)): Path<(String, String)>,
+    req: Request,
+) -> ApiResult<Response> {
+    let header = req
+        .headers()
+        .get(modelgate_gateway::tunnel_relay::INTERNAL_HEADER)
+        .and_then(|v| v.to_str().ok());
+    st.gateway.check_internal(&provider_id, header)?;
+    let path_and_query = match req.uri().query() {
+        Some(q) => format!("/{rest}?{q}"),
+        None => format!("/{rest}"),
+    };
+    let (parts, body) = req.into_parts();
+    let body = reqwest::Body::wrap_stream(body.into_data_stream());
+    let resp = st
+        .gateway
+        .relay_internal(
+            &provider_id,
+            parts.method,
+            &path_and_query,
+            parts.headers,
+            body,
+        )
+        .await?;
+    let mut out = Response::builder().status(resp.status());
+    for (name, value) in resp.headers() {
+        if !matches!(
+            name.as_str(),
+            "connection" | "transfer-encoding" | "keep-alive" | "upgrade"
+        ) {
+            out = out.header(name, value);
+        }
+    }
+    out.body(Body::from_stream(resp.bytes_stream()))
+        .map_err(|e| GatewayError::internal(e.to_string()).into())
+}

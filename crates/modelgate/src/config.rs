@@ -24,6 +24,8 @@ pub struct FileConfig {
     /// PEM certificate chain and private key: serve HTTPS (both or neither).
     pub tls_cert: Option<PathBuf>,
     pub tls_key: Option<PathBuf>,
+    /// How other replicas reach this one.
+    pub advertise_url: Option<String>,
     pub max_body_bytes: Option<usize>,
     pub shutdown_grace_secs: Option<u64>,
     pub first_byte_timeout_secs: Option<u64>,

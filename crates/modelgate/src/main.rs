@@ -58,6 +58,10 @@ struct ServeArgs {
     /// Seconds in-flight requests get to finish on shutdown [default: 30]
     #[arg(long, env = "MODELGATE_SHUTDOWN_GRACE_SECS")]
     shutdown_grace_secs: Option<u64>,
+    /// The URL other replicas reach this one at (tunnels held here are forwarded to it)
+    /// [default: the listening address]
+    #[arg(long, env = "MODELGATE_ADVERTISE_URL")]
+    advertise_url: Option<String>,
     /// Serve HTTPS with this PEM certificate chain (with --tls-key)
     #[arg(long, env = "MODELGATE_TLS_CERT", requires = "tls_key")]
     tls_cert: Option<PathBuf>,
@@ -139,6 +143,9 @@ fn options(args: ServeArgs) -> anyhow::Result<ServeOptions> {
         (None, None) => None,
         _ => anyhow::bail!("TLS needs both a certificate and a key (tls_cert and tls_key)"),
     };
+    o.advertise_url = args
+        .advertise_url
+        .or_else(|| f.and_then(|f| f.advertise_url.clone()));
     o.file = file;
     Ok(o)
 }

@@ -27,6 +27,9 @@ pub struct ServeOptions {
     pub file: Option<Arc<FileConfig>>,
     /// PEM certificate chain and private key: serve HTTPS.
     pub tls: Option<TlsFiles>,
+    /// How other replicas reach this one (tunnels held here are forwarded to it);
+    /// default: the listening address.
+    pub advertise_url: Option<String>,
 }
 
 /// Where the gateway's TLS certificate chain and key are.
@@ -74,6 +77,7 @@ impl ServeOptions {
             settings: Settings::default(),
             file: None,
             tls: None,
+            advertise_url: None,
         }
     }
 }
@@ -183,6 +187,20 @@ pub async fn start(opts: ServeOptions) -> anyhow::Result<Running> {
         .await
         .with_context(|| format!("cannot listen on {}", opts.listen))?;
     let addr = listener.local_addr()?;
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    if opts.advertise_url.is_none()
+        && addr.ip().is_unspecified()
+        && opts.settings.redis_url.is_some()
+    {
+        tracing::warn!(
+            "listening on {addr} with --redis but no --advertise-url: other replicas cannot forward tunnel requests here"
+        );
+    }
+    gateway.tunnels.set_advertised_url(
+        opts.advertise_url
+            .clone()
+            .unwrap_or_else(|| format!("{scheme}://{addr}")),
+    );
     let ready = Arc::new(AtomicBool::new(true));
     let app = modelgate_server::router(AppState {
         gateway: gateway.clone(),

@@ -60,12 +60,16 @@ async fn keys_providers_and_revocations_are_the_same_on_every_replica() {
     a.add_mock("shared", &mock).await;
     a.share_with_org("shared").await;
     let key = a.member_key("mia", None).await;
-    // Made through A, known to B and C (the provider and its share too).
+    // Made through A, known to B and C (the provider and its share too) within a second.
     for gw in [&b, &c] {
-        let r = gw
-            .post("/v1/chat/completions", &key, chat("shared/m"))
-            .await;
-        assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+        let took = within(|| async {
+            gw.post("/v1/chat/completions", &key, chat("shared/m"))
+                .await
+                .status()
+                == 200
+        })
+        .await;
+        assert!(took < Duration::from_secs(1), "sharing took {took:?}");
     }
     // Unshared on A: B stops serving her within a second.
     let r = a
@@ -133,6 +137,7 @@ async fn an_allocation_holds_across_replicas_under_two_hundred_concurrent_reques
         .await;
     assert_eq!(r.status(), 201);
     a.share_with_org("p").await;
+    wait_for_provider(&[&b, &c], "p").await;
     // What one answer costs (as an admin, unbudgeted).
     let r = a
         .post("/v1/chat/completions", ADMIN_KEY, chat("p/m-out"))
@@ -210,6 +215,19 @@ async fn an_allocation_holds_across_replicas_under_two_hundred_concurrent_reques
     expect_error(b.post("/v1/chat/completions", &key, body).await, 402).await;
 }
 
+/// Waits until every replica knows provider `name`.
+async fn wait_for_provider(replicas: &[&Gw], name: &str) {
+    for gw in replicas {
+        within(|| async {
+            gw.get(&format!("/api/providers/{name}"), ADMIN_KEY)
+                .await
+                .status()
+                == 200
+        })
+        .await;
+    }
+}
+
 #[tokio::test]
 async fn rate_limits_count_across_replicas() {
     let mock = MockUpstream::start(&["m"]).await;
@@ -225,6 +243,7 @@ async fn rate_limits_count_across_replicas() {
     assert_eq!(r.status(), 201);
     let key = a.member_key("rita", None).await;
     a.share_with_org("p").await;
+    wait_for_provider(&[&b, &c], "p").await;
     let mut statuses = Vec::new();
     for gw in [&a, &b, &c, &a, &b, &c] {
         let r = gw.post("/v1/chat/completions", &key, chat("p/m")).await;
@@ -235,4 +254,85 @@ async fn rate_limits_count_across_replicas() {
     let ok = statuses.iter().filter(|s| **s == 200).count();
     assert!((4..6).contains(&ok), "{statuses:?}");
     assert!(statuses.contains(&429), "{statuses:?}");
+}
+
+/// Runs the tunnel agent against `gw` (dropped with the returned handle's abort).
+fn agent(gw: &Gw, token: &str, target: &MockUpstream) -> tokio::task::JoinHandle<()> {
+    let config = modelgate_tunnel::AgentConfig {
+        gateway: gw.base.parse().unwrap(),
+        token: token.to_owned(),
+        target: target.origin().parse().unwrap(),
+        target_api_key: None,
+        ca_file: None,
+        name: None,
+    };
+    tokio::spawn(async move {
+        let _ = modelgate_tunnel::run(config, std::future::pending()).await;
+    })
+}
+
+async fn tunnel_status(gw: &Gw, key: &str, name: &str) -> Value {
+    gw.get(&format!("/api/tunnels/{name}"), key)
+        .await
+        .json()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_tunnel_on_one_replica_answers_through_the_others() {
+    let model_server = MockUpstream::start(&["llama"]).await;
+    let [a, b, c] = replicas().await;
+    let key = a.member_key("tess", None).await;
+    let r = a.post("/api/tunnels", &key, json!({"name": "lab"})).await;
+    assert_eq!(r.status(), 201);
+    let token = r.json::<Value>().await.unwrap()["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let on_a = agent(&a, &token, &model_server);
+    // C learns that the tunnel runs (on A) and what it serves.
+    within(|| async {
+        let v = tunnel_status(&c, &key, "lab").await;
+        v["status"] == "running" && v["models"] == json!(["llama"])
+    })
+    .await;
+    let r = c
+        .post("/v1/chat/completions", &key, chat("lab/llama"))
+        .await;
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+    assert_eq!(r.headers()["x-modelgate-provider"], "lab");
+    let mut body = chat("llama");
+    body["stream"] = json!(true);
+    let events = common::sse_data(b.post("/v1/chat/completions", &key, body).await).await;
+    assert_eq!(events.last().unwrap(), "[DONE]");
+    // The usage is C's and B's to record, as for any provider.
+    within(|| async { a.usage(&key).await["totals"]["requests"] == 2 }).await;
+
+    // The agent dies: every replica says stopped; it comes back on B, and C follows.
+    on_a.abort();
+    within(|| async { tunnel_status(&c, &key, "lab").await["status"] == "stopped" }).await;
+    let e = expect_error(
+        c.post("/v1/chat/completions", &key, chat("lab/llama"))
+            .await,
+        503,
+    )
+    .await;
+    assert_eq!(e["code"], "tunnel_stopped");
+    let _on_b = agent(&b, &token, &model_server);
+    within(|| async {
+        c.post("/v1/chat/completions", &key, chat("lab/llama"))
+            .await
+            .status()
+            == 200
+    })
+    .await;
+    // A forged internal request is refused.
+    let r = reqwest::Client::new()
+        .post(b.url("/internal/tunnels/prv_x/v1/chat/completions"))
+        .header("x-modelgate-internal", "1 deadbeef")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
 }

@@ -662,7 +662,7 @@ impl Gateway {
     fn view_for(&self, who: &Principal, p: &RuntimeProvider) -> ProviderView {
         let mut view = ProviderView::of(p);
         if p.tunnel {
-            view.status = if self.tunnels.link(&p.row.id).is_some() {
+            view.status = if self.tunnels.is_running(&p.row.id) {
                 "running"
             } else {
                 "stopped"

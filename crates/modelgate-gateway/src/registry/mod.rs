@@ -452,7 +452,7 @@ impl Gateway {
             .filter(|p| {
                 p.config.models.is_none()
                     && (force || p.needs_discovery(self.settings.models_ttl))
-                    && (!p.tunnel || self.tunnels.link(&p.row.id).is_some())
+                    && (!p.tunnel || self.tunnels.is_running(&p.row.id))
             })
             .cloned()
             .collect();

@@ -19,6 +19,10 @@ pub enum Notice {
     Providers,
     /// A key was revoked (its hash).
     Key(String),
+    /// A tunnel's agent is connected to the sending replica (repeated as a heartbeat).
+    TunnelUp(crate::tunnel_relay::RemoteTunnel),
+    /// A tunnel's agent left the sending replica.
+    TunnelDown(String),
 }
 
 impl Notice {
@@ -27,17 +31,26 @@ impl Notice {
             Notice::Org => format!("{replica} org"),
             Notice::Providers => format!("{replica} providers"),
             Notice::Key(hash) => format!("{replica} key {hash}"),
+            Notice::TunnelUp(t) => format!(
+                "{replica} tunnel-up {}",
+                serde_json::to_string(t).unwrap_or_default()
+            ),
+            Notice::TunnelDown(id) => format!("{replica} tunnel-down {id}"),
         }
     }
 
     /// The notice and the replica that sent it.
     fn decode(text: &str) -> Option<(&str, Notice)> {
-        let mut parts = text.split(' ');
-        let replica = parts.next()?;
+        let (replica, rest) = text.split_once(' ')?;
+        if let Some(json) = rest.strip_prefix("tunnel-up ") {
+            return Some((replica, Notice::TunnelUp(serde_json::from_str(json).ok()?)));
+        }
+        let mut parts = rest.split(' ');
         let notice = match (parts.next()?, parts.next()) {
             ("org", None) => Notice::Org,
             ("providers", None) => Notice::Providers,
             ("key", Some(hash)) => Notice::Key(hash.to_owned()),
+            ("tunnel-down", Some(id)) => Notice::TunnelDown(id.to_owned()),
             _ => return None,
         };
         Some((replica, notice))
@@ -120,6 +133,28 @@ async fn apply(gw: &Arc<Gateway>, notice: Notice) {
             gw.auth.invalidate(&hash);
             Ok(())
         }
+        Notice::TunnelUp(t) => {
+            let id = t.provider_id.clone();
+            if gw.tunnels.remote_up(t) {
+                // Newly running elsewhere: learn its models through the owner.
+                let name = gw
+                    .registry
+                    .snapshot()
+                    .providers
+                    .values()
+                    .find(|p| p.row.id == id)
+                    .map(|p| p.name().to_owned());
+                if let Some(name) = name {
+                    let gw = gw.clone();
+                    tokio::spawn(async move { gw.refresh_provider_models(&name).await });
+                }
+            }
+            Ok(())
+        }
+        Notice::TunnelDown(id) => {
+            gw.tunnels.remote_down(&id);
+            Ok(())
+        }
     };
     if let Err(e) = result {
         tracing::warn!(error = %e, "could not apply a change notice");
@@ -132,7 +167,20 @@ mod tests {
 
     #[test]
     fn notices_round_trip() {
-        for n in [Notice::Org, Notice::Providers, Notice::Key("ab12".into())] {
+        let up = Notice::TunnelUp(crate::tunnel_relay::RemoteTunnel {
+            provider_id: "prv_1".into(),
+            url: "http://10.0.0.7:8080".into(),
+            since_ms: 5,
+            agent_version: "0.1.0 beta".into(),
+            agent_name: None,
+        });
+        for n in [
+            Notice::Org,
+            Notice::Providers,
+            Notice::Key("ab12".into()),
+            up,
+            Notice::TunnelDown("prv_1".into()),
+        ] {
             let text = n.encode("rpl_1");
             assert_eq!(Notice::decode(&text), Some(("rpl_1", n)));
         }

@@ -1,0 +1,177 @@
+//! Tunnels across replicas (`--redis`): an agent is connected to one replica, yet a
+//! request may land on any. The replica holding the agent announces it (a change notice,
+//! repeated every [`HEARTBEAT`] as long as the agent stays); the others remember where
+//! each tunnel lives and forward its requests there over the internal channel —
+//! `/internal/tunnels/{provider}/{path}` on the owner's advertised URL, authenticated by
+//! an HMAC of the provider id and the time under a key derived from the master key (which
+//! every replica holds). The receiving replica sends the request through its link and
+//! streams the answer back; metering stays with the replica the client reached.
+
+use crate::registry::RuntimeProvider;
+use crate::tunnel_hub::{TUNNEL_ENDPOINT, TunnelHub};
+use crate::{Gateway, GatewayError};
+use modelgate_core::{ErrorKind, now_millis};
+use modelgate_providers::UpstreamError;
+use serde::{Deserialize, Serialize};
+use std::time::Duration;
+use subtle::ConstantTimeEq;
+
+/// How often a replica repeats that it holds a tunnel.
+pub const HEARTBEAT: Duration = Duration::from_secs(10);
+/// A tunnel not announced for this long is taken as gone (its replica died).
+const STALE_MS: i64 = 30_000;
+/// The header of internal requests: `<unix seconds> <hmac hex>`.
+pub const INTERNAL_HEADER: &str = "x-modelgate-internal";
+/// How far apart two replicas' clocks may be.
+const SKEW_SECS: i64 = 60;
+
+/// A tunnel held by another replica, as announced.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RemoteTunnel {
+    pub provider_id: String,
+    /// The owner's advertised base URL.
+    pub url: String,
+    pub since_ms: i64,
+    pub agent_version: String,
+    pub agent_name: Option<String>,
+}
+
+/// A remembered announcement and when it was heard.
+#[derive(Debug, Clone)]
+pub(crate) struct Heard {
+    pub tunnel: RemoteTunnel,
+    pub at_ms: i64,
+}
+
+impl TunnelHub {
+    /// Remembers an announcement; true when the tunnel was not known to be running.
+    pub(crate) fn remote_up(&self, tunnel: RemoteTunnel) -> bool {
+        let now = now_millis();
+        let mut remote = self.remote.lock().unwrap_or_else(|e| e.into_inner());
+        let previous = remote.insert(tunnel.provider_id.clone(), Heard { tunnel, at_ms: now });
+        previous.is_none_or(|h| now - h.at_ms >= STALE_MS)
+    }
+
+    pub(crate) fn remote_down(&self, provider_id: &str) {
+        let mut remote = self.remote.lock().unwrap_or_else(|e| e.into_inner());
+        remote.remove(provider_id);
+    }
+
+    /// Where another replica holds this tunnel, if one announced it recently.
+    pub fn remote(&self, provider_id: &str) -> Option<RemoteTunnel> {
+        let remote = self.remote.lock().unwrap_or_else(|e| e.into_inner());
+        remote
+            .get(provider_id)
+            .filter(|h| now_millis() - h.at_ms < STALE_MS)
+            .map(|h| h.tunnel.clone())
+    }
+}
+
+fn internal_message(provider_id: &str, ts: i64) -> String {
+    format!("{provider_id}|{ts}")
+}
+
+impl Gateway {
+    /// Forwards a tunnel provider's request to the replica holding its agent.
+    pub(crate) async fn forward_to_owner(
+        &self,
+        p: &RuntimeProvider,
+        owner: &RemoteTunnel,
+        req: reqwest::RequestBuilder,
+    ) -> Result<reqwest::Response, UpstreamError> {
+        let unreachable = |why: String| {
+            UpstreamError::new(
+                ErrorKind::UpstreamUnreachable,
+                format!("the replica holding tunnel '{}' {why}", p.name()),
+            )
+        };
+        let mut req = req
+            .build()
+            .map_err(|e| UpstreamError::from_transport(p.name(), &e))?;
+        let path = match req.url().query() {
+            Some(q) => format!("{}?{q}", req.url().path()),
+            None => req.url().path().to_owned(),
+        };
+        let target = format!(
+            "{}/internal/tunnels/{}{path}",
+            owner.url.trim_end_matches('/'),
+            p.row.id
+        );
+        *req.url_mut() = url::Url::parse(&target)
+            .map_err(|e| unreachable(format!("has no usable address ({e})")))?;
+        let ts = now_millis() / 1000;
+        let mac = self
+            .master_key
+            .internal_mac(&internal_message(&p.row.id, ts));
+        let value = http::HeaderValue::from_str(&format!("{ts} {mac}"))
+            .map_err(|e| unreachable(e.to_string()))?;
+        req.headers_mut().insert(INTERNAL_HEADER, value);
+        self.client
+            .execute(req)
+            .await
+            .map_err(|e| unreachable(format!("could not be reached: {e}")))
+    }
+
+    /// Checks an internal request's header for tunnel `provider_id`.
+    pub fn check_internal(
+        &self,
+        provider_id: &str,
+        header: Option<&str>,
+    ) -> Result<(), GatewayError> {
+        let refused = || {
+            GatewayError::new(ErrorKind::Unauthorized, "not a valid internal request")
+                .with_code("internal_auth_invalid")
+        };
+        let (ts, mac) = header.and_then(|h| h.split_once(' ')).ok_or_else(refused)?;
+        let ts: i64 = ts.parse().map_err(|_| refused())?;
+        if (now_millis() / 1000 - ts).abs() > SKEW_SECS {
+            return Err(refused());
+        }
+        let expected = self
+            .master_key
+            .internal_mac(&internal_message(provider_id, ts));
+        if !bool::from(expected.as_bytes().ct_eq(mac.as_bytes())) {
+            return Err(refused());
+        }
+        Ok(())
+    }
+
+    /// Sends a forwarded request through this replica's link of tunnel `provider_id`.
+    pub async fn relay_internal(
+        &self,
+        provider_id: &str,
+        method: reqwest::Method,
+        path_and_query: &str,
+        headers: http::HeaderMap,
+        body: reqwest::Body,
+    ) -> Result<reqwest::Response, GatewayError> {
+        let name = self
+            .registry
+            .snapshot()
+            .providers
+            .values()
+            .find(|p| p.row.id == provider_id && p.tunnel)
+            .map(|p| p.name().to_owned())
+            .ok_or_else(|| GatewayError::not_found("no such tunnel"))?;
+        let link = self
+            .tunnels
+            .link(provider_id)
+            .ok_or_else(|| crate::tunnel_hub::stopped(&name))?;
+        let base = TUNNEL_ENDPOINT.trim_end_matches("/v1");
+        let url = url::Url::parse(&format!("{base}{path_and_query}"))
+            .map_err(|e| GatewayError::bad_request(e.to_string()))?;
+        let mut req = reqwest::Request::new(method, url);
+        for (name, value) in &headers {
+            if name != INTERNAL_HEADER && name != http::header::HOST {
+                req.headers_mut().append(name, value.clone());
+            }
+        }
+        *req.body_mut() = Some(body);
+        link.send(req).await.map_err(|e| {
+            GatewayError::new(
+                ErrorKind::UpstreamUnreachable,
+                format!("the tunnel '{name}' failed: {e}"),
+            )
+        })
+    }
+}
