@@ -336,7 +336,7 @@ impl Ledger {
             let period = Period::parse(&allocation.period).unwrap_or(Period::None);
             let start = period.start(now_ms);
             let found = shared
-                .standing(&allocation.id, start)
+                .standing(&allocation.id, start, now_ms)
                 .await
                 .map_err(|e| BudgetError::Store(e.message))?;
             let (spent, reserved) = match found {

@@ -58,6 +58,9 @@ struct ServeArgs {
     /// Seconds in-flight requests get to finish on shutdown [default: 30]
     #[arg(long, env = "MODELGATE_SHUTDOWN_GRACE_SECS")]
     shutdown_grace_secs: Option<u64>,
+    /// Prefix of this deployment's Redis keys and channels [default: modelgate]
+    #[arg(long, env = "MODELGATE_REDIS_PREFIX")]
+    redis_prefix: Option<String>,
     /// The URL other replicas reach this one at (tunnels held here are forwarded to it)
     /// [default: the listening address]
     #[arg(long, env = "MODELGATE_ADVERTISE_URL")]
@@ -102,6 +105,9 @@ fn options(args: ServeArgs) -> anyhow::Result<ServeOptions> {
     }
     o.database = args.database.or_else(|| f.and_then(|f| f.database.clone()));
     o.settings.redis_url = args.redis.or_else(|| f.and_then(|f| f.redis.clone()));
+    if let Some(prefix) = args.redis_prefix {
+        o.settings.redis_prefix = prefix;
+    }
     if o.settings.redis_url.is_some() && o.database.is_none() {
         anyhow::bail!(
             "--redis is for several replicas, which must share one database: give --database postgres://..."

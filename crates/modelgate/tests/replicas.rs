@@ -336,3 +336,156 @@ async fn a_tunnel_on_one_replica_answers_through_the_others() {
         .unwrap();
     assert_eq!(r.status(), 401);
 }
+
+/// A replica as a real process (so it can be SIGKILLed), on the shared database and Redis.
+fn spawn_replica(
+    dir: &std::path::Path,
+    database: &str,
+    redis: &str,
+    prefix: &str,
+) -> (std::process::Child, String) {
+    use std::io::{BufRead, BufReader};
+    // Holds of in-flight requests are released after twice this.
+    std::fs::write(dir.join("modelgate.toml"), "request_timeout_secs = 1\n").unwrap();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_modelgate"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(dir)
+        .arg("--config")
+        .arg(dir.join("modelgate.toml"))
+        .env("MODELGATE_DATABASE", database)
+        .env("MODELGATE_REDIS", redis)
+        .env("MODELGATE_REDIS_PREFIX", prefix)
+        .env("MODELGATE_MASTER_KEY", MASTER_KEY)
+        .env("MODELGATE_BOOTSTRAP_ADMIN_KEY", ADMIN_KEY)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let addr = loop {
+        let line = lines
+            .next()
+            .expect("the replica printed its address")
+            .unwrap();
+        if let Some(a) = line.strip_prefix("modelgate listening on http://") {
+            break a.to_owned();
+        }
+    };
+    (child, format!("http://{addr}"))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_replica_killed_under_load_loses_no_answered_usage_and_frees_its_holds() {
+    let mock = MockUpstream::start(&["m", "m-slow"]).await;
+    let database = private_schema_url().await;
+    let redis = std::env::var("MODELGATE_TEST_REDIS_URL")
+        .unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
+    let prefix = modelgate_core::ids::new_id("t");
+    let b = {
+        let (database, redis, prefix) = (database.clone(), redis.clone(), prefix.clone());
+        start_in(tempfile::tempdir().unwrap(), move |o| {
+            o.database = Some(database);
+            o.master_key = Some(MASTER_KEY.into());
+            o.settings.redis_url = Some(redis);
+            o.settings.redis_prefix = prefix;
+        })
+        .await
+    };
+    let r = b
+        .post(
+            "/api/providers",
+            ADMIN_KEY,
+            json!({"name": "p", "kind": "openai-compatible", "endpoint": mock.origin(),
+                   "models": ["m", "m-slow"],
+                   "prices": {"m": {"input": 1.0, "output": 1.0}, "m-slow": {"input": 1.0, "output": 1.0}}}),
+        )
+        .await;
+    assert_eq!(r.status(), 201);
+    b.share_with_org("p").await;
+    let r = b
+        .post(
+            "/api/users",
+            ADMIN_KEY,
+            json!({"name": "kai", "role": "member"}),
+        )
+        .await;
+    assert_eq!(r.status(), 201);
+    let r = b
+        .post(
+            "/api/allocations",
+            ADMIN_KEY,
+            json!({"name": "kai-budget", "user": "kai", "limit_usd": 100, "period": "monthly"}),
+        )
+        .await;
+    assert_eq!(r.status(), 201);
+    let key = b.member_key("kai", Some("kai-budget")).await;
+
+    let dir = tempfile::tempdir().unwrap();
+    let (mut a, base) = spawn_replica(dir.path(), &database, &redis, &prefix);
+    let http = reqwest::Client::new();
+    let send = |model: &str, stream: bool| {
+        http.post(format!("{base}/v1/chat/completions"))
+            .bearer_auth(&key)
+            .json(
+                &json!({"model": format!("p/{model}"), "stream": stream, "max_tokens": 50,
+                          "messages": [{"role": "user", "content": "hi"}]}),
+            )
+            .send()
+    };
+    // Requests in flight when the replica dies: their holds stay behind in Redis.
+    let in_flight: Vec<_> = (0..4)
+        .map(|_| tokio::spawn(send("m-slow", false)))
+        .collect();
+    let mut answered = 0;
+    for i in 0..30 {
+        let r = send("m", i % 2 == 0).await.unwrap();
+        assert_eq!(r.status(), 200);
+        r.bytes().await.unwrap();
+        answered += 1;
+    }
+    let held: Value = b
+        .get("/api/allocations/kai-budget", ADMIN_KEY)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(held["reserved_usd"].as_f64().unwrap() > 0.0, "{held}");
+    a.kill().unwrap();
+    a.wait().unwrap();
+    for f in in_flight {
+        assert!(f.await.unwrap().is_err(), "the dead replica answered");
+    }
+    // Its holds expire within twice its request timeout; B sees them gone.
+    let freed = within(|| async {
+        let s: Value = b
+            .get("/api/allocations/kai-budget", ADMIN_KEY)
+            .await
+            .json()
+            .await
+            .unwrap();
+        s["reserved_usd"] == 0.0
+    })
+    .await;
+    assert!(
+        freed < Duration::from_secs(4),
+        "holds freed after {freed:?}"
+    );
+    // Back on its data dir, the replica stores what its journal holds: every answer counts.
+    let (mut again, _) = spawn_replica(dir.path(), &database, &redis, &prefix);
+    within(|| async {
+        b.get("/api/usage?scope=org&limit=100", ADMIN_KEY)
+            .await
+            .json::<Value>()
+            .await
+            .unwrap()["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|r| r["model"] == "m")
+            .count()
+            == answered
+    })
+    .await;
+    again.kill().unwrap();
+    again.wait().unwrap();
+}

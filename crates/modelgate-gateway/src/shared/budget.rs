@@ -11,16 +11,23 @@ use super::{Shared, unavailable};
 use crate::GatewayError;
 use redis::Script;
 
+/// Drops the holds whose time is up (shared by the scripts below).
+const PURGE: &str = r#"
+local function purge(h, res, exp, now)
+  local dead = redis.call('ZRANGEBYSCORE', exp, '-inf', now)
+  for _, d in ipairs(dead) do
+    local a = redis.call('HGET', res, d)
+    if a then redis.call('HINCRBY', h, 'reserved', -tonumber(a)); redis.call('HDEL', res, d) end
+    redis.call('ZREM', exp, d)
+  end
+end
+"#;
+
 const RESERVE: &str = r#"
 local h, res, exp = KEYS[1], KEYS[2], KEYS[3]
 local limit, amount, id, expiry, now, ttl = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3], ARGV[4], ARGV[5], ARGV[6]
 if redis.call('EXISTS', h) == 0 then return {-1, 0} end
-local dead = redis.call('ZRANGEBYSCORE', exp, '-inf', now)
-for _, d in ipairs(dead) do
-  local a = redis.call('HGET', res, d)
-  if a then redis.call('HINCRBY', h, 'reserved', -tonumber(a)); redis.call('HDEL', res, d) end
-  redis.call('ZREM', exp, d)
-end
+purge(h, res, exp, now)
 local remaining = limit - tonumber(redis.call('HGET', h, 'spent')) - tonumber(redis.call('HGET', h, 'reserved'))
 if amount > remaining then return {0, remaining} end
 redis.call('HINCRBY', h, 'reserved', amount)
@@ -44,6 +51,13 @@ if actual > 0 then redis.call('HINCRBY', h, 'spent', actual) end
 return 1
 "#;
 
+const STANDING: &str = r#"
+local h, res, exp = KEYS[1], KEYS[2], KEYS[3]
+if redis.call('EXISTS', h) == 0 then return {-1, 0} end
+purge(h, res, exp, ARGV[1])
+return {tonumber(redis.call('HGET', h, 'spent')), tonumber(redis.call('HGET', h, 'reserved'))}
+"#;
+
 const INIT: &str = r#"
 redis.call('HSETNX', KEYS[1], 'spent', ARGV[1])
 redis.call('HSETNX', KEYS[1], 'reserved', 0)
@@ -58,14 +72,16 @@ pub(super) struct Scripts {
     reserve: Script,
     settle: Script,
     init: Script,
+    standing: Script,
 }
 
 impl Scripts {
     pub(super) fn new() -> Self {
         Self {
-            reserve: Script::new(RESERVE),
+            reserve: Script::new(&format!("{PURGE}{RESERVE}")),
             settle: Script::new(SETTLE),
             init: Script::new(INIT),
+            standing: Script::new(&format!("{PURGE}{STANDING}")),
         }
     }
 }
@@ -169,20 +185,25 @@ impl Shared {
         Ok(())
     }
 
-    /// `(spent, reserved)` of an allocation in a period, if it has counters.
+    /// `(spent, reserved)` of an allocation in a period (expired holds dropped first),
+    /// if it has counters.
     pub async fn standing(
         &self,
         allocation_id: &str,
         period_start: i64,
+        now_ms: i64,
     ) -> Result<Option<(i64, i64)>, GatewayError> {
-        let [h, _, _] = self.budget_keys(allocation_id, period_start);
-        let (spent, reserved): (Option<i64>, Option<i64>) = redis::cmd("HMGET")
-            .arg(h)
-            .arg("spent")
-            .arg("reserved")
-            .query_async(&mut self.conn())
+        let [h, res, exp] = self.budget_keys(allocation_id, period_start);
+        let (spent, reserved): (i64, i64) = self
+            .scripts
+            .standing
+            .key(h)
+            .key(res)
+            .key(exp)
+            .arg(now_ms)
+            .invoke_async(&mut self.conn())
             .await
             .map_err(|e| unavailable(&e))?;
-        Ok(spent.map(|s| (s, reserved.unwrap_or(0))))
+        Ok((spent >= 0).then_some((spent, reserved)))
     }
 }
