@@ -137,7 +137,7 @@ async fn an_allocation_holds_across_replicas_under_two_hundred_concurrent_reques
         .await;
     assert_eq!(r.status(), 201);
     a.share_with_org("p").await;
-    wait_for_provider(&[&b, &c], "p").await;
+    wait_for_provider(&[&b, &c], ADMIN_KEY, "p").await;
     // What one answer costs (as an admin, unbudgeted).
     let r = a
         .post("/v1/chat/completions", ADMIN_KEY, chat("p/m-out"))
@@ -215,11 +215,11 @@ async fn an_allocation_holds_across_replicas_under_two_hundred_concurrent_reques
     expect_error(b.post("/v1/chat/completions", &key, body).await, 402).await;
 }
 
-/// Waits until every replica knows provider `name`.
-async fn wait_for_provider(replicas: &[&Gw], name: &str) {
+/// Waits until every replica lets `key` see provider `name`.
+async fn wait_for_provider(replicas: &[&Gw], key: &str, name: &str) {
     for gw in replicas {
         within(|| async {
-            gw.get(&format!("/api/providers/{name}"), ADMIN_KEY)
+            gw.get(&format!("/api/providers/{name}"), key)
                 .await
                 .status()
                 == 200
@@ -243,7 +243,7 @@ async fn rate_limits_count_across_replicas() {
     assert_eq!(r.status(), 201);
     let key = a.member_key("rita", None).await;
     a.share_with_org("p").await;
-    wait_for_provider(&[&b, &c], "p").await;
+    wait_for_provider(&[&b, &c], &key, "p").await;
     let mut statuses = Vec::new();
     for gw in [&a, &b, &c, &a, &b, &c] {
         let r = gw.post("/v1/chat/completions", &key, chat("p/m")).await;
