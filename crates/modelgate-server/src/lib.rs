@@ -15,6 +15,7 @@ pub mod org_api;
 pub mod request;
 pub mod telemetry;
 pub mod tunnels;
+mod ui;
 
 use axum::Router;
 use axum::routing::{get, post, put};
@@ -155,6 +156,7 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))
+        .merge(ui::routes())
         .fallback(error::not_found)
         .method_not_allowed_fallback(error::method_not_allowed)
         .layer(axum::middleware::from_fn(request::request_id))

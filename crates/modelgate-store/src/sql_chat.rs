@@ -87,6 +87,14 @@ macro_rules! impl_chat_store {
                 m: &$crate::ConversationMessage,
             ) -> $crate::StoreResult<i64> {
                 let mut tx = self.pool.begin().await?;
+                // Write first: on SQLite a transaction that reads before it writes cannot
+                // wait for the lock (it fails with "database is locked"); one that starts by
+                // writing waits its busy timeout like any writer.
+                sqlx::query("UPDATE conversations SET updated_at = $1 WHERE id = $2")
+                    .bind(m.created_at)
+                    .bind(&m.conversation_id)
+                    .execute(&mut *tx)
+                    .await?;
                 let (seq,): (i64,) = sqlx::query_as(
                     "SELECT COALESCE(MAX(seq), 0) + 1 FROM conversation_messages \
                      WHERE conversation_id = $1",
@@ -108,11 +116,6 @@ macro_rules! impl_chat_store {
                 .bind(m.created_at)
                 .execute(&mut *tx)
                 .await?;
-                sqlx::query("UPDATE conversations SET updated_at = $1 WHERE id = $2")
-                    .bind(m.created_at)
-                    .bind(&m.conversation_id)
-                    .execute(&mut *tx)
-                    .await?;
                 tx.commit().await?;
                 Ok(seq)
             }

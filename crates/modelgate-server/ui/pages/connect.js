@@ -1,0 +1,140 @@
+// Connect external tools: for a provider and model, the base URLs, the model id and
+// ready-to-paste snippets for SDKs, editors and agents. Keys appear as $MODELGATE_KEY.
+
+import { list } from '../lib/api.js';
+import { h, clear, setOptions, codeBlock, copyButton, pageHeader } from '../lib/dom.js';
+
+const KEY = '$MODELGATE_KEY';
+
+/** The snippets for one model; `o` = origin, `m` = model id. Each: [id, title, intro, blocks]. */
+export function snippets(o, m) {
+  const v1 = `${o}/v1`;
+  const json = (x) => JSON.stringify(x, null, 2);
+  return [
+    ['openai-python', 'OpenAI SDK (Python)', 'pip install openai — any OpenAI SDK works the same way.', [['python', `import os
+from openai import OpenAI
+
+client = OpenAI(base_url="${v1}", api_key=os.environ["MODELGATE_KEY"])
+
+reply = client.chat.completions.create(
+    model="${m}",
+    messages=[{"role": "user", "content": "Hello"}],
+)
+print(reply.choices[0].message.content)
+
+# Streaming
+for chunk in client.chat.completions.create(
+    model="${m}", stream=True,
+    messages=[{"role": "user", "content": "Tell me a story"}],
+):
+    print(chunk.choices[0].delta.content or "", end="", flush=True)`]]],
+    ['curl', 'curl', 'Streams with -N; drop "stream" for one JSON answer.', [['bash', `curl -N ${v1}/chat/completions \\
+  -H "Authorization: Bearer ${KEY}" \\
+  -H "Content-Type: application/json" \\
+  -d '${JSON.stringify({ model: m, stream: true, messages: [{ role: 'user', content: 'Hello' }] })}'`],
+    ['bash', `curl ${v1}/models -H "Authorization: Bearer ${KEY}"`]]],
+    ['anthropic-python', 'Anthropic SDK (Python)', 'The gateway translates the Messages API for any model. The base URL is the origin (the SDK adds /v1/messages).', [['python', `import os
+import anthropic
+
+client = anthropic.Anthropic(base_url="${o}", api_key=os.environ["MODELGATE_KEY"])
+
+msg = client.messages.create(
+    model="${m}",
+    max_tokens=1024,
+    messages=[{"role": "user", "content": "Hello"}],
+)
+print(msg.content[0].text)`]]],
+    ['claude-agents', 'Claude-style agents', 'Claude Code and other agents built on the Anthropic API read these variables. ANTHROPIC_AUTH_TOKEN is sent as a bearer token; some tools want ANTHROPIC_API_KEY instead (set both if unsure).', [['bash', `export ANTHROPIC_BASE_URL=${o}
+export ANTHROPIC_AUTH_TOKEN=${KEY}
+export ANTHROPIC_API_KEY=${KEY}
+export ANTHROPIC_MODEL=${m}
+export ANTHROPIC_SMALL_FAST_MODEL=${m}
+claude`]]],
+    ['open-webui', 'Open WebUI', `Set these when starting Open WebUI (or add a connection under Admin Settings → Connections → OpenAI), then pick ${m} in the model menu. From inside a container, 127.0.0.1 is the container itself: use host.docker.internal or the host's address.`, [['bash', `OPENAI_API_BASE_URL=${v1}
+OPENAI_API_KEY=${KEY}`], ['bash', `docker run -d -p 3000:8080 \\
+  -e OPENAI_API_BASE_URL=${v1.replace('://127.0.0.1', '://host.docker.internal').replace('://localhost', '://host.docker.internal')} \\
+  -e OPENAI_API_KEY=${KEY} \\
+  --add-host=host.docker.internal:host-gateway \\
+  ghcr.io/open-webui/open-webui:main`]]],
+    ['opencode', 'OpenCode', 'Put this in opencode.json (project) or ~/.config/opencode/opencode.json; the key comes from the MODELGATE_KEY environment variable.', [['json', json({
+      $schema: 'https://opencode.ai/config.json',
+      provider: {
+        modelgate: {
+          npm: '@ai-sdk/openai-compatible',
+          name: 'modelgate',
+          options: { baseURL: v1, apiKey: '{env:MODELGATE_KEY}' },
+          models: { [m]: { name: m } },
+        },
+      },
+      model: `modelgate/${m}`,
+    })]]],
+    ['kilo-code', 'Kilo Code', 'Settings → Providers → API Provider “OpenAI Compatible”, then fill in:', [['text', `Base URL: ${v1}
+API Key:  <your modelgate key>
+Model:    ${m}`]], [['Base URL', v1], ['Model', m]]],
+    ['cursor', 'Cursor', 'Settings → Models: paste your key in “OpenAI API Key”, turn on “Override OpenAI Base URL”, then “Add model”. Cursor calls the gateway from its own servers, so the gateway must be reachable from the internet (not 127.0.0.1).', [['text', `OpenAI API Key:            <your modelgate key>
+Override OpenAI Base URL:  ${v1}
+Custom model:              ${m}`]], [['Base URL', v1], ['Model', m]]],
+  ];
+}
+
+export async function render(view, { params }) {
+  const providers = (await list('/api/providers')).filter((p) => p.models.length || p.kind === 'openai-tunnel');
+  const origin = location.origin;
+  const providerSel = h('select#connect-provider', { 'aria-label': 'Provider' });
+  const modelSel = h('select#connect-model', { 'aria-label': 'Model' });
+  const facts = h('div.facts');
+  const tabs = h('div.tabs.tool-tabs', { role: 'tablist' });
+  const panel = h('div.tab-panel#connect-panel');
+  let active = params.get('tool') || 'openai-python';
+
+  clear(view,
+    pageHeader('Connect your tools', 'Point SDKs, editors and agents at this gateway. Everything below is ready to paste.'),
+    h('div.notice.info', h('strong', 'Your key: '), 'the snippets use ', h('code', KEY), '. Create a key under ',
+      h('a', { href: '#/keys' }, 'AI Keys'), ' (it is shown once), then ', h('code', 'export MODELGATE_KEY=mg_…'), '.'),
+    h('section.card', h('div.row.gap', h('label.field', h('span.label', 'Provider'), providerSel),
+      h('label.field.grow', h('span.label', 'Model'), modelSel)), facts),
+    h('section.card', tabs, panel));
+
+  if (!providers.length) {
+    clear(facts, h('p.muted', 'No provider with models is available to you yet. Add one under ', h('a', { href: '#/providers' }, 'Providers'), '.'));
+  }
+  const wanted = params.get('provider') || localStorage.getItem('mg.chat.provider') || (providers[0] || {}).name;
+  setOptions(providerSel, providers.map((p) => [p.name, p.name]), wanted);
+
+  function fillModels() {
+    const p = providers.find((x) => x.name === providerSel.value);
+    const models = p ? p.models : [];
+    const want = params.get('model') || localStorage.getItem('mg.chat.model:' + providerSel.value);
+    setOptions(modelSel, models.length ? models : [['', 'No models discovered']], want);
+    params.delete('model');
+    show();
+  }
+
+  function fact(label, value, id) {
+    return h('div.fact', h('span.fact-label', label), h('code.fact-value', { id }, value), copyButton(value));
+  }
+
+  function show() {
+    const p = providerSel.value;
+    const m = modelSel.value;
+    if (!p) return;
+    const id = m ? `${p}/${m}` : `${p}/MODEL`;
+    clear(facts,
+      fact('Base URL (OpenAI clients)', `${origin}/v1`, 'fact-base-url'),
+      fact('Base URL (Anthropic clients)', origin, 'fact-anthropic-url'),
+      fact('Model id', id, 'fact-model-id'));
+    const all = snippets(origin, id);
+    clear(tabs, all.map(([tid, title]) => h('button.tab', {
+      type: 'button', role: 'tab', class: tid === active ? 'active' : '', 'data-tool': tid,
+      onclick: () => { active = tid; show(); },
+    }, title)));
+    const [, title, intro, blocks, values] = all.find(([tid]) => tid === active) || all[0];
+    clear(panel, h('h3', title), h('p.muted', intro),
+      values ? h('div.facts', values.map(([l, v]) => fact(l, v))) : null,
+      blocks.map(([lang, text]) => codeBlock(text, lang)));
+  }
+
+  providerSel.addEventListener('change', fillModels);
+  modelSel.addEventListener('change', show);
+  fillModels();
+}
