@@ -55,9 +55,9 @@ pub(crate) async fn caller(
     if !has_key(headers)
         && let Some(cookie) = session_cookie(headers)
     {
+        // Only model calls are charged; reading the model list needs no allocation.
         let principal = match surface {
-            Surface::Admin => st.gateway.session_principal(cookie).await?,
-            Surface::Models => {
+            Surface::Models if unsafe_method => {
                 let allocation = headers
                     .get(ALLOCATION_HEADER)
                     .and_then(|v| v.to_str().ok())
@@ -66,6 +66,7 @@ pub(crate) async fn caller(
                     .session_model_principal(cookie, allocation)
                     .await?
             }
+            Surface::Admin | Surface::Models => st.gateway.session_principal(cookie).await?,
         };
         if unsafe_method {
             let expected = principal.csrf_token.as_deref().unwrap_or_default();

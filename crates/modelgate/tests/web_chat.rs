@@ -128,8 +128,10 @@ async fn a_signed_in_browser_calls_the_model_api_charged_to_its_allocation() {
         .unwrap();
     assert!(alloc["used_usd"].is_number(), "{alloc}");
 
-    // With two allocations she must say which (as for a key), by header.
+    // With two allocations she must say which (as for a key), by header; listing models
+    // charges nothing and needs no choice.
     allocation(&gw, "carol-extra", "carol").await;
+    assert_eq!(carol.get("/v1/models").await.status(), 200);
     let e = expect_error(
         carol.post("/v1/chat/completions", chat("shared/m")).await,
         400,
