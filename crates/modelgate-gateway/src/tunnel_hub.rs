@@ -110,6 +110,17 @@ impl TunnelHub {
         }
     }
 
+    /// Drops the connections of tunnels that `keep` no longer recognises.
+    pub fn disconnect_unless(&self, keep: impl Fn(&str) -> bool) {
+        self.lock().retain(|id, live| {
+            let kept = keep(id);
+            if !kept {
+                live.driver.abort();
+            }
+            kept
+        });
+    }
+
     fn attach(&self, provider_id: &str, live: Live) {
         if let Some(old) = self.lock().insert(provider_id.to_owned(), live) {
             tracing::info!(tunnel = %provider_id, "a new agent connection replaces the old one");

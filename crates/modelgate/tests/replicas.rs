@@ -319,7 +319,7 @@ async fn a_tunnel_on_one_replica_answers_through_the_others() {
     )
     .await;
     assert_eq!(e["code"], "tunnel_stopped");
-    let _on_b = agent(&b, &token, &model_server);
+    let on_b = agent(&b, &token, &model_server);
     within(|| async {
         c.post("/v1/chat/completions", &key, chat("lab/llama"))
             .await
@@ -327,6 +327,11 @@ async fn a_tunnel_on_one_replica_answers_through_the_others() {
             == 200
     })
     .await;
+    // Deleted through C, the tunnel's agent on B is dropped and stops for good.
+    let r = c.delete("/api/tunnels/lab", &key, None).await;
+    assert_eq!(r.status(), 204);
+    let ended = tokio::time::timeout(Duration::from_secs(15), on_b).await;
+    assert!(ended.is_ok(), "the agent on B was not dropped");
     // A forged internal request is refused.
     let r = reqwest::Client::new()
         .post(b.url("/internal/tunnels/prv_x/v1/chat/completions"))

@@ -438,6 +438,14 @@ impl Gateway {
             }
             self.registry.install(providers);
         }
+        // A tunnel deleted (here or on another replica) loses its agent's connection too.
+        let snapshot = self.registry.snapshot();
+        self.tunnels.disconnect_unless(|id| {
+            snapshot
+                .providers
+                .values()
+                .any(|p| p.tunnel && p.row.id == id)
+        });
         self.discover_stale(false).await;
         Ok(())
     }
