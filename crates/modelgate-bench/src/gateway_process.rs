@@ -4,13 +4,15 @@
 //! `/proc/<pid>/stat`, all threads) and memory (`VmHWM`, `VmRSS` of `/proc/<pid>/status`)
 //! are read from procfs. The process is always stopped — SIGTERM, then SIGKILL after 10 s —
 //! by [`GatewayProcess::stop`] or, on any early exit, by `Drop`. [`register_provider`]
-//! points the gateway at the mock, and [`machine_busy`]/[`own_cpu`] let each phase check
-//! that no other process disturbed it.
+//! points the gateway at the mock (through [`admin_call`], which the tunnel set-up uses
+//! too), and [`machine_busy`]/[`own_cpu`] let each phase check that no other process
+//! disturbed it. The procfs readers and [`terminate`] are shared with the tunnel agent's
+//! process (`tunnel_agent`).
 
 use crate::load::HttpClient;
 use anyhow::{Context, Result, bail};
 use bytes::Bytes;
-use http::{Request, header};
+use http::{Method, Request, StatusCode, header};
 use http_body_util::{BodyExt, Full};
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
@@ -118,37 +120,12 @@ impl GatewayProcess {
     /// Waits (up to `max`) until the gateway uses at most one clock tick of CPU per 100 ms,
     /// so that work left over from one phase is not billed to the next.
     pub fn wait_idle(&self, max: Duration) -> Result<()> {
-        let deadline = Instant::now() + max;
-        let tick = Duration::from_secs_f64(1.0 / self.clock_ticks);
-        let mut last = self.cpu_time()?;
-        while Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(100));
-            let now = self.cpu_time()?;
-            if now.saturating_sub(last) <= tick {
-                return Ok(());
-            }
-            last = now;
-        }
-        eprintln!("the gateway was still busy after {max:?}; measuring anyway");
-        Ok(())
+        wait_process_idle("gateway", || self.cpu_time(), self.clock_ticks, max)
     }
 
     /// Peak and current resident memory.
     pub fn memory(&self) -> Result<Memory> {
-        let path = format!("/proc/{}/status", self.pid());
-        let status = std::fs::read_to_string(&path).with_context(|| format!("reading {path}"))?;
-        let kib = |key: &str| -> u64 {
-            status
-                .lines()
-                .find_map(|l| l.strip_prefix(key))
-                .and_then(|v| v.split_whitespace().next())
-                .and_then(|v| v.parse().ok())
-                .unwrap_or(0)
-        };
-        Ok(Memory {
-            hwm_kib: kib("VmHWM:"),
-            rss_kib: kib("VmRSS:"),
-        })
+        process_memory(self.pid())
     }
 
     /// SIGTERM, wait up to 10 s, then SIGKILL; removes the data directory.
@@ -157,21 +134,7 @@ impl GatewayProcess {
             return Ok(());
         }
         self.stopped = true;
-        if self.child.try_wait()?.is_none() {
-            let _ = Command::new("kill")
-                .args(["-TERM", &self.pid().to_string()])
-                .status();
-            let deadline = Instant::now() + Duration::from_secs(10);
-            while self.child.try_wait()?.is_none() {
-                if Instant::now() > deadline {
-                    eprintln!("gateway did not stop within 10 s of SIGTERM; killing it");
-                    self.child.kill()?;
-                    self.child.wait()?;
-                    break;
-                }
-                std::thread::sleep(Duration::from_millis(20));
-            }
-        }
+        terminate(&mut self.child, "gateway")?;
         std::fs::remove_dir_all(&self.data_dir)
             .with_context(|| format!("removing {}", self.data_dir.display()))
     }
@@ -183,6 +146,68 @@ impl Drop for GatewayProcess {
             eprintln!("stopping the gateway: {e:#}");
         }
     }
+}
+
+/// Waits (up to `max`) until a process whose CPU time `cpu` reads uses at most one clock
+/// tick of CPU per 100 ms.
+pub(crate) fn wait_process_idle(
+    what: &str,
+    cpu: impl Fn() -> Result<Duration>,
+    clock_ticks: f64,
+    max: Duration,
+) -> Result<()> {
+    let deadline = Instant::now() + max;
+    let tick = Duration::from_secs_f64(1.0 / clock_ticks);
+    let mut last = cpu()?;
+    while Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+        let now = cpu()?;
+        if now.saturating_sub(last) <= tick {
+            return Ok(());
+        }
+        last = now;
+    }
+    eprintln!("the {what} was still busy after {max:?}; measuring anyway");
+    Ok(())
+}
+
+/// Peak and current resident memory of process `pid`, from `/proc/<pid>/status`.
+pub(crate) fn process_memory(pid: u32) -> Result<Memory> {
+    let path = format!("/proc/{pid}/status");
+    let status = std::fs::read_to_string(&path).with_context(|| format!("reading {path}"))?;
+    let kib = |key: &str| -> u64 {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(key))
+            .and_then(|v| v.split_whitespace().next())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0)
+    };
+    Ok(Memory {
+        hwm_kib: kib("VmHWM:"),
+        rss_kib: kib("VmRSS:"),
+    })
+}
+
+/// Stops a child process if it still runs: SIGTERM, wait up to 10 s, then SIGKILL.
+pub(crate) fn terminate(child: &mut Child, what: &str) -> Result<()> {
+    if child.try_wait()?.is_some() {
+        return Ok(());
+    }
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while child.try_wait()?.is_none() {
+        if Instant::now() > deadline {
+            eprintln!("{what} did not stop within 10 s of SIGTERM; killing it");
+            child.kill()?;
+            child.wait()?;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    Ok(())
 }
 
 /// CPU time the whole machine spent busy (all but idle and iowait), from `/proc/stat`.
@@ -210,7 +235,7 @@ pub fn own_cpu(clock_ticks: f64) -> Result<Duration> {
     process_cpu("/proc/self/stat", clock_ticks)
 }
 
-fn process_cpu(path: &str, clock_ticks: f64) -> Result<Duration> {
+pub(crate) fn process_cpu(path: &str, clock_ticks: f64) -> Result<Duration> {
     let stat = std::fs::read_to_string(path).with_context(|| format!("reading {path}"))?;
     // Fields after the parenthesised command name start at field 3 (`state`);
     // utime and stime are fields 14 and 15.
@@ -231,7 +256,7 @@ fn process_cpu(path: &str, clock_ticks: f64) -> Result<Duration> {
 }
 
 /// `getconf CLK_TCK`, else the usual 100.
-fn read_clock_ticks() -> f64 {
+pub(crate) fn read_clock_ticks() -> f64 {
     Command::new("getconf")
         .arg("CLK_TCK")
         .output()
@@ -256,22 +281,43 @@ pub fn register_provider(
         "endpoint": format!("http://{mock}"),
         "models": [crate::mock::MODEL],
     });
-    let req = Request::post(format!("http://{gateway}/api/providers"))
-        .header(header::CONTENT_TYPE, "application/json")
-        .header(header::AUTHORIZATION, format!("Bearer {admin_key}"))
-        .body(Full::new(Bytes::from(body.to_string())))?;
+    let url = format!("http://{gateway}/api/providers");
+    let (status, text) = admin_call(rt, client, Method::POST, &url, admin_key, Some(&body))
+        .context("registering the mock")?;
+    if status != StatusCode::CREATED {
+        bail!(
+            "registering the mock answered {status}: {}",
+            String::from_utf8_lossy(&text)
+        );
+    }
+    Ok(())
+}
+
+/// One admin API call with the bearer `admin_key` and an optional JSON body; returns the
+/// status and the whole answer (any status: the caller judges it).
+pub fn admin_call(
+    rt: &Runtime,
+    client: &HttpClient,
+    method: Method,
+    url: &str,
+    admin_key: &str,
+    body: Option<&serde_json::Value>,
+) -> Result<(StatusCode, Bytes)> {
+    let mut req = Request::builder()
+        .method(method.clone())
+        .uri(url)
+        .header(header::AUTHORIZATION, format!("Bearer {admin_key}"));
+    if body.is_some() {
+        req = req.header(header::CONTENT_TYPE, "application/json");
+    }
+    let body = body.map_or_else(Bytes::new, |b| Bytes::from(b.to_string()));
+    let req = req.body(Full::new(body))?;
     rt.block_on(async {
         let resp = tokio::time::timeout(crate::load::REQUEST_TIMEOUT, client.request(req))
             .await
-            .context("registering the mock timed out")??;
+            .with_context(|| format!("{method} {url} timed out"))??;
         let status = resp.status();
         let text = resp.into_body().collect().await?.to_bytes();
-        if status != http::StatusCode::CREATED {
-            bail!(
-                "registering the mock answered {status}: {}",
-                String::from_utf8_lossy(&text)
-            );
-        }
-        Ok(())
+        Ok((status, text))
     })
 }

@@ -1,18 +1,26 @@
 //! # modelgate-bench
 //!
-//! Measures what the gateway adds on top of a direct call to the same upstream:
+//! Measures what the gateway adds on top of a direct call to the same upstream, on two
+//! routes through it: to the upstream registered as a direct provider (`gateway`), and to
+//! the same upstream behind a session tunnel (`tunnel`: gateway → `modelgate tunnel`
+//! agent → upstream):
 //!
-//! * added latency (p50/p99, gateway minus direct) at fixed open-loop rates
+//! * added latency (p50/p99, gateway or tunnel minus direct) at fixed open-loop rates
 //!   (default 1,000 and 5,000 requests/s), timed from each request's scheduled send so
 //!   that queueing is not hidden (no coordinated omission);
-//! * requests/s at closed-loop concurrency (default 32 and 128), direct and via the gateway;
-//! * the gateway process's CPU time per request and its peak memory (procfs);
+//! * requests/s at closed-loop concurrency (default 32 and 128), direct, via the gateway and
+//!   via the tunnel;
+//! * the gateway process's CPU time per request and its peak memory (procfs); on the tunnel
+//!   route also the agent process's, shown apart and summed (gateway + agent);
 //! * for streams, the added time to the first content event and the total stream time,
 //!   plus the longest TTFT seen (a ~40 ms figure would betray Nagle/delayed-ACK stalls).
 //!
 //! Everything is set up by the bench itself: an in-process mock upstream (raw hyper, its
 //! own runtime), the gateway as a child process with a temporary data directory, the
-//! provider registration, a warm-up, then one bounded phase (`--duration`) per figure.
+//! provider registration (`bench`), the tunnel (`benchtunnel`, created through
+//! `POST /api/tunnels`) with its agent as a second child process of the same binary,
+//! a warm-up, then one bounded phase (`--duration`) per figure and route. The report ends
+//! with the tunnel next to the direct provider; `--no-tunnel` skips the tunnel route.
 //!
 //! ## Running
 //!
@@ -22,11 +30,13 @@
 //!
 //! Useful flags: `--duration 5` (seconds per phase), `--json out.json`, `--rates 1000,5000`,
 //! `--concurrency 32,128`, `--chunks 20`, `--retries 2`, `--gateway-bin PATH` (default:
-//! `modelgate` next to this executable). See `--help`.
+//! `modelgate` next to this executable; it also runs the tunnel agent), `--no-tunnel`.
+//! See `--help`.
 //!
 //! The generator, the mock and the gateway share the machine's CPUs, so run it on an
 //! otherwise idle machine: each phase measures how much CPU other processes used
-//! (`/proc/stat` minus this process and the gateway) and is repeated if that exceeds 5%.
+//! (`/proc/stat` minus this process, the gateway and the agent) and is repeated if that
+//! exceeds 5%.
 
 mod gateway_process;
 mod load;
@@ -35,6 +45,7 @@ mod phases;
 mod render;
 mod report;
 mod stats;
+mod tunnel_agent;
 
 use anyhow::{Context, Result};
 use clap::Parser;
@@ -45,11 +56,12 @@ use report::{Load, Mode, Report, Route};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
+use tunnel_agent::{AgentProcess, TUNNEL_NAME};
 
 #[derive(Parser)]
 #[command(
     name = "modelgate-bench",
-    about = "Measures the latency, CPU and throughput modelgate adds over direct calls"
+    about = "Measures the latency, CPU and throughput modelgate adds over direct calls, to a direct provider and through a session tunnel"
 )]
 struct Args {
     /// Seconds per measured phase
@@ -73,9 +85,13 @@ struct Args {
     /// Worker threads of the load generator's runtime
     #[arg(long, default_value_t = 2)]
     client_threads: usize,
-    /// The modelgate binary [default: `modelgate` next to this executable]
+    /// The modelgate binary, for the gateway and the tunnel agent [default: `modelgate`
+    /// next to this executable]
     #[arg(long)]
     gateway_bin: Option<PathBuf>,
+    /// Skip the tunnel route (no tunnel, no agent): direct and gateway only
+    #[arg(long)]
+    no_tunnel: bool,
     /// Times a phase is measured again when other processes disturbed it (used > 5% of
     /// the machine's CPU); the least disturbed attempt is kept
     #[arg(long, default_value_t = 2)]
@@ -110,13 +126,34 @@ fn main() -> Result<()> {
         .build()?;
     let client = load::client();
     gateway_process::register_provider(&rt, &client, gateway.addr, mock.addr, ADMIN_KEY)?;
+    let mut agent = if args.no_tunnel {
+        None
+    } else {
+        let token = tunnel_agent::create_tunnel(&rt, &client, gateway.addr, ADMIN_KEY)?;
+        let mut agent = AgentProcess::start(&bin, gateway.addr, mock.addr, &token)?;
+        tunnel_agent::wait_running(
+            &rt,
+            &client,
+            gateway.addr,
+            ADMIN_KEY,
+            &mut agent,
+            tunnel_agent::RUNNING_WAIT,
+        )?;
+        eprintln!("tunnel {TUNNEL_NAME} running, agent pid {}", agent.pid());
+        Some(agent)
+    };
 
     let mut list = Vec::new();
+    let tunnel_model = format!("{TUNNEL_NAME}/{}", mock::MODEL);
     for (mode, stream) in [(Mode::Plain, false), (Mode::Stream, true)] {
         let direct = Target::chat(mock.addr, None, mock::MODEL, stream)?;
         let via = Target::chat(gateway.addr, Some(ADMIN_KEY), "bench/bench-model", stream)?;
         list.push((mode, Route::Direct, Arc::new(direct)));
         list.push((mode, Route::Gateway, Arc::new(via)));
+        if agent.is_some() {
+            let tunnel = Target::chat(gateway.addr, Some(ADMIN_KEY), &tunnel_model, stream)?;
+            list.push((mode, Route::Tunnel, Arc::new(tunnel)));
+        }
     }
     let targets = Targets { list };
     let bench = Bench {
@@ -128,10 +165,14 @@ fn main() -> Result<()> {
         client: &client,
         targets: &targets,
         gateway: &gateway,
+        agent: agent.as_ref(),
     };
     let report = run(&args, &bench)?;
     drop(client);
     rt.shutdown_timeout(Duration::from_secs(1));
+    if let Some(agent) = &mut agent {
+        agent.stop()?;
+    }
     gateway.stop()?;
     drop(mock);
 
@@ -165,10 +206,14 @@ fn run(args: &Args, bench: &Bench<'_>) -> Result<Report> {
 
     let mut loads: Vec<Load> = args.rates.iter().map(|&r| Load::Open(r)).collect();
     loads.extend(args.concurrency.iter().map(|&c| Load::Closed(c)));
+    let mut routes = vec![Route::Direct, Route::Gateway];
+    if bench.agent.is_some() {
+        routes.push(Route::Tunnel);
+    }
     let mut phases = Vec::new();
     for mode in [Mode::Plain, Mode::Stream] {
         for &load in &loads {
-            for route in [Route::Direct, Route::Gateway] {
+            for &route in &routes {
                 phases.push(bench.measure(mode, load, route)?);
             }
         }
@@ -176,7 +221,7 @@ fn run(args: &Args, bench: &Bench<'_>) -> Result<Report> {
     // Nagle check: one stream at a time over one long-lived keep-alive connection, so any
     // ~40 ms pause can only come from the network stack, not from queueing.
     let mut nagle = Vec::new();
-    for route in [Route::Direct, Route::Gateway] {
+    for &route in &routes {
         nagle.push(bench.measure(Mode::Stream, Load::Closed(1), route)?);
     }
     Ok(Report {
@@ -187,5 +232,6 @@ fn run(args: &Args, bench: &Bench<'_>) -> Result<Report> {
         phases,
         nagle,
         final_memory: bench.gateway.memory()?,
+        agent_final_memory: bench.agent.map(AgentProcess::memory).transpose()?,
     })
 }

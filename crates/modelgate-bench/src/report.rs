@@ -1,5 +1,11 @@
 //! The figures of a run: one [`Phase`] per (mode, load, route), the targets they are
-//! judged against, and the JSON written by `--json` (the text tables are in `render`).
+//! judged against, the tunnel route next to the direct provider ([`Report::tunnel_summary`]),
+//! and the JSON written by `--json` (the text tables are in `render`).
+//!
+//! Routes: `direct` (straight to the mock), `gateway` (through modelgate to the mock as a
+//! direct provider) and `tunnel` (through modelgate and a session tunnel's agent to the
+//! same mock). Added figures of both are measured against `direct`; the tunnel's CPU per
+//! request is the gateway's plus the agent's.
 
 use crate::gateway_process::Memory;
 use crate::stats::{Summary, round1};
@@ -31,6 +37,17 @@ pub enum Load {
 pub enum Route {
     Direct,
     Gateway,
+    Tunnel,
+}
+
+impl Route {
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Route::Direct => "direct",
+            Route::Gateway => "gateway",
+            Route::Tunnel => "tunnel",
+        }
+    }
 }
 
 impl Mode {
@@ -70,10 +87,15 @@ pub struct Phase {
     /// CPU seconds used by other processes on the machine during the phase.
     pub foreign_cpu_s: f64,
     pub lateness: Option<Summary>,
-    /// Gateway phases only: CPU seconds used during the phase, per request, and memory after.
+    /// Gateway and tunnel phases: the gateway's CPU seconds used during the phase, per
+    /// request, and its memory after.
     pub cpu_s: Option<f64>,
     pub cpu_us_per_req: Option<f64>,
     pub memory: Option<Memory>,
+    /// Tunnel phases only: the agent process's CPU seconds, per request, and memory after.
+    pub agent_cpu_s: Option<f64>,
+    pub agent_cpu_us_per_req: Option<f64>,
+    pub agent_memory: Option<Memory>,
 }
 
 impl Phase {
@@ -82,11 +104,17 @@ impl Phase {
         self.foreign_cpu_s > DISTURBED_SHARE * cpus.max(1) as f64 * self.elapsed_s
     }
 
+    /// CPU per request of every process the route adds: the gateway's, plus the agent's
+    /// on the tunnel route.
+    pub fn total_cpu_us_per_req(&self) -> Option<f64> {
+        Some(self.cpu_us_per_req? + self.agent_cpu_us_per_req.unwrap_or(0.0))
+    }
+
     fn json(&self) -> Value {
-        json!({
+        let mut v = json!({
             "mode": self.mode.name(),
             "load": self.load.name(),
-            "route": match self.route { Route::Direct => "direct", Route::Gateway => "gateway" },
+            "route": self.route.name(),
             "completed": self.completed,
             "errors": self.errors,
             "first_error": self.first_error,
@@ -102,8 +130,42 @@ impl Phase {
             "gateway_cpu_us_per_request": self.cpu_us_per_req.map(round1),
             "gateway_vm_hwm_kib": self.memory.map(|m| m.hwm_kib),
             "gateway_vm_rss_kib": self.memory.map(|m| m.rss_kib),
-        })
+        });
+        if self.route == Route::Tunnel
+            && let Some(obj) = v.as_object_mut()
+        {
+            obj.insert("agent_cpu_s".into(), json!(self.agent_cpu_s));
+            obj.insert(
+                "agent_cpu_us_per_request".into(),
+                json!(self.agent_cpu_us_per_req.map(round1)),
+            );
+            obj.insert(
+                "gateway_plus_agent_cpu_us_per_request".into(),
+                json!(self.total_cpu_us_per_req().map(round1)),
+            );
+            obj.insert(
+                "agent_vm_hwm_kib".into(),
+                json!(self.agent_memory.map(|m| m.hwm_kib)),
+            );
+            obj.insert(
+                "agent_vm_rss_kib".into(),
+                json!(self.agent_memory.map(|m| m.rss_kib)),
+            );
+        }
+        v
     }
+}
+
+/// One line of the tunnel's comparison with the direct provider: the same figure through
+/// the gateway to the provider and through the gateway and the tunnel's agent.
+#[derive(Debug, Clone)]
+pub struct Comparison {
+    pub name: String,
+    pub unit: &'static str,
+    pub gateway: f64,
+    pub tunnel: f64,
+    /// CPU figures: the tunnel's (gateway part, agent part).
+    pub split: Option<(f64, f64)>,
 }
 
 /// A whole run.
@@ -113,9 +175,11 @@ pub struct Report {
     pub chunks: usize,
     pub max_in_flight: usize,
     pub phases: Vec<Phase>,
-    /// The Nagle check: streams one at a time (direct, gateway).
+    /// The Nagle check: streams one at a time (direct, gateway, tunnel).
     pub nagle: Vec<Phase>,
     pub final_memory: Memory,
+    /// The tunnel agent's memory at the end (None with `--no-tunnel`).
+    pub agent_final_memory: Option<Memory>,
 }
 
 impl Report {
@@ -127,12 +191,22 @@ impl Report {
 
     /// (direct, gateway) pairs of one mode, in run order.
     pub(crate) fn pairs(&self, mode: Mode, open: bool) -> Vec<(&Phase, &Phase)> {
+        self.pairs_via(mode, open, Route::Gateway)
+    }
+
+    /// (direct, `route`) pairs of one mode, in run order.
+    pub(crate) fn pairs_via(&self, mode: Mode, open: bool, route: Route) -> Vec<(&Phase, &Phase)> {
         self.phases
             .iter()
             .filter(|p| p.mode == mode && p.route == Route::Direct)
             .filter(|p| matches!(p.load, Load::Open(_)) == open)
-            .filter_map(|d| Some((d, self.find(mode, d.load, Route::Gateway)?)))
+            .filter_map(|d| Some((d, self.find(mode, d.load, route)?)))
             .collect()
+    }
+
+    /// Whether the run measured the tunnel route.
+    pub(crate) fn has_tunnel(&self) -> bool {
+        self.phases.iter().any(|p| p.route == Route::Tunnel)
     }
 
     /// The open-loop rate the latency targets are judged at: 1,000/s, else the lowest.
@@ -215,8 +289,105 @@ impl Report {
         t
     }
 
+    /// The tunnel next to the direct provider: requests/s at each closed-loop concurrency,
+    /// added latency (minus direct) and added TTFT at the target rate, and CPU per request
+    /// (the tunnel's = gateway + agent) in every phase. Empty without tunnel phases.
+    pub fn tunnel_summary(&self) -> Vec<Comparison> {
+        let mut rows = Vec::new();
+        if !self.has_tunnel() {
+            return rows;
+        }
+        let get = |mode, load| {
+            Some((
+                self.find(mode, load, Route::Direct)?,
+                self.find(mode, load, Route::Gateway)?,
+                self.find(mode, load, Route::Tunnel)?,
+            ))
+        };
+        let closed: Vec<Load> = self
+            .phases
+            .iter()
+            .filter(|p| p.route == Route::Direct && matches!(p.load, Load::Closed(_)))
+            .map(|p| p.load)
+            .fold(Vec::new(), |mut v, l| {
+                if !v.contains(&l) {
+                    v.push(l);
+                }
+                v
+            });
+        for mode in [Mode::Plain, Mode::Stream] {
+            for &load in &closed {
+                if let Some((_, g, t)) = get(mode, load) {
+                    rows.push(Comparison {
+                        name: format!("requests/s, {}, {}", mode.name(), load.name()),
+                        unit: "req/s",
+                        gateway: g.rps,
+                        tunnel: t.rps,
+                        split: None,
+                    });
+                }
+            }
+        }
+        if let Some(load) = self.target_rate() {
+            let at = load.name();
+            if let Some((d, g, t)) = get(Mode::Plain, load) {
+                rows.push(Comparison {
+                    name: format!("added p50, non-stream, {at}"),
+                    unit: "µs",
+                    gateway: g.total.p50_us - d.total.p50_us,
+                    tunnel: t.total.p50_us - d.total.p50_us,
+                    split: None,
+                });
+                rows.push(Comparison {
+                    name: format!("added p99, non-stream, {at}"),
+                    unit: "µs",
+                    gateway: g.total.p99_us - d.total.p99_us,
+                    tunnel: t.total.p99_us - d.total.p99_us,
+                    split: None,
+                });
+            }
+            if let Some((d, g, t)) = get(Mode::Stream, load) {
+                let ttft = |p: &Phase| p.ttft.unwrap_or_default();
+                rows.push(Comparison {
+                    name: format!("added TTFT p50, stream, {at}"),
+                    unit: "µs",
+                    gateway: ttft(g).p50_us - ttft(d).p50_us,
+                    tunnel: ttft(t).p50_us - ttft(d).p50_us,
+                    split: None,
+                });
+                rows.push(Comparison {
+                    name: format!("added TTFT p99, stream, {at}"),
+                    unit: "µs",
+                    gateway: ttft(g).p99_us - ttft(d).p99_us,
+                    tunnel: ttft(t).p99_us - ttft(d).p99_us,
+                    split: None,
+                });
+            }
+        }
+        for t in self.phases.iter().filter(|p| p.route == Route::Tunnel) {
+            let Some(g) = self.find(t.mode, t.load, Route::Gateway) else {
+                continue;
+            };
+            if let (Some(gw), Some(total), Some(tg), Some(ta)) = (
+                g.cpu_us_per_req,
+                t.total_cpu_us_per_req(),
+                t.cpu_us_per_req,
+                t.agent_cpu_us_per_req,
+            ) {
+                rows.push(Comparison {
+                    name: format!("CPU per request, {}, {}", t.mode.name(), t.load.name()),
+                    unit: "µs",
+                    gateway: gw,
+                    tunnel: total,
+                    split: Some((tg, ta)),
+                });
+            }
+        }
+        rows
+    }
+
     pub fn json(&self) -> Value {
-        json!({
+        let mut v = json!({
             "cpus": self.cpus,
             "duration_s": self.duration_s,
             "stream_chunks": self.chunks,
@@ -228,6 +399,129 @@ impl Report {
             })).collect::<Vec<_>>(),
             "gateway_final_vm_hwm_kib": self.final_memory.hwm_kib,
             "gateway_final_vm_rss_kib": self.final_memory.rss_kib,
-        })
+        });
+        if let (Some(agent), Some(obj)) = (self.agent_final_memory, v.as_object_mut()) {
+            obj.insert("agent_final_vm_hwm_kib".into(), json!(agent.hwm_kib));
+            obj.insert("agent_final_vm_rss_kib".into(), json!(agent.rss_kib));
+            let rows: Vec<Value> = self
+                .tunnel_summary()
+                .into_iter()
+                .map(|c| {
+                    json!({
+                        "name": c.name,
+                        "unit": c.unit,
+                        "gateway": round1(c.gateway),
+                        "tunnel": round1(c.tunnel),
+                        "tunnel_gateway_part": c.split.map(|s| round1(s.0)),
+                        "tunnel_agent_part": c.split.map(|s| round1(s.1)),
+                    })
+                })
+                .collect();
+            obj.insert("tunnel_vs_direct_provider".into(), Value::Array(rows));
+        }
+        v
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn phase(mode: Mode, load: Load, route: Route, p50_us: f64, cpu: Option<(f64, f64)>) -> Phase {
+        let total = Summary {
+            count: 1,
+            p50_us,
+            p99_us: 2.0 * p50_us,
+            max_us: 2.0 * p50_us,
+            mean_us: p50_us,
+        };
+        Phase {
+            mode,
+            load,
+            route,
+            completed: 100,
+            errors: 0,
+            first_error: None,
+            elapsed_s: 1.0,
+            rps: 1_000_000.0 / p50_us,
+            total,
+            ttft: (mode == Mode::Stream).then_some(total),
+            max_gap_us: 0.0,
+            stalls: 0,
+            foreign_cpu_s: 0.0,
+            lateness: None,
+            cpu_s: cpu.map(|c| c.0 * 100e-6),
+            cpu_us_per_req: cpu.map(|c| c.0),
+            memory: cpu.map(|_| Memory::default()),
+            agent_cpu_s: cpu.filter(|_| route == Route::Tunnel).map(|c| c.1 * 100e-6),
+            agent_cpu_us_per_req: cpu.filter(|_| route == Route::Tunnel).map(|c| c.1),
+            agent_memory: None,
+        }
+    }
+
+    fn report(tunnel: bool) -> Report {
+        let mut phases = Vec::new();
+        for load in [Load::Open(1000), Load::Closed(32)] {
+            phases.push(phase(Mode::Plain, load, Route::Direct, 100.0, None));
+            phases.push(phase(
+                Mode::Plain,
+                load,
+                Route::Gateway,
+                200.0,
+                Some((40.0, 0.0)),
+            ));
+            if tunnel {
+                phases.push(phase(
+                    Mode::Plain,
+                    load,
+                    Route::Tunnel,
+                    250.0,
+                    Some((30.0, 20.0)),
+                ));
+            }
+        }
+        Report {
+            cpus: 2,
+            duration_s: 1.0,
+            chunks: 20,
+            max_in_flight: 256,
+            phases,
+            nagle: Vec::new(),
+            final_memory: Memory::default(),
+            agent_final_memory: tunnel.then(Memory::default),
+        }
+    }
+
+    #[test]
+    fn tunnel_is_judged_against_direct_and_billed_gateway_plus_agent() {
+        let r = report(true);
+        let rows = r.tunnel_summary();
+        let row = |name: &str| rows.iter().find(|c| c.name == name).unwrap();
+        assert_eq!(row("requests/s, non-stream, closed c=32").tunnel, 4000.0);
+        let p50 = row("added p50, non-stream, open 1000/s");
+        assert_eq!((p50.gateway, p50.tunnel), (100.0, 150.0));
+        let cpu = row("CPU per request, non-stream, closed c=32");
+        assert_eq!((cpu.gateway, cpu.tunnel), (40.0, 50.0));
+        assert_eq!(cpu.split, Some((30.0, 20.0)));
+        let text = r.render();
+        assert!(text.contains("Added latency through the tunnel, non-stream"));
+        assert!(text.contains("gw 30.0 + agent 20.0"));
+        let json = r.json();
+        assert_eq!(json["phases"][2]["route"], "tunnel");
+        assert_eq!(
+            json["phases"][2]["gateway_plus_agent_cpu_us_per_request"],
+            50.0
+        );
+        assert!(json["tunnel_vs_direct_provider"].is_array());
+    }
+
+    #[test]
+    fn without_the_tunnel_nothing_of_it_is_shown() {
+        let r = report(false);
+        assert!(r.tunnel_summary().is_empty());
+        assert!(!r.render().contains("tunnel"));
+        let json = r.json();
+        assert!(json.get("tunnel_vs_direct_provider").is_none());
+        assert!(json["phases"][1].get("agent_cpu_s").is_none());
     }
 }
