@@ -147,9 +147,26 @@ impl Reservation {
                 // expires by itself if even that fails).
                 if let Ok(rt) = tokio::runtime::Handle::try_current() {
                     rt.spawn(async move {
-                        let _ = shared
-                            .settle(&allocation_id, period_start, &id, actual)
-                            .await;
+                        // Redis may be failing over: keep trying for a while (the hold
+                        // expires by itself, but the spend must not be lost).
+                        for wait_ms in [0u64, 100, 500, 2_000, 5_000, 15_000] {
+                            if wait_ms > 0 {
+                                tokio::time::sleep(std::time::Duration::from_millis(wait_ms))
+                                    .await;
+                            }
+                            if shared
+                                .settle(&allocation_id, period_start, &id, actual)
+                                .await
+                                .is_ok()
+                            {
+                                return;
+                            }
+                        }
+                        tracing::error!(
+                            allocation = %allocation_id,
+                            micros = actual,
+                            "could not settle a shared budget reservation; its spend is missing until the counters are rebuilt"
+                        );
                     });
                 }
             }

@@ -118,7 +118,7 @@ impl Gateway {
         };
         let shared = match &settings.redis_url {
             Some(url) => Some(Arc::new(
-                shared::Shared::connect(url, &settings.redis_prefix).await?,
+                shared::Shared::connect(url, &settings.redis_prefix, master_key.clone()).await?,
             )),
             None => None,
         };

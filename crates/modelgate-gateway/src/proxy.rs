@@ -111,7 +111,9 @@ pub(crate) struct Prepared {
 impl Prepared {
     /// The adapter of the chosen target.
     fn upstream(&self) -> &Upstream {
-        &self.provider.targets[self.target].upstream
+        // Every provider has at least one target (the implicit one).
+        let targets = &self.provider.targets;
+        &targets.get(self.target).unwrap_or(&targets[0]).upstream
     }
 }
 
@@ -411,12 +413,10 @@ impl Gateway {
         if !p.dropped.is_empty() {
             insert_header(&mut headers, DROPPED_HEADER, &p.dropped.join(","));
         }
-        if p.provider.targets.len() > 1 {
-            insert_header(
-                &mut headers,
-                TARGET_HEADER,
-                &p.provider.targets[p.target].name,
-            );
+        if p.provider.targets.len() > 1
+            && let Some(t) = p.provider.targets.get(p.target)
+        {
+            insert_header(&mut headers, TARGET_HEADER, &t.name);
         }
 
         if !status.is_success() {

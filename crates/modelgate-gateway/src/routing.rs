@@ -163,7 +163,7 @@ impl Gateway {
                     continue;
                 }
             };
-            let provider = prepared.provider.clone();
+            let mut provider = prepared.provider.clone();
             let model = prepared.upstream_model.clone();
             let Some(mut target) = provider.pick_target(&model, 0, forced) else {
                 paused.push(reference.clone());
@@ -182,13 +182,22 @@ impl Gateway {
                     Some(p) => p,
                     None => self.prepare(principal, front, &request, &peeked, reference)?,
                 };
+                // The provider was changed meanwhile (a reload): its targets are new.
+                if !Arc::ptr_eq(&p.provider, &provider) {
+                    provider = p.provider.clone();
+                    tried = 0;
+                    target = provider.pick_target(&model, 0, true).unwrap_or(0);
+                }
                 p.target = target;
                 attempts += 1;
                 let result = self
                     .attempt(principal, front, &request, p, request_id, hints)
                     .await;
                 let verdict = verdict(&result);
-                let breaker = provider.targets[target].breakers.get(&model);
+                let Some(chosen) = provider.targets.get(target) else {
+                    return with_attempts(result, attempts);
+                };
+                let breaker = chosen.breakers.get(&model);
                 match &verdict {
                     Verdict::Retry(_) => breaker.failure(now_millis(), &failure_text(&result)),
                     Verdict::Answer => breaker.success(now_millis()),

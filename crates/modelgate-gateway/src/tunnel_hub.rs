@@ -214,6 +214,18 @@ impl Gateway {
                 driver: task.abort_handle(),
             },
         );
+        // Deleted while the agent was connecting: the provider reload that dropped the
+        // tunnel's connections ran before this one was attached.
+        let exists = self
+            .registry
+            .snapshot()
+            .providers
+            .values()
+            .any(|p| p.tunnel && p.row.id == grant.provider_id);
+        if !exists {
+            self.tunnels.disconnect(&grant.provider_id);
+            return;
+        }
         tracing::info!(tunnel = %grant.name, agent = %agent_version, "tunnel running");
         metrics::gauge!("modelgate_tunnels_running").increment(1.0);
         let announce = self.tunnels.advertise.get().map(|url| RemoteTunnel {
@@ -240,9 +252,14 @@ impl Gateway {
                 let _ = (&mut task).await;
             }
         }
-        if self.tunnels.detach(&grant.provider_id, conn) {
-            self.notify(Notice::TunnelDown(grant.provider_id.clone()))
-                .await;
+        if self.tunnels.detach(&grant.provider_id, conn)
+            && let Some(url) = self.tunnels.advertise.get()
+        {
+            let notice = Notice::TunnelDown {
+                provider_id: grant.provider_id.clone(),
+                url: url.clone(),
+            };
+            self.notify(notice).await;
         }
         metrics::gauge!("modelgate_tunnels_running").decrement(1.0);
         tracing::info!(tunnel = %grant.name, "tunnel stopped");

@@ -2,9 +2,10 @@
 //! request may land on any. The replica holding the agent announces it (a change notice,
 //! repeated every [`HEARTBEAT`] as long as the agent stays); the others remember where
 //! each tunnel lives and forward its requests there over the internal channel —
-//! `/internal/tunnels/{provider}/{path}` on the owner's advertised URL, authenticated by
-//! an HMAC of the provider id and the time under a key derived from the master key (which
-//! every replica holds). The receiving replica sends the request through its link and
+//! `/internal/tunnels/{provider}/v1/...` on the owner's advertised URL, authenticated by
+//! an HMAC of the provider id, the time, the method and the path under a key derived from
+//! the master key (which every replica holds); each signature is accepted once (Redis
+//! remembers it for the time window) and only model API paths (`v1/...`) are relayed. The receiving replica sends the request through its link and
 //! streams the answer back; metering stays with the replica the client reached.
 
 use crate::registry::RuntimeProvider;
@@ -20,10 +21,10 @@ use subtle::ConstantTimeEq;
 pub const HEARTBEAT: Duration = Duration::from_secs(10);
 /// A tunnel not announced for this long is taken as gone (its replica died).
 const STALE_MS: i64 = 30_000;
-/// The header of internal requests: `<unix seconds> <hmac hex>`.
+/// The header of internal requests: `<unix seconds> <nonce> <hmac hex>`.
 pub const INTERNAL_HEADER: &str = "x-modelgate-internal";
 /// How far apart two replicas' clocks may be.
-const SKEW_SECS: i64 = 60;
+const SKEW_SECS: u64 = 30;
 
 /// A tunnel held by another replica, as announced.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -52,9 +53,13 @@ impl TunnelHub {
         previous.is_none_or(|h| now - h.at_ms >= STALE_MS)
     }
 
-    pub(crate) fn remote_down(&self, provider_id: &str) {
+    /// Forgets a tunnel that left the replica at `url` (not one announced since from
+    /// another replica).
+    pub(crate) fn remote_down(&self, provider_id: &str, url: &str) {
         let mut remote = self.remote.lock().unwrap_or_else(|e| e.into_inner());
-        remote.remove(provider_id);
+        if remote.get(provider_id).is_some_and(|h| h.tunnel.url == url) {
+            remote.remove(provider_id);
+        }
     }
 
     /// Where another replica holds this tunnel, if one announced it recently.
@@ -67,8 +72,13 @@ impl TunnelHub {
     }
 }
 
-fn internal_message(provider_id: &str, ts: i64) -> String {
-    format!("{provider_id}|{ts}")
+fn internal_message(provider_id: &str, ts: i64, nonce: &str, method: &str, path: &str) -> String {
+    format!("{provider_id}|{ts}|{nonce}|{method}|{path}")
+}
+
+/// Whether a relayed path is one of the model API's (no way to reach the target's others).
+pub fn relayable(path: &str) -> bool {
+    path.starts_with("/v1/") && !path.contains("..") && !path.contains("//")
 }
 
 impl Gateway {
@@ -100,10 +110,15 @@ impl Gateway {
         *req.url_mut() = url::Url::parse(&target)
             .map_err(|e| unreachable(format!("has no usable address ({e})")))?;
         let ts = now_millis() / 1000;
-        let mac = self
-            .master_key
-            .internal_mac(&internal_message(&p.row.id, ts));
-        let value = http::HeaderValue::from_str(&format!("{ts} {mac}"))
+        let nonce = modelgate_core::ids::new_id("n");
+        let mac = self.master_key.internal_mac(&internal_message(
+            &p.row.id,
+            ts,
+            &nonce,
+            req.method().as_str(),
+            &path,
+        ));
+        let value = http::HeaderValue::from_str(&format!("{ts} {nonce} {mac}"))
             .map_err(|e| unreachable(e.to_string()))?;
         req.headers_mut().insert(INTERNAL_HEADER, value);
         self.client
@@ -112,25 +127,39 @@ impl Gateway {
             .map_err(|e| unreachable(format!("could not be reached: {e}")))
     }
 
-    /// Checks an internal request's header for tunnel `provider_id`.
-    pub fn check_internal(
+    /// Checks an internal request for tunnel `provider_id`: a fresh, valid signature of
+    /// this method and path, never seen before, on a model API path.
+    pub async fn check_internal(
         &self,
         provider_id: &str,
+        method: &str,
+        path: &str,
         header: Option<&str>,
     ) -> Result<(), GatewayError> {
         let refused = || {
             GatewayError::new(ErrorKind::Unauthorized, "not a valid internal request")
                 .with_code("internal_auth_invalid")
         };
-        let (ts, mac) = header.and_then(|h| h.split_once(' ')).ok_or_else(refused)?;
+        let mut parts = header.unwrap_or_default().splitn(3, ' ');
+        let (Some(ts), Some(nonce), Some(mac)) = (parts.next(), parts.next(), parts.next()) else {
+            return Err(refused());
+        };
         let ts: i64 = ts.parse().map_err(|_| refused())?;
-        if (now_millis() / 1000 - ts).abs() > SKEW_SECS {
+        if (now_millis() / 1000).abs_diff(ts) > SKEW_SECS {
             return Err(refused());
         }
-        let expected = self
-            .master_key
-            .internal_mac(&internal_message(provider_id, ts));
+        let expected =
+            self.master_key
+                .internal_mac(&internal_message(provider_id, ts, nonce, method, path));
         if !bool::from(expected.as_bytes().ct_eq(mac.as_bytes())) {
+            return Err(refused());
+        }
+        if !relayable(path) {
+            return Err(GatewayError::forbidden("only model API paths are relayed"));
+        }
+        // Without Redis there is no other replica to relay for.
+        let shared = self.shared.as_ref().ok_or_else(refused)?;
+        if !shared.first_use(nonce, 2 * SKEW_SECS + 1).await? {
             return Err(refused());
         }
         Ok(())

@@ -135,12 +135,21 @@ pub async fn internal(
     let header = req
         .headers()
         .get(modelgate_gateway::tunnel_relay::INTERNAL_HEADER)
-        .and_then(|v| v.to_str().ok());
-    st.gateway.check_internal(&provider_id, header)?;
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let method = req.method().clone();
     let path_and_query = match req.uri().query() {
         Some(q) => format!("/{rest}?{q}"),
         None => format!("/{rest}"),
     };
+    st.gateway
+        .check_internal(
+            &provider_id,
+            method.as_str(),
+            &path_and_query,
+            header.as_deref(),
+        )
+        .await?;
     let (parts, body) = req.into_parts();
     let body = reqwest::Body::wrap_stream(body.into_data_stream());
     let resp = st

@@ -291,12 +291,14 @@ async fn a_tunnel_on_one_replica_answers_through_the_others() {
         .unwrap()
         .to_owned();
     let on_a = agent(&a, &token, &model_server);
-    // C learns that the tunnel runs (on A) and what it serves.
-    within(|| async {
-        let v = tunnel_status(&c, &key, "lab").await;
-        v["status"] == "running" && v["models"] == json!(["llama"])
-    })
-    .await;
+    // B and C learn that the tunnel runs (on A) and what it serves.
+    for gw in [&b, &c] {
+        within(|| async {
+            let v = tunnel_status(gw, &key, "lab").await;
+            v["status"] == "running" && v["models"] == json!(["llama"])
+        })
+        .await;
+    }
     let r = c
         .post("/v1/chat/completions", &key, chat("lab/llama"))
         .await;
@@ -327,6 +329,44 @@ async fn a_tunnel_on_one_replica_answers_through_the_others() {
             == 200
     })
     .await;
+    // The internal channel: a signed request is served once; its replay, and a signed
+    // request for a path outside the model API, are refused.
+    let id = c
+        .get("/api/providers/lab", &key)
+        .await
+        .json::<Value>()
+        .await
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let master = modelgate_core::sealing::MasterKey::parse(MASTER_KEY).unwrap();
+    let signed = |path: &str| {
+        let ts = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        let nonce = modelgate_core::ids::new_id("n");
+        let mac = master.internal_mac(&format!("{id}|{ts}|{nonce}|GET|{path}"));
+        format!("{ts} {nonce} {mac}")
+    };
+    let internal = |path: &str, header: String| {
+        reqwest::Client::new()
+            .get(b.url(&format!("/internal/tunnels/{id}{path}")))
+            .header("x-modelgate-internal", header)
+            .send()
+    };
+    let header = signed("/v1/models");
+    assert_eq!(
+        internal("/v1/models", header.clone())
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    assert_eq!(internal("/v1/models", header).await.unwrap().status(), 401);
+    let r = internal("/api/tags", signed("/api/tags")).await.unwrap();
+    assert_eq!(r.status(), 403);
     // Deleted through C, the tunnel's agent on B is dropped and stops for good.
     let r = c.delete("/api/tunnels/lab", &key, None).await;
     assert_eq!(r.status(), 204);
@@ -335,7 +375,7 @@ async fn a_tunnel_on_one_replica_answers_through_the_others() {
     // A forged internal request is refused.
     let r = reqwest::Client::new()
         .post(b.url("/internal/tunnels/prv_x/v1/chat/completions"))
-        .header("x-modelgate-internal", "1 deadbeef")
+        .header("x-modelgate-internal", "1 n_1 deadbeef")
         .send()
         .await
         .unwrap();

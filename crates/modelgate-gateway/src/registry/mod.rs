@@ -388,6 +388,22 @@ impl Gateway {
     /// Reloads this process's providers (see [`Gateway::reload_providers`], which also
     /// tells the other replicas).
     pub async fn load_providers(self: &Arc<Self>) -> Result<(), GatewayError> {
+        self.install_providers().await?;
+        self.discover_stale(false).await;
+        Ok(())
+    }
+
+    /// As [`Gateway::load_providers`], with discovery in the background (for change
+    /// notices: a slow upstream must not hold up the notices behind it).
+    pub(crate) async fn load_providers_in_background(self: &Arc<Self>) -> Result<(), GatewayError> {
+        self.install_providers().await?;
+        let gw = self.clone();
+        tokio::spawn(async move { gw.discover_stale(false).await });
+        Ok(())
+    }
+
+    /// Rebuilds the provider snapshot from the store.
+    async fn install_providers(self: &Arc<Self>) -> Result<(), GatewayError> {
         let rows = self.store.list_providers().await?;
         let mut shares: HashMap<String, Shares> = HashMap::new();
         for share in self.store.list_shares().await? {
@@ -446,7 +462,6 @@ impl Gateway {
                 .values()
                 .any(|p| p.tunnel && p.row.id == id)
         });
-        self.discover_stale(false).await;
         Ok(())
     }
 

@@ -21,8 +21,9 @@ pub enum Notice {
     Key(String),
     /// A tunnel's agent is connected to the sending replica (repeated as a heartbeat).
     TunnelUp(crate::tunnel_relay::RemoteTunnel),
-    /// A tunnel's agent left the sending replica.
-    TunnelDown(String),
+    /// A tunnel's agent left the sending replica (its provider id, and the replica's URL
+    /// so that a later announcement from elsewhere is not erased).
+    TunnelDown { provider_id: String, url: String },
 }
 
 impl Notice {
@@ -35,7 +36,9 @@ impl Notice {
                 "{replica} tunnel-up {}",
                 serde_json::to_string(t).unwrap_or_default()
             ),
-            Notice::TunnelDown(id) => format!("{replica} tunnel-down {id}"),
+            Notice::TunnelDown { provider_id, url } => {
+                format!("{replica} tunnel-down {provider_id} {url}")
+            }
         }
     }
 
@@ -45,12 +48,19 @@ impl Notice {
         if let Some(json) = rest.strip_prefix("tunnel-up ") {
             return Some((replica, Notice::TunnelUp(serde_json::from_str(json).ok()?)));
         }
+        if let Some(down) = rest.strip_prefix("tunnel-down ") {
+            let (id, url) = down.split_once(' ')?;
+            let notice = Notice::TunnelDown {
+                provider_id: id.to_owned(),
+                url: url.to_owned(),
+            };
+            return Some((replica, notice));
+        }
         let mut parts = rest.split(' ');
         let notice = match (parts.next()?, parts.next()) {
             ("org", None) => Notice::Org,
             ("providers", None) => Notice::Providers,
             ("key", Some(hash)) => Notice::Key(hash.to_owned()),
-            ("tunnel-down", Some(id)) => Notice::TunnelDown(id.to_owned()),
             _ => return None,
         };
         Some((replica, notice))
@@ -58,6 +68,19 @@ impl Notice {
 }
 
 impl Shared {
+    /// `<hmac> <notice>`: only holders of the master key can announce changes (a notice
+    /// that moves a tunnel elsewhere must not come from anyone who can reach Redis).
+    fn sign(&self, text: &str) -> String {
+        format!("{} {text}", self.master_key.internal_mac(text))
+    }
+
+    fn verify<'a>(&self, signed: &'a str) -> Option<&'a str> {
+        use subtle::ConstantTimeEq;
+        let (mac, text) = signed.split_once(' ')?;
+        let expected = self.master_key.internal_mac(text);
+        bool::from(expected.as_bytes().ct_eq(mac.as_bytes())).then_some(text)
+    }
+
     fn channel(&self) -> String {
         self.key(format_args!("events"))
     }
@@ -67,7 +90,7 @@ impl Shared {
     pub async fn publish(&self, notice: &Notice) {
         let sent: Result<i64, redis::RedisError> = redis::cmd("PUBLISH")
             .arg(self.channel())
-            .arg(notice.encode(&self.replica))
+            .arg(self.sign(&notice.encode(&self.replica)))
             .query_async(&mut self.conn())
             .await;
         if let Err(e) = sent {
@@ -112,7 +135,11 @@ impl Shared {
             let Ok(text) = msg.get_payload::<String>() else {
                 continue;
             };
-            match Notice::decode(&text) {
+            let Some(text) = self.verify(&text) else {
+                tracing::warn!("a change notice without a valid signature was ignored");
+                continue;
+            };
+            match Notice::decode(text) {
                 Some((from, notice)) if from != self.replica => apply(&gw, notice).await,
                 Some(_) => {}
                 None => tracing::warn!("unreadable change notice"),
@@ -128,7 +155,7 @@ impl Shared {
 async fn apply(gw: &Arc<Gateway>, notice: Notice) {
     let result = match notice {
         Notice::Org => gw.load_org().await,
-        Notice::Providers => gw.load_providers().await,
+        Notice::Providers => gw.load_providers_in_background().await,
         Notice::Key(hash) => {
             gw.auth.invalidate(&hash);
             Ok(())
@@ -151,8 +178,8 @@ async fn apply(gw: &Arc<Gateway>, notice: Notice) {
             }
             Ok(())
         }
-        Notice::TunnelDown(id) => {
-            gw.tunnels.remote_down(&id);
+        Notice::TunnelDown { provider_id, url } => {
+            gw.tunnels.remote_down(&provider_id, &url);
             Ok(())
         }
     };
@@ -179,7 +206,10 @@ mod tests {
             Notice::Providers,
             Notice::Key("ab12".into()),
             up,
-            Notice::TunnelDown("prv_1".into()),
+            Notice::TunnelDown {
+                provider_id: "prv_1".into(),
+                url: "http://10.0.0.7:8080".into(),
+            },
         ] {
             let text = n.encode("rpl_1");
             assert_eq!(Notice::decode(&text), Some(("rpl_1", n)));

@@ -24,11 +24,17 @@ pub struct Shared {
     pub replica: String,
     scripts: budget::Scripts,
     admit: redis::Script,
+    /// Signs and checks change notices (a notice in Redis is trusted only if signed).
+    master_key: modelgate_core::sealing::MasterKey,
 }
 
 impl Shared {
     /// Connects (the manager reconnects by itself after a failure).
-    pub async fn connect(url: &str, prefix: &str) -> Result<Self, GatewayError> {
+    pub async fn connect(
+        url: &str,
+        prefix: &str,
+        master_key: modelgate_core::sealing::MasterKey,
+    ) -> Result<Self, GatewayError> {
         let client = redis::Client::open(url)
             .map_err(|e| GatewayError::internal(format!("the Redis URL is not usable: {e}")))?;
         let config = redis::aio::ConnectionManagerConfig::new()
@@ -44,6 +50,7 @@ impl Shared {
             replica: modelgate_core::ids::new_id("rpl"),
             scripts: budget::Scripts::new(),
             admit: limits::admit_script(),
+            master_key,
         })
     }
 
@@ -53,6 +60,21 @@ impl Shared {
 
     fn conn(&self) -> ConnectionManager {
         self.conn.clone()
+    }
+
+    /// Records a one-time value for `ttl_secs`; false if it was already seen (a replay).
+    pub async fn first_use(&self, value: &str, ttl_secs: u64) -> Result<bool, GatewayError> {
+        let key = self.key(format_args!("once:{value}"));
+        let set: Option<String> = redis::cmd("SET")
+            .arg(key)
+            .arg(1)
+            .arg("NX")
+            .arg("EX")
+            .arg(ttl_secs)
+            .query_async(&mut self.conn())
+            .await
+            .map_err(|e| unavailable(&e))?;
+        Ok(set.is_some())
     }
 }
 
