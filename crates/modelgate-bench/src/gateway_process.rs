@@ -1,13 +1,14 @@
 //! The gateway under test, as a child process: `modelgate serve` on 127.0.0.1 port 0 with a
-//! throw-away data directory and a known bootstrap admin key. Its address is read from the
-//! `modelgate listening on http://ADDR` line on stdout. CPU time (`utime + stime` of
-//! `/proc/<pid>/stat`, all threads) and memory (`VmHWM`, `VmRSS` of `/proc/<pid>/status`)
-//! are read from procfs. The process is always stopped — SIGTERM, then SIGKILL after 10 s —
-//! by [`GatewayProcess::stop`] or, on any early exit, by `Drop`. [`register_provider`]
-//! points the gateway at the mock (through [`admin_call`], which the tunnel set-up uses
-//! too), and [`machine_busy`]/[`own_cpu`] let each phase check that no other process
-//! disturbed it. The procfs readers and [`terminate`] are shared with the tunnel agent's
-//! process (`tunnel_agent`).
+//! throw-away data directory and a known bootstrap admin key (plus, for a replica, the
+//! [`Extra`] arguments and environment: `--database`, `--redis`, the master key). Its
+//! address is read from the `modelgate listening on http://ADDR` line on stdout. CPU time
+//! (`utime + stime` of `/proc/<pid>/stat`, all threads) and memory (`VmHWM`, `VmRSS` of
+//! `/proc/<pid>/status`) are read from procfs. The process is always stopped — SIGTERM,
+//! then SIGKILL after 10 s — by [`GatewayProcess::stop`] or, on any early exit, by `Drop`.
+//! [`register_provider`] points the gateway at the mock (through [`admin_call`], which the
+//! tunnel and replica set-ups use too), and [`machine_busy`]/[`own_cpu`] let each phase
+//! check that no other process disturbed it. The procfs readers and [`terminate`] are
+//! shared with the tunnel agent's process (`tunnel_agent`) and the replicas (`replicas`).
 
 use crate::load::HttpClient;
 use anyhow::{Context, Result, bail};
@@ -33,6 +34,15 @@ pub struct Memory {
     pub rss_kib: u64,
 }
 
+/// What a gateway gets beyond the defaults: arguments after `serve --listen ...
+/// --data-dir ...`, and environment variables (set after the inherited `MODELGATE_*`
+/// settings are removed).
+#[derive(Debug, Default, Clone)]
+pub struct Extra {
+    pub args: Vec<String>,
+    pub env: Vec<(String, String)>,
+}
+
 pub struct GatewayProcess {
     child: Child,
     pub addr: SocketAddr,
@@ -44,6 +54,12 @@ pub struct GatewayProcess {
 impl GatewayProcess {
     /// Starts `bin serve` and waits (up to 30 s) for it to print its address.
     pub fn start(bin: &Path) -> Result<Self> {
+        Self::start_with(bin, &Extra::default())
+    }
+
+    /// [`GatewayProcess::start`] with more arguments and environment variables (a replica:
+    /// `--database`, `--redis`, the master key...).
+    pub fn start_with(bin: &Path, extra: &Extra) -> Result<Self> {
         if !bin.is_file() {
             bail!(
                 "gateway binary {} not found; run `cargo build --release -p modelgate` or pass --gateway-bin",
@@ -67,6 +83,10 @@ impl GatewayProcess {
             .env_remove("MODELGATE_CONFIG")
             .env_remove("MODELGATE_DATABASE")
             .env_remove("MODELGATE_REDIS")
+            .env_remove("MODELGATE_REDIS_PREFIX")
+            .env_remove("MODELGATE_ADVERTISE_URL")
+            .args(&extra.args)
+            .envs(extra.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())

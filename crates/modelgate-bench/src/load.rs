@@ -1,5 +1,6 @@
 //! The load generator: a hyper 1 client (pooled keep-alive HTTP/1.1, `TCP_NODELAY`) on its
-//! own multi-thread runtime, driving one [`Target`] at a time.
+//! own multi-thread runtime, driving one [`Target`] at a time (one address, or several
+//! taken in turn: the replicas, balanced by the client, no load balancer in between).
 //!
 //! * [`open_loop`] sends on a fixed timetable, independent of answers: the calling thread
 //!   sleeps until each scheduled instant and hands the request to the runtime. Latency is
@@ -21,6 +22,7 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 use tokio::runtime::Runtime;
 use tokio::sync::Semaphore;
@@ -36,9 +38,11 @@ pub fn client() -> HttpClient {
     Client::builder(TokioExecutor::new()).build(connector)
 }
 
-/// One kind of request: where it goes and what it carries.
+/// One kind of request: where it goes and what it carries. With several addresses
+/// (replicas), requests go to them in turn (client-side round robin).
 pub struct Target {
-    uri: Uri,
+    uris: Vec<Uri>,
+    next: AtomicUsize,
     auth: Option<HeaderValue>,
     body: Bytes,
     pub stream: bool,
@@ -47,12 +51,29 @@ pub struct Target {
 impl Target {
     /// `POST http://addr/v1/chat/completions` for `model`, with an optional bearer key.
     pub fn chat(addr: SocketAddr, key: Option<&str>, model: &str, stream: bool) -> Result<Self> {
+        Self::chat_many(&[addr], key, model, stream)
+    }
+
+    /// [`Target::chat`] spread round robin over `addrs`.
+    pub fn chat_many(
+        addrs: &[SocketAddr],
+        key: Option<&str>,
+        model: &str,
+        stream: bool,
+    ) -> Result<Self> {
+        if addrs.is_empty() {
+            bail!("a target needs at least one address");
+        }
         let stream_field = if stream { r#","stream":true"# } else { "" };
         let body = format!(
             r#"{{"model":"{model}","messages":[{{"role":"user","content":"hi"}}]{stream_field}}}"#
         );
         Ok(Self {
-            uri: format!("http://{addr}/v1/chat/completions").parse()?,
+            uris: addrs
+                .iter()
+                .map(|a| format!("http://{a}/v1/chat/completions").parse())
+                .collect::<Result<_, _>>()?,
+            next: AtomicUsize::new(0),
             auth: key
                 .map(|k| HeaderValue::from_str(&format!("Bearer {k}")))
                 .transpose()?,
@@ -62,7 +83,8 @@ impl Target {
     }
 
     fn request(&self) -> Result<Request<Full<Bytes>>> {
-        let mut req = Request::post(self.uri.clone())
+        let i = self.next.fetch_add(1, Ordering::Relaxed) % self.uris.len();
+        let mut req = Request::post(self.uris[i].clone())
             .header(header::CONTENT_TYPE, "application/json")
             .body(Full::new(self.body.clone()))?;
         if let Some(auth) = &self.auth {
@@ -272,4 +294,23 @@ pub fn closed_loop(
     });
     out.elapsed = started.elapsed();
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn several_addresses_are_taken_in_turn() {
+        let addrs: Vec<SocketAddr> = vec![
+            "127.0.0.1:1".parse().unwrap(),
+            "127.0.0.1:2".parse().unwrap(),
+        ];
+        let t = Target::chat_many(&addrs, Some("k"), "m", false).unwrap();
+        let ports: Vec<u16> = (0..4)
+            .map(|_| t.request().unwrap().uri().port_u16().unwrap())
+            .collect();
+        assert_eq!(ports, [1, 2, 1, 2]);
+        assert!(Target::chat_many(&[], None, "m", false).is_err());
+    }
 }

@@ -13,14 +13,28 @@
 //! * the gateway process's CPU time per request and its peak memory (procfs); on the tunnel
 //!   route also the agent process's, shown apart and summed (gateway + agent);
 //! * for streams, the added time to the first content event and the total stream time,
-//!   plus the longest TTFT seen (a ~40 ms figure would betray Nagle/delayed-ACK stalls).
+//!   plus the longest TTFT seen (a ~40 ms figure would betray Nagle/delayed-ACK stalls);
+//! * with `--replicas N` (the documented multi-replica run is `--replicas 3`), after those
+//!   phases: the same figures for N gateway processes sharing one PostgreSQL (a schema of
+//!   the run's own) and one Redis (a key prefix of the run's own), the requests spread
+//!   round robin over them by the load generator, next to the single SQLite gateway doing
+//!   the same work — a key bound to an allocation, with per-key limits, on a priced model,
+//!   so that every request takes a rate-limit check and a budget reservation (in memory on
+//!   the single gateway, in Redis on the replicas). CPU per request is summed over the
+//!   replicas; Redis's and PostgreSQL's own CPU are shown apart (`replicas`,
+//!   `replicas_report`).
 //!
 //! Everything is set up by the bench itself: an in-process mock upstream (raw hyper, its
 //! own runtime), the gateway as a child process with a temporary data directory, the
 //! provider registration (`bench`), the tunnel (`benchtunnel`, created through
 //! `POST /api/tunnels`) with its agent as a second child process of the same binary,
 //! a warm-up, then one bounded phase (`--duration`) per figure and route. The report ends
-//! with the tunnel next to the direct provider; `--no-tunnel` skips the tunnel route.
+//! with the tunnel next to the direct provider; `--no-tunnel` skips the tunnel route. With
+//! `--replicas N` it then creates the schema with `psql`, starts the replicas (one master
+//! key), configures them through the first and waits until every replica sees the result,
+//! measures direct / single gateway / replicas for every mode and load, and stops the
+//! replicas, deletes the run's Redis keys and drops the schema. The replicas are skipped by
+//! default: they need PostgreSQL, Redis, `psql` and `redis-cli`, and double the run time.
 //!
 //! ## Running
 //!
@@ -30,19 +44,29 @@
 //!
 //! Useful flags: `--duration 5` (seconds per phase), `--json out.json`, `--rates 1000,5000`,
 //! `--concurrency 32,128`, `--chunks 20`, `--retries 2`, `--gateway-bin PATH` (default:
-//! `modelgate` next to this executable; it also runs the tunnel agent), `--no-tunnel`.
-//! See `--help`.
+//! `modelgate` next to this executable; it also runs the tunnel agent and the replicas),
+//! `--no-tunnel`, `--replicas 3` with `--postgres URL` (default
+//! `postgres://postgres@127.0.0.1:5432/test`) and `--redis URL` (default
+//! `redis://127.0.0.1:6379`). See `--help`. The multi-replica run:
+//!
+//! ```sh
+//! target/release/modelgate-bench --duration 3 --rates 1000 --concurrency 32 --no-tunnel --replicas 3
+//! ```
 //!
 //! The generator, the mock and the gateway share the machine's CPUs, so run it on an
 //! otherwise idle machine: each phase measures how much CPU other processes used
-//! (`/proc/stat` minus this process, the gateway and the agent) and is repeated if that
-//! exceeds 5%.
+//! (`/proc/stat` minus this process, the gateway, the agent, the replicas and, in their
+//! phases, Redis) and is repeated if that exceeds 5%.
 
 mod gateway_process;
 mod load;
 mod mock;
+mod pg_redis;
 mod phases;
 mod render;
+mod replica_setup;
+mod replicas;
+mod replicas_report;
 mod report;
 mod stats;
 mod tunnel_agent;
@@ -99,6 +123,17 @@ struct Args {
     /// Also write the figures to this file as JSON
     #[arg(long)]
     json: Option<PathBuf>,
+    /// After the single gateway's phases, run this many replicas on PostgreSQL + Redis
+    /// (3 is the documented multi-replica run; 0 skips it)
+    #[arg(long, default_value_t = 0)]
+    replicas: usize,
+    /// PostgreSQL for --replicas: a schema of the run's own is created in it and dropped
+    /// (with `psql`)
+    #[arg(long, default_value = "postgres://postgres@127.0.0.1:5432/test")]
+    postgres: String,
+    /// Redis for --replicas (the run's keys get a prefix of their own and are deleted)
+    #[arg(long, default_value = "redis://127.0.0.1:6379")]
+    redis: String,
 }
 
 fn main() -> Result<()> {
@@ -111,6 +146,9 @@ fn main() -> Result<()> {
         Some(p) => p.clone(),
         None => std::env::current_exe()?.with_file_name("modelgate"),
     };
+    if args.replicas > 0 {
+        pg_redis::check(&args.postgres, &args.redis)?;
+    }
     let mock = mock::Mock::start(args.chunks)?;
     let mut gateway = GatewayProcess::start(&bin)?;
     eprintln!(
@@ -166,8 +204,23 @@ fn main() -> Result<()> {
         targets: &targets,
         gateway: &gateway,
         agent: agent.as_ref(),
+        replicas: None,
     };
-    let report = run(&args, &bench)?;
+    let mut report = run(&args, &bench)?;
+    if args.replicas > 0 {
+        let loads = loads(&args);
+        let section = replicas::Section {
+            count: args.replicas,
+            postgres: &args.postgres,
+            redis: &args.redis,
+            bin: &bin,
+            mock: mock.addr,
+            warmup: Duration::from_secs_f64(args.warmup),
+            concurrency: warm_concurrency(&args),
+            loads: &loads,
+        };
+        report.replicas = Some(replicas::run(&section, &bench)?);
+    }
     drop(client);
     rt.shutdown_timeout(Duration::from_secs(1));
     if let Some(agent) = &mut agent {
@@ -185,27 +238,22 @@ fn main() -> Result<()> {
     Ok(())
 }
 
-/// Warm-up, then every (mode, load, route) phase, then the Nagle check.
-fn run(args: &Args, bench: &Bench<'_>) -> Result<Report> {
-    let warm_conc = args.concurrency.iter().copied().max().unwrap_or(32);
-    for (mode, route, target) in &bench.targets.list {
-        let warmup = Duration::from_secs_f64(args.warmup);
-        let out = load::closed_loop(bench.rt, bench.client, target, warm_conc, warmup);
-        if out.completed == 0 {
-            anyhow::bail!(
-                "warm-up of {mode:?} via {route:?} failed: {}",
-                out.first_error.unwrap_or_default()
-            );
-        }
-        eprintln!(
-            "warm-up {mode:?} {route:?}: {:.0} req/s, {} errors",
-            out.rps(),
-            out.errors
-        );
-    }
-
+/// The open-loop rates, then the closed-loop concurrencies.
+fn loads(args: &Args) -> Vec<Load> {
     let mut loads: Vec<Load> = args.rates.iter().map(|&r| Load::Open(r)).collect();
     loads.extend(args.concurrency.iter().map(|&c| Load::Closed(c)));
+    loads
+}
+
+/// Warm-ups run at the highest concurrency.
+fn warm_concurrency(args: &Args) -> usize {
+    args.concurrency.iter().copied().max().unwrap_or(32)
+}
+
+/// Warm-up, then every (mode, load, route) phase, then the Nagle check.
+fn run(args: &Args, bench: &Bench<'_>) -> Result<Report> {
+    bench.warm_up(Duration::from_secs_f64(args.warmup), warm_concurrency(args))?;
+    let loads = loads(args);
     let mut routes = vec![Route::Direct, Route::Gateway];
     if bench.agent.is_some() {
         routes.push(Route::Tunnel);
@@ -233,5 +281,6 @@ fn run(args: &Args, bench: &Bench<'_>) -> Result<Report> {
         nagle,
         final_memory: bench.gateway.memory()?,
         agent_final_memory: bench.agent.map(AgentProcess::memory).transpose()?,
+        replicas: None,
     })
 }

@@ -3,7 +3,8 @@
 //! tunnel route, each table of the gateway route is followed by the same figures through
 //! the tunnel ("tunnel", added = tunnel minus direct, "over gw" = tunnel minus gateway),
 //! the resources by the gateway's and the agent's CPU per tunnelled request, and the report
-//! ends with the tunnel next to the direct provider.
+//! ends with the tunnel next to the direct provider, then (`--replicas`) the replicas next
+//! to the single gateway (`replicas_report`).
 
 use crate::report::{Mode, Phase, Report, Route, STALL_US, TARGET_CPU_US};
 use std::fmt::Write as _;
@@ -17,7 +18,7 @@ fn us(x: f64) -> String {
 }
 
 /// Renders rows under headers, first column left-aligned, the rest right-aligned.
-fn table(out: &mut String, headers: &[&str], rows: &[Vec<String>]) {
+pub(crate) fn table(out: &mut String, headers: &[&str], rows: &[Vec<String>]) {
     let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
     for row in rows {
         for (w, cell) in widths.iter_mut().zip(row) {
@@ -108,6 +109,9 @@ impl Report {
         self.render_targets(&mut out);
         if self.has_tunnel() {
             self.render_tunnel_summary(&mut out);
+        }
+        if let Some(replicas) = &self.replicas {
+            replicas.render(&mut out);
         }
         out
     }

@@ -5,9 +5,13 @@
 //! Routes: `direct` (straight to the mock), `gateway` (through modelgate to the mock as a
 //! direct provider) and `tunnel` (through modelgate and a session tunnel's agent to the
 //! same mock). Added figures of both are measured against `direct`; the tunnel's CPU per
-//! request is the gateway's plus the agent's.
+//! request is the gateway's plus the agent's. The `--replicas` section (`replicas_report`)
+//! has two more: `gateway-budgeted` (the same gateway, with a key bound to an allocation,
+//! a priced model and per-key limits) and `replicas` (the same work on N replicas sharing
+//! PostgreSQL and Redis, billed the sum of their CPU).
 
 use crate::gateway_process::Memory;
+use crate::replicas_report::ReplicaReport;
 use crate::stats::{Summary, round1};
 use serde_json::{Value, json};
 
@@ -38,6 +42,10 @@ pub enum Route {
     Direct,
     Gateway,
     Tunnel,
+    /// The single (SQLite) gateway with a budgeted, rate-limited key (`--replicas` only).
+    Budgeted,
+    /// The same budgeted work on the replicas, round robin (`--replicas` only).
+    Replicas,
 }
 
 impl Route {
@@ -46,6 +54,8 @@ impl Route {
             Route::Direct => "direct",
             Route::Gateway => "gateway",
             Route::Tunnel => "tunnel",
+            Route::Budgeted => "gateway-budgeted",
+            Route::Replicas => "replicas",
         }
     }
 }
@@ -88,7 +98,8 @@ pub struct Phase {
     pub foreign_cpu_s: f64,
     pub lateness: Option<Summary>,
     /// Gateway and tunnel phases: the gateway's CPU seconds used during the phase, per
-    /// request, and its memory after.
+    /// request, and its memory after; replica phases: the sum over the replicas, and the
+    /// largest replica's memory.
     pub cpu_s: Option<f64>,
     pub cpu_us_per_req: Option<f64>,
     pub memory: Option<Memory>,
@@ -96,9 +107,28 @@ pub struct Phase {
     pub agent_cpu_s: Option<f64>,
     pub agent_cpu_us_per_req: Option<f64>,
     pub agent_memory: Option<Memory>,
+    /// Replica phases: each replica's CPU seconds (their sum is `cpu_s`).
+    pub replica_cpu_s: Option<Vec<f64>>,
+    /// Phases of the `--replicas` section: CPU seconds of the Redis server, and of all
+    /// PostgreSQL server processes (other clients of the server included).
+    pub redis_cpu_s: Option<f64>,
+    pub postgres_cpu_s: Option<f64>,
+    /// Commands Redis processed during the phase (inside scripts too; any client).
+    pub redis_commands: Option<u64>,
 }
 
 impl Phase {
+    /// Redis commands per completed request.
+    pub(crate) fn redis_commands_per_req(&self) -> Option<f64> {
+        self.redis_commands
+            .map(|n| n as f64 / self.completed.max(1) as f64)
+    }
+
+    /// CPU seconds → µs per completed request.
+    pub(crate) fn per_req_us(&self, cpu_s: f64) -> f64 {
+        cpu_s * 1e6 / (self.completed.max(1) as f64)
+    }
+
     /// True when other processes used more than [`DISTURBED_SHARE`] of the machine.
     pub fn disturbed(&self, cpus: usize) -> bool {
         self.foreign_cpu_s > DISTURBED_SHARE * cpus.max(1) as f64 * self.elapsed_s
@@ -110,7 +140,7 @@ impl Phase {
         Some(self.cpu_us_per_req? + self.agent_cpu_us_per_req.unwrap_or(0.0))
     }
 
-    fn json(&self) -> Value {
+    pub(crate) fn json(&self) -> Value {
         let mut v = json!({
             "mode": self.mode.name(),
             "load": self.load.name(),
@@ -152,6 +182,28 @@ impl Phase {
                 json!(self.agent_memory.map(|m| m.rss_kib)),
             );
         }
+        if let Some(obj) = v.as_object_mut() {
+            let per_req = |s: Option<f64>| s.map(|s| round1(self.per_req_us(s)));
+            if let Some(split) = &self.replica_cpu_s {
+                obj.insert("replica_cpu_s".into(), json!(split));
+            }
+            if self.redis_cpu_s.is_some() || self.postgres_cpu_s.is_some() {
+                obj.insert("redis_cpu_s".into(), json!(self.redis_cpu_s));
+                obj.insert(
+                    "redis_cpu_us_per_request".into(),
+                    json!(per_req(self.redis_cpu_s)),
+                );
+                obj.insert(
+                    "redis_commands_per_request".into(),
+                    json!(self.redis_commands_per_req().map(round1)),
+                );
+                obj.insert("postgres_cpu_s".into(), json!(self.postgres_cpu_s));
+                obj.insert(
+                    "postgres_cpu_us_per_request".into(),
+                    json!(per_req(self.postgres_cpu_s)),
+                );
+            }
+        }
         v
     }
 }
@@ -180,6 +232,8 @@ pub struct Report {
     pub final_memory: Memory,
     /// The tunnel agent's memory at the end (None with `--no-tunnel`).
     pub agent_final_memory: Option<Memory>,
+    /// The multi-replica section (`--replicas N`).
+    pub replicas: Option<ReplicaReport>,
 }
 
 impl Report {
@@ -419,15 +473,26 @@ impl Report {
                 .collect();
             obj.insert("tunnel_vs_direct_provider".into(), Value::Array(rows));
         }
+        if let (Some(replicas), Some(obj)) = (&self.replicas, v.as_object_mut()) {
+            obj.insert("replicas".into(), replicas.json());
+        }
         v
     }
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn phase(mode: Mode, load: Load, route: Route, p50_us: f64, cpu: Option<(f64, f64)>) -> Phase {
+    /// A phase with p50 `p50_us` (p99 twice that) and, for routes through a gateway, CPU
+    /// (gateway, agent) µs per request over 100 requests.
+    pub(crate) fn phase(
+        mode: Mode,
+        load: Load,
+        route: Route,
+        p50_us: f64,
+        cpu: Option<(f64, f64)>,
+    ) -> Phase {
         let total = Summary {
             count: 1,
             p50_us,
@@ -456,6 +521,10 @@ mod tests {
             agent_cpu_s: cpu.filter(|_| route == Route::Tunnel).map(|c| c.1 * 100e-6),
             agent_cpu_us_per_req: cpu.filter(|_| route == Route::Tunnel).map(|c| c.1),
             agent_memory: None,
+            replica_cpu_s: None,
+            redis_cpu_s: None,
+            postgres_cpu_s: None,
+            redis_commands: None,
         }
     }
 
@@ -489,6 +558,7 @@ mod tests {
             nagle: Vec::new(),
             final_memory: Memory::default(),
             agent_final_memory: tunnel.then(Memory::default),
+            replicas: None,
         }
     }
 
