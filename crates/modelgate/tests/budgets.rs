@@ -544,27 +544,7 @@ async fn spend_survives_a_restart_and_no_reservation_sticks() {
 
 /// A gateway binary on a data dir, and its address.
 fn spawn_binary(dir: &std::path::Path) -> (std::process::Child, String) {
-    use std::io::{BufRead, BufReader};
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_modelgate"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-        .arg(dir)
-        .env("MODELGATE_BOOTSTRAP_ADMIN_KEY", ADMIN_KEY)
-        .env_remove("MODELGATE_MASTER_KEY")
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let addr = loop {
-        let line = lines
-            .next()
-            .expect("the binary printed its address")
-            .unwrap();
-        if let Some(a) = line.strip_prefix("modelgate listening on http://") {
-            break a.to_owned();
-        }
-    };
-    (child, addr)
+    common::spawn_serve(dir, &[])
 }
 
 #[tokio::test(flavor = "multi_thread")]

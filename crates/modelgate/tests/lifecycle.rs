@@ -8,7 +8,6 @@ mod common;
 use common::*;
 use modelgate_testkit::MockUpstream;
 use serde_json::{Value, json};
-use std::io::{BufRead, BufReader};
 use std::time::Duration;
 
 /// Polls `cond` until it holds or `limit` passes (waiting on an outside effect, such as a
@@ -190,26 +189,7 @@ async fn operations_endpoints() {
 #[test]
 fn sigterm_stops_the_binary_cleanly() {
     let dir = tempfile::tempdir().unwrap();
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_modelgate"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-        .arg(dir.path())
-        .env("MODELGATE_BOOTSTRAP_ADMIN_KEY", ADMIN_KEY)
-        .env_remove("MODELGATE_MASTER_KEY")
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let mut lines = BufReader::new(stdout).lines();
-    let addr = loop {
-        let line = lines
-            .next()
-            .expect("the binary printed its address")
-            .unwrap();
-        if let Some(a) = line.strip_prefix("modelgate listening on http://") {
-            break a.to_owned();
-        }
-    };
+    let (mut child, addr) = common::spawn_serve(dir.path(), &[]);
     let rt = tokio::runtime::Runtime::new().unwrap();
     let status = rt.block_on(async {
         reqwest::get(format!("http://{addr}/healthz"))

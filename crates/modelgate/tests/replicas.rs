@@ -389,33 +389,19 @@ fn spawn_replica(
     redis: &str,
     prefix: &str,
 ) -> (std::process::Child, String) {
-    use std::io::{BufRead, BufReader};
     // Holds of in-flight requests are released after twice this.
-    std::fs::write(dir.join("modelgate.toml"), "request_timeout_secs = 1\n").unwrap();
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_modelgate"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-        .arg(dir)
-        .arg("--config")
-        .arg(dir.join("modelgate.toml"))
-        .env("MODELGATE_DATABASE", database)
-        .env("MODELGATE_REDIS", redis)
-        .env("MODELGATE_REDIS_PREFIX", prefix)
-        .env("MODELGATE_MASTER_KEY", MASTER_KEY)
-        .env("MODELGATE_BOOTSTRAP_ADMIN_KEY", ADMIN_KEY)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let addr = loop {
-        let line = lines
-            .next()
-            .expect("the replica printed its address")
-            .unwrap();
-        if let Some(a) = line.strip_prefix("modelgate listening on http://") {
-            break a.to_owned();
-        }
-    };
+    let config = dir.join("modelgate.toml");
+    std::fs::write(&config, "request_timeout_secs = 1\n").unwrap();
+    let (child, addr) = common::spawn_serve(
+        dir,
+        &[
+            ("MODELGATE_CONFIG", config.to_str().unwrap()),
+            ("MODELGATE_DATABASE", database),
+            ("MODELGATE_REDIS", redis),
+            ("MODELGATE_REDIS_PREFIX", prefix),
+            ("MODELGATE_MASTER_KEY", MASTER_KEY),
+        ],
+    );
     (child, format!("http://{addr}"))
 }
 

@@ -81,13 +81,13 @@ fn clean_title(title: &str) -> Result<String, GatewayError> {
 }
 
 impl Gateway {
+    /// Whether `who` may still use the conversation's provider (else it is read-only).
+    fn writable(&self, who: &Principal, c: &Conversation) -> bool {
+        self.visible_provider(who, &c.provider).is_ok()
+    }
+
     fn conversation_view(&self, who: &Principal, c: Conversation) -> ConversationView {
-        let writable = self
-            .registry
-            .snapshot()
-            .visible_to(who)
-            .get(&c.provider)
-            .is_some();
+        let writable = self.writable(who, &c);
         ConversationView {
             id: c.id,
             title: c.title,
@@ -119,18 +119,8 @@ impl Gateway {
         body: &[u8],
     ) -> Result<ConversationView, GatewayError> {
         let spec: NewConversation = parse_json(body)?;
-        if self
-            .registry
-            .snapshot()
-            .visible_to(who)
-            .get(&spec.provider)
-            .is_none()
-        {
-            return Err(
-                GatewayError::not_found(format!("no provider named '{}'", spec.provider))
-                    .with_param("provider"),
-            );
-        }
+        self.visible_provider(who, &spec.provider)
+            .map_err(|e| e.with_param("provider"))?;
         if spec.model.trim().is_empty() || spec.model.len() > 256 {
             return Err(GatewayError::bad_request("model must be a model id").with_param("model"));
         }
@@ -227,7 +217,7 @@ impl Gateway {
             ));
         }
         let c = self.own_conversation(who, id).await?;
-        if !self.conversation_view(who, c.clone()).writable {
+        if !self.writable(who, &c) {
             return Err(GatewayError::new(
                 ErrorKind::Conflict,
                 format!(

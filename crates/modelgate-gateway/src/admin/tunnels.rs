@@ -157,19 +157,15 @@ impl Gateway {
         who: &Principal,
         name: &str,
     ) -> Result<(), GatewayError> {
-        let p = self
-            .registry
-            .snapshot()
+        let snapshot = self.registry.snapshot();
+        let mine = snapshot
             .get(name)
-            .filter(|p| p.tunnel && (p.row.owner_id == who.user_id || who.is_admin()))
-            .cloned()
-            .ok_or_else(|| no_tunnel(name))?;
-        if !self.store.delete_provider(name).await? {
+            .is_some_and(|p| p.tunnel && (p.row.owner_id == who.user_id || who.is_admin()));
+        if !mine || !self.store.delete_provider(name).await? {
             return Err(no_tunnel(name));
         }
-        self.reload_providers().await?;
-        self.tunnels.disconnect(&p.row.id);
-        Ok(())
+        // The reload drops the agent's connection with the provider (on every replica).
+        self.reload_providers().await
     }
 
     fn own_tunnel(

@@ -251,3 +251,30 @@ pub async fn private_schema_url() -> String {
     let sep = if base.contains('?') { '&' } else { '?' };
     format!("{base}{sep}options=-c%20search_path%3D{schema}")
 }
+
+/// The real `modelgate serve` binary on `dir` (127.0.0.1 port 0, the admin key as
+/// bootstrap, `MODELGATE_MASTER_KEY` unset unless `env` sets it, and `env` added), so a
+/// test can SIGKILL it; returns the child and its `host:port`.
+pub fn spawn_serve(dir: &std::path::Path, env: &[(&str, &str)]) -> (std::process::Child, String) {
+    use std::io::{BufRead, BufReader};
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_modelgate"));
+    cmd.args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(dir)
+        .env("MODELGATE_BOOTSTRAP_ADMIN_KEY", ADMIN_KEY)
+        .env_remove("MODELGATE_MASTER_KEY")
+        .envs(env.iter().copied())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null());
+    let mut child = cmd.spawn().unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let addr = loop {
+        let line = lines
+            .next()
+            .expect("the binary printed its address")
+            .unwrap();
+        if let Some(a) = line.strip_prefix("modelgate listening on http://") {
+            break a.to_owned();
+        }
+    };
+    (child, addr)
+}
