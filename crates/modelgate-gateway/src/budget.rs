@@ -63,6 +63,13 @@ pub fn worst_case_micros(
     full.cost_micros(&usage).max(1)
 }
 
+/// When the period containing `now_ms` began for `allocation`.
+fn period_start(allocation: &AllocationRow, now_ms: i64) -> i64 {
+    Period::parse(&allocation.period)
+        .unwrap_or(Period::None)
+        .start(now_ms)
+}
+
 /// Why a reservation was refused.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum BudgetError {
@@ -224,11 +231,10 @@ impl Ledger {
         now_ms: i64,
     ) -> Result<Arc<Account>, BudgetError> {
         let account = self.account(&allocation.id);
-        let period = Period::parse(&allocation.period).unwrap_or(Period::None);
+        let start = period_start(allocation, now_ms);
         account
             .loaded
             .get_or_try_init(|| async {
-                let start = period.start(now_ms);
                 let spent = self
                     .store
                     .allocation_spent(&allocation.id, start)
@@ -241,7 +247,6 @@ impl Ledger {
             })
             .await?;
         // A new period begins with nothing spent (earlier requests count in theirs).
-        let start = period.start(now_ms);
         let mut s = account.lock();
         if start > s.period_start {
             s.period_start = start;
@@ -293,8 +298,7 @@ impl Ledger {
         amount: i64,
         now_ms: i64,
     ) -> Result<Reservation, BudgetError> {
-        let period = Period::parse(&allocation.period).unwrap_or(Period::None);
-        let start = period.start(now_ms);
+        let start = period_start(allocation, now_ms);
         let id = modelgate_core::ids::new_id("rsv");
         let store_err = |e: crate::GatewayError| BudgetError::Store(e.message);
         for _ in 0..2 {
@@ -350,8 +354,7 @@ impl Ledger {
         now_ms: i64,
     ) -> Result<Standing, BudgetError> {
         if let Some(shared) = &self.shared {
-            let period = Period::parse(&allocation.period).unwrap_or(Period::None);
-            let start = period.start(now_ms);
+            let start = period_start(allocation, now_ms);
             let found = shared
                 .standing(&allocation.id, start, now_ms)
                 .await

@@ -216,13 +216,12 @@ impl Gateway {
         );
         // Deleted while the agent was connecting: the provider reload that dropped the
         // tunnel's connections ran before this one was attached.
-        let exists = self
+        if self
             .registry
             .snapshot()
-            .providers
-            .values()
-            .any(|p| p.tunnel && p.row.id == grant.provider_id);
-        if !exists {
+            .tunnel(&grant.provider_id)
+            .is_none()
+        {
             self.tunnels.disconnect(&grant.provider_id);
             return;
         }

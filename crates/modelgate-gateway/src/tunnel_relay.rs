@@ -177,9 +177,7 @@ impl Gateway {
         let name = self
             .registry
             .snapshot()
-            .providers
-            .values()
-            .find(|p| p.row.id == provider_id && p.tunnel)
+            .tunnel(provider_id)
             .map(|p| p.name().to_owned())
             .ok_or_else(|| GatewayError::not_found("no such tunnel"))?;
         let link = self

@@ -270,6 +270,13 @@ impl Snapshot {
         self.providers.get(name)
     }
 
+    /// The tunnel provider with this row id.
+    pub fn tunnel(&self, provider_id: &str) -> Option<&Arc<RuntimeProvider>> {
+        self.providers
+            .values()
+            .find(|p| p.tunnel && p.row.id == provider_id)
+    }
+
     /// Providers sorted by name.
     pub fn sorted(&self) -> Vec<&Arc<RuntimeProvider>> {
         let mut v: Vec<_> = self.providers.values().collect();
@@ -456,12 +463,8 @@ impl Gateway {
         }
         // A tunnel deleted (here or on another replica) loses its agent's connection too.
         let snapshot = self.registry.snapshot();
-        self.tunnels.disconnect_unless(|id| {
-            snapshot
-                .providers
-                .values()
-                .any(|p| p.tunnel && p.row.id == id)
-        });
+        self.tunnels
+            .disconnect_unless(|id| snapshot.tunnel(id).is_some());
         Ok(())
     }
 

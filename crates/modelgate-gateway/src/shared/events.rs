@@ -167,9 +167,7 @@ async fn apply(gw: &Arc<Gateway>, notice: Notice) {
                 let name = gw
                     .registry
                     .snapshot()
-                    .providers
-                    .values()
-                    .find(|p| p.row.id == id)
+                    .tunnel(&id)
                     .map(|p| p.name().to_owned());
                 if let Some(name) = name {
                     let gw = gw.clone();
