@@ -33,6 +33,21 @@ pub struct Vendor {
     pub template: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub notes: Option<String>,
+    /// How `POST /v1/responses` reaches the vendor (default: decided by its kind).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub responses_api: Option<ResponsesApi>,
+}
+
+/// How a provider serves the OpenAI Responses API.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ResponsesApi {
+    /// Its own `/responses` route: requests pass through.
+    Native,
+    /// Translated to chat completions (or Messages / Converse).
+    Translate,
+    /// Native until the route answers 404 or 405, then translated.
+    Auto,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

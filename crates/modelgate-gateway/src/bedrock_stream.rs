@@ -1,8 +1,8 @@
 //! The Bedrock stream: decodes ConverseStream's AWS event-stream frames as they arrive,
 //! meters usage (the `metadata` event) and text, and translates each event to the client's
-//! schema — OpenAI chunks, or Anthropic events by chaining the OpenAI → Anthropic stream
-//! translator. Ends a broken or incomplete stream with an error event; records usage once,
-//! also when the client goes away.
+//! schema with the stream side of a translation-table pair (chat chunks, or Anthropic or
+//! Responses events through a chain). Ends a broken or incomplete stream with an error
+//! event; records usage once, also when the client goes away.
 
 use crate::meter::UsageGuard;
 use crate::stream::{FrontSchema, coalesce};
@@ -11,9 +11,9 @@ use bytes::Bytes;
 use futures_util::Stream;
 use modelgate_core::usage::TokenUsage;
 use modelgate_providers::aws_eventstream::{AwsEvent, EventStreamDecoder};
-use modelgate_translate::openai_to_anthropic::stream::Chunk;
-use modelgate_translate::{anthropic_to_openai as a2o, openai_to_bedrock as o2b};
+use modelgate_translate::pairs::{Event, EventMapper};
 use serde_json::Value;
+use std::borrow::Cow;
 use std::collections::VecDeque;
 use std::convert::Infallible;
 use std::pin::Pin;
@@ -36,9 +36,8 @@ pub fn bedrock_usage(u: &Value) -> Option<TokenUsage> {
 pub struct BedrockStream {
     upstream: ByteStream,
     decoder: EventStreamDecoder,
-    translator: o2b::stream::StreamTranslator,
-    /// Set for Anthropic clients: OpenAI chunks are turned into Anthropic events.
-    anthropic: Option<a2o::stream::StreamTranslator>,
+    /// Bedrock events → the client's events.
+    translator: Box<dyn EventMapper>,
     meter: StreamMeter,
     out: VecDeque<Bytes>,
     saw_error: bool,
@@ -54,22 +53,16 @@ impl BedrockStream {
 
     pub fn new(
         upstream: ByteStream,
-        translator: o2b::stream::StreamTranslator,
-        anthropic: Option<a2o::stream::StreamTranslator>,
+        translator: Box<dyn EventMapper>,
+        front: FrontSchema,
         guard: UsageGuard,
         request_body: Bytes,
         provider: String,
     ) -> Self {
-        let front = if anthropic.is_some() {
-            FrontSchema::Anthropic
-        } else {
-            FrontSchema::OpenAi
-        };
         Self {
             upstream,
             decoder: EventStreamDecoder::default(),
             translator,
-            anthropic,
             meter: StreamMeter::new(guard, request_body, provider, front),
             out: VecDeque::new(),
             saw_error: false,
@@ -79,9 +72,12 @@ impl BedrockStream {
 
     fn on_event(&mut self, ev: AwsEvent) {
         let payload: Value = serde_json::from_slice(&ev.payload).unwrap_or(Value::Null);
-        let chunks = if ev.exception {
+        let event = if ev.exception {
             self.saw_error = true;
-            self.translator.on_exception(&ev.kind, &payload)
+            Event::Exception {
+                kind: ev.kind,
+                data: payload,
+            }
         } else {
             match ev.kind.as_str() {
                 "metadata" => {
@@ -102,30 +98,13 @@ impl BedrockStream {
                 }
                 _ => {}
             }
-            self.translator.on_event(&ev.kind, &payload)
-        };
-        self.emit(chunks);
-    }
-
-    fn emit(&mut self, chunks: Vec<Chunk>) {
-        for chunk in chunks {
-            match (&mut self.anthropic, chunk) {
-                (None, Chunk::Data(v)) => self.out.push_back(Bytes::from(format!("data: {v}\n\n"))),
-                (None, Chunk::Done) => self.out.push_back(Bytes::from_static(b"data: [DONE]\n\n")),
-                (Some(a), c) => {
-                    let events = match c {
-                        Chunk::Data(v) => a.on_chunk(&v),
-                        Chunk::Done => a.on_done(),
-                    };
-                    for e in events {
-                        self.out.push_back(Bytes::from(format!(
-                            "event: {}\ndata: {}\n\n",
-                            e.name, e.data
-                        )));
-                    }
-                }
+            Event::Data {
+                name: Some(Cow::Owned(ev.kind)),
+                data: payload,
             }
-        }
+        };
+        let out = self.translator.on_event(event);
+        self.out.extend(out.iter().map(crate::mappers::write));
     }
 }
 

@@ -1,46 +1,42 @@
-//! Stream mappers: the translate crate's state machines wrapped as
-//! [`StreamMapper`](crate::stream::StreamMapper)s that take upstream SSE `data` and give
-//! the client's SSE bytes.
+//! The stream side of a translation-table pair as a
+//! [`StreamMapper`](crate::stream::StreamMapper): each upstream SSE event's `data` (and
+//! `event:` name) goes into the pair's [`EventMapper`], whose events are written as the
+//! client's SSE bytes.
 
 use crate::stream::StreamMapper;
 use bytes::Bytes;
-use modelgate_translate::{anthropic_to_openai as a2o, openai_to_anthropic as o2a};
+use modelgate_translate::pairs::{Event, EventMapper};
+use std::borrow::Cow;
 
-/// Anthropic upstream → OpenAI chat client.
-pub struct AnthropicToOpenAi(pub o2a::stream::StreamTranslator);
+/// A pair's stream translator fed with SSE events.
+pub struct SseMapper(pub Box<dyn EventMapper>);
 
-impl StreamMapper for AnthropicToOpenAi {
-    fn map(&mut self, data: &[u8]) -> Vec<Bytes> {
-        let Ok(value) = serde_json::from_slice::<serde_json::Value>(data) else {
-            return Vec::new();
-        };
-        self.0
-            .on_event(&value)
-            .into_iter()
-            .map(|c| match c {
-                o2a::stream::Chunk::Data(v) => Bytes::from(format!("data: {v}\n\n")),
-                o2a::stream::Chunk::Done => Bytes::from_static(b"data: [DONE]\n\n"),
-            })
-            .collect()
-    }
-}
-
-/// OpenAI-schema upstream → Anthropic messages client.
-pub struct OpenAiToAnthropic(pub a2o::stream::StreamTranslator);
-
-impl StreamMapper for OpenAiToAnthropic {
-    fn map(&mut self, data: &[u8]) -> Vec<Bytes> {
-        let events = if data == b"[DONE]" {
-            self.0.on_done()
+impl StreamMapper for SseMapper {
+    fn map(&mut self, name: Option<&[u8]>, data: &[u8]) -> Vec<Bytes> {
+        let event = if data == b"[DONE]" {
+            Event::Done
         } else {
-            match serde_json::from_slice::<serde_json::Value>(data) {
-                Ok(value) => self.0.on_chunk(&value),
+            match serde_json::from_slice(data) {
+                Ok(data) => Event::Data {
+                    name: name.map(|n| Cow::Owned(String::from_utf8_lossy(n).into_owned())),
+                    data,
+                },
                 Err(_) => return Vec::new(),
             }
         };
-        events
-            .into_iter()
-            .map(|e| Bytes::from(format!("event: {}\ndata: {}\n\n", e.name, e.data)))
-            .collect()
+        self.0.on_event(event).iter().map(write).collect()
+    }
+}
+
+/// One event as SSE bytes.
+pub fn write(event: &Event) -> Bytes {
+    match event {
+        Event::Data {
+            name: Some(name),
+            data,
+        } => Bytes::from(format!("event: {name}\ndata: {data}\n\n")),
+        Event::Data { name: None, data } => Bytes::from(format!("data: {data}\n\n")),
+        Event::Done => Bytes::from_static(b"data: [DONE]\n\n"),
+        Event::Exception { data, .. } => Bytes::from(format!("data: {data}\n\n")),
     }
 }

@@ -9,7 +9,7 @@
 use crate::admission::Ask;
 use crate::auth::Principal;
 use crate::bedrock_stream::BedrockStream;
-use crate::mappers::{AnthropicToOpenAi, OpenAiToAnthropic};
+use crate::mappers::SseMapper;
 use crate::meter::{MeterContext, UsageGuard};
 use crate::registry::RuntimeProvider;
 use crate::resolve::{Resolution, resolve};
@@ -24,10 +24,8 @@ use modelgate_core::{ErrorKind, ProviderKind, now_millis};
 use modelgate_providers::UpstreamError;
 pub use modelgate_providers::operation::Operation;
 use modelgate_providers::upstream::{Schema, Upstream};
-use modelgate_translate::{
-    anthropic_to_openai as a2o, errors as xerrors, openai_to_anthropic as o2a,
-    openai_to_bedrock as o2b,
-};
+use modelgate_translate::anthropic_to_openai as a2o;
+use modelgate_translate::pairs::{self, Back, Exchange, Front};
 use std::convert::Infallible;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -54,9 +52,30 @@ pub enum FrontApi {
 impl FrontApi {
     pub fn schema(self) -> FrontSchema {
         match self {
+            FrontApi::OpenAi(Operation::Responses) => FrontSchema::Responses,
             FrontApi::OpenAi(_) => FrontSchema::OpenAi,
             FrontApi::Anthropic => FrontSchema::Anthropic,
         }
+    }
+
+    /// The front of the translation table, for the APIs that translate.
+    fn translated(self) -> Option<Front> {
+        match self {
+            FrontApi::OpenAi(Operation::ChatCompletions) => Some(Front::Chat),
+            FrontApi::OpenAi(Operation::Responses) => Some(Front::Responses),
+            FrontApi::Anthropic => Some(Front::Messages),
+            FrontApi::OpenAi(_) => None,
+        }
+    }
+}
+
+/// The back of the translation table for an upstream schema, and the operation a
+/// translated request is sent as.
+fn back_of(schema: Schema) -> (Back, Operation) {
+    match schema {
+        Schema::OpenAi => (Back::Chat, Operation::ChatCompletions),
+        Schema::Anthropic => (Back::Messages, Operation::Messages),
+        Schema::Bedrock => (Back::Converse, Operation::ChatCompletions),
     }
 }
 
@@ -83,16 +102,15 @@ pub struct ProxyResponse {
 
 /// How a request reaches its upstream.
 enum Plan {
-    PassThrough {
-        hide_usage_chunk: bool,
-    },
-    OpenAiToAnthropic(o2a::Context),
-    AnthropicToOpenAi(a2o::Context),
-    /// OpenAI chat → Bedrock Converse.
-    OpenAiToBedrock(o2b::Context),
-    /// Anthropic messages → OpenAI chat → Bedrock Converse (the two translators chained).
-    AnthropicToBedrock(a2o::Context, o2b::Context),
+    /// Same schema: the body as sent, `model` spliced.
+    PassThrough { hide_usage_chunk: bool },
+    /// Another schema: a pair of the translation table maps the answer back.
+    Translate(Box<dyn Exchange>),
 }
+
+/// The error code of a native Responses attempt (mode `auto`) that found no Responses
+/// route: routing prepares the same candidate again, translated.
+pub(crate) const RESPONSES_MISSING: &str = "responses_route_missing";
 
 /// What was chosen for one request before it is sent.
 pub(crate) struct Prepared {
@@ -106,6 +124,9 @@ pub(crate) struct Prepared {
     stream: bool,
     dropped: Vec<String>,
     max_tokens: Option<u64>,
+    /// A native Responses request to a provider in mode `auto`: a 404/405 means it has
+    /// no Responses route.
+    probes_responses: bool,
 }
 
 impl Prepared {
@@ -179,110 +200,27 @@ impl Gateway {
     ) -> Result<Prepared, GatewayError> {
         let (provider, upstream_model) = self.choose(principal, reference)?;
         let stream = peeked.stream && front != FrontApi::OpenAi(Operation::Embeddings);
-        let translate_err = |e: modelgate_translate::TranslateError| {
-            let mut err = GatewayError::bad_request(e.message);
-            err.code = Some("unsupported_for_provider");
-            err
+        let schema = provider.primary().schema();
+        let native = match (front, schema) {
+            (FrontApi::OpenAi(Operation::Responses), Schema::OpenAi) => provider.responses_native(),
+            (FrontApi::OpenAi(_), Schema::OpenAi) | (FrontApi::Anthropic, Schema::Anthropic) => {
+                true
+            }
+            _ => false,
         };
-        let (op, body, plan, dropped) = match (front, provider.primary().schema()) {
-            (FrontApi::OpenAi(Operation::Responses), Schema::OpenAi)
-                if matches!(provider.primary(), Upstream::Azure(_)) =>
-            {
-                return Err(GatewayError::bad_request(format!(
-                    "The responses API is not available for provider '{}' (kind azure-openai); use chat completions.",
-                    provider.name()
-                ))
-                .with_code("unsupported_for_provider"));
-            }
-            (FrontApi::OpenAi(op), Schema::OpenAi) => {
-                let force_usage = stream && op != Operation::Responses;
-                let body = body::rewrite(request, peeked, &upstream_model, force_usage);
-                let hide_usage_chunk = force_usage && !peeked.include_usage;
-                (op, body, Plan::PassThrough { hide_usage_chunk }, Vec::new())
-            }
-            (FrontApi::Anthropic, Schema::Anthropic) => {
-                let body = body::rewrite(request, peeked, &upstream_model, false);
-                (
-                    Operation::Messages,
-                    body,
-                    Plan::PassThrough {
-                        hide_usage_chunk: false,
-                    },
-                    Vec::new(),
-                )
-            }
-            (FrontApi::OpenAi(Operation::ChatCompletions), Schema::Anthropic) => {
-                let value: serde_json::Value = serde_json::from_slice(request)
-                    .map_err(|e| GatewayError::bad_request(format!("invalid JSON body: {e}")))?;
-                let t = o2a::request::translate(&value, &upstream_model).map_err(translate_err)?;
-                let body = Bytes::from(t.body.to_string());
-                (
-                    Operation::Messages,
-                    body,
-                    Plan::OpenAiToAnthropic(t.context),
-                    t.dropped,
-                )
-            }
-            (FrontApi::OpenAi(Operation::ChatCompletions), Schema::Bedrock) => {
-                let value: serde_json::Value = serde_json::from_slice(request)
-                    .map_err(|e| GatewayError::bad_request(format!("invalid JSON body: {e}")))?;
-                let t = o2b::request::translate(&value).map_err(translate_err)?;
-                let body = Bytes::from(t.body.to_string());
-                (
-                    Operation::ChatCompletions,
-                    body,
-                    Plan::OpenAiToBedrock(t.context),
-                    t.dropped,
-                )
-            }
-            (FrontApi::Anthropic, Schema::Bedrock) => {
-                let value: serde_json::Value = serde_json::from_slice(request)
-                    .map_err(|e| GatewayError::bad_request(format!("invalid JSON body: {e}")))?;
-                let first =
-                    a2o::request::translate(&value, &upstream_model, a2o::Flavor::Intermediate)
-                        .map_err(translate_err)?;
-                let second = o2b::request::translate(&first.body).map_err(translate_err)?;
-                let mut dropped = first.dropped;
-                dropped.extend(
-                    second
-                        .dropped
-                        .into_iter()
-                        .filter(|d| d != "stream_options" && d != "user"),
-                );
-                let body = Bytes::from(second.body.to_string());
-                (
-                    Operation::ChatCompletions,
-                    body,
-                    Plan::AnthropicToBedrock(first.context, second.context),
-                    dropped,
-                )
-            }
-            (FrontApi::OpenAi(op), Schema::Anthropic | Schema::Bedrock) => {
-                return Err(GatewayError::bad_request(format!(
-                    "The {} API is not available for provider '{}' (kind {}); use chat completions or messages.",
-                    op.label(),
-                    provider.name(),
-                    provider.kind.as_str()
-                ))
-                .with_code("unsupported_for_provider"));
-            }
-            (FrontApi::Anthropic, Schema::OpenAi) => {
-                let value: serde_json::Value = serde_json::from_slice(request)
-                    .map_err(|e| GatewayError::bad_request(format!("invalid JSON body: {e}")))?;
-                let flavor = match provider.kind {
-                    ProviderKind::Openai => a2o::Flavor::OpenAi,
-                    _ => a2o::Flavor::Compatible,
-                };
-                let t = a2o::request::translate(&value, &upstream_model, flavor)
-                    .map_err(translate_err)?;
-                let body = Bytes::from(t.body.to_string());
-                (
-                    Operation::ChatCompletions,
-                    body,
-                    Plan::AnthropicToOpenAi(t.context),
-                    t.dropped,
-                )
-            }
+        let probes_responses = native
+            && front == FrontApi::OpenAi(Operation::Responses)
+            && provider.responses_api() == modelgate_catalog::ResponsesApi::Auto;
+        let (op, body, plan, dropped) = if native {
+            let (op, force_usage) = match front {
+                FrontApi::OpenAi(op) => (op, stream && op != Operation::Responses),
+                FrontApi::Anthropic => (Operation::Messages, false),
+            };
+            let body = body::rewrite(request, peeked, &upstream_model, force_usage);
+            let hide_usage_chunk = force_usage && !peeked.include_usage;
+            (op, body, Plan::PassThrough { hide_usage_chunk }, Vec::new())
+        } else {
+            self.translate(front, &provider, request, &upstream_model)?
         };
         Ok(Prepared {
             provider,
@@ -294,7 +232,51 @@ impl Gateway {
             stream,
             dropped,
             max_tokens: peeked.max_tokens,
+            probes_responses,
         })
+    }
+
+    /// Plans a cross-schema request through the translation table.
+    fn translate(
+        &self,
+        front: FrontApi,
+        provider: &RuntimeProvider,
+        request: &Bytes,
+        upstream_model: &str,
+    ) -> Result<(Operation, Bytes, Plan, Vec<String>), GatewayError> {
+        let (back, op) = back_of(provider.primary().schema());
+        let Some(pair) = front.translated().and_then(|f| pairs::find(f, back)) else {
+            let api = match front {
+                FrontApi::OpenAi(op) => op.label(),
+                FrontApi::Anthropic => Operation::Messages.label(),
+            };
+            return Err(GatewayError::bad_request(format!(
+                "The {api} API is not available for provider '{}' (kind {}); use chat completions, responses or messages.",
+                provider.name(),
+                provider.kind.as_str()
+            ))
+            .with_code("unsupported_for_provider"));
+        };
+        let value: serde_json::Value = serde_json::from_slice(request)
+            .map_err(|e| GatewayError::bad_request(format!("invalid JSON body: {e}")))?;
+        let flavor = match provider.kind {
+            ProviderKind::Openai => a2o::Flavor::OpenAi,
+            _ => a2o::Flavor::Compatible,
+        };
+        let id = modelgate_core::ids::new_id("mg");
+        let target = pairs::Target {
+            model: upstream_model,
+            flavor,
+            now: unix_now(),
+            id: &id,
+        };
+        let t = pair.request(&value, &target).map_err(|e| {
+            let mut err = GatewayError::bad_request(e.message);
+            err.code = Some("unsupported_for_provider");
+            err
+        })?;
+        let body = Bytes::from(t.body.to_string());
+        Ok((op, body, Plan::Translate(t.context), t.dropped))
     }
 
     async fn upstream_request(
@@ -419,6 +401,18 @@ impl Gateway {
             insert_header(&mut headers, TARGET_HEADER, &t.name);
         }
 
+        if p.probes_responses && matches!(status.as_u16(), 404 | 405) {
+            // No Responses route here: remembered, and the caller translates instead.
+            p.provider
+                .responses_missing
+                .store(true, std::sync::atomic::Ordering::Relaxed);
+            tracing::info!(provider = %provider_name, "no Responses API route; translating Responses requests to chat completions from now on");
+            guard.finish(Outcome::UpstreamError);
+            return Err(
+                GatewayError::bad_request("the provider has no Responses API route")
+                    .with_code(RESPONSES_MISSING),
+            );
+        }
         if !status.is_success() {
             let raw = read_limited(resp, MAX_ERROR_BODY).await.unwrap_or_default();
             let raw = scrub_secret(raw, p.upstream().api_key_text());
@@ -509,37 +503,11 @@ impl Gateway {
                 bytes,
                 content_type.unwrap_or(HeaderValue::from_static("application/json")),
             ),
-            Plan::OpenAiToAnthropic(ctx) => {
+            Plan::Translate(exchange) => {
                 let v: serde_json::Value = serde_json::from_slice(&bytes)
                     .map_err(|_| invalid_body(&mut guard, &provider_name))?;
                 (
-                    Bytes::from(o2a::response::translate(&v, ctx, unix_now()).to_string()),
-                    HeaderValue::from_static("application/json"),
-                )
-            }
-            Plan::AnthropicToOpenAi(ctx) => {
-                let v: serde_json::Value = serde_json::from_slice(&bytes)
-                    .map_err(|_| invalid_body(&mut guard, &provider_name))?;
-                (
-                    Bytes::from(a2o::response::translate(&v, ctx).to_string()),
-                    HeaderValue::from_static("application/json"),
-                )
-            }
-            Plan::OpenAiToBedrock(ctx) => {
-                let v: serde_json::Value = serde_json::from_slice(&bytes)
-                    .map_err(|_| invalid_body(&mut guard, &provider_name))?;
-                let out = o2b::response::translate(&v, &bedrock_meta(&p.upstream_model), ctx);
-                (
-                    Bytes::from(out.to_string()),
-                    HeaderValue::from_static("application/json"),
-                )
-            }
-            Plan::AnthropicToBedrock(a, o) => {
-                let v: serde_json::Value = serde_json::from_slice(&bytes)
-                    .map_err(|_| invalid_body(&mut guard, &provider_name))?;
-                let openai = o2b::response::translate(&v, &bedrock_meta(&p.upstream_model), o);
-                (
-                    Bytes::from(a2o::response::translate(&openai, a).to_string()),
+                    Bytes::from(exchange.response(&v).to_string()),
                     HeaderValue::from_static("application/json"),
                 )
             }
@@ -623,59 +591,35 @@ fn stream_body(
     request: Bytes,
     provider: String,
 ) -> BodyStream {
-    type Mapper = Option<Box<dyn crate::stream::StreamMapper>>;
-    let (bedrock, hide_usage_chunk, mapper): (
-        Option<(o2b::Context, Option<a2o::Context>)>,
-        bool,
-        Mapper,
-    ) = match p.plan {
-        Plan::OpenAiToBedrock(ctx) => (Some((ctx, None)), false, None),
-        Plan::AnthropicToBedrock(a, ctx) => (Some((ctx, Some(a))), false, None),
-        Plan::PassThrough { hide_usage_chunk } => (None, hide_usage_chunk, None),
-        Plan::OpenAiToAnthropic(ctx) => (
-            None,
-            false,
-            Some(Box::new(AnthropicToOpenAi(
-                o2a::stream::StreamTranslator::new(ctx, unix_now()),
-            ))),
-        ),
-        Plan::AnthropicToOpenAi(ctx) => (
-            None,
-            false,
-            Some(Box::new(OpenAiToAnthropic(
-                a2o::stream::StreamTranslator::new(ctx),
-            ))),
-        ),
+    let (hide_usage_chunk, mapper) = match &p.plan {
+        Plan::PassThrough { hide_usage_chunk } => (*hide_usage_chunk, None),
+        Plan::Translate(exchange) => (false, Some(exchange.stream())),
     };
     let idle = p.provider.config.idle_timeout_secs.map(Duration::from_secs);
-    if let Some((ctx, anthropic)) = bedrock {
-        let translator = o2b::stream::StreamTranslator::new(ctx, bedrock_meta(&p.upstream_model));
-        let anthropic = anthropic.map(a2o::stream::StreamTranslator::new);
-        return Box::pin(
-            BedrockStream::new(upstream, translator, anthropic, guard, request, provider)
+    let schema = p.provider.primary().schema();
+    match (schema, mapper) {
+        (Schema::Bedrock, Some(mapper)) => Box::pin(
+            BedrockStream::new(upstream, mapper, front.schema(), guard, request, provider)
                 .with_idle_timeout(idle),
-        );
-    }
-    let dialect = match p.provider.primary().schema() {
-        Schema::Anthropic => StreamDialect::Anthropic,
-        _ if p.op == Operation::Responses => StreamDialect::Responses,
-        _ => StreamDialect::Completions,
-    };
-    let plan = StreamPlan {
-        dialect,
-        front: front.schema(),
-        hide_usage_chunk,
-        mapper,
-    };
-    Box::pin(MeteredStream::new(upstream, guard, request, plan, provider).with_idle_timeout(idle))
-}
-
-/// A unique id for a translated Bedrock response (Bedrock sends none).
-fn bedrock_meta(model: &str) -> o2b::response::ResponseMeta {
-    o2b::response::ResponseMeta {
-        id: format!("chatcmpl-{}", modelgate_core::ids::new_id("bedrock")),
-        model: model.to_owned(),
-        created: unix_now(),
+        ),
+        (_, mapper) => {
+            let dialect = match schema {
+                Schema::Anthropic => StreamDialect::Anthropic,
+                _ if p.op == Operation::Responses => StreamDialect::Responses,
+                _ => StreamDialect::Completions,
+            };
+            let plan = StreamPlan {
+                dialect,
+                front: front.schema(),
+                hide_usage_chunk,
+                mapper: mapper
+                    .map(|m| Box::new(SseMapper(m)) as Box<dyn crate::stream::StreamMapper>),
+            };
+            Box::pin(
+                MeteredStream::new(upstream, guard, request, plan, provider)
+                    .with_idle_timeout(idle),
+            )
+        }
     }
 }
 
@@ -702,11 +646,8 @@ fn error_body(front: FrontApi, plan: &Plan, status: u16, provider: &str, raw: By
             let value = parsed.unwrap_or_else(|| {
                 serde_json::json!({"error": {"message": format!("provider '{provider}' answered with status {status}")}})
             });
-            let out = match front.schema() {
-                FrontSchema::OpenAi => xerrors::to_openai(status, &value),
-                FrontSchema::Anthropic => xerrors::to_anthropic(status, &value),
-            };
-            Bytes::from(out.to_string())
+            let front = front.translated().unwrap_or(Front::Chat);
+            Bytes::from(pairs::error_body(front, status, &value).to_string())
         }
     }
 }
@@ -847,6 +788,19 @@ mod tests {
         assert_eq!(out.len(), 2);
     }
 
+    fn chat_on_messages() -> Plan {
+        let pair = pairs::find(Front::Chat, Back::Messages).expect("a pair");
+        let body =
+            serde_json::json!({"model": "m", "messages": [{"role": "user", "content": "hi"}]});
+        let target = pairs::Target {
+            model: "m",
+            flavor: a2o::Flavor::Compatible,
+            now: 0,
+            id: "t",
+        };
+        Plan::Translate(pair.request(&body, &target).expect("translates").context)
+    }
+
     #[test]
     fn upstream_errors_take_the_clients_shape() {
         let raw = Bytes::from_static(
@@ -854,7 +808,7 @@ mod tests {
         );
         let out = error_body(
             FrontApi::OpenAi(Operation::ChatCompletions),
-            &Plan::OpenAiToAnthropic(o2a::Context::default()),
+            &chat_on_messages(),
             529,
             "p",
             raw,

@@ -177,6 +177,7 @@ impl Gateway {
             let mut retry = 0u32;
             // Targets of this provider tried since the last backoff (a bit per index).
             let mut tried = 0u32;
+            let mut replanned = false;
             loop {
                 let mut p = match next.take() {
                     Some(p) => p,
@@ -193,6 +194,13 @@ impl Gateway {
                 let result = self
                     .attempt(principal, front, &request, p, request_id, hints)
                     .await;
+                if !replanned
+                    && matches!(&result, Err(e) if e.code == Some(crate::proxy::RESPONSES_MISSING))
+                {
+                    // Found to have no Responses route: the same candidate, translated.
+                    replanned = true;
+                    continue;
+                }
                 let verdict = verdict(&result);
                 let Some(chosen) = provider.targets.get(target) else {
                     return with_attempts(result, attempts);

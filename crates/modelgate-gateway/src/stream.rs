@@ -144,14 +144,19 @@ pub enum StreamDialect {
 /// The schema of the client's API, which decides the shape of error events.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FrontSchema {
+    /// OpenAI chat and completions: a `data:` chunk with an `error` object.
     OpenAi,
+    /// OpenAI Responses: a `response.failed` event.
+    Responses,
+    /// Anthropic Messages: an `error` event.
     Anthropic,
 }
 
 /// Turns the upstream's events into the client's schema (when the two differ). It gets
 /// each event's `data` bytes, and returns the bytes to send.
 pub trait StreamMapper: Send {
-    fn map(&mut self, data: &[u8]) -> Vec<Bytes>;
+    /// One event: its `event:` name, if any, and its `data`.
+    fn map(&mut self, name: Option<&[u8]>, data: &[u8]) -> Vec<Bytes>;
 }
 
 #[derive(Deserialize)]
@@ -236,6 +241,13 @@ pub fn error_event(front: FrontSchema, message: &str, code: &str) -> Bytes {
             let body = serde_json::json!({"type": "error", "error": {"type": "api_error", "message": message}});
             Bytes::from(format!("event: error\ndata: {body}\n\n"))
         }
+        FrontSchema::Responses => {
+            let body = serde_json::json!({"type": "response.failed", "response": {
+                "object": "response", "status": "failed", "output": [],
+                "error": {"code": code, "message": message},
+            }});
+            Bytes::from(format!("event: response.failed\ndata: {body}\n\n"))
+        }
     }
 }
 
@@ -308,8 +320,9 @@ impl MeteredStream {
                 }
             }
             Some(mapper) => {
-                if let Some(data) = parse_event(&event).data {
-                    self.out.extend(mapper.map(&data));
+                let parsed = parse_event(&event);
+                if let Some(data) = parsed.data {
+                    self.out.extend(mapper.map(parsed.event, &data));
                 }
             }
         }

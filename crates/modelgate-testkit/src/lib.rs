@@ -13,6 +13,10 @@
 //! | `slow` | waits 3 s before answering |
 //! | `drip` | stream: one chunk every 20 ms, forever (until the client goes away) |
 //!
+//! [`MockUpstream::start_chat_only`] (the `mock-upstream --chat-only` binary) is the same
+//! server without the Responses API: `POST /v1/responses` answers 404, like older vLLM or
+//! Ollama.
+//!
 //! It also speaks Anthropic's Messages API (`POST /v1/messages`, `/v1/messages/count_tokens`),
 //! refusing requests without `x-api-key` or `anthropic-version` as Anthropic does; a model
 //! name containing `tool` answers with a `tool_use` of the request's first tool, `truncate`

@@ -53,6 +53,19 @@ impl MockUpstream {
 
     /// As [`start`](Self::start), streaming `chunks` content chunks per answer.
     pub async fn start_with_chunks(models: &[&str], chunks: usize) -> Self {
+        Self::start_inner(models, chunks, true).await
+    }
+
+    /// As [`start`](Self::start), but a "chat-only" OpenAI-compatible server, like older
+    /// vLLM or Ollama: there is no Responses API, and `POST /v1/responses` answers 404
+    /// `{"detail":"Not Found"}` (still counted by [`hits`](Self::hits) and recorded by
+    /// [`last`](Self::last), so a test can tell whether the gateway tried it). Every other
+    /// route behaves as on [`start`](Self::start).
+    pub async fn start_chat_only(models: &[&str]) -> Self {
+        Self::start_inner(models, 3, false).await
+    }
+
+    async fn start_inner(models: &[&str], chunks: usize, with_responses: bool) -> Self {
         let shared = Arc::new(Shared {
             models: models.iter().map(|m| m.to_string()).collect(),
             stream_chunks: chunks,
@@ -63,7 +76,14 @@ impl MockUpstream {
             .route("/v1/chat/completions", post(chat))
             .route("/v1/completions", post(completions))
             .route("/v1/embeddings", post(embeddings))
-            .route("/v1/responses", post(responses))
+            .route(
+                "/v1/responses",
+                if with_responses {
+                    post(responses)
+                } else {
+                    post(responses_not_found)
+                },
+            )
             .route("/v1/messages", post(messages))
             .route("/openai/deployments/{deployment}/{*operation}", post(azure))
             .route("/entra/{tenant}/oauth2/v2.0/token", post(entra_token))
@@ -494,6 +514,21 @@ async fn responses(State(s): State<Arc<Shared>>, headers: HeaderMap, body: Bytes
         .unwrap_or_default()
 }
 
+/// `POST /v1/responses` on a chat-only mock: the 404 a server without the Responses API
+/// gives (FastAPI's body, as vLLM's).
+async fn responses_not_found(
+    State(s): State<Arc<Shared>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    record(&s, "/v1/responses", &headers, &body);
+    (
+        StatusCode::NOT_FOUND,
+        axum::Json(json!({"detail": "Not Found"})),
+    )
+        .into_response()
+}
+
 /// An Anthropic-style error response.
 fn anthropic_error(status: StatusCode, kind: &str, message: &str) -> Response {
     (
@@ -850,4 +885,48 @@ async fn bedrock(
         .header("content-type", "application/vnd.amazon.eventstream")
         .body(Body::from(wire))
         .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    /// The status line and body of one `POST path` with a JSON body (HTTP/1.1, closed after).
+    async fn post(mock: &MockUpstream, path: &str, body: &str) -> (String, String) {
+        let mut tcp = tokio::net::TcpStream::connect(mock.addr).await.unwrap();
+        let req = format!(
+            "POST {path} HTTP/1.1\r\nhost: {}\r\nauthorization: Bearer k\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+            mock.addr,
+            body.len()
+        );
+        tcp.write_all(req.as_bytes()).await.unwrap();
+        let mut out = String::new();
+        tcp.read_to_string(&mut out).await.unwrap();
+        let (head, body) = out.split_once("\r\n\r\n").unwrap_or((&out, ""));
+        (
+            head.lines().next().unwrap_or("").to_owned(),
+            body.to_owned(),
+        )
+    }
+
+    #[tokio::test]
+    async fn chat_only_has_no_responses_api() {
+        let body = r#"{"model": "m1", "input": "hi"}"#;
+        let chat_only = MockUpstream::start_chat_only(&["m1"]).await;
+        let (status, text) = post(&chat_only, "/v1/responses", body).await;
+        assert_eq!(status, "HTTP/1.1 404 Not Found");
+        assert_eq!(text, r#"{"detail":"Not Found"}"#);
+        assert_eq!(chat_only.hits("/v1/responses"), 1);
+        assert_eq!(chat_only.last_json("/v1/responses").unwrap()["input"], "hi");
+        let chat = r#"{"model": "m1", "messages": [{"role": "user", "content": "hi"}]}"#;
+        let (status, text) = post(&chat_only, "/v1/chat/completions", chat).await;
+        assert_eq!(status, "HTTP/1.1 200 OK");
+        assert!(text.contains(ANSWER), "{text}");
+
+        let full = MockUpstream::start(&["m1"]).await;
+        let (status, text) = post(&full, "/v1/responses", body).await;
+        assert_eq!(status, "HTTP/1.1 200 OK");
+        assert!(text.contains(ANSWER), "{text}");
+    }
 }

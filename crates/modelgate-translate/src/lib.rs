@@ -10,11 +10,19 @@
 //!   upstream.
 //! - [`openai_to_bedrock`]: an OpenAI chat client talking to Bedrock Converse (Anthropic
 //!   clients are chained through `anthropic_to_openai`).
+//! - [`responses_to_openai`]: an OpenAI Responses client (Codex CLI, the Agents SDK)
+//!   talking to an OpenAI chat upstream; chained with the chat pairs for Anthropic and
+//!   Bedrock.
+//!
+//! [`pairs`] is the table the gateway looks pairs up in: each is one value with its
+//! request, response and stream mappings behind the same traits.
 
 pub mod anthropic_to_openai;
 pub mod errors;
 pub mod openai_to_anthropic;
 pub mod openai_to_bedrock;
+pub mod pairs;
+pub mod responses_to_openai;
 mod util;
 
 /// Why a request cannot be translated (answered with 400 in the caller's schema).
@@ -52,4 +60,16 @@ pub struct Translated<C> {
     pub dropped: Dropped,
     /// What the response translation must know about this request.
     pub context: C,
+}
+
+impl<C> Translated<C> {
+    /// The same translation with its context turned into another type (a boxed
+    /// [`pairs::Exchange`], for the pair table).
+    pub fn boxed<D>(self, f: impl FnOnce(C) -> D) -> Translated<D> {
+        Translated {
+            body: self.body,
+            dropped: self.dropped,
+            context: f(self.context),
+        }
+    }
 }

@@ -17,9 +17,82 @@ fn meta() -> o2b::response::ResponseMeta {
     }
 }
 
+/// A pair of the translation table, end to end: `request` translated (body and dropped
+/// parameters), then the upstream's `response` and `stream` events through the exchange.
+/// Stream events are `"[DONE]"`, `{"event"?, "data"}` (SSE), or `["eventType", payload]`
+/// / `["exception:kind", payload]` (Bedrock frames).
+fn run_pair(case: &Value) -> Value {
+    use modelgate_translate::pairs::{self, Back, Event, Front};
+    let front = match case["front"].as_str().unwrap() {
+        "chat" => Front::Chat,
+        "messages" => Front::Messages,
+        _ => Front::Responses,
+    };
+    let back = match case["back"].as_str().unwrap() {
+        "chat" => Back::Chat,
+        "messages" => Back::Messages,
+        _ => Back::Converse,
+    };
+    let flavor = match case["flavor"].as_str() {
+        Some("openai") => a2o::Flavor::OpenAi,
+        _ => a2o::Flavor::Compatible,
+    };
+    let target = pairs::Target {
+        model: case["upstream_model"].as_str().unwrap_or("upstream-model"),
+        flavor,
+        now: 1_700_000_000,
+        id: "golden",
+    };
+    let pair = pairs::find(front, back).unwrap();
+    let t = match pair.request(&case["request"], &target) {
+        Ok(t) => t,
+        Err(e) => return json!({"error": e.message, "param": e.param}),
+    };
+    let mut out = json!({"body": t.body, "dropped": t.dropped});
+    if !case["response"].is_null() {
+        out["response"] = t.context.response(&case["response"]);
+    }
+    if let Some(events) = case["stream"].as_array() {
+        let mut mapper = t.context.stream();
+        let mut sent = Vec::new();
+        for ev in events {
+            let event = match ev {
+                Value::String(s) if s == "[DONE]" => Event::Done,
+                Value::Array(pair) => {
+                    let name = pair[0].as_str().unwrap().to_owned();
+                    match name.strip_prefix("exception:") {
+                        Some(kind) => Event::Exception {
+                            kind: kind.to_owned(),
+                            data: pair[1].clone(),
+                        },
+                        None => Event::Data {
+                            name: Some(name.into()),
+                            data: pair[1].clone(),
+                        },
+                    }
+                }
+                other => Event::Data {
+                    name: other["event"].as_str().map(|n| n.to_owned().into()),
+                    data: other["data"].clone(),
+                },
+            };
+            for e in mapper.on_event(event) {
+                sent.push(match e {
+                    Event::Data { name, data } => json!({"event": name, "data": data}),
+                    Event::Done => json!("[DONE]"),
+                    Event::Exception { kind, data } => json!({"exception": kind, "data": data}),
+                });
+            }
+        }
+        out["stream"] = json!({"events": sent, "complete": mapper.is_complete()});
+    }
+    out
+}
+
 fn run(case: &Value) -> Value {
     let input = &case["input"];
     match case["kind"].as_str().unwrap() {
+        "pair" => run_pair(case),
         "openai_to_anthropic.request" => match o2a::request::translate(input, "claude-upstream") {
             Ok(t) => {
                 json!({"body": t.body, "dropped": t.dropped, "json_tool": t.context.json_tool, "include_usage": t.context.include_usage})
@@ -129,6 +202,40 @@ fn run(case: &Value) -> Value {
                 }
             }
             json!({"chunks": out, "complete": t.is_complete()})
+        }
+        // The same translators with the upstream model id named by the case (it decides
+        // the thinking form for Claude models and whether Bedrock gets Anthropic fields).
+        "openai_to_anthropic.request_for_model" => {
+            match o2a::request::translate(input, case["upstream_model"].as_str().unwrap()) {
+                Ok(t) => json!({"body": t.body, "dropped": t.dropped}),
+                Err(e) => json!({"error": e.message, "param": e.param}),
+            }
+        }
+        "openai_to_bedrock.request_for_model" => {
+            match o2b::request::translate_for_model(input, case["upstream_model"].as_str().unwrap())
+            {
+                Ok(t) => json!({"body": t.body, "dropped": t.dropped}),
+                Err(e) => json!({"error": e.message, "param": e.param}),
+            }
+        }
+        "anthropic_to_bedrock.request_for_model" => {
+            // Both steps' dropped names, as the gateway reports them.
+            let model = case["upstream_model"].as_str().unwrap();
+            match a2o::request::translate(input, model, a2o::Flavor::Intermediate).and_then(
+                |first| o2b::request::translate(&first.body).map(|second| (first, second)),
+            ) {
+                Ok((first, second)) => {
+                    let mut dropped = first.dropped;
+                    dropped.extend(
+                        second
+                            .dropped
+                            .into_iter()
+                            .filter(|d| d != "stream_options" && d != "user"),
+                    );
+                    json!({"body": second.body, "dropped": dropped})
+                }
+                Err(e) => json!({"error": e.message, "param": e.param}),
+            }
         }
         other => panic!("unknown golden kind {other}"),
     }

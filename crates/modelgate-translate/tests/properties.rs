@@ -2,7 +2,9 @@
 //! translation is insensitive to how the upstream splits text and tool arguments.
 #![allow(clippy::unwrap_used)]
 
-use modelgate_translate::{anthropic_to_openai as a2o, openai_to_anthropic as o2a};
+use modelgate_translate::{
+    anthropic_to_openai as a2o, openai_to_anthropic as o2a, openai_to_bedrock as o2b,
+};
 use proptest::prelude::*;
 use serde_json::{Value, json};
 
@@ -145,5 +147,181 @@ proptest! {
         }
         feed(json!({"type": "message_stop"}), &mut out);
         prop_assert_eq!(out, text);
+    }
+}
+
+/// An Anthropic content block: text (sometimes with `cache_control`), other block kinds, or
+/// junk.
+fn arb_block() -> impl Strategy<Value = Value> {
+    prop_oneof![
+        4 => ("[a-z ]{0,6}", any::<bool>()).prop_map(|(text, cache)| {
+            let mut b = json!({"type": "text", "text": text});
+            if cache {
+                b["cache_control"] = json!({"type": "ephemeral"});
+            }
+            b
+        }),
+        1 => Just(json!({"type": "thinking", "thinking": "hm", "signature": "s"})),
+        1 => Just(json!({"type": "tool_use", "id": "t", "name": "f", "input": {}})),
+        1 => Just(json!({"type": "tool_result", "tool_use_id": "t", "content": "ok"})),
+        1 => Just(json!({"type": "image", "source": {"type": "url", "url": "https://x/y.png"}})),
+        1 => Just(json!({"type": "document"})),
+        1 => Just(json!({"text": "no type"})),
+        1 => Just(json!(7)),
+    ]
+}
+
+/// A `messages` entry with role user, assistant or system and string, block or odd content.
+fn arb_message() -> impl Strategy<Value = Value> {
+    let content = prop_oneof![
+        3 => "[a-z ]{0,6}".prop_map(Value::from),
+        3 => prop::collection::vec(arb_block(), 0..4).prop_map(Value::Array),
+        1 => Just(Value::Null),
+    ];
+    (
+        prop_oneof![Just("user"), Just("assistant"), Just("system")],
+        content,
+    )
+        .prop_map(|(role, content)| json!({"role": role, "content": content}))
+}
+
+/// A well-formed `messages` entry: those roles with a string or text blocks.
+fn arb_text_message() -> impl Strategy<Value = Value> {
+    let block = ("[a-z ]{0,6}", any::<bool>()).prop_map(|(text, cache)| {
+        let mut b = json!({"type": "text", "text": text});
+        if cache {
+            b["cache_control"] = json!({"type": "ephemeral", "ttl": "1h"});
+        }
+        b
+    });
+    let content = prop_oneof![
+        "[a-z ]{0,6}".prop_map(Value::from),
+        prop::collection::vec(block, 0..3).prop_map(Value::Array),
+    ];
+    (
+        prop_oneof![Just("user"), Just("assistant"), Just("system")],
+        content,
+    )
+        .prop_map(|(role, content)| json!({"role": role, "content": content}))
+}
+
+/// The request parameters Claude Code 2.x sends next to its messages.
+fn arb_reasoning() -> impl Strategy<Value = (Value, Value)> {
+    let thinking = prop_oneof![
+        Just(Value::Null),
+        Just(json!({"type": "adaptive"})),
+        Just(json!({"type": "disabled"})),
+        (0u64..40_000).prop_map(|n| json!({"type": "enabled", "budget_tokens": n})),
+        Just(json!({"type": 3})),
+    ];
+    let effort = prop_oneof![
+        Just(Value::Null),
+        prop_oneof![
+            Just("low"),
+            Just("medium"),
+            Just("high"),
+            Just("xhigh"),
+            Just("max"),
+            Just("odd")
+        ]
+        .prop_map(|e| json!({"effort": e})),
+        Just(json!({"format": {"type": "json_schema"}})),
+        Just(json!("not an object")),
+    ];
+    (thinking, effort)
+}
+
+const FLAVORS: [a2o::Flavor; 3] = [
+    a2o::Flavor::OpenAi,
+    a2o::Flavor::Compatible,
+    a2o::Flavor::Intermediate,
+];
+
+proptest! {
+    /// Any mix of user, assistant and system entries, with string, block or odd content,
+    /// either translates or is refused with a TranslateError naming a field — on every
+    /// flavor and through the chain to Bedrock — and never panics.
+    #[test]
+    fn mixed_role_messages_translate_or_refuse(
+        messages in prop::collection::vec(arb_message(), 0..8),
+        (thinking, output_config) in arb_reasoning(),
+    ) {
+        let req = json!({
+            "model": "claude-opus-4-7", "max_tokens": 100, "messages": messages,
+            "thinking": thinking, "output_config": output_config,
+        });
+        for flavor in FLAVORS {
+            match a2o::request::translate(&req, "us.anthropic.claude-opus-4-7", flavor) {
+                Ok(t) => {
+                    prop_assert!(t.body["messages"].is_array());
+                    if flavor == a2o::Flavor::Intermediate {
+                        let _ = o2b::request::translate(&t.body);
+                    }
+                }
+                Err(e) => prop_assert!(e.param.is_some_and(|p| p.starts_with("messages["))),
+            }
+        }
+        // The same entries seen by the OpenAI-client translators.
+        let _ = o2a::request::translate(&req, "claude-opus-4-7");
+        let _ = o2b::request::translate(&req);
+    }
+
+    /// Well-formed entries always translate, and each system entry with text becomes a
+    /// system message in its place (after the top-level system) — hoisted into Converse's
+    /// `system` on the way to Bedrock; cache_control is reported once.
+    #[test]
+    fn system_entries_keep_their_place(
+        messages in prop::collection::vec(arb_text_message(), 0..8),
+        (thinking, output_config) in arb_reasoning(),
+    ) {
+        let req = json!({
+            "model": "claude-opus-4-7", "max_tokens": 100, "system": "top",
+            "messages": messages, "thinking": thinking, "output_config": output_config,
+        });
+        let text = |c: &Value| match c {
+            Value::String(s) => s.clone(),
+            Value::Array(blocks) => blocks
+                .iter()
+                .map(|b| b["text"].as_str().unwrap().to_owned())
+                .collect::<Vec<_>>()
+                .join("\n"),
+            _ => unreachable!(),
+        };
+        let mut expected = vec!["top".to_owned()];
+        expected.extend(
+            messages
+                .iter()
+                .filter(|m| m["role"] == "system")
+                .map(|m| text(&m["content"]))
+                .filter(|t| !t.is_empty()),
+        );
+        let cached = messages.iter().any(|m| {
+            m["content"].as_array().is_some_and(|b| b.iter().any(|b| b.get("cache_control").is_some()))
+        });
+        for flavor in FLAVORS {
+            let t = a2o::request::translate(&req, "us.anthropic.claude-opus-4-7", flavor).unwrap();
+            let system: Vec<String> = t.body["messages"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|m| m["role"] == "system")
+                .map(|m| m["content"].as_str().unwrap().to_owned())
+                .collect();
+            prop_assert_eq!(&system, &expected);
+            prop_assert_eq!(
+                t.dropped.iter().filter(|d| *d == "cache_control").count(),
+                usize::from(cached)
+            );
+            if flavor == a2o::Flavor::Intermediate {
+                let b = o2b::request::translate(&t.body).unwrap();
+                let hoisted: Vec<String> = b.body["system"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|s| s["text"].as_str().unwrap().to_owned())
+                    .collect();
+                prop_assert_eq!(&hoisted, &expected);
+            }
+        }
     }
 }

@@ -59,20 +59,22 @@ async fn api_key_auth_deployment_paths_and_api_version() {
     // A model without a mapping is its own deployment name, percent-encoded.
     assert_eq!(gw.chat(ADMIN_KEY, "azure:gpt-4o-mini").await.status(), 200);
     assert_eq!(mock.hits("/azure/gpt-4o-mini/chat/completions"), 1);
-    let err = expect_error(
-        gw.post(
+    // The Responses API is translated to chat completions on the deployment.
+    let before = mock.hits("/azure/prod-4o/chat/completions");
+    let r = gw
+        .post(
             "/v1/responses",
             ADMIN_KEY,
             json!({"model": "azure:gpt-4o", "input": "x"}),
         )
-        .await,
-        400,
-    )
-    .await;
-    assert_eq!(err["code"], "unsupported_for_provider");
+        .await;
+    assert_eq!(r.status(), 200);
+    let v: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(v["object"], "response");
+    assert_eq!(mock.hits("/azure/prod-4o/chat/completions"), before + 1);
 
     let usage = gw.usage(ADMIN_KEY).await;
-    assert_eq!(usage["totals"]["requests"], 4);
+    assert_eq!(usage["totals"]["requests"], 5);
 
     // Azure-only fields are refused elsewhere, and an Azure provider needs its endpoint.
     expect_error(gw.post("/api/providers", ADMIN_KEY, json!({"name": "x", "kind": "openai-compatible", "endpoint": mock.origin(), "api_version": "1"})).await, 400).await;

@@ -10,7 +10,7 @@ use crate::registry::{
     resolve_kind,
 };
 use crate::{Gateway, GatewayError};
-use modelgate_catalog::Price;
+use modelgate_catalog::{Price, ResponsesApi};
 use modelgate_core::ids::new_id;
 use modelgate_core::{ProviderKind, now_millis};
 use modelgate_store::ProviderRow;
@@ -97,6 +97,9 @@ pub struct ProviderSpec {
     /// Seconds allowed to open a connection to the upstream.
     #[serde(default)]
     pub connect_timeout_secs: Option<u64>,
+    /// How `POST /v1/responses` reaches it: `native`, `translate` or `auto`.
+    #[serde(default)]
+    pub responses_api: Option<ResponsesApi>,
     /// Several endpoints and/or keys sharing the traffic by weight.
     #[serde(default)]
     pub targets: Option<Vec<TargetSpec>>,
@@ -139,6 +142,8 @@ pub struct ProviderPatch {
     pub breaker_cooldown_secs: Option<Option<u64>>,
     #[serde(default, deserialize_with = "double_option")]
     pub connect_timeout_secs: Option<Option<u64>>,
+    #[serde(default, deserialize_with = "double_option")]
+    pub responses_api: Option<Option<ResponsesApi>>,
     /// Replaces the whole list (keys included); `null` or `[]` returns to one target.
     #[serde(default, deserialize_with = "double_option")]
     pub targets: Option<Option<Vec<TargetSpec>>>,
@@ -184,6 +189,8 @@ pub struct ProviderView {
     pub breaker_cooldown_secs: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub connect_timeout_secs: Option<u64>,
+    /// How `POST /v1/responses` reaches it (the setting, or the default in force).
+    pub responses_api: ResponsesApi,
     /// Its endpoints/keys with weights and health, when it has several.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub targets: Vec<TargetView>,
@@ -248,6 +255,7 @@ impl ProviderView {
             breaker_failures: p.config.breaker_failures,
             breaker_cooldown_secs: p.config.breaker_cooldown_secs,
             connect_timeout_secs: p.config.connect_timeout_secs,
+            responses_api: p.responses_api(),
             targets: TargetView::of(p),
             health: p.health(),
             shares: None,
@@ -374,6 +382,7 @@ pub(super) fn validate(spec: &ProviderSpec) -> Result<Validated, GatewayError> {
         breaker_failures: spec.breaker_failures,
         breaker_cooldown_secs: spec.breaker_cooldown_secs,
         connect_timeout_secs: validate_connect_timeout(spec.connect_timeout_secs)?,
+        responses_api: spec.responses_api,
         targets: Vec::new(),
         tunnel_token_sha256: None,
     };
@@ -809,6 +818,9 @@ impl Gateway {
         }
         if let Some(t) = patch.connect_timeout_secs {
             config.connect_timeout_secs = validate_connect_timeout(t)?;
+        }
+        if let Some(mode) = patch.responses_api {
+            config.responses_api = mode;
         }
         if let Some(targets) = patch.targets.clone() {
             let targets = validate_targets(current.kind, &config.auth_type, targets)?;

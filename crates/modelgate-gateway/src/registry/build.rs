@@ -25,6 +25,11 @@ impl RuntimeProvider {
         for (new, old) in self.targets.iter_mut().zip(&old.targets) {
             new.breakers = old.breakers.clone();
         }
+        let missing = old
+            .responses_missing
+            .load(std::sync::atomic::Ordering::Relaxed);
+        self.responses_missing
+            .store(missing, std::sync::atomic::Ordering::Relaxed);
         if self.restricted == old.restricted && old.client.is_some() {
             self.client = old.client.clone();
         }
@@ -137,6 +142,7 @@ impl Gateway {
         });
         RuntimeProvider {
             discovery: ArcSwap::new(discovery.unwrap_or_default()),
+            responses_missing: Default::default(),
             row,
             kind,
             vendor,

@@ -72,10 +72,18 @@ pub struct ProviderConfig {
     /// own endpoint and key).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub targets: Vec<TargetConfig>,
+    /// How `POST /v1/responses` reaches this provider: `native` (its own Responses API),
+    /// `translate` (to chat completions) or `auto` (native until it answers 404/405, then
+    /// translated). Default: the catalog vendor's, else `auto` for OpenAI-compatible
+    /// servers and tunnels, `native` for OpenAI, `translate` for the rest.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub responses_api: Option<ResponsesApi>,
     /// Tunnel providers: the SHA-256 (hex) of the agent's token.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tunnel_token_sha256: Option<String>,
 }
+
+pub use modelgate_catalog::ResponsesApi;
 
 /// The non-secret settings of an AWS Bedrock provider; the secret access key and the
 /// session token are the sealed secret (as JSON).
@@ -168,9 +176,43 @@ pub struct RuntimeProvider {
     /// private to its creator.
     pub tunnel: bool,
     pub discovery: ArcSwap<Discovery>,
+    /// Set once a native Responses request (mode `auto`) was answered 404/405: the
+    /// provider has no Responses route, later requests are translated.
+    pub responses_missing: std::sync::atomic::AtomicBool,
 }
 
 impl RuntimeProvider {
+    /// How this provider serves the Responses API (the setting, else the default).
+    pub fn responses_api(&self) -> ResponsesApi {
+        // Azure's Responses API is not under the deployment paths the adapter signs for:
+        // always translated to chat completions on the deployment.
+        if self.kind == ProviderKind::AzureOpenai {
+            return ResponsesApi::Translate;
+        }
+        if let Some(mode) = self.config.responses_api {
+            return mode;
+        }
+        if let Some(mode) = self.vendor.and_then(|v| v.responses_api) {
+            return mode;
+        }
+        match self.kind {
+            ProviderKind::Openai => ResponsesApi::Native,
+            ProviderKind::OpenaiCompatible => ResponsesApi::Auto,
+            _ => ResponsesApi::Translate,
+        }
+    }
+
+    /// Whether a Responses request goes to the provider's own Responses API now.
+    pub fn responses_native(&self) -> bool {
+        match self.responses_api() {
+            ResponsesApi::Native => true,
+            ResponsesApi::Translate => false,
+            ResponsesApi::Auto => !self
+                .responses_missing
+                .load(std::sync::atomic::Ordering::Relaxed),
+        }
+    }
+
     pub fn name(&self) -> &str {
         &self.row.name
     }

@@ -2,8 +2,11 @@
 //! other languages (the Python SDK tests in `tests/sdk/`).
 //!
 //! ```text
-//! mock-upstream [--models a,b,c]     (default: m1,emb-1)
+//! mock-upstream [--models a,b,c] [--chat-only]     (default: m1,emb-1)
 //! ```
+//!
+//! `--chat-only` runs [`MockUpstream::start_chat_only`]: an OpenAI-compatible server
+//! without the Responses API (`POST /v1/responses` answers 404), like older vLLM or Ollama.
 //!
 //! Prints `mock-upstream listening on http://ADDR` once ready, then serves until killed.
 //! The model names choose the mock's behaviour (see the `modelgate-testkit` docs).
@@ -12,13 +15,23 @@ use modelgate_testkit::MockUpstream;
 use std::io::Write;
 use std::process::ExitCode;
 
-const USAGE: &str = "usage: mock-upstream [--models a,b,c]";
+const USAGE: &str = "usage: mock-upstream [--models a,b,c] [--chat-only]";
 
-/// The models to advertise, from the command line.
-fn parse_models(mut args: impl Iterator<Item = String>) -> Result<Vec<String>, String> {
+/// What the command line asks for.
+struct Options {
+    /// The models to advertise.
+    models: Vec<String>,
+    /// No Responses API (`--chat-only`).
+    chat_only: bool,
+}
+
+fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Options, String> {
     let mut models = "m1,emb-1".to_owned();
+    let mut chat_only = false;
     while let Some(arg) = args.next() {
-        if arg == "--models" {
+        if arg == "--chat-only" {
+            chat_only = true;
+        } else if arg == "--models" {
             models = args.next().ok_or("--models needs a value")?;
         } else if let Some(v) = arg.strip_prefix("--models=") {
             models = v.to_owned();
@@ -37,13 +50,13 @@ fn parse_models(mut args: impl Iterator<Item = String>) -> Result<Vec<String>, S
     if models.is_empty() {
         return Err("--models needs at least one model name".to_owned());
     }
-    Ok(models)
+    Ok(Options { models, chat_only })
 }
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let models = match parse_models(std::env::args().skip(1)) {
-        Ok(m) => m,
+    let options = match parse_args(std::env::args().skip(1)) {
+        Ok(o) => o,
         Err(e) => {
             if e.is_empty() {
                 println!("{USAGE}");
@@ -53,8 +66,12 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let names: Vec<&str> = models.iter().map(String::as_str).collect();
-    let mock = MockUpstream::start(&names).await;
+    let names: Vec<&str> = options.models.iter().map(String::as_str).collect();
+    let mock = if options.chat_only {
+        MockUpstream::start_chat_only(&names).await
+    } else {
+        MockUpstream::start(&names).await
+    };
     let mut out = std::io::stdout().lock();
     if writeln!(out, "mock-upstream listening on {}", mock.origin())
         .and_then(|()| out.flush())

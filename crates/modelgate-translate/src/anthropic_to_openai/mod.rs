@@ -5,6 +5,7 @@
 //! - [`stream`]: chat completion chunks → Anthropic stream events, with `message_start`
 //!   before any block and tool inputs delivered whole.
 
+pub mod exchange;
 pub mod request;
 pub mod response;
 pub mod stream;

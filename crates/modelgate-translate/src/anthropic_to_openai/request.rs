@@ -17,6 +17,8 @@ const HANDLED: &[&str] = &[
     "tools",
     "tool_choice",
     "metadata",
+    "thinking",
+    "output_config",
 ];
 
 pub fn translate(
@@ -30,21 +32,22 @@ pub fn translate(
     let mut dropped: Dropped = obj
         .keys()
         .filter(|k| !HANDLED.contains(&k.as_str()))
-        .filter(|k| !(flavor == Flavor::Intermediate && k.as_str() == "thinking"))
         .cloned()
         .collect();
+    // Prompt-caching hints have no OpenAI-schema slot (OpenAI caches on its own); named
+    // once, wherever they sit.
+    if has_cache_control(obj) {
+        dropped.push("cache_control".into());
+    }
     let mut messages = Vec::new();
     match obj.get("system") {
         Some(Value::String(s)) if !s.is_empty() => {
             messages.push(json!({"role": "system", "content": s}))
         }
         Some(Value::Array(blocks)) => {
-            let text: Vec<&str> = blocks
-                .iter()
-                .filter_map(|b| b.get("text").and_then(Value::as_str))
-                .collect();
+            let text = system_text(blocks);
             if !text.is_empty() {
-                messages.push(json!({"role": "system", "content": text.join("\n")}));
+                messages.push(json!({"role": "system", "content": text}));
             }
         }
         _ => {}
@@ -60,11 +63,33 @@ pub fn translate(
 
     let mut out = Map::new();
     out.insert("model".into(), json!(upstream_model));
-    if let Some(t) = obj
-        .get("thinking")
-        .filter(|_| flavor == Flavor::Intermediate)
-    {
-        out.insert("thinking".into(), t.clone());
+    // `output_config`: only `effort` has a counterpart (`format` and the rest are named).
+    let mut effort = None;
+    match obj.get("output_config") {
+        None | Some(Value::Null) => {}
+        Some(Value::Object(config)) => {
+            for (k, v) in config {
+                match k.as_str() {
+                    "effort" if !v.is_null() => effort = Some(v),
+                    "effort" => {}
+                    _ => dropped.push(format!("output_config.{k}")),
+                }
+            }
+        }
+        Some(_) => dropped.push("output_config".into()),
+    }
+    let thinking = obj.get("thinking").filter(|t| !t.is_null());
+    if flavor == Flavor::Intermediate {
+        // Carried on for openai_to_bedrock, which hands both to Anthropic models as they
+        // are (adaptive thinking included: Bedrock takes it, and Opus 4.7+ take nothing else).
+        if let Some(t) = thinking {
+            out.insert("thinking".into(), t.clone());
+        }
+        if let Some(e) = effort {
+            out.insert("output_config".into(), json!({"effort": e}));
+        }
+    } else if let Some(level) = reasoning_effort(thinking, effort, &mut dropped) {
+        out.insert("reasoning_effort".into(), json!(level));
     }
     out.insert("messages".into(), Value::Array(messages));
     if let Some(n) = obj.get("max_tokens").and_then(Value::as_u64) {
@@ -171,10 +196,27 @@ fn convert_turn(
     dropped: &mut Dropped,
 ) -> Result<(), TranslateError> {
     let role = m.get("role").and_then(Value::as_str).unwrap_or("");
+    if role == "system" {
+        // Claude Code 2.x puts system entries among the turns: a system message in place.
+        let text = match m.get("content") {
+            Some(Value::String(s)) => s.clone(),
+            Some(Value::Array(blocks)) => system_text(blocks),
+            _ => {
+                return Err(TranslateError::at(
+                    &format!("messages[{i}].content"),
+                    "content must be a string or an array",
+                ));
+            }
+        };
+        if !text.is_empty() {
+            out.push(json!({"role": "system", "content": text}));
+        }
+        return Ok(());
+    }
     if role != "user" && role != "assistant" {
         return Err(TranslateError::at(
             &format!("messages[{i}].role"),
-            "role must be user or assistant",
+            "role must be user, assistant or system",
         ));
     }
     let blocks = match m.get("content") {
@@ -266,4 +308,73 @@ fn tool_result_text(content: Option<&Value>) -> Value {
         ),
         _ => json!(""),
     }
+}
+
+/// The text of system blocks, one line apart (blocks without text are skipped).
+fn system_text(blocks: &[Value]) -> String {
+    blocks
+        .iter()
+        .filter_map(|b| b.get("text").and_then(Value::as_str))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Whether any system block, message content block (tool results' included) or tool
+/// carries a `cache_control`.
+fn has_cache_control(obj: &Map<String, Value>) -> bool {
+    fn list(v: Option<&Value>) -> &[Value] {
+        v.and_then(Value::as_array).map_or(&[], Vec::as_slice)
+    }
+    let marked = |v: &Value| v.get("cache_control").is_some();
+    let in_blocks = |blocks: &[Value]| {
+        blocks
+            .iter()
+            .any(|b| marked(b) || list(b.get("content")).iter().any(marked))
+    };
+    in_blocks(list(obj.get("system")))
+        || list(obj.get("tools")).iter().any(marked)
+        || list(obj.get("messages"))
+            .iter()
+            .any(|m| in_blocks(list(m.get("content"))))
+}
+
+/// The chat `reasoning_effort` for Anthropic's `thinking` and `output_config.effort`:
+///
+/// - `output_config.effort` wins: `low`, `medium`, `high` as they are; `xhigh` and `max`
+///   become `high`, the most every OpenAI reasoning model takes.
+/// - Else `thinking` `enabled` with `budget_tokens` N: under 4096 `low`, under 16384
+///   `medium`, else `high` (openai_to_anthropic's budgets 2048/8192/16384 fall inside).
+/// - Else `thinking` `adaptive` (and `enabled` without a budget): `medium`, OpenAI's own
+///   default, so adaptive thinking costs what an unmarked OpenAI request does.
+/// - `thinking` `disabled` or absent: none. An unknown `thinking` or effort is named in
+///   `dropped`.
+fn reasoning_effort(
+    thinking: Option<&Value>,
+    effort: Option<&Value>,
+    dropped: &mut Dropped,
+) -> Option<&'static str> {
+    let from_thinking = match thinking.map(|t| (t.get("type").and_then(Value::as_str), t)) {
+        None | Some((Some("disabled"), _)) => None,
+        Some((Some("adaptive"), _)) => Some("medium"),
+        Some((Some("enabled"), t)) => Some(match t.get("budget_tokens").and_then(Value::as_u64) {
+            Some(n) if n < 4096 => "low",
+            Some(n) if n < 16384 => "medium",
+            Some(_) => "high",
+            None => "medium",
+        }),
+        Some(_) => {
+            dropped.push("thinking".into());
+            None
+        }
+    };
+    let from_effort = effort.and_then(|e| match e.as_str() {
+        Some("low") => Some("low"),
+        Some("medium") => Some("medium"),
+        Some("high" | "xhigh" | "max") => Some("high"),
+        _ => {
+            dropped.push("output_config.effort".into());
+            None
+        }
+    });
+    from_effort.or(from_thinking)
 }

@@ -5,6 +5,7 @@
 //! - [`response`]: message → chat completion.
 //! - [`stream`]: Anthropic stream events → chat completion chunks.
 
+pub mod exchange;
 pub mod request;
 pub mod response;
 pub mod stream;

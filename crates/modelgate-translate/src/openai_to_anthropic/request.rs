@@ -17,7 +17,6 @@ const UNSUPPORTED: &[&str] = &[
     "logprobs",
     "top_logprobs",
     "logit_bias",
-    "reasoning_effort",
     "service_tier",
     "prediction",
     "modalities",
@@ -45,6 +44,7 @@ const HANDLED: &[&str] = &[
     "user",
     "metadata",
     "thinking",
+    "reasoning_effort",
     "models",
 ];
 
@@ -128,8 +128,37 @@ pub fn translate(req: &Value, upstream_model: &str) -> Result<Translated<Context
     if !tools.is_empty() {
         out.insert("tools".into(), Value::Array(tools));
     }
+    let forced_tool = tool_choice
+        .as_ref()
+        .is_some_and(|c| c["type"] == "any" || c["type"] == "tool");
     if let Some(choice) = tool_choice {
         out.insert("tool_choice".into(), choice);
+    }
+    if let Some(effort) = obj.get("reasoning_effort").filter(|v| !v.is_null()) {
+        match effort_thinking(effort, upstream_model) {
+            EffortThinking::Off => {}
+            // An explicit `thinking` wins; Anthropic refuses thinking with a forced tool
+            // (and JSON mode is one); an unknown level is left out rather than guessed.
+            _ if obj.get("thinking").is_some_and(|t| !t.is_null()) || forced_tool => {
+                dropped.push("reasoning_effort".into());
+            }
+            EffortThinking::Unknown => dropped.push("reasoning_effort".into()),
+            on => {
+                for name in thinking_conflicts(obj) {
+                    out.remove(name);
+                    dropped.push(name.to_owned());
+                }
+                let max = out
+                    .get("max_tokens")
+                    .and_then(Value::as_u64)
+                    .unwrap_or(DEFAULT_MAX_TOKENS);
+                out.insert("max_tokens".into(), json!(on.max_tokens(max)));
+                out.insert("thinking".into(), on.thinking());
+                if let Some(config) = on.output_config() {
+                    out.insert("output_config".into(), config);
+                }
+            }
+        }
     }
     dropped.sort();
     dropped.dedup();
@@ -365,5 +394,145 @@ pub(crate) fn json_mode_schema(format: Option<&Value>) -> Result<Option<Value>, 
             "response_format",
             "response_format.type must be text, json_object or json_schema",
         )),
+    }
+}
+
+/// What an OpenAI `reasoning_effort` becomes on a Claude model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum EffortThinking {
+    /// `none` or `minimal`: no thinking (Anthropic's default).
+    Off,
+    /// Claude 4.6 and later: `thinking: {type: adaptive}` with `output_config.effort`
+    /// (Opus 4.7 and later refuse a fixed budget; 4.6 deprecates it).
+    Adaptive(&'static str),
+    /// Older (or unrecognised) Claude models: `thinking: {type: enabled}` with this budget.
+    Budget(u64),
+    /// A level this gateway does not know: left out and reported.
+    Unknown,
+}
+
+impl EffortThinking {
+    /// The `thinking` parameter (for `Adaptive` and `Budget`).
+    pub(crate) fn thinking(self) -> Value {
+        match self {
+            Self::Budget(budget) => json!({"type": "enabled", "budget_tokens": budget}),
+            _ => json!({"type": "adaptive"}),
+        }
+    }
+
+    /// The `output_config` that carries the effort of adaptive thinking.
+    pub(crate) fn output_config(self) -> Option<Value> {
+        match self {
+            Self::Adaptive(effort) => Some(json!({"effort": effort})),
+            _ => None,
+        }
+    }
+
+    /// `max_tokens` for a request asking `max`: Anthropic requires `max_tokens` above
+    /// `budget_tokens`, so a budget at or over it is added to it (the answer keeps the room
+    /// the client asked for).
+    pub(crate) fn max_tokens(self, max: u64) -> u64 {
+        match self {
+            Self::Budget(budget) if max <= budget => budget + max,
+            _ => max,
+        }
+    }
+}
+
+/// OpenAI `reasoning_effort` → Claude thinking for `model`.
+///
+/// | reasoning_effort  | Claude 4.6+ (adaptive)  | older Claude (`budget_tokens`) |
+/// |-------------------|-------------------------|--------------------------------|
+/// | `none`, `minimal` | no thinking             | no thinking                    |
+/// | `low`             | effort `low`            | 2048                           |
+/// | `medium`          | effort `medium`         | 8192                           |
+/// | `high`            | effort `high`           | 16384                          |
+/// | `xhigh`           | effort `high`           | 32768                          |
+///
+/// The budgets sit inside the bands `anthropic_to_openai` maps budgets back with (under
+/// 4096 low, under 16384 medium, else high), so a round trip keeps the level.
+pub(crate) fn effort_thinking(effort: &Value, model: &str) -> EffortThinking {
+    let (level, budget) = match effort.as_str() {
+        Some("none" | "minimal") => return EffortThinking::Off,
+        Some("low") => ("low", 2048),
+        Some("medium") => ("medium", 8192),
+        Some("high") => ("high", 16384),
+        Some("xhigh") => ("high", 32768),
+        _ => return EffortThinking::Unknown,
+    };
+    if claude_version(model).is_some_and(|v| v >= (4, 6)) {
+        EffortThinking::Adaptive(level)
+    } else {
+        EffortThinking::Budget(budget)
+    }
+}
+
+/// Client sampling parameters Anthropic refuses next to thinking: a temperature other than
+/// 1, any `top_k`, a `top_p` under 0.95. Thinking the gateway turned on drops them.
+pub(crate) fn thinking_conflicts(obj: &Map<String, Value>) -> Vec<&'static str> {
+    let num = |k: &str| obj.get(k).filter(|v| !v.is_null()).map(Value::as_f64);
+    let mut out = Vec::new();
+    if num("temperature").is_some_and(|t| t != Some(1.0)) {
+        out.push("temperature");
+    }
+    if num("top_p").is_some_and(|p| p.is_none_or(|p| p < 0.95)) {
+        out.push("top_p");
+    }
+    if num("top_k").is_some() {
+        out.push("top_k");
+    }
+    out
+}
+
+/// A Claude model id's version: `claude-opus-4-7` → (4, 7), `claude-sonnet-4-20250514` →
+/// (4, 0), `claude-3-5-sonnet-20240620` → (3, 5), with any prefix (`us.anthropic.`) or
+/// suffix (`-v1:0`, `@20250929`). None for names without one (gateway aliases).
+fn claude_version(model: &str) -> Option<(u32, u32)> {
+    let rest = &model[model.find("claude-")? + "claude-".len()..];
+    let small = |s: &str| {
+        (!s.is_empty() && s.len() <= 2 && s.bytes().all(|b| b.is_ascii_digit()))
+            .then(|| s.parse::<u32>().ok())
+            .flatten()
+    };
+    let mut parts = rest.split(['-', '.', '@', ':']);
+    let major = parts.by_ref().find_map(small)?;
+    Some((major, parts.next().and_then(small).unwrap_or(0)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn claude_versions_from_model_ids() {
+        for (id, version) in [
+            ("claude-opus-4-7", Some((4, 7))),
+            ("claude-sonnet-4-6", Some((4, 6))),
+            ("claude-sonnet-4-20250514", Some((4, 0))),
+            ("claude-opus-4-1@20250805", Some((4, 1))),
+            ("claude-3-5-sonnet-20240620", Some((3, 5))),
+            ("us.anthropic.claude-sonnet-4-5-20250929-v1:0", Some((4, 5))),
+            ("anthropic.claude-opus-4-6-v1", Some((4, 6))),
+            ("claude-mythos-5", Some((5, 0))),
+            ("claude-2.1", Some((2, 1))),
+            ("claude-upstream", None),
+            ("claude-instant-v1", None),
+            ("opus", None),
+            ("gpt-5", None),
+        ] {
+            assert_eq!(claude_version(id), version, "{id}");
+        }
+        assert_eq!(
+            effort_thinking(&json!("high"), "claude-sonnet-4-6"),
+            EffortThinking::Adaptive("high")
+        );
+        assert_eq!(
+            effort_thinking(&json!("high"), "claude-sonnet-4-5"),
+            EffortThinking::Budget(16384)
+        );
+        assert_eq!(effort_thinking(&json!("none"), "x"), EffortThinking::Off);
+        assert_eq!(effort_thinking(&json!(3), "x"), EffortThinking::Unknown);
+        assert_eq!(EffortThinking::Budget(2048).max_tokens(2048), 4096);
+        assert_eq!(EffortThinking::Budget(2048).max_tokens(2049), 2049);
     }
 }

@@ -8,6 +8,7 @@
 //! Anthropic clients reach Bedrock through [`crate::anthropic_to_openai`] composed with
 //! this module (the gateway chains them).
 
+pub mod exchange;
 pub mod request;
 pub mod response;
 pub mod stream;

@@ -1,7 +1,9 @@
 //! OpenAI chat request → Bedrock Converse request.
 
 use super::Context;
-use crate::openai_to_anthropic::request::json_mode_schema;
+use crate::openai_to_anthropic::request::{
+    EffortThinking, effort_thinking, json_mode_schema, thinking_conflicts,
+};
 use crate::openai_to_anthropic::{DEFAULT_MAX_TOKENS, JSON_TOOL};
 use crate::util::{
     ToolChoice, max_tokens, parse_data_url, parse_tool_choice, stop_list, text_of, tool_call_input,
@@ -24,10 +26,27 @@ const HANDLED: &[&str] = &[
     "tool_choice",
     "response_format",
     "thinking",
+    "reasoning_effort",
+    "output_config",
     "models",
 ];
 
+/// [`translate_for_model`] with the request's own `model` as the Bedrock model id (right
+/// when the body names the upstream model, as the Anthropic → OpenAI → Bedrock chain's
+/// does).
 pub fn translate(req: &Value) -> Result<Translated<Context>, TranslateError> {
+    let model = req.get("model").and_then(Value::as_str).unwrap_or("");
+    translate_for_model(req, model)
+}
+
+/// OpenAI chat request → Converse request for the Bedrock model id `model` (which decides
+/// whether Anthropic-only fields — thinking from `reasoning_effort`, `output_config` — can
+/// be sent: only to ids containing `anthropic.`).
+pub fn translate_for_model(
+    req: &Value,
+    model: &str,
+) -> Result<Translated<Context>, TranslateError> {
+    let anthropic = model.contains("anthropic.");
     let obj = req
         .as_object()
         .ok_or_else(|| TranslateError::new("the request body must be a JSON object"))?;
@@ -62,7 +81,6 @@ pub fn translate(req: &Value) -> Result<Translated<Context>, TranslateError> {
     if let Some(stops) = stop_list(obj) {
         inference.insert("stopSequences".into(), stops);
     }
-    out.insert("inferenceConfig".into(), Value::Object(inference));
     // Model-specific fields Converse has no slot for (Anthropic models on Bedrock read
     // `top_k` and `thinking` here).
     let mut additional = Map::new();
@@ -70,12 +88,6 @@ pub fn translate(req: &Value) -> Result<Translated<Context>, TranslateError> {
         if let Some(v) = obj.get(key).filter(|v| !v.is_null()) {
             additional.insert(key.into(), v.clone());
         }
-    }
-    if !additional.is_empty() {
-        out.insert(
-            "additionalModelRequestFields".into(),
-            Value::Object(additional),
-        );
     }
 
     let mut tools: Vec<Value> = Vec::new();
@@ -121,6 +133,62 @@ pub fn translate(req: &Value) -> Result<Translated<Context>, TranslateError> {
         tools.push(json!({"toolSpec": {"name": JSON_TOOL, "description": "Respond with the answer as JSON matching this schema.", "inputSchema": {"json": schema}}}));
         choice = Some(json!({"tool": {"name": JSON_TOOL}}));
         context.json_tool = Some(JSON_TOOL.to_owned());
+    }
+    let forced_tool = !tools.is_empty()
+        && choice
+            .as_ref()
+            .is_some_and(|c| c.get("any").is_some() || c.get("tool").is_some());
+    // `output_config.effort` (carried by the Anthropic chain: adaptive thinking's level, or
+    // the overall effort) is Anthropic's; other fields of it have no Converse slot.
+    match obj.get("output_config") {
+        None | Some(Value::Null) => {}
+        Some(Value::Object(config)) => {
+            for (k, v) in config {
+                if k == "effort" && anthropic {
+                    additional.insert("output_config".into(), json!({"effort": v}));
+                } else {
+                    dropped.push(format!("output_config.{k}"));
+                }
+            }
+        }
+        Some(_) => dropped.push("output_config".into()),
+    }
+    if let Some(effort) = obj.get("reasoning_effort").filter(|v| !v.is_null()) {
+        match effort_thinking(effort, model) {
+            EffortThinking::Off => {}
+            // Only Anthropic models take `thinking`; an explicit one wins; thinking cannot
+            // be combined with a forced tool (JSON mode is one).
+            _ if !anthropic || obj.get("thinking").is_some_and(|t| !t.is_null()) || forced_tool => {
+                dropped.push("reasoning_effort".into());
+            }
+            EffortThinking::Unknown => dropped.push("reasoning_effort".into()),
+            on => {
+                for name in thinking_conflicts(obj) {
+                    match name {
+                        "temperature" => inference.remove("temperature"),
+                        "top_p" => inference.remove("topP"),
+                        _ => additional.remove(name),
+                    };
+                    dropped.push(name.to_owned());
+                }
+                let max = inference
+                    .get("maxTokens")
+                    .and_then(Value::as_u64)
+                    .unwrap_or(DEFAULT_MAX_TOKENS);
+                inference.insert("maxTokens".into(), json!(on.max_tokens(max)));
+                additional.insert("thinking".into(), on.thinking());
+                if let Some(config) = on.output_config() {
+                    additional.insert("output_config".into(), config);
+                }
+            }
+        }
+    }
+    out.insert("inferenceConfig".into(), Value::Object(inference));
+    if !additional.is_empty() {
+        out.insert(
+            "additionalModelRequestFields".into(),
+            Value::Object(additional),
+        );
     }
     if !tools.is_empty() {
         let mut config = json!({"tools": tools});

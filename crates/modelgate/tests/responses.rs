@@ -1,0 +1,313 @@
+//! The OpenAI Responses API (`POST /v1/responses`) on every backend kind: passed through to
+//! an upstream that has it, translated to chat completions for one that has not (found out
+//! once, on its 404), to Messages for Anthropic and to Converse for Bedrock; streamed event
+//! by event in the order the SDKs expect; metered like chat.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use common::*;
+use modelgate_testkit::{
+    ANSWER, BEDROCK_ACCESS_KEY, BEDROCK_REGION, BEDROCK_SECRET_KEY, MockUpstream, PROMPT_TOKENS,
+};
+use serde_json::{Value, json};
+
+const BEDROCK_CLAUDE: &str = "anthropic.claude-3-5-sonnet-20240620-v1:0";
+
+/// One gateway with the three backend kinds a Responses client must reach.
+async fn setup() -> (Gw, MockUpstream, MockUpstream) {
+    let mock = MockUpstream::start(&[]).await;
+    let chat_only = MockUpstream::start_chat_only(&["llama"]).await;
+    let gw = start_gateway().await;
+    let r = gw
+        .post(
+            "/api/providers",
+            ADMIN_KEY,
+            json!({"name": "claude", "kind": "anthropic", "endpoint": mock.origin(), "api_key": "sk-ant",
+                "models": ["claude-x", "claude-tool"]}),
+        )
+        .await;
+    assert_eq!(r.status(), 201);
+    gw.add_mock("vllm", &chat_only).await;
+    let r = gw
+        .post(
+            "/api/providers",
+            ADMIN_KEY,
+            json!({"name": "bedrock", "kind": "aws-bedrock", "region": BEDROCK_REGION, "endpoint": mock.origin(),
+                "auth": {"type": "aws-sigv4", "access_key_id": BEDROCK_ACCESS_KEY, "secret_access_key": BEDROCK_SECRET_KEY},
+                "models": [BEDROCK_CLAUDE, "meta.tool-model", "meta.exception-model"]}),
+        )
+        .await;
+    assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+    (gw, mock, chat_only)
+}
+
+async fn create(gw: &Gw, body: Value) -> reqwest::Response {
+    gw.post("/v1/responses", ADMIN_KEY, body).await
+}
+
+/// An SSE body as (event name, data) pairs.
+async fn events(resp: reqwest::Response) -> Vec<(String, Value)> {
+    assert_eq!(resp.status(), 200);
+    let text = resp.text().await.unwrap();
+    text.split("\n\n")
+        .filter(|e| !e.trim().is_empty())
+        .map(|e| {
+            let mut name = String::new();
+            let mut data = Value::Null;
+            for line in e.lines() {
+                if let Some(n) = line.strip_prefix("event: ") {
+                    name = n.to_owned();
+                } else if let Some(d) = line.strip_prefix("data: ") {
+                    data = serde_json::from_str(d).unwrap();
+                }
+            }
+            (name, data)
+        })
+        .collect()
+}
+
+fn names(events: &[(String, Value)]) -> Vec<&str> {
+    events.iter().map(|(n, _)| n.as_str()).collect()
+}
+
+/// A model on each backend kind: Anthropic, a chat-only OpenAI-compatible server, Bedrock.
+fn model_of(i: usize) -> String {
+    match i {
+        0 => "claude:claude-x".to_owned(),
+        1 => "vllm:llama".to_owned(),
+        _ => format!("bedrock:{BEDROCK_CLAUDE}"),
+    }
+}
+
+#[tokio::test]
+async fn a_text_answer_on_every_backend_kind() {
+    let (gw, mock, chat_only) = setup().await;
+    for i in 0..3 {
+        let model = model_of(i);
+        let r = create(
+            &gw,
+            json!({"model": model, "instructions": "Be brief.", "input": "hi", "max_output_tokens": 50,
+                "metadata": {"ticket": "7"}}),
+        )
+        .await;
+        assert_eq!(r.status(), 200, "{model}");
+        let v: Value = r.json().await.unwrap();
+        assert_eq!(v["object"], "response", "{model}: {v}");
+        assert_eq!(v["status"], "completed", "{model}: {v}");
+        assert_eq!(v["model"], model);
+        assert_eq!(v["metadata"]["ticket"], "7");
+        let message = v["output"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|o| o["type"] == "message")
+            .unwrap();
+        assert!(
+            message["content"][0]["text"]
+                .as_str()
+                .unwrap()
+                .contains(ANSWER.split_whitespace().next().unwrap()),
+            "{model}: {v}"
+        );
+        // Anthropic and Bedrock count cache reads apart; Responses includes them.
+        assert!(
+            v["usage"]["input_tokens"].as_u64().unwrap() >= PROMPT_TOKENS,
+            "{model}: {v}"
+        );
+        assert!(v["usage"]["output_tokens"].as_u64().unwrap() > 0);
+    }
+    // The instructions became Anthropic's system prompt, max_output_tokens its max_tokens.
+    let sent = mock.last_json("/v1/messages").unwrap();
+    assert_eq!(sent["system"][0]["text"], "Be brief.");
+    assert_eq!(sent["max_tokens"], 50);
+    assert_eq!(sent["model"], "claude-x");
+    // The chat-only server was asked for its Responses route once, then chat completions.
+    assert_eq!(chat_only.hits("/v1/responses"), 1);
+    assert_eq!(chat_only.hits("/v1/chat/completions"), 1);
+    let sent = chat_only.last_json("/v1/chat/completions").unwrap();
+    assert_eq!(
+        sent["messages"][0],
+        json!({"role": "system", "content": "Be brief."})
+    );
+    assert_eq!(
+        sent["messages"][1],
+        json!({"role": "user", "content": "hi"})
+    );
+    // Learned: the next request goes straight to chat completions.
+    let r = create(&gw, json!({"model": "vllm:llama", "input": "again"})).await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(chat_only.hits("/v1/responses"), 1);
+    assert_eq!(chat_only.hits("/v1/chat/completions"), 2);
+    // Metered like chat, under the responses operation.
+    let records = gw.org_records().await;
+    let ok: Vec<&Value> = records
+        .iter()
+        .filter(|r| r["api"] == "responses" && r["status"] == 200)
+        .collect();
+    assert_eq!(ok.len(), 4, "{records:?}");
+}
+
+#[tokio::test]
+async fn streams_follow_the_responses_event_order_on_every_backend_kind() {
+    let (gw, _mock, _chat_only) = setup().await;
+    for i in 0..3 {
+        let model = model_of(i);
+        let evs =
+            events(create(&gw, json!({"model": model, "input": "hi", "stream": true})).await).await;
+        let n = names(&evs);
+        assert_eq!(
+            &n[..4],
+            [
+                "response.created",
+                "response.in_progress",
+                "response.output_item.added",
+                "response.content_part.added"
+            ],
+            "{model}: {n:?}"
+        );
+        assert!(n.contains(&"response.output_text.delta"), "{model}: {n:?}");
+        assert_eq!(
+            n[n.len() - 4..],
+            [
+                "response.output_text.done",
+                "response.content_part.done",
+                "response.output_item.done",
+                "response.completed"
+            ],
+            "{model}: {n:?}"
+        );
+        let text: String = evs
+            .iter()
+            .filter(|(n, _)| n == "response.output_text.delta")
+            .map(|(_, d)| d["delta"].as_str().unwrap().to_owned())
+            .collect();
+        let (_, done) = evs.last().unwrap();
+        assert_eq!(done["response"]["status"], "completed");
+        assert_eq!(
+            done["response"]["output"][0]["content"][0]["text"], text,
+            "{model}"
+        );
+        assert!(
+            done["response"]["usage"]["input_tokens"].as_u64().unwrap() >= PROMPT_TOKENS,
+            "{model}"
+        );
+        // Sequence numbers count up from 0.
+        for (k, (_, d)) in evs.iter().enumerate() {
+            assert_eq!(d["sequence_number"], k as u64, "{model}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn function_calls_round_trip_through_anthropic_and_bedrock() {
+    let (gw, mock, _chat_only) = setup().await;
+    let tools = json!([{"type": "function", "name": "weather", "description": "Weather in a city",
+        "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}}]);
+    for model in ["claude:claude-tool", "bedrock:meta.tool-model"] {
+        let r = create(
+            &gw,
+            json!({"model": model, "input": "weather in Paris?", "tools": tools}),
+        )
+        .await;
+        assert_eq!(r.status(), 200, "{model}");
+        let v: Value = r.json().await.unwrap();
+        let call = v["output"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|o| o["type"] == "function_call")
+            .unwrap_or_else(|| panic!("{model}: {v}"))
+            .clone();
+        assert_eq!(call["name"], "weather");
+        assert_eq!(
+            serde_json::from_str::<Value>(call["arguments"].as_str().unwrap()).unwrap(),
+            json!({"city": "Paris"})
+        );
+        // Streamed, the call's arguments arrive as argument events.
+        let evs = events(
+            create(&gw, json!({"model": model, "input": "weather in Paris?", "tools": tools, "stream": true})).await,
+        )
+        .await;
+        let n = names(&evs);
+        assert!(
+            n.contains(&"response.function_call_arguments.done"),
+            "{model}: {n:?}"
+        );
+        // The second turn: the call and its output go back.
+        let input = json!([
+            {"role": "user", "content": [{"type": "input_text", "text": "weather in Paris?"}]},
+            call,
+            {"type": "function_call_output", "call_id": call["call_id"], "output": "sunny"},
+        ]);
+        let r = create(&gw, json!({"model": model, "input": input, "tools": tools})).await;
+        assert_eq!(r.status(), 200, "{model}");
+    }
+    let sent = mock.last_json("/v1/messages").unwrap();
+    let turns = sent["messages"].as_array().unwrap();
+    assert_eq!(turns[1]["content"][0]["type"], "tool_use", "{sent}");
+    assert_eq!(turns[2]["content"][0]["type"], "tool_result", "{sent}");
+    assert_eq!(turns[2]["content"][0]["content"], "sunny", "{sent}");
+}
+
+#[tokio::test]
+async fn built_in_tools_and_unsupported_inputs_are_refused_by_name() {
+    let (gw, _mock, _chat_only) = setup().await;
+    let r = create(
+        &gw,
+        json!({"model": "claude:claude-x", "input": "news?", "tools": [{"type": "web_search"}]}),
+    )
+    .await;
+    let err = expect_error(r, 400).await;
+    assert!(
+        err["message"].as_str().unwrap().contains("web_search"),
+        "{err}"
+    );
+    let r = create(
+        &gw,
+        json!({"model": "claude:claude-x", "input": [{"type": "item_reference", "id": "msg_1"}]}),
+    )
+    .await;
+    expect_error(r, 400).await;
+    let r = create(
+        &gw,
+        json!({"model": "claude:claude-x", "input": "x", "background": true}),
+    )
+    .await;
+    expect_error(r, 400).await;
+}
+
+#[tokio::test]
+async fn a_broken_translated_stream_ends_with_response_failed() {
+    let (gw, _mock, _chat_only) = setup().await;
+    let evs = events(
+        create(
+            &gw,
+            json!({"model": "bedrock:meta.exception-model", "input": "hi", "stream": true}),
+        )
+        .await,
+    )
+    .await;
+    let n = names(&evs);
+    assert_eq!(n.last(), Some(&"response.failed"), "{n:?}");
+    assert!(!n.contains(&"response.completed"));
+}
+
+#[tokio::test]
+async fn dropped_parameters_are_named() {
+    let (gw, _mock, _chat_only) = setup().await;
+    let r = create(
+        &gw,
+        json!({"model": "claude:claude-x", "input": "hi", "top_logprobs": 2, "truncation": "auto"}),
+    )
+    .await;
+    assert_eq!(r.status(), 200);
+    let dropped = r.headers()["x-modelgate-dropped-params"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        dropped.contains("top_logprobs") && dropped.contains("truncation"),
+        "{dropped}"
+    );
+}
