@@ -23,6 +23,7 @@ pub mod org;
 pub mod proxy;
 pub mod registry;
 pub mod resolve;
+pub mod response_store;
 pub mod routing;
 pub mod settings;
 pub mod shared;
@@ -63,6 +64,8 @@ pub struct Gateway {
     pub tunnels: tunnel_hub::TunnelHub,
     /// State shared with other replicas (`--redis`).
     pub shared: Option<Arc<shared::Shared>>,
+    /// Responses made by translation, kept for `previous_response_id`.
+    pub responses: Arc<response_store::ResponseStore>,
 }
 
 impl Gateway {
@@ -140,6 +143,7 @@ impl Gateway {
             usage,
             settings,
             tunnels: Default::default(),
+            responses: Default::default(),
             shared,
         });
         gateway.load_org().await?;

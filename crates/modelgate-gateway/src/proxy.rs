@@ -13,6 +13,7 @@ use crate::mappers::SseMapper;
 use crate::meter::{MeterContext, UsageGuard};
 use crate::registry::RuntimeProvider;
 use crate::resolve::{Resolution, resolve};
+use crate::response_store::{Keeping, OWN_PREFIX, Turn};
 use crate::stream::{
     AnthropicUsage, FrontSchema, MeteredStream, StreamDialect, StreamPlan, UsagePeek,
 };
@@ -108,6 +109,10 @@ enum Plan {
     Translate(Box<dyn Exchange>),
 }
 
+/// A planned request: the operation sent, the body, the plan, the dropped parameters and
+/// a Responses turn to keep.
+type Planned = (Operation, Bytes, Plan, Vec<String>, Option<Turn>);
+
 /// The error code of a native Responses attempt (mode `auto`) that found no Responses
 /// route: routing prepares the same candidate again, translated.
 pub(crate) const RESPONSES_MISSING: &str = "responses_route_missing";
@@ -127,6 +132,8 @@ pub(crate) struct Prepared {
     /// A native Responses request to a provider in mode `auto`: a 404/405 means it has
     /// no Responses route.
     probes_responses: bool,
+    /// A translated Responses turn to keep for `previous_response_id`.
+    keep: Option<Turn>,
 }
 
 impl Prepared {
@@ -211,16 +218,22 @@ impl Gateway {
         let probes_responses = native
             && front == FrontApi::OpenAi(Operation::Responses)
             && provider.responses_api() == modelgate_catalog::ResponsesApi::Auto;
-        let (op, body, plan, dropped) = if native {
+        let (op, body, plan, dropped, keep) = if native {
             let (op, force_usage) = match front {
                 FrontApi::OpenAi(op) => (op, stream && op != Operation::Responses),
                 FrontApi::Anthropic => (Operation::Messages, false),
             };
-            let body = body::rewrite(request, peeked, &upstream_model, force_usage);
+            let mut body = body::rewrite(request, peeked, &upstream_model, force_usage);
+            if op == Operation::Responses
+                && memchr::memmem::find(&body, OWN_PREFIX.as_bytes()).is_some()
+            {
+                body = self.inline_own_previous(principal, &body)?;
+            }
             let hide_usage_chunk = force_usage && !peeked.include_usage;
-            (op, body, Plan::PassThrough { hide_usage_chunk }, Vec::new())
+            let plan = Plan::PassThrough { hide_usage_chunk };
+            (op, body, plan, Vec::new(), None)
         } else {
-            self.translate(front, &provider, request, &upstream_model)?
+            self.translate(principal, front, &provider, request, &upstream_model)?
         };
         Ok(Prepared {
             provider,
@@ -233,17 +246,88 @@ impl Gateway {
             dropped,
             max_tokens: peeked.max_tokens,
             probes_responses,
+            keep,
         })
+    }
+
+    /// A Responses request's `previous_response_id`, when the gateway kept that response:
+    /// the conversation's items go before the new input. Returns the turn to keep (unless
+    /// the request says `store: false`).
+    fn continue_conversation(
+        &self,
+        principal: &Principal,
+        value: &mut serde_json::Value,
+    ) -> Result<Option<Turn>, GatewayError> {
+        use serde_json::Value;
+        let current: Vec<Value> = match value.get("input") {
+            Some(Value::String(s)) => vec![serde_json::json!({"role": "user", "content": s})],
+            Some(Value::Array(items)) => items.clone(),
+            _ => Vec::new(),
+        };
+        let previous = match value.get("previous_response_id") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(id)) => Some(id.clone()),
+            Some(_) => {
+                return Err(
+                    GatewayError::bad_request("previous_response_id must be a string")
+                        .with_param("previous_response_id"),
+                );
+            }
+        };
+        if let Some(id) = &previous {
+            if !id.starts_with(OWN_PREFIX) {
+                return Err(GatewayError::bad_request(format!(
+                    "previous_response_id '{id}' was not made through this gateway; this provider has no Responses API of its own, so send the conversation's items in input"
+                ))
+                .with_param("previous_response_id"));
+            }
+            let mut items =
+                self.responses
+                    .history(id, &principal.user_id, modelgate_core::now_millis())?;
+            items.extend(current.iter().cloned());
+            value["input"] = Value::Array(items);
+        }
+        let store = value.get("store").and_then(Value::as_bool) != Some(false);
+        Ok(store.then(|| Turn {
+            user_id: principal.user_id.clone(),
+            previous,
+            input: current,
+        }))
+    }
+
+    /// A native Responses request continuing a response the gateway kept (the
+    /// conversation moved to a provider with a Responses API): the items go inline and the
+    /// id, which the upstream cannot know, is left out.
+    fn inline_own_previous(
+        &self,
+        principal: &Principal,
+        body: &Bytes,
+    ) -> Result<Bytes, GatewayError> {
+        let mut value: serde_json::Value = serde_json::from_slice(body)
+            .map_err(|e| GatewayError::bad_request(format!("invalid JSON body: {e}")))?;
+        let own = value
+            .get("previous_response_id")
+            .and_then(serde_json::Value::as_str)
+            .is_some_and(|id| id.starts_with(OWN_PREFIX));
+        if !own {
+            return Ok(body.clone());
+        }
+        self.continue_conversation(principal, &mut value)?;
+        if let Some(obj) = value.as_object_mut() {
+            obj.remove("previous_response_id");
+        }
+        Ok(Bytes::from(value.to_string()))
     }
 
     /// Plans a cross-schema request through the translation table.
     fn translate(
         &self,
+        principal: &Principal,
         front: FrontApi,
         provider: &RuntimeProvider,
         request: &Bytes,
         upstream_model: &str,
-    ) -> Result<(Operation, Bytes, Plan, Vec<String>), GatewayError> {
+    ) -> Result<Planned, GatewayError> {
         let (back, op) = back_of(provider.primary().schema());
         let Some(pair) = front.translated().and_then(|f| pairs::find(f, back)) else {
             let api = match front {
@@ -257,8 +341,14 @@ impl Gateway {
             ))
             .with_code("unsupported_for_provider"));
         };
-        let value: serde_json::Value = serde_json::from_slice(request)
+        let mut value: serde_json::Value = serde_json::from_slice(request)
             .map_err(|e| GatewayError::bad_request(format!("invalid JSON body: {e}")))?;
+        let keep = match front {
+            FrontApi::OpenAi(Operation::Responses) => {
+                self.continue_conversation(principal, &mut value)?
+            }
+            _ => None,
+        };
         let flavor = match provider.kind {
             ProviderKind::Openai => a2o::Flavor::OpenAi,
             _ => a2o::Flavor::Compatible,
@@ -276,7 +366,7 @@ impl Gateway {
             err
         })?;
         let body = Bytes::from(t.body.to_string());
-        Ok((op, body, Plan::Translate(t.context), t.dropped))
+        Ok((op, body, Plan::Translate(t.context), t.dropped, keep))
     }
 
     async fn upstream_request(
@@ -449,7 +539,8 @@ impl Gateway {
                 headers.insert(name, HeaderValue::from_static(value));
             }
             let upstream = Box::pin(resp.bytes_stream());
-            let body = stream_body(p, front, upstream, guard, request, provider_name);
+            let store = p.keep.as_ref().map(|_| self.responses.clone());
+            let body = stream_body(p, front, upstream, guard, request, provider_name, store);
             return Ok(ProxyResponse {
                 status,
                 headers,
@@ -506,10 +597,12 @@ impl Gateway {
             Plan::Translate(exchange) => {
                 let v: serde_json::Value = serde_json::from_slice(&bytes)
                     .map_err(|_| invalid_body(&mut guard, &provider_name))?;
-                (
-                    Bytes::from(exchange.response(&v).to_string()),
-                    HeaderValue::from_static("application/json"),
-                )
+                let out = exchange.response(&v);
+                let body = Bytes::from(out.to_string());
+                if let Some(turn) = p.keep {
+                    self.responses.keep(turn, out, now_millis());
+                }
+                (body, HeaderValue::from_static("application/json"))
             }
         };
         guard.finish(Outcome::Ok);
@@ -590,10 +683,19 @@ fn stream_body(
     guard: UsageGuard,
     request: Bytes,
     provider: String,
+    store: Option<Arc<crate::response_store::ResponseStore>>,
 ) -> BodyStream {
     let (hide_usage_chunk, mapper) = match &p.plan {
         Plan::PassThrough { hide_usage_chunk } => (*hide_usage_chunk, None),
         Plan::Translate(exchange) => (false, Some(exchange.stream())),
+    };
+    let mapper = match (mapper, store) {
+        (Some(inner), Some(store)) => Some(Box::new(Keeping {
+            inner,
+            store,
+            turn: p.keep,
+        }) as Box<dyn pairs::EventMapper>),
+        (mapper, _) => mapper,
     };
     let idle = p.provider.config.idle_timeout_secs.map(Duration::from_secs);
     let schema = p.provider.primary().schema();

@@ -40,6 +40,10 @@ pub fn router(state: AppState) -> Router {
         .route("/completions", post(openai::completions))
         .route("/embeddings", post(openai::embeddings))
         .route("/responses", post(openai::responses))
+        .route(
+            "/responses/{id}",
+            get(openai::get_response).delete(openai::delete_response),
+        )
         .route("/messages", post(anthropic::messages))
         .route("/messages/count_tokens", post(anthropic::count_tokens))
         .route("/models", get(openai::list_models))

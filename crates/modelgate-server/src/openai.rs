@@ -98,6 +98,36 @@ pub async fn responses(
     forward(st, rid, headers, body, Operation::Responses).await
 }
 
+/// `GET /v1/responses/{id}`: a response the gateway kept (made by translation), for the
+/// user who created it.
+pub async fn get_response(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> ApiResult<impl IntoResponse> {
+    let principal = authenticate_read(&st, &headers).await?;
+    let response =
+        st.gateway
+            .responses
+            .get(&id, &principal.user_id, modelgate_core::now_millis())?;
+    Ok(axum::Json(response))
+}
+
+/// `DELETE /v1/responses/{id}`: forgets a kept response (its creator only).
+pub async fn delete_response(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> ApiResult<impl IntoResponse> {
+    let principal = authenticate(&st, &headers).await?;
+    st.gateway
+        .responses
+        .delete(&id, &principal.user_id, modelgate_core::now_millis())?;
+    Ok(axum::Json(
+        serde_json::json!({"id": id, "object": "response.deleted", "deleted": true}),
+    ))
+}
+
 pub async fn list_models(
     State(st): State<AppState>,
     headers: HeaderMap,

@@ -343,12 +343,18 @@ async fn generate(
         Err(resp) => return resp,
     };
     let with_usage = !model.contains("no-usage");
+    let tool = requested_tool(&req, &model, chat);
     if req["stream"].as_bool() == Some(true) {
         let include_usage = req["stream_options"]["include_usage"].as_bool() == Some(true);
-        return stream_answer(s.clone(), model, chat, with_usage && include_usage);
+        return stream_answer(s.clone(), model, chat, with_usage && include_usage, tool);
     }
     let tokens = ANSWER.split(' ').count() as u64;
-    let choice = if chat {
+    let choice = if let Some(name) = &tool {
+        let call = json!({"id": TOOL_CALL_ID, "type": "function",
+            "function": {"name": name, "arguments": TOOL_ARGUMENTS.concat()}});
+        json!({"index": 0, "message": {"role": "assistant", "content": null, "tool_calls": [call]},
+            "finish_reason": "tool_calls", "logprobs": null})
+    } else if chat {
         json!({"index": 0, "message": {"role": "assistant", "content": ANSWER}, "finish_reason": "stop", "logprobs": null})
     } else {
         json!({"index": 0, "text": ANSWER, "finish_reason": "stop", "logprobs": null})
@@ -363,6 +369,22 @@ async fn generate(
     axum::Json(out).into_response()
 }
 
+/// The id of the mock's chat tool calls.
+const TOOL_CALL_ID: &str = "call_mock";
+/// The arguments of the mock's chat tool calls, as streamed (two pieces).
+const TOOL_ARGUMENTS: [&str; 2] = ["{\"city\": ", "\"Paris\"}"];
+
+/// The tool a chat request's answer calls: its first function tool, when the model name
+/// contains `tool` (otherwise, or without tools, the answer is text).
+fn requested_tool(req: &Value, model: &str, chat: bool) -> Option<String> {
+    if !chat || !model.contains("tool") {
+        return None;
+    }
+    req["tools"][0]["function"]["name"]
+        .as_str()
+        .map(str::to_owned)
+}
+
 struct OpenStream(Arc<Shared>);
 
 impl Drop for OpenStream {
@@ -372,17 +394,42 @@ impl Drop for OpenStream {
 }
 
 fn chunk(model: &str, chat: bool, text: &str) -> Bytes {
-    let choice = if chat {
-        json!({"index": 0, "delta": {"content": text}, "finish_reason": null})
-    } else {
-        json!({"index": 0, "text": text, "finish_reason": null})
-    };
-    let obj = json!({"id": "cmpl-mock", "object": if chat {"chat.completion.chunk"} else {"text_completion"},
+    if chat {
+        return chat_chunk(model, json!({"content": text}), None);
+    }
+    let choice = json!({"index": 0, "text": text, "finish_reason": null});
+    let obj = json!({"id": "cmpl-mock", "object": "text_completion",
         "created": 1, "model": model, "choices": [choice]});
     Bytes::from(format!("data: {obj}\n\n"))
 }
 
-fn stream_answer(s: Arc<Shared>, model: String, chat: bool, send_usage: bool) -> Response {
+/// One `chat.completion.chunk` SSE event with this delta and finish reason.
+fn chat_chunk(model: &str, delta: Value, finish_reason: Option<&str>) -> Bytes {
+    let obj = json!({"id": "cmpl-mock", "object": "chat.completion.chunk", "created": 1, "model": model,
+        "choices": [{"index": 0, "delta": delta, "finish_reason": finish_reason}]});
+    Bytes::from(format!("data: {obj}\n\n"))
+}
+
+/// The deltas of a streamed call of `name`: id and name first, then the arguments in two
+/// pieces.
+fn tool_call_deltas(name: &str) -> Vec<Value> {
+    let mut deltas = vec![
+        json!({"role": "assistant", "content": null, "tool_calls": [{"index": 0,
+        "id": TOOL_CALL_ID, "type": "function", "function": {"name": name, "arguments": ""}}]}),
+    ];
+    for piece in TOOL_ARGUMENTS {
+        deltas.push(json!({"tool_calls": [{"index": 0, "function": {"arguments": piece}}]}));
+    }
+    deltas
+}
+
+fn stream_answer(
+    s: Arc<Shared>,
+    model: String,
+    chat: bool,
+    send_usage: bool,
+    tool: Option<String>,
+) -> Response {
     s.open_streams.fetch_add(1, Ordering::SeqCst);
     let guard = OpenStream(s.clone());
     let n = s.stream_chunks;
@@ -393,7 +440,14 @@ fn stream_answer(s: Arc<Shared>, model: String, chat: bool, send_usage: bool) ->
     let stream = async_stream(move |tx| async move {
         let _guard = guard;
         let mut i = 0usize;
-        loop {
+        if let Some(name) = &tool {
+            for delta in tool_call_deltas(name) {
+                if tx.send(Ok(chat_chunk(&model, delta, None))).await.is_err() {
+                    return;
+                }
+            }
+        }
+        while tool.is_none() {
             if !drip && i >= n {
                 break;
             }
@@ -423,9 +477,11 @@ fn stream_answer(s: Arc<Shared>, model: String, chat: bool, send_usage: bool) ->
                 tokio::time::sleep(Duration::from_millis(20)).await;
             }
         }
-        let stop = json!({"id": "cmpl-mock", "object": "chat.completion.chunk", "created": 1, "model": model,
-            "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]});
-        let _ = tx.send(Ok(Bytes::from(format!("data: {stop}\n\n")))).await;
+        // (Completions streams end with this chat-shaped chunk too.)
+        let finish = if tool.is_some() { "tool_calls" } else { "stop" };
+        let _ = tx
+            .send(Ok(chat_chunk(&model, json!({}), Some(finish))))
+            .await;
         if send_usage {
             let u = json!({"id": "cmpl-mock", "object": "chat.completion.chunk", "created": 1, "model": model,
                 "choices": [], "usage": usage_json(n as u64)});

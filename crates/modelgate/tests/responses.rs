@@ -311,3 +311,98 @@ async fn dropped_parameters_are_named() {
         "{dropped}"
     );
 }
+
+#[tokio::test]
+async fn previous_response_id_continues_a_translated_conversation_for_its_creator_only() {
+    let (gw, mock, _chat_only) = setup().await;
+    let first = create(
+        &gw,
+        json!({"model": "claude:claude-x", "input": "My name is Ada."}),
+    )
+    .await;
+    assert_eq!(first.status(), 200);
+    let first: Value = first.json().await.unwrap();
+    let id = first["id"].as_str().unwrap().to_owned();
+    assert!(id.starts_with("resp_"), "{id}");
+    // The second turn, streamed: the upstream sees the whole conversation.
+    let evs = events(
+        create(
+            &gw,
+            json!({"model": "claude:claude-x", "input": "What is my name?", "previous_response_id": id, "stream": true}),
+        )
+        .await,
+    )
+    .await;
+    let (name, done) = evs.last().unwrap();
+    assert_eq!(name, "response.completed");
+    assert_eq!(done["response"]["previous_response_id"], id);
+    let second_id = done["response"]["id"].as_str().unwrap().to_owned();
+    let sent = mock.last_json("/v1/messages").unwrap();
+    let turns = sent["messages"].as_array().unwrap();
+    assert_eq!(turns.len(), 3, "{sent}");
+    assert_eq!(turns[0]["content"][0]["text"], "My name is Ada.");
+    assert_eq!(turns[1]["role"], "assistant");
+    assert_eq!(turns[1]["content"][0]["text"], ANSWER);
+    assert_eq!(turns[2]["content"][0]["text"], "What is my name?");
+    // A third turn continues the streamed one, with both earlier turns before it.
+    let r = create(
+        &gw,
+        json!({"model": "claude:claude-x", "input": "Again?", "previous_response_id": second_id}),
+    )
+    .await;
+    assert_eq!(r.status(), 200);
+    let sent = mock.last_json("/v1/messages").unwrap();
+    assert_eq!(sent["messages"].as_array().unwrap().len(), 5, "{sent}");
+
+    // Readable by its creator; another user cannot read, continue or delete it.
+    let r = gw.get(&format!("/v1/responses/{id}"), ADMIN_KEY).await;
+    assert_eq!(r.status(), 200);
+    let kept: Value = r.json().await.unwrap();
+    assert_eq!(kept["id"], id);
+    gw.share_with_org("claude").await;
+    let member = gw.member_key("bob", None).await;
+    expect_error(gw.get(&format!("/v1/responses/{id}"), &member).await, 404).await;
+    let r = gw
+        .post(
+            "/v1/responses",
+            &member,
+            json!({"model": "claude:claude-x", "input": "x", "previous_response_id": id}),
+        )
+        .await;
+    expect_error(r, 404).await;
+    expect_error(
+        gw.delete(&format!("/v1/responses/{id}"), &member, None)
+            .await,
+        404,
+    )
+    .await;
+    // Deleted by its creator, it is gone.
+    let r = gw
+        .delete(&format!("/v1/responses/{id}"), ADMIN_KEY, None)
+        .await;
+    assert_eq!(r.status(), 200);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["deleted"], true);
+    expect_error(gw.get(&format!("/v1/responses/{id}"), ADMIN_KEY).await, 404).await;
+    // store: false keeps nothing.
+    let r = create(
+        &gw,
+        json!({"model": "claude:claude-x", "input": "x", "store": false}),
+    )
+    .await;
+    let v: Value = r.json().await.unwrap();
+    let unstored = v["id"].as_str().unwrap();
+    expect_error(
+        gw.get(&format!("/v1/responses/{unstored}"), ADMIN_KEY)
+            .await,
+        404,
+    )
+    .await;
+    // An id the gateway did not make cannot be continued on a translated backend.
+    let r = create(
+        &gw,
+        json!({"model": "claude:claude-x", "input": "x", "previous_response_id": "resp_from_openai"}),
+    )
+    .await;
+    expect_error(r, 400).await;
+}

@@ -1,0 +1,275 @@
+//! Responses the gateway keeps itself, so that `previous_response_id` works on backends
+//! that have no Responses API (chat-completions servers, Anthropic, Bedrock) like it does
+//! on OpenAI. Only responses the gateway made by translation are kept (their ids start with
+//! [`OWN_PREFIX`]); a native backend keeps its own.
+//!
+//! Each kept response holds only its own turn — the request's `input` items and the
+//! response's `output` items — and the id of the response it continued, so a long
+//! conversation costs memory linear in its length. A continuation walks the chain back and
+//! replays every turn's items before the new input. A response is readable (and
+//! continuable, deletable) only by the user who created it, and expires [`TTL_MS`] after
+//! it was made; at most [`MAX_KEPT`] are kept per process (the oldest go first). Kept in
+//! memory: they do not survive a restart and are not shared between replicas.
+
+use crate::GatewayError;
+use modelgate_translate::pairs::{Event, EventMapper};
+use serde_json::Value;
+use std::collections::{HashMap, VecDeque};
+use std::sync::Mutex;
+
+/// Ids of responses the gateway made: `resp_` + the gateway's own id prefix.
+pub const OWN_PREFIX: &str = "resp_mg_";
+/// How long a kept response stays readable: one day.
+pub const TTL_MS: i64 = 24 * 3600 * 1000;
+/// The most responses kept at once.
+pub const MAX_KEPT: usize = 20_000;
+/// The longest chain replayed for one request.
+const MAX_CHAIN: usize = 1_000;
+
+#[derive(Debug, Clone)]
+struct Kept {
+    user_id: String,
+    expires_at: i64,
+    previous: Option<String>,
+    input: Vec<Value>,
+    response: Value,
+}
+
+/// The kept responses of this process.
+#[derive(Debug, Default)]
+pub struct ResponseStore {
+    inner: Mutex<Inner>,
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    by_id: HashMap<String, Kept>,
+    /// Ids in the order they were kept (for expiry and the cap).
+    order: VecDeque<String>,
+}
+
+/// One turn to keep: who made it, what it continued and what it sent.
+#[derive(Debug, Clone)]
+pub struct Turn {
+    pub user_id: String,
+    pub previous: Option<String>,
+    pub input: Vec<Value>,
+}
+
+impl ResponseStore {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Keeps a finished response (its `id` is read from it).
+    pub fn keep(&self, turn: Turn, response: Value, now_ms: i64) {
+        let Some(id) = response
+            .get("id")
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+        else {
+            return;
+        };
+        let mut inner = self.lock();
+        inner.purge(now_ms);
+        while inner.by_id.len() >= MAX_KEPT {
+            let Some(oldest) = inner.order.pop_front() else {
+                break;
+            };
+            inner.by_id.remove(&oldest);
+        }
+        inner.order.push_back(id.clone());
+        inner.by_id.insert(
+            id,
+            Kept {
+                user_id: turn.user_id,
+                expires_at: now_ms + TTL_MS,
+                previous: turn.previous,
+                input: turn.input,
+                response,
+            },
+        );
+    }
+
+    /// The response object, for its creator.
+    pub fn get(&self, id: &str, user_id: &str, now_ms: i64) -> Result<Value, GatewayError> {
+        let inner = self.lock();
+        inner
+            .visible(id, user_id, now_ms)
+            .map(|k| k.response.clone())
+            .ok_or_else(|| not_found(id))
+    }
+
+    /// Deletes a response of its creator.
+    pub fn delete(&self, id: &str, user_id: &str, now_ms: i64) -> Result<(), GatewayError> {
+        let mut inner = self.lock();
+        if inner.visible(id, user_id, now_ms).is_none() {
+            return Err(not_found(id));
+        }
+        inner.by_id.remove(id);
+        Ok(())
+    }
+
+    /// Every item of the conversation up to and including `id` (each turn's input, then
+    /// its output), oldest first.
+    pub fn history(
+        &self,
+        id: &str,
+        user_id: &str,
+        now_ms: i64,
+    ) -> Result<Vec<Value>, GatewayError> {
+        let inner = self.lock();
+        let mut turns = Vec::new();
+        let mut next = Some(id.to_owned());
+        while let Some(current) = next {
+            if turns.len() >= MAX_CHAIN {
+                return Err(GatewayError::bad_request(format!(
+                    "the conversation before '{id}' is longer than {MAX_CHAIN} responses"
+                ))
+                .with_param("previous_response_id"));
+            }
+            let kept = inner
+                .visible(&current, user_id, now_ms)
+                .ok_or_else(|| not_found(&current))?;
+            turns.push(kept);
+            next = kept.previous.clone();
+        }
+        let mut items = Vec::new();
+        for kept in turns.into_iter().rev() {
+            items.extend(kept.input.iter().cloned());
+            if let Some(output) = kept.response.get("output").and_then(Value::as_array) {
+                items.extend(output.iter().cloned());
+            }
+        }
+        Ok(items)
+    }
+}
+
+impl Inner {
+    fn visible(&self, id: &str, user_id: &str, now_ms: i64) -> Option<&Kept> {
+        self.by_id
+            .get(id)
+            .filter(|k| k.user_id == user_id && k.expires_at > now_ms)
+    }
+
+    /// Drops expired responses from the front of the queue.
+    fn purge(&mut self, now_ms: i64) {
+        while let Some(front) = self.order.front() {
+            match self.by_id.get(front) {
+                Some(k) if k.expires_at > now_ms => break,
+                _ => {
+                    if let Some(id) = self.order.pop_front() {
+                        self.by_id.remove(&id);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Keeps a streamed response when its final event (`response.completed` or
+/// `response.incomplete`) goes to the client.
+pub struct Keeping {
+    pub inner: Box<dyn EventMapper>,
+    pub store: std::sync::Arc<ResponseStore>,
+    pub turn: Option<Turn>,
+}
+
+impl EventMapper for Keeping {
+    fn on_event(&mut self, event: Event) -> Vec<Event> {
+        let out = self.inner.on_event(event);
+        for e in &out {
+            if let Event::Data {
+                name: Some(name),
+                data,
+            } = e
+                && (name == "response.completed" || name == "response.incomplete")
+                && let Some(turn) = self.turn.take()
+            {
+                let response = data.get("response").cloned().unwrap_or_default();
+                self.store
+                    .keep(turn, response, modelgate_core::now_millis());
+            }
+        }
+        out
+    }
+
+    fn is_complete(&self) -> bool {
+        self.inner.is_complete()
+    }
+}
+
+fn not_found(id: &str) -> GatewayError {
+    GatewayError::not_found(format!("Response with id '{id}' not found."))
+        .with_param("previous_response_id")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn turn(user: &str, previous: Option<&str>, text: &str) -> Turn {
+        Turn {
+            user_id: user.into(),
+            previous: previous.map(str::to_owned),
+            input: vec![json!({"role": "user", "content": text})],
+        }
+    }
+
+    fn response(id: &str, text: &str) -> Value {
+        json!({"id": id, "output": [{"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": text}]}]})
+    }
+
+    #[test]
+    fn a_chain_replays_every_turn_in_order() {
+        let store = ResponseStore::default();
+        store.keep(turn("u", None, "one"), response("resp_mg_1", "1"), 0);
+        store.keep(
+            turn("u", Some("resp_mg_1"), "two"),
+            response("resp_mg_2", "2"),
+            10,
+        );
+        let items = store.history("resp_mg_2", "u", 20).unwrap_or_default();
+        let texts: Vec<String> = items
+            .iter()
+            .map(|i| {
+                i.get("content")
+                    .and_then(|c| {
+                        c.as_str().map(str::to_owned).or_else(|| {
+                            c.pointer("/0/text")
+                                .and_then(Value::as_str)
+                                .map(str::to_owned)
+                        })
+                    })
+                    .unwrap_or_default()
+            })
+            .collect();
+        assert_eq!(texts, ["one", "1", "two", "2"]);
+    }
+
+    #[test]
+    fn only_the_creator_sees_a_response_and_only_until_it_expires() {
+        let store = ResponseStore::default();
+        store.keep(turn("u", None, "one"), response("resp_mg_1", "1"), 0);
+        assert!(store.get("resp_mg_1", "u", 1).is_ok());
+        assert!(store.get("resp_mg_1", "someone-else", 1).is_err());
+        assert!(store.history("resp_mg_1", "someone-else", 1).is_err());
+        assert!(store.get("resp_mg_1", "u", TTL_MS + 1).is_err());
+        assert!(store.delete("resp_mg_1", "someone-else", 1).is_err());
+        assert!(store.delete("resp_mg_1", "u", 1).is_ok());
+        assert!(store.get("resp_mg_1", "u", 2).is_err());
+    }
+
+    #[test]
+    fn expired_responses_are_purged_when_new_ones_arrive() {
+        let store = ResponseStore::default();
+        store.keep(turn("u", None, "one"), response("resp_mg_1", "1"), 0);
+        store.keep(
+            turn("u", None, "two"),
+            response("resp_mg_2", "2"),
+            TTL_MS + 5,
+        );
+        assert_eq!(store.lock().by_id.len(), 1);
+    }
+}
