@@ -348,3 +348,24 @@ def pytest_runtest_makereport(item, call):
     if report.failed and _LOGS:
         report.sections.append(("process logs", _read_logs(_LOGS)))
     return report
+
+
+# The models of a second mock upstream started with `--chat-only`: an OpenAI-compatible
+# server without the Responses API (`POST /v1/responses` answers 404), like older vLLM or
+# Ollama. `tool` in a name answers a chat request that has tools with a call of its first
+# tool (arguments {"city": "Paris"}, finish_reason "tool_calls").
+CHAT_ONLY_MODELS = ["llama-chat", "llama-tool"]
+
+
+@pytest.fixture(scope="session")
+def chat_only_upstream(logdir):
+    """The origin of a `mock-upstream --chat-only` process (models CHAT_ONLY_MODELS)."""
+    p = Proc(
+        "mock-upstream-chat-only",
+        [MOCK_BIN, "--chat-only", "--models", ",".join(CHAT_ONLY_MODELS)],
+        logdir,
+    )
+    try:
+        yield p.wait_for_line("mock-upstream listening on ")
+    finally:
+        p.terminate()

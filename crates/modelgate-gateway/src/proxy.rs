@@ -227,7 +227,9 @@ impl Gateway {
             if op == Operation::Responses
                 && memchr::memmem::find(&body, OWN_PREFIX.as_bytes()).is_some()
             {
-                body = self.inline_own_previous(principal, &body)?;
+                body = self
+                    .responses
+                    .inline_own_previous(&principal.user_id, &body)?;
             }
             let hide_usage_chunk = force_usage && !peeked.include_usage;
             let plan = Plan::PassThrough { hide_usage_chunk };
@@ -248,75 +250,6 @@ impl Gateway {
             probes_responses,
             keep,
         })
-    }
-
-    /// A Responses request's `previous_response_id`, when the gateway kept that response:
-    /// the conversation's items go before the new input. Returns the turn to keep (unless
-    /// the request says `store: false`).
-    fn continue_conversation(
-        &self,
-        principal: &Principal,
-        value: &mut serde_json::Value,
-    ) -> Result<Option<Turn>, GatewayError> {
-        use serde_json::Value;
-        let current: Vec<Value> = match value.get("input") {
-            Some(Value::String(s)) => vec![serde_json::json!({"role": "user", "content": s})],
-            Some(Value::Array(items)) => items.clone(),
-            _ => Vec::new(),
-        };
-        let previous = match value.get("previous_response_id") {
-            None | Some(Value::Null) => None,
-            Some(Value::String(id)) => Some(id.clone()),
-            Some(_) => {
-                return Err(
-                    GatewayError::bad_request("previous_response_id must be a string")
-                        .with_param("previous_response_id"),
-                );
-            }
-        };
-        if let Some(id) = &previous {
-            if !id.starts_with(OWN_PREFIX) {
-                return Err(GatewayError::bad_request(format!(
-                    "previous_response_id '{id}' was not made through this gateway; this provider has no Responses API of its own, so send the conversation's items in input"
-                ))
-                .with_param("previous_response_id"));
-            }
-            let mut items =
-                self.responses
-                    .history(id, &principal.user_id, modelgate_core::now_millis())?;
-            items.extend(current.iter().cloned());
-            value["input"] = Value::Array(items);
-        }
-        let store = value.get("store").and_then(Value::as_bool) != Some(false);
-        Ok(store.then(|| Turn {
-            user_id: principal.user_id.clone(),
-            previous,
-            input: current,
-        }))
-    }
-
-    /// A native Responses request continuing a response the gateway kept (the
-    /// conversation moved to a provider with a Responses API): the items go inline and the
-    /// id, which the upstream cannot know, is left out.
-    fn inline_own_previous(
-        &self,
-        principal: &Principal,
-        body: &Bytes,
-    ) -> Result<Bytes, GatewayError> {
-        let mut value: serde_json::Value = serde_json::from_slice(body)
-            .map_err(|e| GatewayError::bad_request(format!("invalid JSON body: {e}")))?;
-        let own = value
-            .get("previous_response_id")
-            .and_then(serde_json::Value::as_str)
-            .is_some_and(|id| id.starts_with(OWN_PREFIX));
-        if !own {
-            return Ok(body.clone());
-        }
-        self.continue_conversation(principal, &mut value)?;
-        if let Some(obj) = value.as_object_mut() {
-            obj.remove("previous_response_id");
-        }
-        Ok(Bytes::from(value.to_string()))
     }
 
     /// Plans a cross-schema request through the translation table.
@@ -344,9 +277,9 @@ impl Gateway {
         let mut value: serde_json::Value = serde_json::from_slice(request)
             .map_err(|e| GatewayError::bad_request(format!("invalid JSON body: {e}")))?;
         let keep = match front {
-            FrontApi::OpenAi(Operation::Responses) => {
-                self.continue_conversation(principal, &mut value)?
-            }
+            FrontApi::OpenAi(Operation::Responses) => self
+                .responses
+                .continue_conversation(&principal.user_id, &mut value)?,
             _ => None,
         };
         let flavor = match provider.kind {

@@ -110,6 +110,73 @@ impl ResponseStore {
         Ok(())
     }
 
+    /// A Responses request's `previous_response_id`, when the gateway kept that response:
+    /// the conversation's items go before the new input. Returns the turn to keep (unless
+    /// the request says `store: false`).
+    pub fn continue_conversation(
+        &self,
+        user_id: &str,
+        value: &mut serde_json::Value,
+    ) -> Result<Option<Turn>, GatewayError> {
+        use serde_json::Value;
+        let current: Vec<Value> = match value.get("input") {
+            Some(Value::String(s)) => vec![serde_json::json!({"role": "user", "content": s})],
+            Some(Value::Array(items)) => items.clone(),
+            _ => Vec::new(),
+        };
+        let previous = match value.get("previous_response_id") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(id)) => Some(id.clone()),
+            Some(_) => {
+                return Err(
+                    GatewayError::bad_request("previous_response_id must be a string")
+                        .with_param("previous_response_id"),
+                );
+            }
+        };
+        if let Some(id) = &previous {
+            if !id.starts_with(OWN_PREFIX) {
+                return Err(GatewayError::bad_request(format!(
+                    "previous_response_id '{id}' was not made through this gateway; this provider has no Responses API of its own, so send the conversation's items in input"
+                ))
+                .with_param("previous_response_id"));
+            }
+            let mut items = self.history(id, user_id, modelgate_core::now_millis())?;
+            items.extend(current.iter().cloned());
+            value["input"] = Value::Array(items);
+        }
+        let store = value.get("store").and_then(Value::as_bool) != Some(false);
+        Ok(store.then(|| Turn {
+            user_id: user_id.to_owned(),
+            previous,
+            input: current,
+        }))
+    }
+
+    /// A native Responses request continuing a response the gateway kept (the
+    /// conversation moved to a provider with a Responses API): the items go inline and the
+    /// id, which the upstream cannot know, is left out.
+    pub fn inline_own_previous(
+        &self,
+        user_id: &str,
+        body: &bytes::Bytes,
+    ) -> Result<bytes::Bytes, GatewayError> {
+        let mut value: serde_json::Value = serde_json::from_slice(body)
+            .map_err(|e| GatewayError::bad_request(format!("invalid JSON body: {e}")))?;
+        let own = value
+            .get("previous_response_id")
+            .and_then(serde_json::Value::as_str)
+            .is_some_and(|id| id.starts_with(OWN_PREFIX));
+        if !own {
+            return Ok(body.clone());
+        }
+        self.continue_conversation(user_id, &mut value)?;
+        if let Some(obj) = value.as_object_mut() {
+            obj.remove("previous_response_id");
+        }
+        Ok(bytes::Bytes::from(value.to_string()))
+    }
+
     /// Every item of the conversation up to and including `id` (each turn's input, then
     /// its output), oldest first.
     pub fn history(
