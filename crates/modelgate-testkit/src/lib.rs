@@ -13,6 +13,10 @@
 //! | `slow` | waits 3 s before answering |
 //! | `drip` | stream: one chunk every 20 ms, forever (until the client goes away) |
 //!
+//! Chat completions answer with a call of the request's first tool (arguments
+//! `{"city": "Paris"}`, streamed in pieces) when the model name contains `tool` and the
+//! request has tools.
+//!
 //! [`MockUpstream::start_chat_only`] (the `mock-upstream --chat-only` binary) is the same
 //! server without the Responses API: `POST /v1/responses` answers 404, like older vLLM or
 //! Ollama.

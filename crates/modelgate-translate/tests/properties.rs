@@ -325,3 +325,135 @@ proptest! {
         }
     }
 }
+
+/// Every pair of the translation table, as the gateway runs it.
+fn pair_target() -> modelgate_translate::pairs::Target<'static> {
+    modelgate_translate::pairs::Target {
+        model: "anthropic.claude-sonnet-4-5-v1:0",
+        flavor: a2o::Flavor::Compatible,
+        now: 0,
+        id: "prop",
+    }
+}
+
+/// A Responses input item: messages of every role (string or part content), function
+/// calls and their outputs, reasoning items, or junk.
+fn arb_responses_item() -> impl Strategy<Value = Value> {
+    prop_oneof![
+        (
+            prop_oneof![
+                Just("user"),
+                Just("assistant"),
+                Just("developer"),
+                Just("system"),
+                Just("tool")
+            ],
+            "[a-z ]{0,12}",
+            any::<bool>()
+        )
+            .prop_map(|(role, text, parts)| {
+                let kind = if role == "assistant" {
+                    "output_text"
+                } else {
+                    "input_text"
+                };
+                let content = if parts {
+                    json!([{"type": kind, "text": text}])
+                } else {
+                    json!(text)
+                };
+                json!({"type": "message", "role": role, "content": content})
+            }),
+        ("[a-z]{1,6}", "[a-z]{1,4}").prop_map(|(name, id)| json!({"type": "function_call",
+            "call_id": id, "name": name, "arguments": "{}"})),
+        "[a-z]{1,4}".prop_map(
+            |id| json!({"type": "function_call_output", "call_id": id, "output": "ok"})
+        ),
+        "[a-z ]{0,12}".prop_map(|t| json!({"type": "reasoning", "summary": [],
+            "encrypted_content": format!("modelgate.thinking.v1:[{{\"type\":\"thinking\",\"thinking\":\"{t}\",\"signature\":\"s\"}}]")})),
+        arb_json(),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    /// Any body on any pair translates to a JSON object or is refused, never a panic; the
+    /// answer side and the stream side take arbitrary upstream JSON the same way.
+    #[test]
+    fn every_pair_takes_arbitrary_json(req in arb_json(), answer in arb_json()) {
+        use modelgate_translate::pairs::{Event, PAIRS};
+        for pair in PAIRS {
+            if let Ok(t) = pair.request(&req, &pair_target()) {
+                prop_assert!(t.body.is_object());
+                let _ = t.context.response(&answer);
+                let mut stream = t.context.stream();
+                for item in answer.as_array().into_iter().flatten() {
+                    let _ = stream.on_event(Event::data(item.clone()));
+                    let name = item.get("type").and_then(Value::as_str).unwrap_or("x");
+                    let _ = stream.on_event(Event::Data { name: Some(name.to_owned().into()), data: item.clone() });
+                }
+                let _ = stream.on_event(Event::Done);
+            }
+        }
+    }
+
+    /// Responses input of any shape translates for every backend or is refused with a
+    /// named field; what translates keeps the user's words in order.
+    #[test]
+    fn responses_items_translate_or_refuse(items in prop::collection::vec(arb_responses_item(), 1..8)) {
+        use modelgate_translate::pairs::{Back, Front, find};
+        let req = json!({"model": "m", "input": items, "instructions": "be brief"});
+        for back in [Back::Chat, Back::Messages, Back::Converse] {
+            let pair = find(Front::Responses, back).unwrap();
+            match pair.request(&req, &pair_target()) {
+                Ok(t) => prop_assert!(t.body.is_object()),
+                Err(e) => prop_assert!(!e.message.is_empty()),
+            }
+        }
+    }
+
+    /// Text and tool arguments split anywhere reach a Responses client whole: the deltas
+    /// concatenate to the final text, sequence numbers count up from 0, and the stream ends
+    /// with `response.completed` carrying the same output.
+    #[test]
+    fn responses_stream_is_whole_and_ordered(cuts in prop::collection::vec(any::<usize>(), 0..8),
+                                             arg_cuts in prop::collection::vec(any::<usize>(), 0..4)) {
+        use modelgate_translate::pairs::{Back, Event, Front, find};
+        let text = "Grüße, 世界! 🎉 done.";
+        let args = "{\"city\": \"Zürich\"}";
+        let pair = find(Front::Responses, Back::Chat).unwrap();
+        let t = pair.request(&json!({"model": "m", "input": "hi", "stream": true}), &pair_target()).unwrap();
+        let mut s = t.context.stream();
+        let mut out = Vec::new();
+        let chunk = |delta: Value| Event::data(json!({"choices": [{"index": 0, "delta": delta, "finish_reason": null}]}));
+        out.extend(s.on_event(chunk(json!({"role": "assistant", "content": ""}))));
+        for p in split(text, &cuts) {
+            out.extend(s.on_event(chunk(json!({"content": p}))));
+        }
+        out.extend(s.on_event(chunk(json!({"tool_calls": [{"index": 0, "id": "c1", "function": {"name": "w", "arguments": ""}}]}))));
+        for p in split(args, &arg_cuts) {
+            out.extend(s.on_event(chunk(json!({"tool_calls": [{"index": 0, "function": {"arguments": p}}]}))));
+        }
+        out.extend(s.on_event(Event::Done));
+        prop_assert!(s.is_complete());
+        let mut deltas = String::new();
+        let mut arg_deltas = String::new();
+        for (i, e) in out.iter().enumerate() {
+            let Event::Data { name: Some(name), data } = e else { panic!("unnamed event") };
+            prop_assert_eq!(&data["sequence_number"], &json!(i));
+            prop_assert_eq!(data["type"].as_str(), Some(name.as_ref()));
+            match name.as_ref() {
+                "response.output_text.delta" => deltas.push_str(data["delta"].as_str().unwrap()),
+                "response.function_call_arguments.delta" => arg_deltas.push_str(data["delta"].as_str().unwrap()),
+                _ => {}
+            }
+        }
+        prop_assert_eq!(&deltas, text);
+        prop_assert_eq!(&arg_deltas, args);
+        let Some(Event::Data { name: Some(last), data }) = out.last() else { panic!("no events") };
+        prop_assert_eq!(last.as_ref(), "response.completed");
+        prop_assert_eq!(&data["response"]["output"][0]["content"][0]["text"], &json!(text));
+        prop_assert_eq!(&data["response"]["output"][1]["arguments"], &json!(args));
+    }
+}
