@@ -341,3 +341,35 @@ async fn count_tokens_for_both_upstream_schemas() {
             > 0
     );
 }
+
+#[tokio::test]
+async fn models_carry_the_context_window_and_output_limit_the_catalog_knows() {
+    let mock = MockUpstream::start(&[]).await;
+    let gw = start_gateway().await;
+    let r = gw
+        .post(
+            "/api/providers",
+            ADMIN_KEY,
+            json!({"name": "claude", "kind": "anthropic", "endpoint": mock.origin(), "api_key": "k",
+                "models": ["claude-sonnet-4-5", "private-model"]}),
+        )
+        .await;
+    assert_eq!(r.status(), 201);
+    let r = gw.get("/v1/models", ADMIN_KEY).await;
+    let v: Value = r.json().await.unwrap();
+    let entry = |id: &str| {
+        v["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["id"] == id)
+            .cloned()
+            .unwrap_or_else(|| panic!("{id} in {v}"))
+    };
+    let known = entry("claude/claude-sonnet-4-5");
+    assert_eq!(known["context_window"], 200000);
+    assert_eq!(known["max_output_tokens"], 64000);
+    assert_eq!(entry("claude-sonnet-4-5")["context_window"], 200000);
+    let unknown = entry("claude/private-model");
+    assert!(unknown.get("context_window").is_none(), "{unknown}");
+}

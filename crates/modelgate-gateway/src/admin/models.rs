@@ -1,7 +1,9 @@
 //! `GET /v1/models`: exactly the models this key may use (on providers its owner may use),
 //! and the virtual models with at least one candidate among them. Every model is listed as
 //! `provider/model` (always unambiguous); a model only one provider serves is listed under
-//! its bare id too, since that id resolves to it.
+//! its bare id too, since that id resolves to it. Where the catalog or the provider knows
+//! them, an entry carries the model's `context_window` and `max_output_tokens` (coding
+//! agents size their context by them).
 
 use crate::Gateway;
 use crate::auth::Principal;
@@ -14,6 +16,10 @@ pub struct ModelEntry {
     pub object: &'static str,
     pub created: i64,
     pub owned_by: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub context_window: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_output_tokens: Option<u64>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -35,20 +41,19 @@ impl Gateway {
                 if !who.allows_model(&qualified, p.name(), &model) {
                     continue;
                 }
-                if visible.providers_serving(&model).len() == 1 && !model.contains('/') {
-                    bare.push(ModelEntry {
-                        id: model.clone(),
-                        object: "model",
-                        created,
-                        owned_by: p.name().to_owned(),
-                    });
-                }
-                data.push(ModelEntry {
-                    id: qualified,
+                let (context_window, max_output_tokens) = p.model_limits(&model);
+                let entry = |id: String| ModelEntry {
+                    id,
                     object: "model",
                     created,
                     owned_by: p.name().to_owned(),
-                });
+                    context_window,
+                    max_output_tokens,
+                };
+                if visible.providers_serving(&model).len() == 1 && !model.contains('/') {
+                    bare.push(entry(model.clone()));
+                }
+                data.push(entry(qualified));
             }
         }
         // Virtual models the caller can use (at least one candidate resolves for them).
@@ -72,6 +77,8 @@ impl Gateway {
                 object: "model",
                 created: 0,
                 owned_by: "modelgate".to_owned(),
+                context_window: None,
+                max_output_tokens: None,
             })
             .collect();
         listed.extend(bare);

@@ -263,6 +263,21 @@ impl RuntimeProvider {
         Catalog::builtin().model(&self.vendor?.id, model)?.price()
     }
 
+    /// The context window and output limit of `model`, where the catalog (at this
+    /// provider's vendor) or the provider's own price entry knows them.
+    pub fn model_limits(&self, model: &str) -> (Option<u64>, Option<u64>) {
+        let info = self
+            .vendor
+            .and_then(|v| Catalog::builtin().model(&v.id, model));
+        let max_output = self
+            .config
+            .prices
+            .get(model)
+            .and_then(|p| p.max_output)
+            .or_else(|| info.and_then(|m| m.max_output));
+        (info.and_then(|m| m.context), max_output)
+    }
+
     /// Whether `who` may use this provider: its owner, admins, and those it is shared with.
     pub fn usable_by(&self, who: &Principal) -> bool {
         if self.tunnel {
