@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh clone: services up, Rust unit + black-box tests (the
 # store conformance suite on SQLite and PostgreSQL included), the black-box suite again on
-# PostgreSQL, the real-client suite with the official OpenAI Python SDK, then the web UI in
+# PostgreSQL, the real-client suite with the official OpenAI Python SDK, the coding agents
+# (Codex CLI and Claude Code, pinned in tests/agents/package-lock.json), then the web UI in
 # Chromium (Playwright). Prints one summary line at the end.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -29,10 +30,15 @@ bash tests/sdk/run.sh 2>&1 | tee "$log"
 py_passed=$(grep -Eo '[0-9]+ passed' "$log" | tail -1 | grep -Eo '[0-9]+' || echo 0)
 py_failed=$(grep -Eo '[0-9]+ failed' "$log" | tail -1 | grep -Eo '[0-9]+' || echo 0)
 
+echo "== coding agents (Codex CLI, Claude Code) against the gateway"
+bash tests/agents/run.sh 2>&1 | tee "$log"
+ag_passed=$(grep -Eo '[0-9]+ passed' "$log" | tail -1 | grep -Eo '[0-9]+' || echo 0)
+ag_failed=$(grep -Eo '[0-9]+ failed' "$log" | tail -1 | grep -Eo '[0-9]+' || echo 0)
+
 echo "== web UI in Chromium (Playwright)"
 bash tests/browser/run.sh 2>&1 | tee "$log"
 ui_passed=$(grep -Eo 'browser: [0-9]+ passed' "$log" | tail -1 | grep -Eo '[0-9]+' || echo 0)
 ui_failed=$(grep -Eo '[0-9]+ failed' "$log" | tail -1 | grep -Eo '[0-9]+' || echo 0)
 
 echo
-echo "tests: $((rust_passed + py_passed + ui_passed)) passed, $((rust_failed + py_failed + ui_failed)) failed"
+echo "tests: $((rust_passed + py_passed + ag_passed + ui_passed)) passed, $((rust_failed + py_failed + ag_failed + ui_failed)) failed"

@@ -89,10 +89,65 @@ fn run_pair(case: &Value) -> Value {
     out
 }
 
+/// A real client's captured request (`tests/agents/fixtures/`, recorded from Codex CLI and
+/// Claude Code) through a pair, summarised: the translated body's fields, its messages'
+/// roles, its tools' names, and what was dropped.
+fn run_fixture(case: &Value) -> Value {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let path = root.join(case["fixture"].as_str().unwrap());
+    let fixture: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let mut case = case.clone();
+    case["request"] = fixture["body"].clone();
+    let out = run_pair(&case);
+    if out.get("error").is_some() {
+        return out;
+    }
+    let body = &out["body"];
+    let mut keys: Vec<&String> = body.as_object().unwrap().keys().collect();
+    keys.sort();
+    let roles: Vec<&Value> = body["messages"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|m| &m["role"])
+        .collect();
+    let tools: Vec<Value> = body["tools"]
+        .as_array()
+        .or_else(|| body.pointer("/toolConfig/tools").and_then(Value::as_array))
+        .into_iter()
+        .flatten()
+        .map(|t| {
+            t.pointer("/function/name")
+                .or_else(|| t.get("name"))
+                .or_else(|| t.pointer("/toolSpec/name"))
+                .cloned()
+                .unwrap_or(Value::Null)
+        })
+        .collect();
+    let mut summary =
+        json!({"fields": keys, "roles": roles, "tools": tools, "dropped": out["dropped"]});
+    for key in [
+        "reasoning_effort",
+        "thinking",
+        "output_config",
+        "max_tokens",
+        "system",
+    ] {
+        if let Some(v) = body.get(key) {
+            summary[key] = match key {
+                "system" => json!(v.as_array().map_or(1, Vec::len)),
+                _ => v.clone(),
+            };
+        }
+    }
+    summary
+}
+
 fn run(case: &Value) -> Value {
     let input = &case["input"];
     match case["kind"].as_str().unwrap() {
         "pair" => run_pair(case),
+        "pair_fixture" => run_fixture(case),
         "openai_to_anthropic.request" => match o2a::request::translate(input, "claude-upstream") {
             Ok(t) => {
                 json!({"body": t.body, "dropped": t.dropped, "json_tool": t.context.json_tool, "include_usage": t.context.include_usage})

@@ -3,8 +3,9 @@
 //! chaining this pair with the chat pairs (see [`crate::pairs`]).
 //!
 //! - [`request`]: `instructions` and `input` items (messages, function calls and their
-//!   outputs, reasoning) → chat messages; function and custom tools → chat tools; built-in
-//!   tools the upstream cannot run are refused, naming the tool.
+//!   outputs, reasoning, tool searches) → chat messages; [`tools`]: function, custom,
+//!   namespace and client tool-search tools → chat functions and back; built-in tools the
+//!   upstream cannot run are refused, naming the tool.
 //! - [`response`]: chat completion → response object (reasoning, message and function call
 //!   output items, usage with cached and reasoning details).
 //! - [`stream`]: chat chunks → the Responses event sequence, event by event.
@@ -18,6 +19,7 @@ pub mod reasoning;
 pub mod request;
 pub mod response;
 pub mod stream;
+pub mod tools;
 
 use serde_json::Value;
 
@@ -29,8 +31,8 @@ pub struct Context {
     /// The model name the client asked for, echoed in responses.
     pub model: String,
     pub created_at: i64,
-    /// Names of custom (free-form) tools: their calls go back as `custom_tool_call` items.
-    pub custom_tools: Vec<String>,
+    /// How the request's tools map to chat functions (for the calls coming back).
+    pub tools: tools::ToolNames,
     /// Request fields a response object repeats (instructions, tools, sampling, …).
     pub echo: serde_json::Map<String, Value>,
 }

@@ -1,5 +1,6 @@
 //! Responses request → OpenAI chat request.
 
+use super::tools::{self, TOOL_SEARCH, ToolNames};
 use super::{CUSTOM_INPUT, Context, reasoning};
 use crate::anthropic_to_openai::Flavor;
 use crate::util::text_of;
@@ -108,11 +109,14 @@ pub fn translate(
         messages.push(json!({"role": system_role(flavor), "content": text}));
     }
     let keep_thinking = flavor == Flavor::Intermediate;
+    let mut loaded = Vec::new();
     match obj.get("input") {
         Some(Value::String(s)) => messages.push(json!({"role": "user", "content": s})),
-        Some(Value::Array(items)) => {
-            Turns::new(flavor, keep_thinking, &mut dropped).convert(items, &mut messages)?
-        }
+        Some(Value::Array(items)) => Turns::new(flavor, keep_thinking, &mut dropped).convert(
+            items,
+            &mut messages,
+            &mut loaded,
+        )?,
         None | Some(Value::Null) => {}
         Some(_) => {
             return Err(TranslateError::at(
@@ -126,7 +130,16 @@ pub fn translate(
     }
     out.insert("messages".into(), Value::Array(messages));
 
-    let custom_tools = tools(obj, &mut out)?;
+    let mut names = ToolNames::default();
+    let mut chat_tools = Vec::new();
+    if let Some(list) = obj.get("tools").and_then(Value::as_array) {
+        tools::translate(list, "tools", &mut names, &mut chat_tools, &mut dropped)?;
+    }
+    // Tools a client-run tool search loaded earlier in the conversation.
+    tools::translate(&loaded, "input", &mut names, &mut chat_tools, &mut dropped)?;
+    if !chat_tools.is_empty() {
+        out.insert("tools".into(), Value::Array(chat_tools));
+    }
     tool_choice(obj, &mut out, &mut dropped)?;
     if let Some(v) = obj
         .get("parallel_tool_calls")
@@ -200,7 +213,7 @@ pub fn translate(
                 .unwrap_or(upstream_model)
                 .to_owned(),
             created_at,
-            custom_tools,
+            tools: names,
             echo,
         },
     })
@@ -232,8 +245,22 @@ impl<'a> Turns<'a> {
         }
     }
 
-    fn convert(mut self, items: &[Value], out: &mut Vec<Value>) -> Result<(), TranslateError> {
+    fn convert(
+        mut self,
+        items: &[Value],
+        out: &mut Vec<Value>,
+        loaded: &mut Vec<Value>,
+    ) -> Result<(), TranslateError> {
         for (i, item) in items.iter().enumerate() {
+            if item.get("type").and_then(Value::as_str) == Some("tool_search_output") {
+                loaded.extend(
+                    item.get("tools")
+                        .and_then(Value::as_array)
+                        .into_iter()
+                        .flatten()
+                        .cloned(),
+                );
+            }
             self.item(i, item, out)?;
         }
         self.flush(out);
@@ -299,14 +326,24 @@ impl<'a> Turns<'a> {
                     }
                 }
             }
-            "function_call" | "custom_tool_call" => {
-                let arguments = if kind == "custom_tool_call" {
-                    json!({CUSTOM_INPUT: str_of("input")}).to_string()
-                } else {
-                    str_of("arguments").to_owned()
+            "function_call" | "custom_tool_call" | "tool_search_call" => {
+                let (name, arguments) = match kind {
+                    "custom_tool_call" => (
+                        tools::chat_name(item),
+                        json!({CUSTOM_INPUT: str_of("input")}).to_string(),
+                    ),
+                    "tool_search_call" => (
+                        TOOL_SEARCH.to_owned(),
+                        match item.get("arguments") {
+                            Some(Value::String(s)) => s.clone(),
+                            Some(v) => v.to_string(),
+                            None => "{}".to_owned(),
+                        },
+                    ),
+                    _ => (tools::chat_name(item), str_of("arguments").to_owned()),
                 };
                 let call = json!({"id": str_of("call_id"), "type": "function",
-                    "function": {"name": str_of("name"), "arguments": arguments}});
+                    "function": {"name": name, "arguments": arguments}});
                 let m = self.assistant();
                 match m.get_mut("tool_calls").and_then(Value::as_array_mut) {
                     Some(calls) => calls.push(call),
@@ -314,6 +351,21 @@ impl<'a> Turns<'a> {
                         m.insert("tool_calls".into(), json!([call]));
                     }
                 }
+            }
+            "tool_search_output" => {
+                self.flush(out);
+                // The loaded tools join the request's tools; the model is told which.
+                let loaded: Vec<&str> = item
+                    .get("tools")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|t| t.get("name").and_then(Value::as_str))
+                    .collect();
+                let content = format!("Loaded tools: {}", loaded.join(", "));
+                out.push(
+                    json!({"role": "tool", "tool_call_id": str_of("call_id"), "content": content}),
+                );
             }
             "function_call_output" | "custom_tool_call_output" => {
                 self.flush(out);
@@ -449,68 +501,6 @@ fn assistant_text(content: &Value) -> String {
     }
 }
 
-/// Function and custom tools → chat tools; returns the custom tools' names. Built-in tools
-/// the upstream cannot run are refused, naming them.
-fn tools(
-    obj: &Map<String, Value>,
-    out: &mut Map<String, Value>,
-) -> Result<Vec<String>, TranslateError> {
-    let Some(list) = obj.get("tools").and_then(Value::as_array) else {
-        return Ok(Vec::new());
-    };
-    let mut custom = Vec::new();
-    let mut chat = Vec::with_capacity(list.len());
-    for (i, tool) in list.iter().enumerate() {
-        let str_of = |k: &str| tool.get(k).and_then(Value::as_str).unwrap_or("");
-        let kind = str_of("type");
-        let function = match kind {
-            "function" => {
-                let mut f = json!({"name": str_of("name"),
-                    "parameters": tool.get("parameters").filter(|p| !p.is_null()).cloned()
-                        .unwrap_or_else(|| json!({"type": "object", "properties": {}}))});
-                if let Some(d) = tool.get("description").filter(|d| d.is_string()) {
-                    f["description"] = d.clone();
-                }
-                if let Some(s) = tool.get("strict").filter(|s| s.is_boolean()) {
-                    f["strict"] = s.clone();
-                }
-                f
-            }
-            "custom" => {
-                custom.push(str_of("name").to_owned());
-                let mut description = str_of("description").to_owned();
-                if let Some(def) = tool.pointer("/format/definition").and_then(Value::as_str) {
-                    let syntax = tool
-                        .pointer("/format/syntax")
-                        .and_then(Value::as_str)
-                        .unwrap_or("grammar");
-                    description.push_str(&format!(
-                        "\n\nThe `{CUSTOM_INPUT}` argument is free-form text that must follow this {syntax} grammar:\n{def}"
-                    ));
-                }
-                json!({"name": str_of("name"), "description": description, "parameters": {
-                    "type": "object",
-                    "properties": {CUSTOM_INPUT: {"type": "string", "description": "The tool's free-form input."}},
-                    "required": [CUSTOM_INPUT],
-                }})
-            }
-            other => {
-                return Err(TranslateError::at(
-                    &format!("tools[{i}]"),
-                    format!(
-                        "the built-in tool '{other}' cannot run on this provider; remove it or use a provider with the OpenAI Responses API"
-                    ),
-                ));
-            }
-        };
-        chat.push(json!({"type": "function", "function": function}));
-    }
-    if !chat.is_empty() {
-        out.insert("tools".into(), Value::Array(chat));
-    }
-    Ok(custom)
-}
-
 fn tool_choice(
     obj: &Map<String, Value>,
     out: &mut Map<String, Value>,
@@ -521,7 +511,7 @@ fn tool_choice(
         Some(Value::String(s)) => json!(s),
         Some(c) => match c.get("type").and_then(Value::as_str) {
             Some("function" | "custom") => {
-                json!({"type": "function", "function": {"name": c.get("name").cloned().unwrap_or(json!(""))}})
+                json!({"type": "function", "function": {"name": tools::chat_name(c)}})
             }
             Some("allowed_tools") => {
                 dropped.push("tool_choice.allowed_tools".into());

@@ -1,6 +1,7 @@
 //! OpenAI chat completion → Responses response object.
 
-use super::{CUSTOM_INPUT, Context, reasoning};
+use super::tools::call_item;
+use super::{Context, reasoning};
 use serde_json::{Map, Value, json};
 
 /// Chat usage → Responses usage (cached and reasoning token details included).
@@ -65,31 +66,6 @@ pub fn object(ctx: &Context, status: &str, output: Vec<Value>, extra: Map<String
     Value::Object(o)
 }
 
-/// A function call output item (or a custom tool call for a custom tool).
-pub fn call_item(
-    ctx: &Context,
-    id: &str,
-    call_id: &str,
-    name: &str,
-    arguments: &str,
-    status: &str,
-) -> Value {
-    if ctx.custom_tools.iter().any(|t| t == name) {
-        let input = serde_json::from_str::<Value>(arguments)
-            .ok()
-            .and_then(|v| {
-                v.get(CUSTOM_INPUT)
-                    .and_then(Value::as_str)
-                    .map(str::to_owned)
-            })
-            .unwrap_or_else(|| arguments.to_owned());
-        return json!({"type": "custom_tool_call", "id": id, "call_id": call_id, "name": name,
-            "input": input, "status": status});
-    }
-    json!({"type": "function_call", "id": id, "call_id": call_id, "name": name,
-        "arguments": arguments, "status": status})
-}
-
 /// A message output item with one text part.
 pub fn message_item(id: &str, text: &str, status: &str) -> Value {
     json!({"type": "message", "id": id, "status": status, "role": "assistant",
@@ -142,7 +118,7 @@ pub fn translate(resp: &Value, ctx: &Context) -> Value {
         let s = |p: &str| call.pointer(p).and_then(Value::as_str).unwrap_or("");
         let id = item_id(ctx, "fc", output.len());
         output.push(call_item(
-            ctx,
+            &ctx.tools,
             &id,
             s("/id"),
             s("/function/name"),

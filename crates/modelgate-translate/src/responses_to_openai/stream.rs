@@ -5,7 +5,8 @@
 //! `response.incomplete`) carrying the whole response and its usage. An upstream error
 //! ends the stream with `response.failed`. Every event has a `sequence_number`.
 
-use super::response::{call_item, item_id, message_item, object, status, usage};
+use super::response::{item_id, message_item, object, status, usage};
+use super::tools::call_item;
 use super::{Context, reasoning};
 use crate::pairs::Event;
 use serde_json::{Map, Value, json};
@@ -33,7 +34,8 @@ struct OpenCall {
     call_id: String,
     name: String,
     arguments: String,
-    custom: bool,
+    /// Arguments stream as deltas (not for custom inputs and tool searches).
+    streams: bool,
 }
 
 #[derive(Debug)]
@@ -288,8 +290,8 @@ impl StreamTranslator {
                 .get("id")
                 .and_then(Value::as_str)
                 .map_or_else(|| format!("call_{id}"), str::to_owned);
-            let custom = self.ctx.custom_tools.contains(&name);
-            let item = call_item(&self.ctx, &id, &call_id, &name, "", "in_progress");
+            let streams = self.ctx.tools.streams_arguments(&name);
+            let item = call_item(&self.ctx.tools, &id, &call_id, &name, "", "in_progress");
             self.emit(
                 out,
                 "response.output_item.added",
@@ -303,7 +305,7 @@ impl StreamTranslator {
                     call_id,
                     name,
                     arguments: String::new(),
-                    custom,
+                    streams,
                 },
             );
         }
@@ -314,8 +316,9 @@ impl StreamTranslator {
             return;
         }
         c.arguments.push_str(args);
-        // A custom tool's input is one JSON string argument: it is sent whole at the end.
-        if c.custom {
+        // A custom tool's input is one JSON string argument, a tool search's arguments an
+        // object: both are sent whole at the end.
+        if !c.streams {
             return;
         }
         let (id, index) = (c.id.clone(), c.index);
@@ -329,26 +332,31 @@ impl StreamTranslator {
     fn close_calls(&mut self, out: &mut Vec<Event>) {
         for c in std::mem::take(&mut self.calls).into_values() {
             let item = call_item(
-                &self.ctx,
+                &self.ctx.tools,
                 &c.id,
                 &c.call_id,
                 &c.name,
                 &c.arguments,
                 "completed",
             );
-            if c.custom {
-                let input = item.get("input").cloned().unwrap_or(json!(""));
-                self.emit(
-                    out,
-                    "response.custom_tool_call_input.done",
-                    json!({"item_id": c.id, "output_index": c.index, "input": input}),
-                );
-            } else {
-                self.emit(
-                    out,
-                    "response.function_call_arguments.done",
-                    json!({"item_id": c.id, "output_index": c.index, "name": c.name, "arguments": c.arguments}),
-                );
+            match item.get("type").and_then(Value::as_str) {
+                Some("custom_tool_call") => {
+                    let input = item.get("input").cloned().unwrap_or(json!(""));
+                    self.emit(
+                        out,
+                        "response.custom_tool_call_input.done",
+                        json!({"item_id": c.id, "output_index": c.index, "input": input}),
+                    );
+                }
+                Some("function_call") => {
+                    let name = item.get("name").cloned().unwrap_or(json!(""));
+                    self.emit(
+                        out,
+                        "response.function_call_arguments.done",
+                        json!({"item_id": c.id, "output_index": c.index, "name": name, "arguments": c.arguments}),
+                    );
+                }
+                _ => {}
             }
             self.item_done(c.index, item, out);
         }
