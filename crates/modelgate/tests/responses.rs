@@ -406,3 +406,74 @@ async fn previous_response_id_continues_a_translated_conversation_for_its_creato
     .await;
     expect_error(r, 400).await;
 }
+
+#[tokio::test]
+async fn responses_fail_over_like_chat_and_are_budgeted_by_max_output_tokens() {
+    let (gw, mock, chat_only) = setup().await;
+    // The chat-only server fails with 503 (after its missing Responses route is found):
+    // the next candidate, on Anthropic, answers.
+    let r = create(
+        &gw,
+        json!({"model": "vllm:llama-error-503", "models": ["claude:claude-x"], "input": "hi"}),
+    )
+    .await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["x-modelgate-provider"], "claude");
+    assert_eq!(chat_only.hits("/v1/chat/completions"), 1);
+    assert_eq!(mock.hits("/v1/messages"), 1);
+
+    // A member whose allocation covers a few hundred tokens: the worst case of a request
+    // is its input plus max_output_tokens, reserved before any upstream call.
+    let r = gw
+        .patch(
+            "/api/providers/claude",
+            ADMIN_KEY,
+            json!({"prices": {"claude-x": {"input": 100.0, "output": 100.0}}}),
+        )
+        .await;
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+    gw.share_with_org("claude").await;
+    let r = gw
+        .post(
+            "/api/users",
+            ADMIN_KEY,
+            json!({"name": "ann", "role": "member"}),
+        )
+        .await;
+    assert_eq!(r.status(), 201);
+    let r = gw
+        .post(
+            "/api/allocations",
+            ADMIN_KEY,
+            json!({"name": "small", "user": "ann", "limit_usd": 0.05, "period": "monthly"}),
+        )
+        .await;
+    assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+    let key = gw.member_key("ann", Some("small")).await;
+    let before = mock.hits("/v1/messages");
+    let r = gw
+        .post(
+            "/v1/responses",
+            &key,
+            json!({"model": "claude:claude-x", "input": "hi", "max_output_tokens": 100_000}),
+        )
+        .await;
+    expect_error(r, 402).await;
+    assert_eq!(
+        mock.hits("/v1/messages"),
+        before,
+        "refused before any upstream call"
+    );
+    // A request that fits is answered and charged.
+    let r = gw
+        .post(
+            "/v1/responses",
+            &key,
+            json!({"model": "claude:claude-x", "input": "hi", "max_output_tokens": 50}),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    let r = gw.get("/api/allocations/small", ADMIN_KEY).await;
+    let v: Value = r.json().await.unwrap();
+    assert!(v["used_usd"].as_f64().unwrap() > 0.0, "{v}");
+}

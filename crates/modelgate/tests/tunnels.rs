@@ -431,3 +431,26 @@ async fn the_agent_command_says_why_it_stops() {
         "the token was printed"
     );
 }
+
+#[tokio::test]
+async fn the_responses_api_reaches_a_chat_only_server_behind_a_tunnel() {
+    let model_server = MockUpstream::start_chat_only(&["llama3"]).await;
+    let gw = start_gateway().await;
+    let researcher = gw.member_key("researcher", None).await;
+    let token = create_tunnel(&gw, &researcher, "lab").await;
+    let _agent = Agent::start(&gw, &token, &model_server);
+    wait_for(&gw, &researcher, "lab", "running").await;
+    let body = json!({"model": "lab/llama3", "input": "hi", "stream": true});
+    let r = gw.post("/v1/responses", &researcher, body).await;
+    assert_eq!(r.status(), 200);
+    let text = r.text().await.unwrap();
+    assert!(text.contains("event: response.completed"), "{text}");
+    // The server's missing Responses route was found once; chat completions served it.
+    assert_eq!(model_server.hits("/v1/responses"), 1);
+    assert_eq!(model_server.hits("/v1/chat/completions"), 1);
+    let usage = gw.usage(&researcher).await;
+    assert!(
+        usage["totals"]["requests"].as_u64().unwrap() >= 1,
+        "{usage}"
+    );
+}
