@@ -263,6 +263,25 @@ fn content_part(part: &Value, i: usize, j: usize) -> Result<Value, TranslateErro
             };
             Ok(json!({"type": "image", "source": source}))
         }
+        // A file sent inline: PDFs and plain text become Anthropic documents.
+        Some("file") => {
+            let file = part.get("file").unwrap_or(&Value::Null);
+            let data = file.get("file_data").and_then(Value::as_str);
+            match data.and_then(parse_data_url) {
+                Some((media_type @ ("application/pdf" | "text/plain"), data)) => {
+                    let mut doc = json!({"type": "document",
+                        "source": {"type": "base64", "media_type": media_type, "data": data}});
+                    if let Some(name) = file.get("filename").filter(|n| n.is_string()) {
+                        doc["title"] = name.clone();
+                    }
+                    Ok(doc)
+                }
+                _ => Err(TranslateError::at(
+                    &format!("messages[{i}].content[{j}]"),
+                    "files reach Anthropic models as base64 data: URLs of PDF or plain text",
+                )),
+            }
+        }
         other => Err(TranslateError::at(
             &format!("messages[{i}].content[{j}].type"),
             format!(
