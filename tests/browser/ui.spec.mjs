@@ -366,7 +366,8 @@ try {
     await shot(page, '14-connect');
     const want = {
       'openai-python': `base_url="${ORIGIN}/v1"`, curl: 'Bearer $MODELGATE_KEY', 'anthropic-python': `base_url="${ORIGIN}"`,
-      'claude-agents': `ANTHROPIC_BASE_URL=${ORIGIN}`, 'open-webui': `OPENAI_API_BASE_URL=${ORIGIN}/v1`,
+      'openai-agents': 'set_default_openai_api("responses")', 'claude-code': `ANTHROPIC_BASE_URL=${ORIGIN}\n`,
+      codex: 'wire_api = "responses"', 'open-webui': `OPENAI_API_BASE_URL=${ORIGIN}/v1`,
       opencode: 'ai-sdk/openai-compatible', 'kilo-code': 'OpenAI Compatible', cursor: 'Override OpenAI Base URL',
     };
     for (const [tool, needle] of Object.entries(want)) {
@@ -378,6 +379,60 @@ try {
     await shot(page, '15-connect-cursor');
     await page.click('.fact:has(#fact-base-url) button.copy');
     eq(await page.evaluate(() => navigator.clipboard.readText()), `${ORIGIN}/v1`, 'clipboard');
+  });
+
+  await check('connect: Codex CLI, Agents SDK and Claude Code snippets, sized by the model\'s known limits', async () => {
+    const block = (i) => page.locator('#connect-panel .codeblock pre').nth(i).textContent({ timeout: T });
+    await go(page, '#/connect?provider=mock&model=m1&tool=codex');
+    const toml = await block(0);
+    for (const needle of ['model = "mock/m1"', 'model_provider = "modelgate"', '[model_providers.modelgate]',
+      `base_url = "${ORIGIN}/v1"`, 'wire_api = "responses"', 'env_key = "MODELGATE_API_KEY"']) {
+      assert(toml.includes(needle), `codex config.toml lacks ${needle}: ${toml}`);
+    }
+    assert(!/^model_context_window/m.test(toml), 'no context window is known for mock/m1');
+    const sh = await block(1);
+    assert(sh.includes('export MODELGATE_API_KEY=$MODELGATE_KEY') && /^codex exec "/m.test(sh), `codex commands: ${sh}`);
+    await shot(page, '16-connect-codex');
+    await page.locator('#connect-panel .codeblock').first().locator('button.copy').click();
+    eq(await page.evaluate(() => navigator.clipboard.readText()), toml, 'copied config.toml');
+
+    await page.click('.tab[data-tool=openai-agents]');
+    const py = await block(0);
+    for (const needle of ['from agents import Agent, Runner, set_default_openai_client, set_default_openai_api',
+      `AsyncOpenAI(base_url="${ORIGIN}/v1", api_key=os.environ["MODELGATE_KEY"])`, 'set_default_openai_api("responses")',
+      'model="mock/m1"', 'Runner.run_sync(agent, ']) {
+      assert(py.includes(needle), `agents SDK snippet lacks ${needle}: ${py}`);
+    }
+
+    await page.click('.tab[data-tool=claude-code]');
+    eq(await page.locator('#connect-panel .codeblock').count(), 2, 'Claude Code: shell and settings.json blocks');
+    const env = await block(0);
+    for (const needle of [`export ANTHROPIC_BASE_URL=${ORIGIN}\n`, 'export ANTHROPIC_AUTH_TOKEN=$MODELGATE_KEY',
+      'export ANTHROPIC_MODEL=mock/m1', 'export ANTHROPIC_DEFAULT_HAIKU_MODEL=mock/', 'export CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1']) {
+      assert(env.includes(needle), `Claude Code env lacks ${JSON.stringify(needle)}: ${env}`);
+    }
+    assert(!/ANTHROPIC_API_KEY=|CLAUDE_CODE_MAX_OUTPUT_TOKENS/.test(env), `Claude Code env: ${env}`);
+    const settings = JSON.parse(await block(1));
+    eq(settings.env.ANTHROPIC_BASE_URL, ORIGIN, 'settings.json base URL');
+    eq(settings.env.ANTHROPIC_MODEL, 'mock/m1', 'settings.json model');
+    assert(/Bedrock/.test(await text(page, '#connect-panel p.muted')), 'says every backend kind works');
+    await shot(page, '17-connect-claude-code');
+
+    // A catalog model: GET /v1/models knows its context window and output limit.
+    await adminApi('POST', '/api/providers', { name: 'oai', kind: 'openai', endpoint: MOCK, api_key: 'sk-mock', models: ['gpt-4o', 'gpt-4o-mini'] });
+    try {
+      await go(page, '#/connect?provider=oai&model=gpt-4o&tool=codex');
+      eq((await text(page, '#fact-context')).trim(), '128000', 'context window fact');
+      assert((await block(0)).includes('\nmodel_context_window = 128000\n'), `codex: ${await block(0)}`);
+      await page.click('.tab[data-tool=claude-code]');
+      const known = await block(0);
+      assert(known.includes('export CLAUDE_CODE_MAX_OUTPUT_TOKENS=16384'), `Claude Code max output: ${known}`);
+      assert(known.includes('export ANTHROPIC_DEFAULT_HAIKU_MODEL=oai/gpt-4o-mini'), `Claude Code small model: ${known}`);
+      eq(JSON.parse(await block(1)).env.CLAUDE_CODE_MAX_OUTPUT_TOKENS, '16384', 'settings.json max output');
+      await shot(page, '18-connect-claude-code-limits');
+    } finally {
+      await adminApi('DELETE', '/api/providers/oai');
+    }
   });
 
   await check('tunnels: create (token and agent command shown once), status stopped → running with the agent', async () => {

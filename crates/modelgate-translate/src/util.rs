@@ -106,3 +106,28 @@ pub fn stop_list(obj: &Map<String, Value>) -> Option<Value> {
         _ => None,
     }
 }
+
+/// The output limit in the field an OpenAI-schema upstream of this flavor takes.
+pub fn insert_output_limit(
+    out: &mut Map<String, Value>,
+    limit: Option<u64>,
+    flavor: crate::anthropic_to_openai::Flavor,
+) {
+    use crate::anthropic_to_openai::Flavor;
+    if let Some(n) = limit {
+        let key = match flavor {
+            Flavor::OpenAi => "max_completion_tokens",
+            Flavor::Compatible | Flavor::Intermediate => "max_tokens",
+        };
+        out.insert(key.into(), json!(n));
+    }
+}
+
+/// Copies the given fields, when present and not null.
+pub fn copy_fields(from: &Map<String, Value>, out: &mut Map<String, Value>, keys: &[&str]) {
+    for key in keys {
+        if let Some(v) = from.get(*key).filter(|v| !v.is_null()) {
+            out.insert((*key).into(), v.clone());
+        }
+    }
+}

@@ -28,26 +28,6 @@ async fn messages(gw: &Gw, headers: &[(&str, &str)], body: Value) -> reqwest::Re
     req.send().await.unwrap()
 }
 
-/// Parses an Anthropic SSE body into (event, data) pairs.
-async fn anthropic_events(resp: reqwest::Response) -> Vec<(String, Value)> {
-    let text = resp.text().await.unwrap();
-    text.split("\n\n")
-        .filter(|e| !e.trim().is_empty())
-        .map(|e| {
-            let mut name = String::new();
-            let mut data = Value::Null;
-            for line in e.lines() {
-                if let Some(n) = line.strip_prefix("event: ") {
-                    name = n.to_owned();
-                } else if let Some(d) = line.strip_prefix("data: ") {
-                    data = serde_json::from_str(d).unwrap();
-                }
-            }
-            (name, data)
-        })
-        .collect()
-}
-
 #[tokio::test]
 async fn messages_pass_through_to_anthropic_with_version_and_beta_headers() {
     let mock = MockUpstream::start(&[]).await;
@@ -95,7 +75,7 @@ async fn messages_pass_through_to_anthropic_with_version_and_beta_headers() {
         .await
         .unwrap();
     assert_eq!(r.status(), 200);
-    let events = anthropic_events(r).await;
+    let events = sse_events(r).await;
     assert_eq!(events.first().unwrap().0, "message_start");
     assert_eq!(events.last().unwrap().0, "message_stop");
     assert_eq!(
@@ -223,7 +203,7 @@ async fn anthropic_clients_reach_an_openai_upstream() {
     )
     .await;
     assert_eq!(r.status(), 200);
-    let events = anthropic_events(r).await;
+    let events = sse_events(r).await;
     let names: Vec<&str> = events.iter().map(|(n, _)| n.as_str()).collect();
     assert_eq!(names.first(), Some(&"message_start"));
     assert_eq!(
@@ -294,7 +274,7 @@ async fn anthropic_errors_use_anthropic_shape() {
     assert_eq!(v["error"]["message"], "mock exploded");
     // A broken stream ends with an Anthropic error event.
     let r = messages(&gw, &[("x-api-key", ADMIN_KEY)], json!({"model": "break-model", "max_tokens": 5, "stream": true, "messages": [{"role": "user", "content": "x"}]})).await;
-    let events = anthropic_events(r).await;
+    let events = sse_events(r).await;
     assert_eq!(events.last().unwrap().0, "error");
     assert!(events.iter().all(|(n, _)| n != "message_stop"));
     // An Anthropic stream without message_stop is broken too, for an OpenAI client.

@@ -46,25 +46,10 @@ async fn create(gw: &Gw, body: Value) -> reqwest::Response {
     gw.post("/v1/responses", ADMIN_KEY, body).await
 }
 
-/// An SSE body as (event name, data) pairs.
+/// A successful SSE body as (event name, data) pairs.
 async fn events(resp: reqwest::Response) -> Vec<(String, Value)> {
     assert_eq!(resp.status(), 200);
-    let text = resp.text().await.unwrap();
-    text.split("\n\n")
-        .filter(|e| !e.trim().is_empty())
-        .map(|e| {
-            let mut name = String::new();
-            let mut data = Value::Null;
-            for line in e.lines() {
-                if let Some(n) = line.strip_prefix("event: ") {
-                    name = n.to_owned();
-                } else if let Some(d) = line.strip_prefix("data: ") {
-                    data = serde_json::from_str(d).unwrap();
-                }
-            }
-            (name, data)
-        })
-        .collect()
+    sse_events(resp).await
 }
 
 fn names(events: &[(String, Value)]) -> Vec<&str> {

@@ -1,6 +1,7 @@
 //! Anthropic messages request → OpenAI chat request.
 
 use super::{Context, Flavor};
+use crate::util::{copy_fields, insert_output_limit};
 use crate::{Dropped, TranslateError, Translated};
 use serde_json::{Map, Value, json};
 
@@ -92,18 +93,9 @@ pub fn translate(
         out.insert("reasoning_effort".into(), json!(level));
     }
     out.insert("messages".into(), Value::Array(messages));
-    if let Some(n) = obj.get("max_tokens").and_then(Value::as_u64) {
-        let key = match flavor {
-            Flavor::OpenAi => "max_completion_tokens",
-            Flavor::Compatible | Flavor::Intermediate => "max_tokens",
-        };
-        out.insert(key.into(), json!(n));
-    }
-    for key in ["temperature", "top_p"] {
-        if let Some(v) = obj.get(key).filter(|v| !v.is_null()) {
-            out.insert(key.into(), v.clone());
-        }
-    }
+    let limit = obj.get("max_tokens").and_then(Value::as_u64);
+    insert_output_limit(&mut out, limit, flavor);
+    copy_fields(obj, &mut out, &["temperature", "top_p"]);
     if let Some(v) = obj.get("top_k").filter(|v| !v.is_null()) {
         match flavor {
             Flavor::Compatible | Flavor::Intermediate => {

@@ -3,7 +3,7 @@
 use super::tools::{self, TOOL_SEARCH, ToolNames};
 use super::{CUSTOM_INPUT, Context, reasoning};
 use crate::anthropic_to_openai::Flavor;
-use crate::util::text_of;
+use crate::util::{copy_fields, insert_output_limit, text_of};
 use crate::{Dropped, TranslateError, Translated};
 use serde_json::{Map, Value, json};
 
@@ -155,18 +155,9 @@ pub fn translate(
     {
         out.insert("reasoning_effort".into(), json!(effort));
     }
-    if let Some(n) = obj.get("max_output_tokens").and_then(Value::as_u64) {
-        let key = match flavor {
-            Flavor::OpenAi => "max_completion_tokens",
-            Flavor::Compatible | Flavor::Intermediate => "max_tokens",
-        };
-        out.insert(key.into(), json!(n));
-    }
-    for key in ["temperature", "top_p"] {
-        if let Some(v) = obj.get(key).filter(|v| !v.is_null()) {
-            out.insert(key.into(), v.clone());
-        }
-    }
+    let limit = obj.get("max_output_tokens").and_then(Value::as_u64);
+    insert_output_limit(&mut out, limit, flavor);
+    copy_fields(obj, &mut out, &["temperature", "top_p"]);
     if let Some(user) = obj
         .get("safety_identifier")
         .or_else(|| obj.get("user"))

@@ -227,6 +227,26 @@ pub async fn expect_error(resp: reqwest::Response, status: u16) -> Value {
     err
 }
 
+/// Reads an SSE body into its events: (`event:` name or "", parsed `data`).
+pub async fn sse_events(resp: reqwest::Response) -> Vec<(String, Value)> {
+    let text = resp.text().await.unwrap();
+    text.split("\n\n")
+        .filter(|e| !e.trim().is_empty())
+        .map(|e| {
+            let mut name = String::new();
+            let mut data = Value::Null;
+            for line in e.lines() {
+                if let Some(n) = line.strip_prefix("event: ") {
+                    name = n.to_owned();
+                } else if let Some(d) = line.strip_prefix("data: ") {
+                    data = serde_json::from_str(d).unwrap_or(Value::String(d.to_owned()));
+                }
+            }
+            (name, data)
+        })
+        .collect()
+}
+
 /// Reads an SSE body into its `data:` payloads.
 pub async fn sse_data(resp: reqwest::Response) -> Vec<String> {
     let text = resp.text().await.unwrap();
