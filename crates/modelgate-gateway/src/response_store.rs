@@ -8,7 +8,8 @@
 //! conversation costs memory linear in its length. A continuation walks the chain back and
 //! replays every turn's items before the new input. A response is readable (and
 //! continuable, deletable) only by the user who created it, and expires [`TTL_MS`] after
-//! it was made; at most [`MAX_KEPT`] are kept per process (the oldest go first). Kept in
+//! it was made; at most [`MAX_KEPT`] responses and [`MAX_BYTES`] of them are kept per
+//! process (the oldest go first). Kept in
 //! memory: they do not survive a restart and are not shared between replicas.
 
 use crate::GatewayError;
@@ -23,6 +24,8 @@ pub const OWN_PREFIX: &str = "resp_mg_";
 pub const TTL_MS: i64 = 24 * 3600 * 1000;
 /// The most responses kept at once.
 pub const MAX_KEPT: usize = 20_000;
+/// The most bytes (their JSON size) kept at once.
+pub const MAX_BYTES: usize = 256 * 1024 * 1024;
 /// The longest chain replayed for one request.
 const MAX_CHAIN: usize = 1_000;
 
@@ -33,19 +36,30 @@ struct Kept {
     previous: Option<String>,
     input: Vec<Value>,
     response: Value,
+    /// Its JSON size, counted against [`MAX_BYTES`].
+    bytes: usize,
 }
 
 /// The kept responses of this process.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct ResponseStore {
     inner: Mutex<Inner>,
+    max_bytes: usize,
+}
+
+impl Default for ResponseStore {
+    fn default() -> Self {
+        Self::with_max_bytes(MAX_BYTES)
+    }
 }
 
 #[derive(Debug, Default)]
 struct Inner {
     by_id: HashMap<String, Kept>,
-    /// Ids in the order they were kept (for expiry and the cap).
+    /// Ids in the order they were kept (for expiry and the caps).
     order: VecDeque<String>,
+    /// The sum of the kept responses' sizes.
+    bytes: usize,
 }
 
 /// One turn to keep: who made it, what it continued and what it sent.
@@ -57,6 +71,14 @@ pub struct Turn {
 }
 
 impl ResponseStore {
+    /// A store keeping at most `max_bytes` of responses.
+    pub fn with_max_bytes(max_bytes: usize) -> Self {
+        Self {
+            inner: Mutex::default(),
+            max_bytes,
+        }
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -70,25 +92,31 @@ impl ResponseStore {
         else {
             return;
         };
+        let bytes = json_size(&turn.input) + json_size(&response);
+        if bytes > self.max_bytes {
+            return;
+        }
         let mut inner = self.lock();
         inner.purge(now_ms);
-        while inner.by_id.len() >= MAX_KEPT {
+        while inner.by_id.len() >= MAX_KEPT || inner.bytes + bytes > self.max_bytes {
             let Some(oldest) = inner.order.pop_front() else {
                 break;
             };
-            inner.by_id.remove(&oldest);
+            inner.remove(&oldest);
         }
         inner.order.push_back(id.clone());
-        inner.by_id.insert(
-            id,
-            Kept {
-                user_id: turn.user_id,
-                expires_at: now_ms + TTL_MS,
-                previous: turn.previous,
-                input: turn.input,
-                response,
-            },
-        );
+        inner.bytes += bytes;
+        let kept = Kept {
+            user_id: turn.user_id,
+            expires_at: now_ms + TTL_MS,
+            previous: turn.previous,
+            input: turn.input,
+            response,
+            bytes,
+        };
+        if let Some(old) = inner.by_id.insert(id, kept) {
+            inner.bytes -= old.bytes;
+        }
     }
 
     /// The response object, for its creator.
@@ -106,7 +134,7 @@ impl ResponseStore {
         if inner.visible(id, user_id, now_ms).is_none() {
             return Err(not_found(id));
         }
-        inner.by_id.remove(id);
+        inner.remove(id);
         Ok(())
     }
 
@@ -213,6 +241,12 @@ impl ResponseStore {
 }
 
 impl Inner {
+    fn remove(&mut self, id: &str) {
+        if let Some(k) = self.by_id.remove(id) {
+            self.bytes -= k.bytes;
+        }
+    }
+
     fn visible(&self, id: &str, user_id: &str, now_ms: i64) -> Option<&Kept> {
         self.by_id
             .get(id)
@@ -226,7 +260,7 @@ impl Inner {
                 Some(k) if k.expires_at > now_ms => break,
                 _ => {
                     if let Some(id) = self.order.pop_front() {
-                        self.by_id.remove(&id);
+                        self.remove(&id);
                     }
                 }
             }
@@ -264,6 +298,23 @@ impl EventMapper for Keeping {
     fn is_complete(&self) -> bool {
         self.inner.is_complete()
     }
+}
+
+/// The size of a value as JSON (what keeping it costs, roughly).
+fn json_size<T: serde::Serialize>(value: &T) -> usize {
+    struct Count(usize);
+    impl std::io::Write for Count {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0 += buf.len();
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut count = Count(0);
+    let _ = serde_json::to_writer(&mut count, value);
+    count.0
 }
 
 fn not_found(id: &str) -> GatewayError {
@@ -326,6 +377,27 @@ mod tests {
         assert!(store.delete("resp_mg_1", "someone-else", 1).is_err());
         assert!(store.delete("resp_mg_1", "u", 1).is_ok());
         assert!(store.get("resp_mg_1", "u", 2).is_err());
+    }
+
+    #[test]
+    fn the_byte_cap_evicts_the_oldest_first() {
+        let store = ResponseStore::with_max_bytes(3_000);
+        let big = "x".repeat(1_000);
+        for i in 0..4 {
+            store.keep(
+                turn("u", None, &big),
+                response(&format!("resp_mg_{i}"), "1"),
+                0,
+            );
+        }
+        let inner = store.lock();
+        assert!(inner.bytes <= 3_000);
+        assert!(!inner.by_id.contains_key("resp_mg_0"));
+        assert!(inner.by_id.contains_key("resp_mg_3"));
+        assert_eq!(
+            inner.bytes,
+            inner.by_id.values().map(|k| k.bytes).sum::<usize>()
+        );
     }
 
     #[test]
