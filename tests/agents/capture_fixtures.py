@@ -42,15 +42,9 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from agents import CLAUDE_BIN, CODEX_BIN, Run, run_agent  # noqa: E402
-from conftest import (  # noqa: E402
-    CHAT_ONLY_MODELS,
-    PROVIDERS,
-    _read_logs,
-    add_providers,
-    http_json,
-    start_gateway,
-    start_mock,
-)
+# conftest puts tests/common, where harness is, on sys.path.
+from conftest import CHAT_ONLY_MODELS, PROVIDERS, add_providers, start_gateway  # noqa: E402
+from harness import read_logs, start_mock  # noqa: E402
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 KNOWN_CODEX_MODEL = "gpt-5.5"
@@ -163,10 +157,7 @@ def main() -> int:
         gw = start_gateway(logdir)
         procs.append(gw.proc)
         add_providers(gw.origin, gw.admin_key, mock, chat, PROVIDERS)
-        status, body = http_json(
-            "POST", gw.origin + "/api/providers", gw.admin_key, {"name": "openai", "kind": "openai-compatible", "endpoint": mock}
-        )
-        assert status == 201, body
+        gw.add_provider({"name": "openai", "kind": "openai-compatible", "endpoint": mock})
         key, _ = gw.new_key("capture")
         by_name = {p.name: p for p in PROVIDERS}
         codex_v, claude_v = version_of(CODEX_BIN), version_of(CLAUDE_BIN)
@@ -190,7 +181,7 @@ def main() -> int:
                   f"{len(json.dumps(data['body']))} bytes; other requests: {other}; outbound: {run.outbound or 'none'}")
         return 0
     except Exception:
-        print(_read_logs(sorted(logdir.glob("*.std*"))), file=sys.stderr)
+        print(read_logs(sorted(logdir.glob("*.std*"))), file=sys.stderr)
         raise
     finally:
         for p in reversed(procs):

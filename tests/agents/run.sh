@@ -11,23 +11,16 @@
 # registry. Reuses the virtualenv of tests/sdk (target/sdk-venv, same requirements and the
 # same stamp, so either script keeps it current for the other). Builds nothing: expects
 # target/debug/modelgate and target/debug/mock-upstream, or the binaries named by
-# MODELGATE_BIN and MOCK_BIN. Exits with pytest's exit code.
+# MODELGATE_BIN and MOCK_BIN. The virtualenv and the binary check come from
+# tests/common/setup.sh, shared with tests/sdk/run.sh and tests/browser/run.sh. Exits with
+# pytest's exit code.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-root="$(cd "$here/../.." && pwd)"
+source "$here/../common/setup.sh" tests/agents/run.sh
 cd "$root"
-target="${CARGO_TARGET_DIR:-$root/target}"
-case "$target" in /*) ;; *) target="$root/$target" ;; esac
-
-export MODELGATE_BIN="${MODELGATE_BIN:-$target/debug/modelgate}"
-export MOCK_BIN="${MOCK_BIN:-$target/debug/mock-upstream}"
-for bin in "$MODELGATE_BIN" "$MOCK_BIN"; do
-    if [[ ! -x "$bin" ]]; then
-        echo "tests/agents/run.sh: $bin is missing; run: cargo build -p modelgate -p modelgate-testkit --bins" >&2
-        exit 2
-    fi
-done
+target="$(cargo_target_dir)"
+require_binaries "$target"
 
 # The agents, from npm only.
 agents="$target/agents-node"
@@ -53,23 +46,9 @@ if ! HOME="$scratch" "$agents/node_modules/.bin/claude" --version >/dev/null 2>&
 fi
 versions="$(HOME="$scratch" CODEX_HOME="$scratch" "$agents/node_modules/.bin/codex" --version 2>/dev/null | tail -1), $(HOME="$scratch" "$agents/node_modules/.bin/claude" --version 2>/dev/null)"
 
-# The Python side: tests/sdk's virtualenv (pytest is all this suite needs from it), at the
-# path tests/sdk/run.sh uses.
-venv="$root/target/sdk-venv"
-requirements="$root/tests/sdk/requirements.txt"
-stamp="$venv/.requirements.sha256"
-if [[ ! -x "$venv/bin/python" ]]; then
-    echo "tests/agents/run.sh: creating virtualenv $venv" >&2
-    mkdir -p "$root/target"
-    python3 -m venv "$venv"
-fi
-# Computed exactly as tests/sdk/run.sh does, so the two scripts agree on the stamp.
-want="$( { cat "$requirements"; "$venv/bin/python" -c 'import sys; print(sys.version)'; } | sha256sum | cut -d' ' -f1)"
-if [[ ! -f "$stamp" || "$(cat "$stamp")" != "$want" ]]; then
-    echo "tests/agents/run.sh: installing $(grep -v '^#' "$requirements" | xargs)" >&2
-    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r "$requirements"
-    echo "$want" >"$stamp"
-fi
+# The Python side: tests/sdk's virtualenv (pytest is all this suite needs from it), set up
+# by the same function as tests/sdk/run.sh uses.
+sdk_venv
 
 echo "tests/agents/run.sh: $versions" >&2
 

@@ -14,18 +14,9 @@
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-root="$(cd "$here/../.." && pwd)"
-target="${CARGO_TARGET_DIR:-$root/target}"
-case "$target" in /*) ;; *) target="$root/$target" ;; esac
-export MODELGATE_BIN="${MODELGATE_BIN:-$target/debug/modelgate}"
-export MOCK_BIN="${MOCK_BIN:-$target/debug/mock-upstream}"
+source "$here/../common/setup.sh" tests/browser/run.sh
+require_binaries "$(cargo_target_dir)"
 export CHROMIUM="${CHROMIUM:-/usr/bin/chromium}"
-for bin in "$MODELGATE_BIN" "$MOCK_BIN"; do
-    if [[ ! -x "$bin" ]]; then
-        echo "tests/browser/run.sh: $bin is missing; run: cargo build -p modelgate -p modelgate-testkit --bins" >&2
-        exit 2
-    fi
-done
 
 if [[ ! -x "$CHROMIUM" ]]; then
     echo "tests/browser/run.sh: installing chromium with apt" >&2

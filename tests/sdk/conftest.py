@@ -6,24 +6,15 @@ advertised models), `claude` (kind `anthropic`, the models in CLAUDE_MODELS, spo
 over the mock's Anthropic Messages endpoint) and three of kind `aws-bedrock` on the mock's
 Converse / ConverseStream endpoints (see BEDROCK_PROVIDERS).
 
-The binaries come from MODELGATE_BIN and MOCK_BIN (tests/sdk/run.sh sets them), falling
-back to target/debug/. Every process writes its stdout and stderr to files in a temporary
-directory; a failing test shows their contents.
+Processes, logs (shown for a failing test) and provider bodies: tests/common/harness.py,
+shared with tests/agents.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
-import os
-import secrets
-import shutil
-import signal
-import subprocess
-import tempfile
-import time
-import urllib.error
-import urllib.request
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -32,9 +23,8 @@ import httpx
 import openai
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-MODELGATE_BIN = os.environ.get("MODELGATE_BIN", str(ROOT / "target/debug/modelgate"))
-MOCK_BIN = os.environ.get("MOCK_BIN", str(ROOT / "target/debug/mock-upstream"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "common"))
+import harness  # noqa: E402
 
 # What the mock advertises. The names choose its behaviour (crates/modelgate-testkit):
 # `error-500` answers 500, `break-model` cuts its stream after two chunks.
@@ -44,15 +34,9 @@ MOCK_MODELS = ["m1", "emb-1", "error-500", "break-model"]
 # tool, `error-500` answers an Anthropic 500 and `truncate` ends a stream without
 # message_stop.
 CLAUDE_MODELS = ["claude-x", "claude-tool", "claude-error-500", "claude-truncate"]
-CLAUDE_UPSTREAM_KEY = "sk-ant-x"
-# The credentials and region the mock's Bedrock endpoints accept: it recomputes every
-# request's SigV4 signature with them and answers 403 on a mismatch
-# (crates/modelgate-testkit/src/mock.rs).
-BEDROCK_ACCESS_KEY = "AKIAMOCKACCESSKEY01"
-BEDROCK_SECRET_KEY = "mock/secret+access+key+canary0123456789"
-BEDROCK_REGION = "us-west-2"
-# The models of the `aws-bedrock` provider `bedrock`. On the mock, `tool` in the name
-# answers with a toolUse of the request's first tool (input {"city": "Paris"}),
+# The models of the `aws-bedrock` provider `bedrock` (the mock checks every request's SigV4
+# signature against tests/common/harness.py's BEDROCK_* credentials). On the mock, `tool`
+# in the name answers with a toolUse of the request's first tool (input {"city": "Paris"}),
 # `exception` puts a throttlingException frame in the stream, `truncate` ends a stream
 # without its metadata frame and `error-500` answers 500.
 BEDROCK_MODELS = [
@@ -71,103 +55,20 @@ BEDROCK_PROVIDERS: dict[str, tuple[dict[str, str], list[str]]] = {
     "bedrock-sts": ({"session_token": "mock-session-token/with+odd=chars"}, ["meta.sts-model"]),
     "bedrock-badsecret": ({"secret_access_key": "not/the+right+secret0000000000000000000"}, ["meta.badsecret-model"]),
 }
-START_TIMEOUT = 30.0
-STOP_TIMEOUT = 30.0
-
-# The log files of every process started this session, shown when a test fails.
-_LOGS: list[Path] = []
-
-
-class Proc:
-    """A child process whose stdout and stderr go to files."""
-
-    def __init__(self, name: str, argv: list[str], logdir: Path, env: dict[str, str] | None = None):
-        self.name = name
-        self.stdout_path = logdir / f"{name}.stdout"
-        self.stderr_path = logdir / f"{name}.stderr"
-        _LOGS.extend([self.stdout_path, self.stderr_path])
-        with open(self.stdout_path, "wb") as out, open(self.stderr_path, "wb") as err:
-            self.popen = subprocess.Popen(
-                argv, stdin=subprocess.DEVNULL, stdout=out, stderr=err, env=env
-            )
-
-    def logs(self) -> str:
-        return _read_logs([self.stdout_path, self.stderr_path])
-
-    def wait_for_line(self, prefix: str) -> str:
-        """The rest of the first stdout line starting with `prefix`."""
-        deadline = time.monotonic() + START_TIMEOUT
-        while True:
-            text = self.stdout_path.read_text(errors="replace")
-            for line in text.splitlines(keepends=True):
-                if line.startswith(prefix) and line.endswith("\n"):
-                    return line[len(prefix) :].strip()
-            code = self.popen.poll()
-            if code is not None:
-                raise RuntimeError(f"{self.name} exited with {code} before printing {prefix!r}\n{self.logs()}")
-            if time.monotonic() > deadline:
-                self.popen.kill()
-                self.popen.wait()
-                raise RuntimeError(f"{self.name} did not print {prefix!r} in {START_TIMEOUT}s\n{self.logs()}")
-            time.sleep(0.02)
-
-    def terminate(self) -> int:
-        """SIGTERM, then the exit code (SIGKILL after STOP_TIMEOUT seconds)."""
-        if self.popen.poll() is None:
-            self.popen.send_signal(signal.SIGTERM)
-        try:
-            return self.popen.wait(timeout=STOP_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            self.popen.kill()
-            self.popen.wait()
-            raise AssertionError(f"{self.name} ignored SIGTERM for {STOP_TIMEOUT}s\n{self.logs()}")
-
-
-def _read_logs(paths: list[Path]) -> str:
-    parts = []
-    for p in paths:
-        try:
-            body = p.read_text(errors="replace")
-        except OSError as e:
-            body = f"<unreadable: {e}>"
-        parts.append(f"----- {p.name} -----\n{body.rstrip()}")
-    return "\n".join(parts)
-
-
-def http_json(method: str, url: str, token: str, body: Any = None) -> tuple[int, Any]:
-    """A JSON request with the stdlib; returns (status, parsed body or raw text)."""
-    data = None if body is None else json.dumps(body).encode()
-    req = urllib.request.Request(url, data=data, method=method)
-    req.add_header("Authorization", f"Bearer {token}")
-    if data is not None:
-        req.add_header("Content-Type", "application/json")
-    try:
-        with urllib.request.urlopen(req, timeout=30) as resp:
-            status, raw = resp.status, resp.read()
-    except urllib.error.HTTPError as e:
-        status, raw = e.code, e.read()
-    try:
-        return status, json.loads(raw) if raw else None
-    except ValueError:
-        return status, raw.decode(errors="replace")
 
 
 @dataclasses.dataclass
-class Gateway:
-    """What the tests need to talk to the gateway under test."""
+class Gateway(harness.GatewayProcess):
+    """What the tests need to talk to the gateway under test (with `origin`, the bootstrap
+    `admin_key` and `admin()` of GatewayProcess)."""
 
-    origin: str  # http://127.0.0.1:PORT
     base_url: str  # origin + /v1
     key: str  # a user (AI) key, from POST /api/keys
     key_id: str
-    admin_key: str  # the bootstrap admin key
     mock_origin: str
     # Successful generation requests sent through SDK clients made by `client_for` and
     # `anthropic_for` (counted by an httpx hook), for the usage check.
     generated: int = 0
-
-    def admin(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
-        return http_json(method, self.origin + path, self.admin_key, body)
 
     def _counter(self, paths: tuple[str, ...]):
         """An httpx (or httpx2) response hook counting successful POSTs to `paths` (suffixes)."""
@@ -232,100 +133,34 @@ class Gateway:
         )
 
 
-@pytest.fixture(scope="session")
-def logdir():
-    d = Path(tempfile.mkdtemp(prefix="modelgate-sdk-"))
-    yield d
-    shutil.rmtree(d, ignore_errors=True)
+logdir = harness.logdir_fixture("modelgate-sdk-")
 
 
 @pytest.fixture(scope="session")
 def mock_upstream(logdir):
-    p = Proc("mock-upstream", [MOCK_BIN, "--models", ",".join(MOCK_MODELS)], logdir)
-    try:
-        origin = p.wait_for_line("mock-upstream listening on ")
+    with harness.running_mock("mock-upstream", logdir, ["--models", ",".join(MOCK_MODELS)]) as origin:
         yield origin
-    finally:
-        p.terminate()
 
 
 @pytest.fixture(scope="session")
 def gateway(logdir, mock_upstream):
-    admin_key = "mg-admin-" + secrets.token_urlsafe(24)
-    data_dir = logdir / "data"
-    data_dir.mkdir()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MODELGATE_")}
-    env["MODELGATE_BOOTSTRAP_ADMIN_KEY"] = admin_key
-    env.setdefault("RUST_LOG", "info")
-    p = Proc(
-        "modelgate",
-        [MODELGATE_BIN, "serve", "--listen", "127.0.0.1:0", "--data-dir", str(data_dir)],
-        logdir,
-        env=env,
-    )
-    stopped = False
-    try:
-        origin = p.wait_for_line("modelgate listening on ")
-        if not origin.startswith("http://"):
-            origin = "http://" + origin
-        status, body = http_json(
-            "POST",
-            origin + "/api/providers",
-            admin_key,
-            {"name": "mock", "kind": "openai-compatible", "endpoint": mock_upstream},
-        )
-        assert status == 201, f"POST /api/providers: {status} {body}\n{p.logs()}"
-        status, body = http_json(
-            "POST",
-            origin + "/api/providers",
-            admin_key,
-            {
-                "name": "claude",
-                "kind": "anthropic",
-                "endpoint": mock_upstream,
-                "api_key": CLAUDE_UPSTREAM_KEY,
-                "models": CLAUDE_MODELS,
-            },
-        )
-        assert status == 201, f"POST /api/providers (claude): {status} {body}\n{p.logs()}"
+    with harness.running_gateway(logdir) as gw:
+        gw.add_provider({"name": "mock", "kind": "openai-compatible", "endpoint": mock_upstream})
+        gw.add_provider(harness.anthropic_provider("claude", mock_upstream, CLAUDE_MODELS))
         for name, (auth_extra, models) in BEDROCK_PROVIDERS.items():
-            auth = {
-                "type": "aws-sigv4",
-                "access_key_id": BEDROCK_ACCESS_KEY,
-                "secret_access_key": BEDROCK_SECRET_KEY,
-                **auth_extra,
-            }
-            status, body = http_json(
-                "POST",
-                origin + "/api/providers",
-                admin_key,
-                {
-                    "name": name,
-                    "kind": "aws-bedrock",
-                    "region": BEDROCK_REGION,
-                    "endpoint": mock_upstream,
-                    "auth": auth,
-                    "models": models,
-                },
-            )
-            assert status == 201, f"POST /api/providers ({name}): {status} {body}\n{p.logs()}"
-        status, body = http_json("POST", origin + "/api/keys", admin_key, {"name": "sdk"})
-        assert status == 201, f"POST /api/keys: {status} {body}\n{p.logs()}"
+            gw.add_provider(harness.bedrock_provider(name, mock_upstream, models, auth_extra))
+        status, body = gw.admin("POST", "/api/keys", {"name": "sdk"})
+        assert status == 201, f"POST /api/keys: {status} {body}"
         assert isinstance(body, dict) and body.get("key"), body
         yield Gateway(
-            origin=origin,
-            base_url=origin + "/v1",
+            origin=gw.origin,
+            admin_key=gw.admin_key,
+            proc=gw.proc,
+            base_url=gw.origin + "/v1",
             key=body["key"],
             key_id=body["id"],
-            admin_key=admin_key,
             mock_origin=mock_upstream,
         )
-        stopped = True
-        code = p.terminate()
-        assert code == 0, f"modelgate exited with {code} after SIGTERM\n{p.logs()}"
-    finally:
-        if not stopped:
-            p.terminate()
 
 
 @pytest.fixture(params=["/v1", "/api/openai/v1"], ids=["v1", "api-openai-v1"])
@@ -342,12 +177,7 @@ def claude(gateway):
         yield c
 
 
-@pytest.hookimpl(wrapper=True)
-def pytest_runtest_makereport(item, call):
-    report = yield
-    if report.failed and _LOGS:
-        report.sections.append(("process logs", _read_logs(_LOGS)))
-    return report
+pytest_runtest_makereport = harness.process_logs_hook()
 
 
 # The models of a second mock upstream started with `--chat-only`: an OpenAI-compatible
@@ -360,12 +190,6 @@ CHAT_ONLY_MODELS = ["llama-chat", "llama-tool"]
 @pytest.fixture(scope="session")
 def chat_only_upstream(logdir):
     """The origin of a `mock-upstream --chat-only` process (models CHAT_ONLY_MODELS)."""
-    p = Proc(
-        "mock-upstream-chat-only",
-        [MOCK_BIN, "--chat-only", "--models", ",".join(CHAT_ONLY_MODELS)],
-        logdir,
-    )
-    try:
-        yield p.wait_for_line("mock-upstream listening on ")
-    finally:
-        p.terminate()
+    args = ["--chat-only", "--models", ",".join(CHAT_ONLY_MODELS)]
+    with harness.running_mock("mock-upstream-chat-only", logdir, args) as origin:
+        yield origin

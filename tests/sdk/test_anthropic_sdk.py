@@ -25,6 +25,8 @@ from typing import Any
 import anthropic
 import pytest
 
+from weather import ANTHROPIC_WEATHER_TOOL as WEATHER_TOOL
+
 ANSWER = "Hello from the mock upstream."
 OPENAI_STREAMED = "Hello1lo2"  # the OpenAI mock's three stream chunks
 ANTHROPIC_STREAMED = "Hello"  # the Anthropic mock's two text deltas
@@ -33,16 +35,6 @@ CACHED_TOKENS = 2
 ANTHROPIC_OUTPUT_TOKENS = 5
 MAX_TOKENS = 64
 MESSAGES = [{"role": "user", "content": "Say hello."}]
-
-WEATHER_TOOL = {
-    "name": "get_weather",
-    "description": "The current weather in a city.",
-    "input_schema": {
-        "type": "object",
-        "properties": {"city": {"type": "string"}},
-        "required": ["city"],
-    },
-}
 
 # The same mock model addressed the ways the gateway accepts.
 OPENAI_BACKED = ["mock/m1", "mock:m1", "m1"]

@@ -37,7 +37,8 @@ import openai
 import pydantic
 import pytest
 
-from conftest import BEDROCK_ACCESS_KEY, BEDROCK_REGION, BEDROCK_SECRET_KEY
+from harness import BEDROCK_ACCESS_KEY, BEDROCK_REGION, BEDROCK_SECRET_KEY
+from weather import ANTHROPIC_WEATHER_TOOL, WEATHER_MESSAGES, WEATHER_TOOL, WEATHER_TOOL_TURN
 
 ANSWER = "Hello from the mock upstream."
 STREAMED = "Hello"  # the mock's two ConverseStream text deltas
@@ -53,34 +54,10 @@ MODEL = "anthropic.claude-3-5-sonnet-20240620-v1:0"
 MODEL_IDS = [f"bedrock/{MODEL}", f"bedrock:{MODEL}"]
 TOOL_MODEL = "bedrock/meta.tool-model"
 
-WEATHER_TOOL = {
-    "type": "function",
-    "function": {
-        "name": "get_weather",
-        "description": "The current weather in a city.",
-        "parameters": {
-            "type": "object",
-            "properties": {"city": {"type": "string"}},
-            "required": ["city"],
-        },
-    },
-}
-WEATHER_MESSAGES = [{"role": "user", "content": "What's the weather in Paris?"}]
 TOOL_ROUND_TRIP = [
     {"role": "system", "content": "You are terse."},
     *WEATHER_MESSAGES,
-    {
-        "role": "assistant",
-        "content": None,
-        "tool_calls": [
-            {
-                "id": "call_1",
-                "type": "function",
-                "function": {"name": "get_weather", "arguments": json.dumps({"city": "Paris"})},
-            }
-        ],
-    },
-    {"role": "tool", "tool_call_id": "call_1", "content": "18C and sunny"},
+    *WEATHER_TOOL_TURN,
     {"role": "assistant", "content": "It is 18C and sunny in Paris."},
     {"role": "user", "content": "And tomorrow?"},
 ]
@@ -428,11 +405,6 @@ def test_models_retrieve_bedrock(client):
 # --- Anthropic SDK -> Bedrock -------------------------------------------------------------
 
 ANTHROPIC_MESSAGES = [{"role": "user", "content": "Say hello."}]
-ANTHROPIC_WEATHER_TOOL = {
-    "name": "get_weather",
-    "description": "The current weather in a city.",
-    "input_schema": WEATHER_TOOL["function"]["parameters"],
-}
 
 
 def anthropic_text(message) -> str:

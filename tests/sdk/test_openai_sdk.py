@@ -12,6 +12,8 @@ import json
 import openai
 import pytest
 
+from weather import WEATHER_MESSAGES, WEATHER_TOOL, WEATHER_TOOL_TURN
+
 ANSWER = "Hello from the mock upstream."
 STREAMED = "Hello1lo2"  # the mock's three stream chunks
 PROMPT_TOKENS = 7
@@ -209,19 +211,6 @@ def test_broken_stream_raises(client):
 
 CLAUDE_STREAMED = "Hello"
 CLAUDE_MODEL_IDS = ["claude/claude-x", "claude:claude-x", "claude-x"]
-WEATHER_TOOL = {
-    "type": "function",
-    "function": {
-        "name": "get_weather",
-        "description": "The current weather in a city.",
-        "parameters": {
-            "type": "object",
-            "properties": {"city": {"type": "string"}},
-            "required": ["city"],
-        },
-    },
-}
-WEATHER_MESSAGES = [{"role": "user", "content": "What's the weather in Paris?"}]
 
 
 @pytest.mark.parametrize("model", CLAUDE_MODEL_IDS)
@@ -369,18 +358,7 @@ def test_anthropic_provider_tool_result_turn(client):
         tool_choice="auto",
         messages=[
             *WEATHER_MESSAGES,
-            {
-                "role": "assistant",
-                "content": None,
-                "tool_calls": [
-                    {
-                        "id": "call_1",
-                        "type": "function",
-                        "function": {"name": "get_weather", "arguments": json.dumps({"city": "Paris"})},
-                    }
-                ],
-            },
-            {"role": "tool", "tool_call_id": "call_1", "content": "18C and sunny"},
+            *WEATHER_TOOL_TURN,
         ],
     )
     assert r.choices[0].message.content == ANSWER

@@ -32,32 +32,17 @@ import openai
 import pytest
 
 from conftest import CHAT_ONLY_MODELS
+from weather import RESPONSES_WEATHER_TOOL as WEATHER_TOOL
+from weather import city_schema
 
 ANSWER = "Hello from the mock upstream."  # the mock's non-streamed text on every route
 MAX_OUTPUT_TOKENS = 64
 INPUT = [{"role": "user", "content": "What's the weather in Paris?"}]
-WEATHER_TOOL = {
-    "type": "function",
-    "name": "get_weather",
-    "description": "The current weather in a city.",
-    "parameters": {
-        "type": "object",
-        "properties": {"city": {"type": "string"}},
-        "required": ["city"],
-        "additionalProperties": False,
-    },
-    "strict": True,
-}
 CITY_FORMAT = {
     "format": {
         "type": "json_schema",
         "name": "city",
-        "schema": {
-            "type": "object",
-            "properties": {"city": {"type": "string"}},
-            "required": ["city"],
-            "additionalProperties": False,
-        },
+        "schema": city_schema(additionalProperties=False),
         "strict": True,
     }
 }
