@@ -5,10 +5,11 @@
 //! (`utime + stime` of `/proc/<pid>/stat`, all threads) and memory (`VmHWM`, `VmRSS` of
 //! `/proc/<pid>/status`) are read from procfs. The process is always stopped — SIGTERM,
 //! then SIGKILL after 10 s — by [`GatewayProcess::stop`] or, on any early exit, by `Drop`.
-//! [`register_provider`] points the gateway at the mock (through [`admin_call`], which the
-//! tunnel and replica set-ups use too), and [`machine_busy`]/[`own_cpu`] let each phase
-//! check that no other process disturbed it. The procfs readers and [`terminate`] are
-//! shared with the tunnel agent's process (`tunnel_agent`) and the replicas (`replicas`).
+//! [`register_provider`] points the gateway at the mock (through [`create_provider`] and
+//! [`admin_call`], which the tunnel, replica and Responses set-ups use too), and
+//! [`machine_busy`]/[`own_cpu`] let each phase check that no other process disturbed it.
+//! The procfs readers and [`terminate`] are shared with the tunnel agent's process
+//! (`tunnel_agent`) and the replicas (`replicas`).
 
 use crate::load::HttpClient;
 use anyhow::{Context, Result, bail};
@@ -301,12 +302,24 @@ pub fn register_provider(
         "endpoint": format!("http://{mock}"),
         "models": [crate::mock::MODEL],
     });
+    create_provider(rt, client, gateway, admin_key, &body)
+}
+
+/// `POST /api/providers` with `body` (expects 201 Created).
+pub fn create_provider(
+    rt: &Runtime,
+    client: &HttpClient,
+    gateway: SocketAddr,
+    admin_key: &str,
+    body: &serde_json::Value,
+) -> Result<()> {
+    let name = body["name"].as_str().unwrap_or("?");
     let url = format!("http://{gateway}/api/providers");
-    let (status, text) = admin_call(rt, client, Method::POST, &url, admin_key, Some(&body))
-        .context("registering the mock")?;
+    let (status, text) = admin_call(rt, client, Method::POST, &url, admin_key, Some(body))
+        .with_context(|| format!("registering the mock as provider {name}"))?;
     if status != StatusCode::CREATED {
         bail!(
-            "registering the mock answered {status}: {}",
+            "registering the mock as provider {name} answered {status}: {}",
             String::from_utf8_lossy(&text)
         );
     }

@@ -68,10 +68,27 @@ impl Target {
         let body = format!(
             r#"{{"model":"{model}","messages":[{{"role":"user","content":"hi"}}]{stream_field}}}"#
         );
+        Self::post(addrs, "/v1/chat/completions", key, body, stream)
+    }
+
+    /// `POST http://addr/v1/responses` for `model` with `"stream":true` and a one-word
+    /// `input` (the translated Responses scenario, `responses`).
+    pub fn responses_stream(addr: SocketAddr, key: Option<&str>, model: &str) -> Result<Self> {
+        let body = format!(r#"{{"model":"{model}","input":"hi","stream":true}}"#);
+        Self::post(&[addr], "/v1/responses", key, body, true)
+    }
+
+    fn post(
+        addrs: &[SocketAddr],
+        path: &str,
+        key: Option<&str>,
+        body: String,
+        stream: bool,
+    ) -> Result<Self> {
         Ok(Self {
             uris: addrs
                 .iter()
-                .map(|a| format!("http://{a}/v1/chat/completions").parse())
+                .map(|a| format!("http://{a}{path}").parse())
                 .collect::<Result<_, _>>()?,
             next: AtomicUsize::new(0),
             auth: key
@@ -82,7 +99,7 @@ impl Target {
         })
     }
 
-    fn request(&self) -> Result<Request<Full<Bytes>>> {
+    pub(crate) fn request(&self) -> Result<Request<Full<Bytes>>> {
         let i = self.next.fetch_add(1, Ordering::Relaxed) % self.uris.len();
         let mut req = Request::post(self.uris[i].clone())
             .header(header::CONTENT_TYPE, "application/json")

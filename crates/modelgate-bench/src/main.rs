@@ -22,7 +22,14 @@
 //!   so that every request takes a rate-limit check and a budget reservation (in memory on
 //!   the single gateway, in Redis on the replicas). CPU per request is summed over the
 //!   replicas; Redis's and PostgreSQL's own CPU are shown apart (`replicas`,
-//!   `replicas_report`).
+//!   `replicas_report`);
+//! * the translated Responses scenario (`responses`, `responses_report`; part of the
+//!   default run, a few seconds, `--responses-streams 0` skips it, `--responses-only` runs
+//!   nothing else): one stream at a time, time to the first event and to the first text of
+//!   `POST /v1/responses` through the gateway to a provider with
+//!   `responses_api: "translate"` (`benchtr`, the same mock: chat chunks turned into
+//!   Responses events), next to the mock's chat stream direct and to chat completions
+//!   through the gateway to the same provider (pass-through), legs interleaved.
 //!
 //! Everything is set up by the bench itself: an in-process mock upstream (raw hyper, its
 //! own runtime), the gateway as a child process with a temporary data directory, the
@@ -45,9 +52,9 @@
 //! Useful flags: `--duration 5` (seconds per phase), `--json out.json`, `--rates 1000,5000`,
 //! `--concurrency 32,128`, `--chunks 20`, `--retries 2`, `--gateway-bin PATH` (default:
 //! `modelgate` next to this executable; it also runs the tunnel agent and the replicas),
-//! `--no-tunnel`, `--replicas 3` with `--postgres URL` (default
-//! `postgres://postgres@127.0.0.1:5432/test`) and `--redis URL` (default
-//! `redis://127.0.0.1:6379`). See `--help`. The multi-replica run:
+//! `--no-tunnel`, `--responses-streams 300`, `--responses-only`, `--replicas 3` with
+//! `--postgres URL` (default `postgres://postgres@127.0.0.1:5432/test`) and `--redis URL`
+//! (default `redis://127.0.0.1:6379`). See `--help`. The multi-replica run:
 //!
 //! ```sh
 //! target/release/modelgate-bench --duration 3 --rates 1000 --concurrency 32 --no-tunnel --replicas 3
@@ -68,6 +75,8 @@ mod replica_setup;
 mod replicas;
 mod replicas_report;
 mod report;
+mod responses;
+mod responses_report;
 mod stats;
 mod tunnel_agent;
 
@@ -134,6 +143,14 @@ struct Args {
     /// Redis for --replicas (the run's keys get a prefix of their own and are deleted)
     #[arg(long, default_value = "redis://127.0.0.1:6379")]
     redis: String,
+    /// Streams per leg of the translated Responses scenario (one at a time: the mock's chat
+    /// stream direct, chat through the gateway, Responses through the gateway to a provider
+    /// with `responses_api: "translate"`); 0 skips it
+    #[arg(long, default_value_t = 300)]
+    responses_streams: usize,
+    /// Run only the translated Responses scenario (no tunnel, no other phases)
+    #[arg(long)]
+    responses_only: bool,
 }
 
 fn main() -> Result<()> {
@@ -146,7 +163,11 @@ fn main() -> Result<()> {
         Some(p) => p.clone(),
         None => std::env::current_exe()?.with_file_name("modelgate"),
     };
-    if args.replicas > 0 {
+    anyhow::ensure!(
+        !args.responses_only || args.responses_streams > 0,
+        "--responses-only needs --responses-streams above 0"
+    );
+    if args.replicas > 0 && !args.responses_only {
         pg_redis::check(&args.postgres, &args.redis)?;
     }
     let mock = mock::Mock::start(args.chunks)?;
@@ -164,7 +185,7 @@ fn main() -> Result<()> {
         .build()?;
     let client = load::client();
     gateway_process::register_provider(&rt, &client, gateway.addr, mock.addr, ADMIN_KEY)?;
-    let mut agent = if args.no_tunnel {
+    let mut agent = if args.no_tunnel || args.responses_only {
         None
     } else {
         let token = tunnel_agent::create_tunnel(&rt, &client, gateway.addr, ADMIN_KEY)?;
@@ -206,7 +227,39 @@ fn main() -> Result<()> {
         agent: agent.as_ref(),
         replicas: None,
     };
+    if args.responses_streams > 0 {
+        responses::register(&bench, mock.addr)?;
+    }
+    if args.responses_only {
+        let scenario = responses::run(&bench, mock.addr, args.responses_streams)?;
+        let cpus = bench.cpus;
+        drop(client);
+        rt.shutdown_timeout(Duration::from_secs(1));
+        gateway.stop()?;
+        drop(mock);
+        let mut out = format!(
+            "modelgate-bench --responses-only: {} content chunks per stream; {cpus} CPU(s) shared by the load generator, the mock and the gateway\n",
+            args.chunks
+        );
+        scenario.render(&mut out);
+        print!("{out}");
+        if let Some(path) = &args.json {
+            let json = serde_json::json!({
+                "cpus": cpus,
+                "stream_chunks": args.chunks,
+                "responses_translation": scenario.json(),
+            });
+            let text = serde_json::to_string_pretty(&json)?;
+            std::fs::write(path, text + "\n")
+                .with_context(|| format!("writing {}", path.display()))?;
+            eprintln!("figures written to {}", path.display());
+        }
+        return Ok(());
+    }
     let mut report = run(&args, &bench)?;
+    if args.responses_streams > 0 {
+        report.responses = Some(responses::run(&bench, mock.addr, args.responses_streams)?);
+    }
     if args.replicas > 0 {
         let loads = loads(&args);
         let section = replicas::Section {
@@ -282,5 +335,6 @@ fn run(args: &Args, bench: &Bench<'_>) -> Result<Report> {
         final_memory: bench.gateway.memory()?,
         agent_final_memory: bench.agent.map(AgentProcess::memory).transpose()?,
         replicas: None,
+        responses: None,
     })
 }

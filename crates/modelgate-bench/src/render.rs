@@ -110,6 +110,9 @@ impl Report {
         if self.has_tunnel() {
             self.render_tunnel_summary(&mut out);
         }
+        if let Some(responses) = &self.responses {
+            responses.render(&mut out);
+        }
         if let Some(replicas) = &self.replicas {
             replicas.render(&mut out);
         }

@@ -12,6 +12,7 @@
 
 use crate::gateway_process::Memory;
 use crate::replicas_report::ReplicaReport;
+use crate::responses_report::ResponsesReport;
 use crate::stats::{Summary, round1};
 use serde_json::{Value, json};
 
@@ -234,6 +235,8 @@ pub struct Report {
     pub agent_final_memory: Option<Memory>,
     /// The multi-replica section (`--replicas N`).
     pub replicas: Option<ReplicaReport>,
+    /// The translated Responses scenario (`--responses-streams`, 0 skips it).
+    pub responses: Option<ResponsesReport>,
 }
 
 impl Report {
@@ -476,6 +479,9 @@ impl Report {
         if let (Some(replicas), Some(obj)) = (&self.replicas, v.as_object_mut()) {
             obj.insert("replicas".into(), replicas.json());
         }
+        if let (Some(responses), Some(obj)) = (&self.responses, v.as_object_mut()) {
+            obj.insert("responses_translation".into(), responses.json());
+        }
         v
     }
 }
@@ -559,6 +565,7 @@ pub(crate) mod tests {
             final_memory: Memory::default(),
             agent_final_memory: tunnel.then(Memory::default),
             replicas: None,
+            responses: None,
         }
     }
 
