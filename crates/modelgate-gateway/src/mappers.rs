@@ -28,15 +28,39 @@ impl StreamMapper for SseMapper {
     }
 }
 
-/// One event as SSE bytes.
+/// One event as SSE bytes (`event:` line when named, `data:` line, blank line).
 pub fn write(event: &Event) -> Bytes {
-    match event {
-        Event::Data {
-            name: Some(name),
-            data,
-        } => Bytes::from(format!("event: {name}\ndata: {data}\n\n")),
-        Event::Data { name: None, data } => Bytes::from(format!("data: {data}\n\n")),
-        Event::Done => Bytes::from_static(b"data: [DONE]\n\n"),
-        Event::Exception { data, .. } => Bytes::from(format!("data: {data}\n\n")),
+    let (name, data) = match event {
+        Event::Data { name, data } => (name.as_deref(), data),
+        Event::Exception { data, .. } => (None, data),
+        Event::Done => return Bytes::from_static(b"data: [DONE]\n\n"),
+    };
+    let mut buf = Vec::with_capacity(256);
+    if let Some(name) = name {
+        buf.extend_from_slice(b"event: ");
+        buf.extend_from_slice(name.as_bytes());
+        buf.push(b'\n');
+    }
+    buf.extend_from_slice(b"data: ");
+    // Writing a `Value` into a `Vec` cannot fail.
+    let _ = serde_json::to_writer(&mut buf, data);
+    buf.extend_from_slice(b"\n\n");
+    Bytes::from(buf)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn events_are_written_as_sse() {
+        let named = Event::named("response.created", json!({"a": 1}));
+        assert_eq!(
+            &write(&named)[..],
+            b"event: response.created\ndata: {\"a\":1}\n\n"
+        );
+        assert_eq!(&write(&Event::data(json!([1])))[..], b"data: [1]\n\n");
+        assert_eq!(&write(&Event::Done)[..], b"data: [DONE]\n\n");
     }
 }

@@ -92,8 +92,11 @@ impl StreamTranslator {
         }
         self.started = true;
         let response = object(&self.ctx, "in_progress", Vec::new(), Map::new());
-        self.emit(out, "response.created", json!({"response": response}));
-        let response = object(&self.ctx, "in_progress", Vec::new(), Map::new());
+        self.emit(
+            out,
+            "response.created",
+            json!({"response": response.clone()}),
+        );
         self.emit(out, "response.in_progress", json!({"response": response}));
     }
 
