@@ -223,7 +223,12 @@ impl Gateway {
                 FrontApi::OpenAi(op) => (op, stream && op != Operation::Responses),
                 FrontApi::Anthropic => (Operation::Messages, false),
             };
-            let mut body = body::rewrite(request, peeked, &upstream_model, force_usage);
+            // Azure's Responses API names the deployment in the body.
+            let model = match provider.primary() {
+                Upstream::Azure(a) if op == Operation::Responses => a.deployment(&upstream_model),
+                _ => upstream_model.as_str(),
+            };
+            let mut body = body::rewrite(request, peeked, model, force_usage);
             if op == Operation::Responses
                 && memchr::memmem::find(&body, OWN_PREFIX.as_bytes()).is_some()
             {

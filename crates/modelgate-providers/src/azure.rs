@@ -1,7 +1,9 @@
 //! The Azure OpenAI adapter (kind `azure-openai`): OpenAI schema on deployment paths,
 //! `{endpoint}/openai/deployments/{deployment}/{operation}?api-version=…`, a model →
 //! deployment map (a model without an entry is used as the deployment name), and auth by
-//! `api-key` header or Entra ID bearer token.
+//! `api-key` header or Entra ID bearer token. Azure's Responses API is not under the
+//! deployment: `{endpoint}/openai/responses?api-version=…` (2025-03-01-preview and later),
+//! with the deployment name as the body's `model`.
 
 use crate::UpstreamError;
 use crate::azure_entra::EntraTokenSource;
@@ -68,6 +70,13 @@ impl AzureUpstream {
 
     /// The URL of `op` for `model`; deployment names are percent-encoded path segments.
     pub fn url(&self, op: Operation, model: &str) -> Result<String, UpstreamError> {
+        if op == Operation::Responses {
+            return Ok(format!(
+                "{}/openai/responses?api-version={}",
+                self.endpoint,
+                encode_segment(&self.api_version)
+            ));
+        }
         let path = match op {
             Operation::ChatCompletions | Operation::Completions | Operation::Embeddings => {
                 op.path()
@@ -133,7 +142,11 @@ mod tests {
             u.url(Operation::Embeddings, "../../admin?x=1").unwrap(),
             "https://r.openai.azure.com/openai/deployments/..%2F..%2Fadmin%3Fx%3D1/embeddings?api-version=2025-01-01-preview"
         );
-        assert!(u.url(Operation::Responses, "gpt-4o").is_err());
+        assert_eq!(
+            u.url(Operation::Responses, "gpt-4o").unwrap(),
+            "https://r.openai.azure.com/openai/responses?api-version=2025-01-01-preview"
+        );
+        assert!(u.url(Operation::Models, "gpt-4o").is_err());
         assert_eq!(u.mapped_models(), vec!["gpt-4o"]);
     }
 }

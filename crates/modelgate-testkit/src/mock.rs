@@ -86,6 +86,7 @@ impl MockUpstream {
             )
             .route("/v1/messages", post(messages))
             .route("/openai/deployments/{deployment}/{*operation}", post(azure))
+            .route("/openai/responses", post(azure_responses))
             .route("/entra/{tenant}/oauth2/v2.0/token", post(entra_token))
             .route("/model/{model}/{operation}", post(bedrock))
             .route("/v1/messages/count_tokens", post(count_tokens))
@@ -755,6 +756,38 @@ async fn azure(
         "embeddings" => embeddings(State(s), headers, body).await,
         _ => StatusCode::NOT_FOUND.into_response(),
     }
+}
+
+/// Azure's Responses API (`/openai/responses?api-version=…`, the deployment as `model`),
+/// recorded under `/azure/responses`; older api-versions answer 404 like Azure does.
+async fn azure_responses(
+    State(s): State<Arc<Shared>>,
+    uri: axum::http::Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let query = uri.query().unwrap_or("").to_owned();
+    *lock(&s.hits).entry("/azure/responses".into()).or_default() += 1;
+    lock(&s.last).insert(
+        "/azure/responses".into(),
+        Recorded {
+            headers: headers.clone(),
+            body: body.clone(),
+            query: Some(query.clone()),
+        },
+    );
+    let version = query
+        .split('&')
+        .find_map(|p| p.strip_prefix("api-version="))
+        .unwrap_or("");
+    if version < "2025-03-01-preview" || !headers.contains_key("api-key") {
+        return (
+            StatusCode::NOT_FOUND,
+            axum::Json(json!({"error": {"code": "404", "message": "Resource not found"}})),
+        )
+            .into_response();
+    }
+    responses(State(s), headers, body).await
 }
 
 /// A mock Entra ID token endpoint: client-credentials grant, tokens `entra-token-N`.

@@ -135,3 +135,66 @@ async fn entra_id_tokens_are_fetched_once_and_cached() {
     let err = expect_error(gw.chat(ADMIN_KEY, "az:gpt-4o").await, 502).await;
     assert!(err["message"].as_str().unwrap().contains("Entra"));
 }
+
+#[tokio::test]
+async fn the_responses_api_goes_native_on_azure_when_its_api_version_serves_it() {
+    let mock = MockUpstream::start(&[]).await;
+    let gw = start_gateway().await;
+    for (name, version, mode) in [
+        ("az-new", "2025-04-01-preview", "native"),
+        ("az-old", "2024-10-21", "auto"),
+        ("az-default", "2024-10-21", "default"),
+    ] {
+        let mut body = json!({"name": name, "kind": "azure-openai", "endpoint": mock.origin(),
+            "api_key": "az-key", "api_version": version, "deployments": {"gpt-4o": "prod-4o"}});
+        if mode != "default" {
+            body["responses_api"] = json!(mode);
+        }
+        let r = gw.post("/api/providers", ADMIN_KEY, body).await;
+        assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+        let v: Value = r.json().await.unwrap();
+        let shown = if mode == "default" { "translate" } else { mode };
+        assert_eq!(v["responses_api"], shown);
+    }
+    // native: Azure's own /openai/responses, the deployment named in the body.
+    let r = gw
+        .post(
+            "/v1/responses",
+            ADMIN_KEY,
+            json!({"model": "az-new:gpt-4o", "input": "hi"}),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["output"][0]["content"][0]["text"], ANSWER);
+    assert_eq!(mock.hits("/azure/responses"), 1);
+    let sent = mock.last("/azure/responses").unwrap();
+    assert_eq!(
+        sent.query.as_deref(),
+        Some("api-version=2025-04-01-preview")
+    );
+    let sent: Value = serde_json::from_slice(&sent.body).unwrap();
+    assert_eq!(sent["model"], "prod-4o");
+    // auto on an api-version without it: Azure's 404, then chat on the deployment.
+    let r = gw
+        .post(
+            "/v1/responses",
+            ADMIN_KEY,
+            json!({"model": "az-old:gpt-4o", "input": "hi"}),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(mock.hits("/azure/responses"), 2);
+    assert_eq!(mock.hits("/azure/prod-4o/chat/completions"), 1);
+    // The default translates straight away.
+    let r = gw
+        .post(
+            "/v1/responses",
+            ADMIN_KEY,
+            json!({"model": "az-default:gpt-4o", "input": "hi"}),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(mock.hits("/azure/responses"), 2);
+    assert_eq!(mock.hits("/azure/prod-4o/chat/completions"), 2);
+}

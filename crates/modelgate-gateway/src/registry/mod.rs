@@ -75,7 +75,7 @@ pub struct ProviderConfig {
     /// How `POST /v1/responses` reaches this provider: `native` (its own Responses API),
     /// `translate` (to chat completions) or `auto` (native until it answers 404/405, then
     /// translated). Default: the catalog vendor's, else `auto` for OpenAI-compatible
-    /// servers and tunnels, `native` for OpenAI, `translate` for the rest.
+    /// servers and tunnels, `native` for OpenAI, `translate` for the rest (Azure included: its Responses API needs api-version 2025-03-01-preview or later).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub responses_api: Option<ResponsesApi>,
     /// Tunnel providers: the SHA-256 (hex) of the agent's token.
@@ -184,11 +184,6 @@ pub struct RuntimeProvider {
 impl RuntimeProvider {
     /// How this provider serves the Responses API (the setting, else the default).
     pub fn responses_api(&self) -> ResponsesApi {
-        // Azure's Responses API is not under the deployment paths the adapter signs for:
-        // always translated to chat completions on the deployment.
-        if self.kind == ProviderKind::AzureOpenai {
-            return ResponsesApi::Translate;
-        }
         if let Some(mode) = self.config.responses_api {
             return mode;
         }
