@@ -171,27 +171,107 @@ impl Catalog {
         self.models.iter().filter(move |m| m.vendor == vendor)
     }
 
-    /// A model of `vendor` by id. Dated snapshots (`claude-sonnet-4-5-20250929`) also
-    /// answer to the undated alias (`claude-sonnet-4-5`) and vice versa.
+    /// A model of `vendor` by id. Dated snapshots and aliases answer to their family's
+    /// entry and vice versa: `claude-sonnet-4-5-20250929` and `claude-sonnet-4-5`,
+    /// `gpt-4o-2024-11-20` and `gpt-4o`, `mistral-large-latest` and `mistral-large`, and on
+    /// Bedrock `us.anthropic.claude-sonnet-4-20250514-v1:0` (a cross-region inference
+    /// profile) and `anthropic.claude-sonnet-4-20250514-v1:0`.
     pub fn model(&self, vendor: &str, id: &str) -> Option<&ModelInfo> {
         let of_vendor = || self.models.iter().filter(|m| m.vendor == vendor);
         of_vendor()
             .find(|m| m.id == id)
-            .or_else(|| of_vendor().find(|m| undated(&m.id) == undated(id)))
+            .or_else(|| of_vendor().find(|m| family(&m.id) == family(id)))
     }
 }
 
-/// `name-YYYYMMDD` → `name`.
-fn undated(id: &str) -> &str {
-    match id.rsplit_once('-') {
-        Some((head, tail)) if tail.len() == 8 && tail.bytes().all(|b| b.is_ascii_digit()) => head,
-        _ => id,
+/// A model id without what names one snapshot of it: a Bedrock inference-profile region
+/// (`us.`, `eu.`, `apac.`, `global.` …), a version suffix (`-v1:0`, `-v2`), `-latest`, and a
+/// date (`-YYYYMMDD` or `-YYYY-MM-DD`).
+pub fn family(id: &str) -> &str {
+    let mut id = id;
+    if let Some((region, rest)) = id.split_once('.')
+        && matches!(
+            region,
+            "us" | "eu" | "apac" | "global" | "us-gov" | "ca" | "jp" | "au"
+        )
+        && rest.contains('.')
+    {
+        id = rest;
     }
+    if let Some((head, tail)) = id.rsplit_once("-v") {
+        let (major, minor) = tail.split_once(':').unwrap_or((tail, "0"));
+        let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+        if digits(major) && digits(minor) {
+            id = head;
+        }
+    }
+    if let Some(head) = id.strip_suffix("-latest") {
+        id = head;
+    }
+    let bytes = id.as_bytes();
+    let is_digits = |r: std::ops::Range<usize>| bytes[r].iter().all(u8::is_ascii_digit);
+    let n = bytes.len();
+    // -YYYYMMDD
+    if n > 9 && bytes[n - 9] == b'-' && is_digits(n - 8..n) {
+        return &id[..n - 9];
+    }
+    // -YYYY-MM-DD
+    if n > 11
+        && bytes[n - 11] == b'-'
+        && bytes[n - 6] == b'-'
+        && bytes[n - 3] == b'-'
+        && is_digits(n - 10..n - 6)
+        && is_digits(n - 5..n - 3)
+        && is_digits(n - 2..n)
+    {
+        return &id[..n - 11];
+    }
+    id
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn snapshots_and_aliases_share_their_family() {
+        for (id, fam) in [
+            ("gpt-4o", "gpt-4o"),
+            ("gpt-4o-2024-11-20", "gpt-4o"),
+            ("gpt-4o-mini-2024-07-18", "gpt-4o-mini"),
+            ("claude-opus-4-20250514", "claude-opus-4"),
+            ("claude-opus-4-1-20250805", "claude-opus-4-1"),
+            ("claude-3-5-sonnet-latest", "claude-3-5-sonnet"),
+            ("mistral-large-latest", "mistral-large"),
+            (
+                "anthropic.claude-sonnet-4-20250514-v1:0",
+                "anthropic.claude-sonnet-4",
+            ),
+            (
+                "us.anthropic.claude-sonnet-4-20250514-v1:0",
+                "anthropic.claude-sonnet-4",
+            ),
+            (
+                "global.anthropic.claude-sonnet-4-5-20250929-v1:0",
+                "anthropic.claude-sonnet-4-5",
+            ),
+            (
+                "meta.llama3-1-70b-instruct-v1:0",
+                "meta.llama3-1-70b-instruct",
+            ),
+            ("amazon.nova-pro-v1:0", "amazon.nova-pro"),
+            ("deepseek.r1-v1:0", "deepseek.r1"),
+            (
+                "us.meta.llama3-3-70b-instruct-v1:0",
+                "meta.llama3-3-70b-instruct",
+            ),
+            ("llama3:8b", "llama3:8b"),
+            ("x-2024", "x-2024"),
+            ("o3", "o3"),
+        ] {
+            assert_eq!(family(id), fam, "{id}");
+        }
+    }
 
     #[test]
     fn builtin_catalog_is_consistent() {

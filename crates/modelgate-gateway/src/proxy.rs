@@ -134,6 +134,9 @@ pub(crate) struct Prepared {
     probes_responses: bool,
     /// A translated Responses turn to keep for `previous_response_id`.
     keep: Option<Turn>,
+    /// What the model costs (`None`: unpriced, allowed only on unbudgeted keys, tunnels,
+    /// or when the org allows unpriced models).
+    price: Option<modelgate_catalog::Price>,
 }
 
 impl Prepared {
@@ -206,6 +209,14 @@ impl Gateway {
         reference: &str,
     ) -> Result<Prepared, GatewayError> {
         let (provider, upstream_model) = self.choose(principal, reference)?;
+        let price = provider.price(&upstream_model);
+        if price.is_none()
+            && principal.allocation_id.is_some()
+            && !provider.tunnel
+            && !self.org().settings.allow_unpriced
+        {
+            return Err(unpriced(provider.name(), &upstream_model));
+        }
         let stream = peeked.stream && front != FrontApi::OpenAi(Operation::Embeddings);
         let schema = provider.primary().schema();
         let native = match (front, schema) {
@@ -254,6 +265,7 @@ impl Gateway {
             max_tokens: peeked.max_tokens,
             probes_responses,
             keep,
+            price,
         })
     }
 
@@ -358,7 +370,7 @@ impl Gateway {
         }
         let request = request.clone();
         let provider_name = p.provider.name().to_owned();
-        let price = p.provider.price(&p.upstream_model);
+        let price = p.price;
         let now = now_millis();
         let ask = Ask {
             price,
@@ -675,6 +687,18 @@ fn invalid_body(guard: &mut UsageGuard, provider: &str) -> GatewayError {
             format!("provider '{provider}' sent a response that is not valid JSON"),
         ),
     )
+}
+
+/// The refusal of a model without a price on a budgeted key.
+fn unpriced(provider: &str, model: &str) -> GatewayError {
+    GatewayError::new(
+        ErrorKind::BudgetExceeded,
+        format!(
+            "The model '{model}' on provider '{provider}' has no known price, so a budget cannot bound it. An administrator can price it (PATCH /api/providers/{provider} with {{\"prices\": {{\"{model}\": {{\"input\": USD_PER_M, \"output\": USD_PER_M}}}}}}, or \"*\" for every model of the provider; zero makes it free), or allow unpriced models for the organization (PATCH /api/settings {{\"allow_unpriced\": true}})."
+        ),
+    )
+    .with_code("model_unpriced")
+    .with_param("model")
 }
 
 /// An upstream error body in the client's schema.

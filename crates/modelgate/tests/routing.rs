@@ -26,7 +26,7 @@ async fn two_providers(extra: Value) -> Two {
     let gw = start_gateway().await;
     for (name, mock) in [("p1", &one), ("p2", &two)] {
         let mut body = json!({"name": name, "kind": "openai-compatible", "endpoint": mock.origin(),
-                              "models": ["m"], "prices": {"m": {"input": 0.0, "output": 100.0}}});
+                              "models": ["m"], "prices": {"m": {"input": 0.0, "output": 100.0}, "*": {"input": 0.0, "output": 100.0}}});
         for (k, v) in extra.as_object().unwrap() {
             body[k] = v.clone();
         }

@@ -99,6 +99,15 @@ async fn a_signed_in_browser_calls_the_model_api_charged_to_its_allocation() {
     let gw = start_gateway().await;
     gw.add_mock("shared", &mock).await;
     gw.share_with_org("shared").await;
+    // A budgeted caller needs priced models: every model of this provider at one price.
+    let r = gw
+        .patch(
+            "/api/providers/shared",
+            ADMIN_KEY,
+            json!({"prices": {"*": {"input": 1.0, "output": 1.0}}}),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
     user(&gw, "carol").await;
     allocation(&gw, "carol-main", "carol").await;
     let carol = Browser::sign_in(&gw, "carol").await;

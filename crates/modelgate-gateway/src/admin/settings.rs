@@ -1,6 +1,7 @@
 //! Org settings (`GET|PATCH /api/settings`, admins): the upstream URL policy
 //! (`restrict_private_upstreams`) and whether members' keys must draw from an allocation
-//! (`require_allocation`). A change reloads the directory and the providers, so
+//! (`require_allocation`), and whether budgeted keys may use models without a price
+//! (`allow_unpriced`). A change reloads the directory and the providers, so
 //! restricted providers switch clients before the next request.
 
 use super::{parse_json, require_admin};
@@ -17,6 +18,8 @@ pub struct SettingsPatch {
     pub restrict_private_upstreams: Option<bool>,
     #[serde(default)]
     pub require_allocation: Option<bool>,
+    #[serde(default)]
+    pub allow_unpriced: Option<bool>,
 }
 
 impl Gateway {
@@ -38,6 +41,7 @@ impl Gateway {
                 patch.restrict_private_upstreams,
             ),
             ("require_allocation", patch.require_allocation),
+            ("allow_unpriced", patch.allow_unpriced),
         ] {
             if let Some(v) = value {
                 self.store

@@ -32,6 +32,10 @@ pub struct OrgSettings {
     /// still mint unbudgeted keys (automation).
     #[serde(default = "yes")]
     pub require_allocation: bool,
+    /// Keys bound to an allocation may use models without a known price, metered at zero
+    /// (default off: such requests are refused, so a budget bounds every request).
+    #[serde(default)]
+    pub allow_unpriced: bool,
 }
 
 fn yes() -> bool {
@@ -43,6 +47,7 @@ impl Default for OrgSettings {
         Self {
             restrict_private_upstreams: false,
             require_allocation: true,
+            allow_unpriced: false,
         }
     }
 }
@@ -262,6 +267,7 @@ impl Gateway {
                     d.settings.restrict_private_upstreams = value == "true";
                 }
                 "require_allocation" => d.settings.require_allocation = value == "true",
+                "allow_unpriced" => d.settings.allow_unpriced = value == "true",
                 _ => {}
             }
         }

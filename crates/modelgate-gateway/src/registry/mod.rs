@@ -85,6 +85,9 @@ pub struct ProviderConfig {
 
 pub use modelgate_catalog::ResponsesApi;
 
+/// The key of `prices` that prices every model of a provider the catalog does not know.
+pub const DEFAULT_PRICE: &str = "*";
+
 /// The non-secret settings of an AWS Bedrock provider; the secret access key and the
 /// session token are the sealed secret (as JSON).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -250,20 +253,34 @@ impl RuntimeProvider {
         }
     }
 
-    /// The price of `model`: the provider's override, else the catalog's at its vendor.
+    /// The price of `model`: the provider's override for it, else the catalog's — at the
+    /// provider's vendor, for Azure the OpenAI model the deployment serves (the
+    /// `deployments` map's key, which is the model name requests use), for Bedrock the
+    /// model id (inference profiles priced as their base model) — else the provider's
+    /// default price (`prices["*"]`).
     pub fn price(&self, model: &str) -> Option<Price> {
         if let Some(p) = self.config.prices.get(model) {
             return Some(*p);
         }
-        Catalog::builtin().model(&self.vendor?.id, model)?.price()
+        self.catalog_entry(model)
+            .and_then(|m| m.price())
+            .or_else(|| self.config.prices.get(DEFAULT_PRICE).copied())
+    }
+
+    /// The catalog's entry for `model` on this provider.
+    fn catalog_entry(&self, model: &str) -> Option<&'static modelgate_catalog::ModelInfo> {
+        let catalog = Catalog::builtin();
+        match self.kind {
+            ProviderKind::AzureOpenai => catalog.model("openai", model),
+            ProviderKind::AwsBedrock => catalog.model("aws-bedrock", model),
+            _ => catalog.model(&self.vendor?.id, model),
+        }
     }
 
     /// The context window and output limit of `model`, where the catalog (at this
     /// provider's vendor) or the provider's own price entry knows them.
     pub fn model_limits(&self, model: &str) -> (Option<u64>, Option<u64>) {
-        let info = self
-            .vendor
-            .and_then(|v| Catalog::builtin().model(&v.id, model));
+        let info = self.catalog_entry(model);
         let max_output = self
             .config
             .prices

@@ -1,0 +1,208 @@
+//! Every request on a budgeted key has a price or is refused: Azure deployments priced by
+//! the OpenAI model they serve, Bedrock model ids and inference profiles by the catalog,
+//! dated snapshots by their family, a provider's default price (`prices["*"]`), and models
+//! nobody priced refused before any upstream call unless the org allows them.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use common::*;
+use modelgate_testkit::{BEDROCK_ACCESS_KEY, BEDROCK_REGION, BEDROCK_SECRET_KEY, MockUpstream};
+use serde_json::{Value, json};
+
+/// A member with a $1 allocation and a key bound to it.
+async fn budgeted_member(gw: &Gw) -> String {
+    let r = gw
+        .post(
+            "/api/users",
+            ADMIN_KEY,
+            json!({"name": "ann", "role": "member"}),
+        )
+        .await;
+    assert_eq!(r.status(), 201);
+    let r = gw
+        .post(
+            "/api/allocations",
+            ADMIN_KEY,
+            json!({"name": "ann-budget", "user": "ann", "limit_usd": 1.0, "period": "monthly"}),
+        )
+        .await;
+    assert_eq!(r.status(), 201);
+    gw.member_key("ann", Some("ann-budget")).await
+}
+
+async fn add(gw: &Gw, body: Value) {
+    let name = body["name"].as_str().unwrap().to_owned();
+    let r = gw.post("/api/providers", ADMIN_KEY, body).await;
+    assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+    gw.share_with_org(&name).await;
+}
+
+async fn spent(gw: &Gw) -> f64 {
+    let r = gw.get("/api/allocations/ann-budget", ADMIN_KEY).await;
+    let v: Value = r.json().await.unwrap();
+    v["used_usd"].as_f64().unwrap()
+}
+
+#[tokio::test]
+async fn azure_bedrock_and_dated_ids_are_priced_by_the_catalog() {
+    let mock = MockUpstream::start(&[]).await;
+    let gw = start_gateway().await;
+    add(
+        &gw,
+        json!({"name": "azure", "kind": "azure-openai", "endpoint": mock.origin(), "api_key": "k",
+        "deployments": {"gpt-4o": "prod-4o", "gpt-4o-2024-11-20": "prod-4o-new"}}),
+    )
+    .await;
+    add(&gw, json!({"name": "bedrock", "kind": "aws-bedrock", "region": BEDROCK_REGION, "endpoint": mock.origin(),
+        "auth": {"type": "aws-sigv4", "access_key_id": BEDROCK_ACCESS_KEY, "secret_access_key": BEDROCK_SECRET_KEY},
+        "models": ["anthropic.claude-3-5-sonnet-20240620-v1:0", "us.anthropic.claude-sonnet-4-20250514-v1:0", "amazon.nova-pro-v1:0"]})).await;
+    let key = budgeted_member(&gw).await;
+    let mut before = 0.0;
+    for model in [
+        "azure:gpt-4o",
+        "azure:gpt-4o-2024-11-20",
+        "bedrock:anthropic.claude-3-5-sonnet-20240620-v1:0",
+        "bedrock:us.anthropic.claude-sonnet-4-20250514-v1:0",
+        "bedrock:amazon.nova-pro-v1:0",
+    ] {
+        let r = gw
+            .post(
+                "/v1/chat/completions",
+                &key,
+                json!({"model": model, "max_tokens": 20, "messages": [{"role": "user", "content": "hi"}]}),
+            )
+            .await;
+        assert_eq!(r.status(), 200, "{model}: {}", r.text().await.unwrap());
+        let now = spent(&gw).await;
+        assert!(now > before, "{model} was charged nothing ({now})");
+        before = now;
+    }
+    // The member's usage view shows what it cost.
+    let usage = gw.usage(&key).await;
+    assert_eq!(usage["totals"]["requests"], 5);
+    assert!(
+        usage["totals"]["cost_usd"].as_f64().unwrap() > 0.0,
+        "{usage}"
+    );
+}
+
+#[tokio::test]
+async fn unpriced_models_are_refused_on_budgeted_keys_before_any_upstream_call() {
+    let mock = MockUpstream::start(&["private-llm"]).await;
+    let gw = start_gateway().await;
+    add(
+        &gw,
+        json!({"name": "lab", "kind": "openai-compatible", "endpoint": mock.origin()}),
+    )
+    .await;
+    add(
+        &gw,
+        json!({"name": "azure", "kind": "azure-openai", "endpoint": mock.origin(), "api_key": "k"}),
+    )
+    .await;
+    let key = budgeted_member(&gw).await;
+    let body = |m: &str| json!({"model": m, "messages": [{"role": "user", "content": "hi"}]});
+    for model in ["lab/private-llm", "azure:my-own-deployment"] {
+        let r = gw.post("/v1/chat/completions", &key, body(model)).await;
+        let err = expect_error(r, 402).await;
+        assert_eq!(err["code"], "model_unpriced", "{err}");
+        let message = err["message"].as_str().unwrap();
+        assert!(
+            message.contains("prices") && message.contains("allow_unpriced"),
+            "{message}"
+        );
+    }
+    // The Anthropic front door gets its own error shape.
+    let r = gw
+        .http
+        .post(gw.url("/v1/messages"))
+        .header("x-api-key", &key)
+        .json(&json!({"model": "lab/private-llm", "max_tokens": 10, "messages": [{"role": "user", "content": "hi"}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 402);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["type"], "error");
+    assert_eq!(
+        mock.hits("/v1/chat/completions"),
+        0,
+        "refused before any upstream call"
+    );
+    assert_eq!(mock.hits("/azure/my-own-deployment/chat/completions"), 0);
+
+    // An unbudgeted key (an admin's) keeps working on unpriced models.
+    let r = gw
+        .post("/v1/chat/completions", ADMIN_KEY, body("lab/private-llm"))
+        .await;
+    assert_eq!(r.status(), 200);
+
+    // A default price for the provider's models prices it; zero declares it free.
+    let r = gw
+        .patch(
+            "/api/providers/lab",
+            ADMIN_KEY,
+            json!({"prices": {"*": {"input": 0.0, "output": 0.0}}}),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    let r = gw
+        .post("/v1/chat/completions", &key, body("lab/private-llm"))
+        .await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(spent(&gw).await, 0.0);
+
+    // Or the organization allows unpriced models (metered at zero).
+    let r = gw
+        .post(
+            "/v1/chat/completions",
+            &key,
+            body("azure:my-own-deployment"),
+        )
+        .await;
+    expect_error(r, 402).await;
+    let r = gw
+        .patch("/api/settings", ADMIN_KEY, json!({"allow_unpriced": true}))
+        .await;
+    assert_eq!(r.status(), 200);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["allow_unpriced"], true);
+    let r = gw
+        .post(
+            "/v1/chat/completions",
+            &key,
+            body("azure:my-own-deployment"),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+}
+
+#[tokio::test]
+async fn an_unpriced_candidate_is_skipped_for_a_priced_fallback() {
+    let mock = MockUpstream::start(&["private-llm"]).await;
+    let gw = start_gateway().await;
+    add(
+        &gw,
+        json!({"name": "lab", "kind": "openai-compatible", "endpoint": mock.origin()}),
+    )
+    .await;
+    add(
+        &gw,
+        json!({"name": "priced", "kind": "openai-compatible", "endpoint": mock.origin(),
+        "prices": {"private-llm": {"input": 1.0, "output": 1.0}}}),
+    )
+    .await;
+    let key = budgeted_member(&gw).await;
+    let r = gw
+        .post(
+            "/v1/chat/completions",
+            &key,
+            json!({"model": "lab/private-llm", "models": ["priced/private-llm"],
+                "messages": [{"role": "user", "content": "hi"}]}),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["x-modelgate-provider"], "priced");
+    assert_eq!(mock.hits("/v1/chat/completions"), 1);
+}
