@@ -109,9 +109,16 @@ enum Plan {
     Translate(Box<dyn Exchange>),
 }
 
-/// A planned request: the operation sent, the body, the plan, the dropped parameters and
-/// a Responses turn to keep.
-type Planned = (Operation, Bytes, Plan, Vec<String>, Option<Turn>);
+/// A planned request: the operation sent, the body, the plan, the dropped parameters, a
+/// Responses turn to keep, and the translated body's output limit.
+type Planned = (
+    Operation,
+    Bytes,
+    Plan,
+    Vec<String>,
+    Option<Turn>,
+    Option<u64>,
+);
 
 /// The error code of a native Responses attempt (mode `auto`) that found no Responses
 /// route: routing prepares the same candidate again, translated.
@@ -229,7 +236,7 @@ impl Gateway {
         let probes_responses = native
             && front == FrontApi::OpenAi(Operation::Responses)
             && provider.responses_api() == modelgate_catalog::ResponsesApi::Auto;
-        let (op, body, plan, dropped, keep) = if native {
+        let (op, body, plan, dropped, keep, limit) = if native {
             let (op, force_usage) = match front {
                 FrontApi::OpenAi(op) => (op, stream && op != Operation::Responses),
                 FrontApi::Anthropic => (Operation::Messages, false),
@@ -249,7 +256,7 @@ impl Gateway {
             }
             let hide_usage_chunk = force_usage && !peeked.include_usage;
             let plan = Plan::PassThrough { hide_usage_chunk };
-            (op, body, plan, Vec::new(), None)
+            (op, body, plan, Vec::new(), None, None)
         } else {
             self.translate(principal, front, &provider, request, &upstream_model)?
         };
@@ -262,7 +269,12 @@ impl Gateway {
             plan,
             stream,
             dropped,
-            max_tokens: peeked.max_tokens,
+            // The worst case takes the larger output limit: the client's, or the one the
+            // translation sends (a thinking budget raises it).
+            max_tokens: match (peeked.max_tokens, limit) {
+                (Some(a), Some(b)) => Some(a.max(b)),
+                (a, b) => a.or(b),
+            },
             probes_responses,
             keep,
             price,
@@ -300,7 +312,7 @@ impl Gateway {
             _ => None,
         };
         let flavor = match provider.kind {
-            ProviderKind::Openai => a2o::Flavor::OpenAi,
+            ProviderKind::Openai | ProviderKind::AzureOpenai => a2o::Flavor::OpenAi,
             _ => a2o::Flavor::Compatible,
         };
         let id = modelgate_core::ids::new_id("mg");
@@ -315,8 +327,9 @@ impl Gateway {
             err.code = Some("unsupported_for_provider");
             err
         })?;
+        let limit = output_limit(&t.body);
         let body = Bytes::from(t.body.to_string());
-        Ok((op, body, Plan::Translate(t.context), t.dropped, keep))
+        Ok((op, body, Plan::Translate(t.context), t.dropped, keep, limit))
     }
 
     async fn upstream_request(
@@ -374,7 +387,9 @@ impl Gateway {
         let now = now_millis();
         let ask = Ask {
             price,
-            body_bytes: request.len(),
+            // The upstream body can be larger than the client's (a replayed conversation)
+            // and its output limit higher (thinking turned on by a reasoning effort).
+            body_bytes: request.len().max(p.body.len()),
             max_tokens: p.max_tokens,
             embeddings: p.op == Operation::Embeddings,
         };
@@ -441,20 +456,20 @@ impl Gateway {
             insert_header(&mut headers, TARGET_HEADER, &t.name);
         }
 
-        if p.probes_responses && matches!(status.as_u16(), 404 | 405) {
-            // No Responses route here: remembered, and the caller translates instead.
-            p.provider
-                .responses_missing
-                .store(true, std::sync::atomic::Ordering::Relaxed);
-            tracing::info!(provider = %provider_name, "no Responses API route; translating Responses requests to chat completions from now on");
-            guard.finish(Outcome::UpstreamError);
-            return Err(
-                GatewayError::bad_request("the provider has no Responses API route")
-                    .with_code(RESPONSES_MISSING),
-            );
-        }
         if !status.is_success() {
             let raw = read_limited(resp, MAX_ERROR_BODY).await.unwrap_or_default();
+            if p.probes_responses && route_missing(status, &raw) {
+                // No Responses route here: remembered, and the caller translates instead.
+                p.provider
+                    .responses_missing
+                    .store(true, std::sync::atomic::Ordering::Relaxed);
+                tracing::info!(provider = %provider_name, "no Responses API route; translating Responses requests to chat completions from now on");
+                guard.finish(Outcome::UpstreamError);
+                return Err(
+                    GatewayError::bad_request("the provider has no Responses API route")
+                        .with_code(RESPONSES_MISSING),
+                );
+            }
             let raw = scrub_secret(raw, p.upstream().api_key_text());
             let body = error_body(front, &p.plan, status.as_u16(), &provider_name, raw);
             headers.insert(
@@ -689,6 +704,39 @@ fn invalid_body(guard: &mut UsageGuard, provider: &str) -> GatewayError {
     )
 }
 
+/// Whether an upstream's answer to a native Responses request says the route itself is
+/// missing — 405, or a 404 from the router (a plain-text page, FastAPI's
+/// `{"detail": "Not Found"}`, Azure's "Resource not found") — rather than that something
+/// the request named (a model, a previous response) is unknown, which must not switch a
+/// shared provider to translation.
+fn route_missing(status: StatusCode, body: &[u8]) -> bool {
+    match status.as_u16() {
+        405 => true,
+        404 => match serde_json::from_slice::<serde_json::Value>(body) {
+            Err(_) => true,
+            Ok(v) => {
+                let text = |p: &str| v.pointer(p).and_then(serde_json::Value::as_str);
+                text("/detail") == Some("Not Found")
+                    || text("/error/message") == Some("Resource not found")
+                    || text("/message") == Some("Not Found")
+            }
+        },
+        _ => false,
+    }
+}
+
+/// The output limit a translated request body sends upstream (chat, Messages or Converse).
+fn output_limit(body: &serde_json::Value) -> Option<u64> {
+    [
+        "/max_tokens",
+        "/max_completion_tokens",
+        "/inferenceConfig/maxTokens",
+    ]
+    .iter()
+    .filter_map(|p| body.pointer(p).and_then(serde_json::Value::as_u64))
+    .max()
+}
+
 /// The refusal of a model without a price on a budgeted key.
 fn unpriced(provider: &str, model: &str) -> GatewayError {
     GatewayError::new(
@@ -830,6 +878,29 @@ fn scrub_secret(body: Bytes, secret: Option<&str>) -> Bytes {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_a_missing_route_switches_a_provider_to_translation() {
+        let cases: [(u16, &[u8], bool); 8] = [
+            (405, b"", true),
+            (404, b"404 page not found", true),
+            (404, br#"{"detail":"Not Found"}"#, true),
+            (404, br#"{"error":{"code":"404","message":"Resource not found"}}"#, true),
+            (404, br#"{"object":"error","message":"The model `x` does not exist.","type":"NotFoundError","code":404}"#, false),
+            (404, br#"{"error":{"message":"Response with id 'resp_1' not found.","type":"invalid_request_error"}}"#, false),
+            (404, br#"{"error":{"code":"DeploymentNotFound","message":"The API deployment for this resource does not exist."}}"#, false),
+            (400, b"", false),
+        ];
+        for (status, body, missing) in cases {
+            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
+            assert_eq!(
+                route_missing(status, body),
+                missing,
+                "{}",
+                String::from_utf8_lossy(body)
+            );
+        }
+    }
 
     #[test]
     fn secrets_are_scrubbed_from_error_bodies() {

@@ -16,7 +16,7 @@ use crate::GatewayError;
 use modelgate_translate::pairs::{Event, EventMapper};
 use serde_json::Value;
 use std::collections::{HashMap, VecDeque};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 /// Ids of responses the gateway made: `resp_` + the gateway's own id prefix.
 pub const OWN_PREFIX: &str = "resp_mg_";
@@ -28,16 +28,23 @@ pub const MAX_KEPT: usize = 20_000;
 pub const MAX_BYTES: usize = 256 * 1024 * 1024;
 /// The longest chain replayed for one request.
 const MAX_CHAIN: usize = 1_000;
+/// The largest conversation replayed for one request (JSON size), like a request body.
+pub const MAX_CHAIN_BYTES: usize = 32 * 1024 * 1024;
+/// One user's share of the kept bytes (a fraction of the store's cap).
+const USER_SHARE: usize = 8;
 
 #[derive(Debug, Clone)]
 struct Kept {
     user_id: String,
     expires_at: i64,
     previous: Option<String>,
-    input: Vec<Value>,
-    response: Value,
-    /// Its JSON size, counted against [`MAX_BYTES`].
+    /// Shared, so a continuation takes them out of the lock without copying.
+    input: Arc<Vec<Value>>,
+    response: Arc<Value>,
+    /// Its JSON size, counted against [`MAX_BYTES`] and its user's share.
     bytes: usize,
+    /// The JSON size of the whole conversation up to it (what a continuation replays).
+    chain_bytes: usize,
 }
 
 /// The kept responses of this process.
@@ -60,6 +67,9 @@ struct Inner {
     order: VecDeque<String>,
     /// The sum of the kept responses' sizes.
     bytes: usize,
+    /// Each user's kept bytes and ids, oldest first: a user over their share loses their
+    /// own oldest responses, never someone else's.
+    users: HashMap<String, (usize, VecDeque<String>)>,
 }
 
 /// One turn to keep: who made it, what it continued and what it sent.
@@ -96,27 +106,50 @@ impl ResponseStore {
         if bytes > self.max_bytes {
             return;
         }
+        let user_cap = self.max_bytes / USER_SHARE;
+        if bytes > user_cap {
+            return;
+        }
         let mut inner = self.lock();
         inner.purge(now_ms);
+        inner.remove(&id);
         while inner.by_id.len() >= MAX_KEPT || inner.bytes + bytes > self.max_bytes {
             let Some(oldest) = inner.order.pop_front() else {
                 break;
             };
             inner.remove(&oldest);
         }
+        loop {
+            let oldest = match inner.users.get_mut(&turn.user_id) {
+                Some((used, ids)) if *used + bytes > user_cap => ids.pop_front(),
+                _ => None,
+            };
+            match oldest {
+                Some(old) => inner.remove(&old),
+                None => break,
+            }
+        }
+        let chain_bytes = bytes
+            + turn
+                .previous
+                .as_ref()
+                .and_then(|p| inner.by_id.get(p))
+                .map_or(0, |k| k.chain_bytes);
         inner.order.push_back(id.clone());
         inner.bytes += bytes;
+        let share = inner.users.entry(turn.user_id.clone()).or_default();
+        share.0 += bytes;
+        share.1.push_back(id.clone());
         let kept = Kept {
             user_id: turn.user_id,
             expires_at: now_ms + TTL_MS,
             previous: turn.previous,
-            input: turn.input,
-            response,
+            input: Arc::new(turn.input),
+            response: Arc::new(response),
             bytes,
+            chain_bytes,
         };
-        if let Some(old) = inner.by_id.insert(id, kept) {
-            inner.bytes -= old.bytes;
-        }
+        inner.by_id.insert(id, kept);
     }
 
     /// The response object, for its creator.
@@ -124,7 +157,7 @@ impl ResponseStore {
         let inner = self.lock();
         inner
             .visible(id, user_id, now_ms)
-            .map(|k| k.response.clone())
+            .map(|k| Value::clone(&k.response))
             .ok_or_else(|| not_found(id))
     }
 
@@ -135,6 +168,7 @@ impl ResponseStore {
             return Err(not_found(id));
         }
         inner.remove(id);
+        inner.order.retain(|o| o != id);
         Ok(())
     }
 
@@ -201,6 +235,30 @@ impl ResponseStore {
         self.continue_conversation(user_id, &mut value)?;
         if let Some(obj) = value.as_object_mut() {
             obj.remove("previous_response_id");
+            // What the gateway made is not the native provider's to verify: our reasoning
+            // items (their content sealed for Anthropic) go, and so do our item ids.
+            if let Some(Value::Array(items)) = obj.get_mut("input") {
+                items.retain(|i| {
+                    i.get("type").and_then(Value::as_str) != Some("reasoning")
+                        || i.get("encrypted_content")
+                            .and_then(Value::as_str)
+                            .is_some_and(|c| {
+                                !c.starts_with(
+                                    modelgate_translate::responses_to_openai::reasoning::PREFIX,
+                                )
+                            })
+                });
+                for item in items.iter_mut() {
+                    let ours = item
+                        .get("id")
+                        .and_then(Value::as_str)
+                        .and_then(|id| id.split_once('_'))
+                        .is_some_and(|(_, rest)| rest.starts_with("mg_"));
+                    if ours && let Some(o) = item.as_object_mut() {
+                        o.remove("id");
+                    }
+                }
+            }
         }
         Ok(bytes::Bytes::from(value.to_string()))
     }
@@ -213,26 +271,39 @@ impl ResponseStore {
         user_id: &str,
         now_ms: i64,
     ) -> Result<Vec<Value>, GatewayError> {
-        let inner = self.lock();
-        let mut turns = Vec::new();
-        let mut next = Some(id.to_owned());
-        while let Some(current) = next {
-            if turns.len() >= MAX_CHAIN {
+        // Under the lock only the shared turns are taken; the items are copied after.
+        let turns = {
+            let inner = self.lock();
+            let first = inner
+                .visible(id, user_id, now_ms)
+                .ok_or_else(|| not_found(id))?;
+            if first.chain_bytes > MAX_CHAIN_BYTES {
                 return Err(GatewayError::bad_request(format!(
-                    "the conversation before '{id}' is longer than {MAX_CHAIN} responses"
+                    "the conversation up to '{id}' is larger than a request may be; send its items in input instead"
                 ))
                 .with_param("previous_response_id"));
             }
-            let kept = inner
-                .visible(&current, user_id, now_ms)
-                .ok_or_else(|| not_found(&current))?;
-            turns.push(kept);
-            next = kept.previous.clone();
-        }
+            let mut turns = Vec::new();
+            let mut next = Some(id.to_owned());
+            while let Some(current) = next {
+                if turns.len() >= MAX_CHAIN {
+                    return Err(GatewayError::bad_request(format!(
+                        "the conversation before '{id}' is longer than {MAX_CHAIN} responses"
+                    ))
+                    .with_param("previous_response_id"));
+                }
+                let kept = inner
+                    .visible(&current, user_id, now_ms)
+                    .ok_or_else(|| not_found(&current))?;
+                turns.push((kept.input.clone(), kept.response.clone()));
+                next = kept.previous.clone();
+            }
+            turns
+        };
         let mut items = Vec::new();
-        for kept in turns.into_iter().rev() {
-            items.extend(kept.input.iter().cloned());
-            if let Some(output) = kept.response.get("output").and_then(Value::as_array) {
+        for (input, response) in turns.into_iter().rev() {
+            items.extend(input.iter().cloned());
+            if let Some(output) = response.get("output").and_then(Value::as_array) {
                 items.extend(output.iter().cloned());
             }
         }
@@ -244,6 +315,13 @@ impl Inner {
     fn remove(&mut self, id: &str) {
         if let Some(k) = self.by_id.remove(id) {
             self.bytes -= k.bytes;
+            if let Some((used, ids)) = self.users.get_mut(&k.user_id) {
+                *used -= k.bytes;
+                ids.retain(|i| i != id);
+                if ids.is_empty() {
+                    self.users.remove(&k.user_id);
+                }
+            }
         }
     }
 
@@ -380,8 +458,35 @@ mod tests {
     }
 
     #[test]
+    fn a_user_over_their_share_loses_their_own_oldest_not_anyone_elses() {
+        let store = ResponseStore::with_max_bytes(8_000);
+        store.keep(
+            turn("quiet", None, "keep me"),
+            response("resp_mg_q", "1"),
+            0,
+        );
+        let big = "x".repeat(300);
+        for i in 0..10 {
+            store.keep(
+                turn("busy", None, &big),
+                response(&format!("resp_mg_b{i}"), "1"),
+                0,
+            );
+        }
+        assert!(store.get("resp_mg_q", "quiet", 1).is_ok());
+        assert!(store.get("resp_mg_b0", "busy", 1).is_err());
+        assert!(store.get("resp_mg_b9", "busy", 1).is_ok());
+        let inner = store.lock();
+        assert!(inner.users["busy"].0 <= 1_000);
+        assert_eq!(
+            inner.bytes,
+            inner.by_id.values().map(|k| k.bytes).sum::<usize>()
+        );
+    }
+
+    #[test]
     fn the_byte_cap_evicts_the_oldest_first() {
-        let store = ResponseStore::with_max_bytes(3_000);
+        let store = ResponseStore::with_max_bytes(24_000);
         let big = "x".repeat(1_000);
         for i in 0..4 {
             store.keep(
@@ -391,7 +496,7 @@ mod tests {
             );
         }
         let inner = store.lock();
-        assert!(inner.bytes <= 3_000);
+        assert!(inner.bytes <= 24_000);
         assert!(!inner.by_id.contains_key("resp_mg_0"));
         assert!(inner.by_id.contains_key("resp_mg_3"));
         assert_eq!(

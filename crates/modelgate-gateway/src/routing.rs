@@ -181,7 +181,14 @@ impl Gateway {
             loop {
                 let mut p = match next.take() {
                     Some(p) => p,
-                    None => self.prepare(principal, front, &request, &peeked, reference)?,
+                    None => match self.prepare(principal, front, &request, &peeked, reference) {
+                        Ok(p) => p,
+                        Err(e) => {
+                            // Re-planned (translated) and refused: another candidate may serve.
+                            first_refusal.get_or_insert(e);
+                            break;
+                        }
+                    },
                 };
                 // The provider was changed meanwhile (a reload): its targets are new.
                 if !Arc::ptr_eq(&p.provider, &provider) {

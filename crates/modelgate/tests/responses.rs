@@ -449,6 +449,22 @@ async fn responses_fail_over_like_chat_and_are_budgeted_by_max_output_tokens() {
         before,
         "refused before any upstream call"
     );
+    // A reasoning effort raises the output limit the translation sends (a thinking budget):
+    // the reservation counts that limit, not the client's small max_output_tokens.
+    let r = gw
+        .post(
+            "/v1/responses",
+            &key,
+            json!({"model": "claude:claude-x", "input": "hi", "max_output_tokens": 50,
+                "reasoning": {"effort": "high"}}),
+        )
+        .await;
+    expect_error(r, 402).await;
+    assert_eq!(
+        mock.hits("/v1/messages"),
+        before,
+        "refused before any upstream call"
+    );
     // A request that fits is answered and charged.
     let r = gw
         .post(

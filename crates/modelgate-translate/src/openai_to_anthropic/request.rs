@@ -479,6 +479,11 @@ pub(crate) fn effort_thinking(effort: &Value, model: &str) -> EffortThinking {
         Some("xhigh") => ("high", 32768),
         _ => return EffortThinking::Unknown,
     };
+    // Extended thinking starts with Claude 3.7: older models refuse `thinking`, so the
+    // effort is dropped (and named) for them like an unknown level.
+    if claude_version(model).is_some_and(|v| v < (3, 7)) {
+        return EffortThinking::Unknown;
+    }
     if claude_version(model).is_some_and(|v| v >= (4, 6)) {
         EffortThinking::Adaptive(level)
     } else {
@@ -548,6 +553,14 @@ mod tests {
         assert_eq!(
             effort_thinking(&json!("high"), "claude-sonnet-4-5"),
             EffortThinking::Budget(16384)
+        );
+        assert_eq!(
+            effort_thinking(&json!("low"), "claude-3-5-sonnet-20241022"),
+            EffortThinking::Unknown
+        );
+        assert_eq!(
+            effort_thinking(&json!("low"), "claude-3-7-sonnet-20250219"),
+            EffortThinking::Budget(2048)
         );
         assert_eq!(effort_thinking(&json!("none"), "x"), EffortThinking::Off);
         assert_eq!(effort_thinking(&json!(3), "x"), EffortThinking::Unknown);

@@ -304,8 +304,8 @@ impl<'a> Turns<'a> {
                         let text = assistant_text(content);
                         let m = self.assistant();
                         let joined = match m.get("content").and_then(Value::as_str) {
-                            Some(before) => format!("{before}{text}"),
-                            None => text,
+                            Some(before) if !before.is_empty() => format!("{before}\n\n{text}"),
+                            _ => text,
                         };
                         m.insert("content".into(), json!(joined));
                     }
@@ -379,11 +379,14 @@ impl<'a> Turns<'a> {
                 );
             }
             "reasoning" => {
+                // Reasoning starts a new assistant turn only where it is carried on (towards
+                // Anthropic and Bedrock, which merge the turns back); for a chat upstream it is
+                // dropped, and splitting would leave tool calls without their results next.
                 let has_answer = self
                     .assistant
                     .as_ref()
                     .is_some_and(|m| m.contains_key("content") || m.contains_key("tool_calls"));
-                if has_answer {
+                if self.keep_thinking && has_answer {
                     self.flush(out);
                 }
                 let blocks = reasoning::open(str_of("encrypted_content"));

@@ -117,10 +117,14 @@ pub fn translate(resp: &Value, ctx: &Context) -> Value {
     {
         let s = |p: &str| call.pointer(p).and_then(Value::as_str).unwrap_or("");
         let id = item_id(ctx, "fc", output.len());
+        let call_id = match s("/id") {
+            "" => format!("call_{id}"),
+            given => given.to_owned(),
+        };
         output.push(call_item(
             &ctx.tools,
             &id,
-            s("/id"),
+            &call_id,
             s("/function/name"),
             s("/function/arguments"),
             "completed",

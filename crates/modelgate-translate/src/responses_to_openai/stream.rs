@@ -122,7 +122,7 @@ impl StreamTranslator {
 
     fn on_chunk(&mut self, chunk: &Value, out: &mut Vec<Event>) {
         self.start(out);
-        if let Some(err) = chunk.get("error") {
+        if let Some(err) = chunk.get("error").filter(|e| !e.is_null()) {
             self.fail(err, out);
             return;
         }
@@ -149,13 +149,14 @@ impl StreamTranslator {
         {
             self.text_delta(text, out);
         }
-        for call in delta
+        for (position, call) in delta
             .get("tool_calls")
             .and_then(Value::as_array)
             .into_iter()
             .flatten()
+            .enumerate()
         {
-            self.call_delta(call, out);
+            self.call_delta(call, position, out);
         }
         if let Some(f) = choice.get("finish_reason").and_then(Value::as_str) {
             self.finish = Some(f.to_owned());
@@ -273,8 +274,18 @@ impl StreamTranslator {
         self.item_done(m.index, item, out);
     }
 
-    fn call_delta(&mut self, call: &Value, out: &mut Vec<Event>) {
-        let key = call.get("index").and_then(Value::as_u64).unwrap_or(0);
+    fn call_delta(&mut self, call: &Value, position: usize, out: &mut Vec<Event>) {
+        // Servers that leave `index` out send each call whole in one chunk: a call with an
+        // id of its own is a new call, placed after the ones seen.
+        let key = match call.get("index").and_then(Value::as_u64) {
+            Some(i) => i,
+            None if call.get("id").and_then(Value::as_str).is_some() => self
+                .calls
+                .keys()
+                .next_back()
+                .map_or(position as u64, |k| k + 1),
+            None => self.calls.keys().next_back().copied().unwrap_or(0),
+        };
         let args = call
             .pointer("/function/arguments")
             .and_then(Value::as_str)
