@@ -12,23 +12,8 @@ use serde_json::{Value, json};
 
 /// A member with a $1 allocation and a key bound to it.
 async fn budgeted_member(gw: &Gw) -> String {
-    let r = gw
-        .post(
-            "/api/users",
-            ADMIN_KEY,
-            json!({"name": "ann", "role": "member"}),
-        )
-        .await;
-    assert_eq!(r.status(), 201);
-    let r = gw
-        .post(
-            "/api/allocations",
-            ADMIN_KEY,
-            json!({"name": "ann-budget", "user": "ann", "limit_usd": 1.0, "period": "monthly"}),
-        )
-        .await;
-    assert_eq!(r.status(), 201);
-    gw.member_key("ann", Some("ann-budget")).await
+    gw.budgeted_member("ann", "ann-budget", 1.0, "monthly")
+        .await
 }
 
 async fn add(gw: &Gw, body: Value) {

@@ -418,23 +418,7 @@ async fn responses_fail_over_like_chat_and_are_budgeted_by_max_output_tokens() {
         .await;
     assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
     gw.share_with_org("claude").await;
-    let r = gw
-        .post(
-            "/api/users",
-            ADMIN_KEY,
-            json!({"name": "ann", "role": "member"}),
-        )
-        .await;
-    assert_eq!(r.status(), 201);
-    let r = gw
-        .post(
-            "/api/allocations",
-            ADMIN_KEY,
-            json!({"name": "small", "user": "ann", "limit_usd": 0.05, "period": "monthly"}),
-        )
-        .await;
-    assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
-    let key = gw.member_key("ann", Some("small")).await;
+    let key = gw.budgeted_member("ann", "small", 0.05, "monthly").await;
     let before = mock.hits("/v1/messages");
     let r = gw
         .post(

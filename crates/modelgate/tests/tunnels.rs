@@ -357,23 +357,7 @@ async fn the_gateway_serves_tls_itself_and_the_agent_checks_its_certificate() {
 async fn a_tunnel_is_metered_and_budgeted_like_any_provider() {
     let model_server = MockUpstream::start(&["m"]).await;
     let gw = start_gateway().await;
-    let r = gw
-        .post(
-            "/api/users",
-            ADMIN_KEY,
-            json!({"name": "budgeted", "role": "member"}),
-        )
-        .await;
-    assert_eq!(r.status(), 201);
-    let r = gw
-        .post(
-            "/api/allocations",
-            ADMIN_KEY,
-            json!({"name": "tiny", "user": "budgeted", "limit_usd": 0.5, "period": "none"}),
-        )
-        .await;
-    assert_eq!(r.status(), 201);
-    let key = gw.member_key("budgeted", Some("tiny")).await;
+    let key = gw.budgeted_member("budgeted", "tiny", 0.5, "none").await;
     let token = create_tunnel(&gw, &key, "priced").await;
     let _agent = Agent::start(&gw, &token, &model_server);
     wait_for(&gw, &key, "priced", "running").await;

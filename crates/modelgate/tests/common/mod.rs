@@ -128,6 +128,34 @@ impl Gw {
 
     /// Creates a member and returns a key of theirs (minted by the admin), bound to
     /// `allocation` if given.
+    /// A new member `name` with their own allocation `allocation` (`limit_usd`, `period`)
+    /// and a key bound to it.
+    pub async fn budgeted_member(
+        &self,
+        name: &str,
+        allocation: &str,
+        limit_usd: f64,
+        period: &str,
+    ) -> String {
+        let r = self
+            .post(
+                "/api/users",
+                ADMIN_KEY,
+                json!({"name": name, "role": "member"}),
+            )
+            .await;
+        assert_eq!(r.status(), 201, "creating {name}");
+        let r = self
+            .post(
+                "/api/allocations",
+                ADMIN_KEY,
+                json!({"name": allocation, "user": name, "limit_usd": limit_usd, "period": period}),
+            )
+            .await;
+        assert_eq!(r.status(), 201, "creating {allocation}");
+        self.member_key(name, Some(allocation)).await
+    }
+
     pub async fn member_key(&self, name: &str, allocation: Option<&str>) -> String {
         let r = self
             .post(
