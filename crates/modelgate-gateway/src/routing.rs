@@ -101,6 +101,24 @@ fn with_attempts(
 }
 
 impl Gateway {
+    /// A member's key minted while the member had no allocation comes under one as soon
+    /// as one exists: chosen now, by the rule a new key follows (their only allocation, or
+    /// 400 `allocation_required` when they have several). Admins' keys, and everyone's when
+    /// the org turned `require_allocation` off, stay as they are.
+    fn unbound_allocation(&self, who: &Principal) -> Result<Option<String>, GatewayError> {
+        if who.allocation_id.is_some() || who.is_admin() || who.key_id.is_empty() {
+            return Ok(None);
+        }
+        let org = self.org();
+        if !org.settings.require_allocation {
+            return Ok(None);
+        }
+        let Some(user) = org.users.get(&who.user_id) else {
+            return Ok(None);
+        };
+        org.choose_allocation(user, &who.groups, None, true)
+    }
+
     /// The model references a request names, in order: virtual models expanded, repeats
     /// dropped.
     fn candidates(&self, model: &str, fallbacks: &[String]) -> Vec<String> {
@@ -130,6 +148,16 @@ impl Gateway {
         hints: &ClientHints,
     ) -> Result<ProxyResponse, GatewayError> {
         let started = Instant::now();
+        let bound;
+        let principal = match self.unbound_allocation(principal)? {
+            Some(allocation_id) => {
+                let mut p = principal.clone();
+                p.allocation_id = Some(allocation_id);
+                bound = p;
+                &bound
+            }
+            None => principal,
+        };
         let (request, fallbacks) = body::take_fallbacks(request)?;
         let peeked = body::peek(&request)?;
         let references = self.candidates(&peeked.model, &fallbacks);

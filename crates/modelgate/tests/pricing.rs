@@ -191,3 +191,48 @@ async fn an_unpriced_candidate_is_skipped_for_a_priced_fallback() {
     assert_eq!(r.headers()["x-modelgate-provider"], "priced");
     assert_eq!(mock.hits("/v1/chat/completions"), 1);
 }
+
+#[tokio::test]
+async fn a_key_minted_before_its_owner_had_an_allocation_draws_from_the_one_they_get() {
+    let mock = MockUpstream::start(&["m"]).await;
+    let gw = start_gateway().await;
+    add(
+        &gw,
+        json!({"name": "p", "kind": "openai-compatible", "endpoint": mock.origin(),
+        "prices": {"m": {"input": 100.0, "output": 100.0}}}),
+    )
+    .await;
+    // No allocation yet: the key is unbudgeted, and works.
+    let key = gw.member_key("bob", None).await;
+    let body =
+        json!({"model": "p/m", "max_tokens": 10, "messages": [{"role": "user", "content": "hi"}]});
+    let r = gw.post("/v1/chat/completions", &key, body.clone()).await;
+    assert_eq!(r.status(), 200);
+    // An allocation arrives: the same key now draws from it, and its limit holds.
+    let r = gw
+        .post(
+            "/api/allocations",
+            ADMIN_KEY,
+            json!({"name": "bob-budget", "user": "bob", "limit_usd": 0.01, "period": "none"}),
+        )
+        .await;
+    assert_eq!(r.status(), 201);
+    let r = gw.post("/v1/chat/completions", &key, body.clone()).await;
+    assert_eq!(r.status(), 200);
+    let r = gw.get("/api/allocations/bob-budget", ADMIN_KEY).await;
+    let v: Value = r.json().await.unwrap();
+    assert!(v["used_usd"].as_f64().unwrap() > 0.0, "{v}");
+    let big = json!({"model": "p/m", "max_tokens": 100_000, "messages": [{"role": "user", "content": "hi"}]});
+    expect_error(gw.post("/v1/chat/completions", &key, big).await, 402).await;
+    // Two allocations: the old key must say which, like a new key.
+    let r = gw
+        .post(
+            "/api/allocations",
+            ADMIN_KEY,
+            json!({"name": "bob-other", "user": "bob", "limit_usd": 1.0, "period": "none"}),
+        )
+        .await;
+    assert_eq!(r.status(), 201);
+    let err = expect_error(gw.post("/v1/chat/completions", &key, body).await, 400).await;
+    assert_eq!(err["code"], "allocation_required");
+}
