@@ -108,6 +108,15 @@ impl BedrockStream {
     }
 }
 
+/// The translator's own failure events, as SSE.
+fn failure(translator: &mut Box<dyn EventMapper>, code: &str, message: &str) -> Vec<Bytes> {
+    translator
+        .fail(code, message)
+        .iter()
+        .map(crate::mappers::write)
+        .collect()
+}
+
 impl Stream for BedrockStream {
     type Item = Result<Bytes, Infallible>;
 
@@ -122,8 +131,13 @@ impl Stream for BedrockStream {
                     }
                     Ok(None) => {}
                     Err(e) => {
-                        this.meter
-                            .break_stream(&mut this.out, &e.to_string(), "stream_malformed");
+                        let mut fail = |c: &str, m: &str| failure(&mut this.translator, c, m);
+                        this.meter.break_stream(
+                            &mut this.out,
+                            &e.to_string(),
+                            "stream_malformed",
+                            &mut fail,
+                        );
                     }
                 }
             }
@@ -135,12 +149,15 @@ impl Stream for BedrockStream {
             }
             if this.saw_error || this.upstream_ended {
                 let complete = this.translator.is_complete();
-                this.meter.end(&mut this.out, complete, this.saw_error);
+                let mut fail = |c: &str, m: &str| failure(&mut this.translator, c, m);
+                this.meter
+                    .end(&mut this.out, complete, this.saw_error, &mut fail);
                 continue;
             }
             match this.upstream.as_mut().poll_next(cx) {
                 Poll::Pending => {
-                    if this.meter.check_idle(cx, &mut this.out) {
+                    let mut fail = |c: &str, m: &str| failure(&mut this.translator, c, m);
+                    if this.meter.check_idle(cx, &mut this.out, &mut fail) {
                         continue;
                     }
                     return Poll::Pending;
@@ -151,8 +168,9 @@ impl Stream for BedrockStream {
                 }
                 Poll::Ready(Some(Err(_))) => {
                     let msg = format!("the stream from provider '{}' broke", this.meter.provider());
+                    let mut fail = |c: &str, m: &str| failure(&mut this.translator, c, m);
                     this.meter
-                        .break_stream(&mut this.out, &msg, "stream_broken");
+                        .break_stream(&mut this.out, &msg, "stream_broken", &mut fail);
                 }
                 Poll::Ready(None) => this.upstream_ended = true,
             }

@@ -26,6 +26,10 @@ impl StreamMapper for SseMapper {
         };
         self.0.on_event(event).iter().map(write).collect()
     }
+
+    fn fail(&mut self, code: &str, message: &str) -> Vec<Bytes> {
+        self.0.fail(code, message).iter().map(write).collect()
+    }
 }
 
 /// One event as SSE bytes (`event:` line when named, `data:` line, blank line).

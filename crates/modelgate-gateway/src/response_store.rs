@@ -376,6 +376,10 @@ impl EventMapper for Keeping {
     fn is_complete(&self) -> bool {
         self.inner.is_complete()
     }
+
+    fn fail(&mut self, code: &str, message: &str) -> Vec<Event> {
+        self.inner.fail(code, message)
+    }
 }
 
 /// The size of a value as JSON (what keeping it costs, roughly).

@@ -157,6 +157,22 @@ pub enum FrontSchema {
 pub trait StreamMapper: Send {
     /// One event: its `event:` name, if any, and its `data`.
     fn map(&mut self, name: Option<&[u8]>, data: &[u8]) -> Vec<Bytes>;
+
+    /// The client's own events for a stream that fails (none: the generic error event).
+    fn fail(&mut self, _code: &str, _message: &str) -> Vec<Bytes> {
+        Vec::new()
+    }
+}
+
+/// The failure events of a stream's mapper, if it has one.
+fn mapper_failure(
+    mapper: &mut Option<Box<dyn StreamMapper>>,
+    code: &str,
+    message: &str,
+) -> Vec<Bytes> {
+    mapper
+        .as_mut()
+        .map_or_else(Vec::new, |m| m.fail(code, message))
 }
 
 #[derive(Deserialize)]
@@ -435,10 +451,12 @@ impl Stream for MeteredStream {
                     }
                     Ok(None) => {}
                     Err(e) => {
+                        let mut fail = |c: &str, m: &str| mapper_failure(&mut this.mapper, c, m);
                         this.meter.break_stream(
                             &mut this.out,
                             &e.to_string(),
                             "stream_event_too_large",
+                            &mut fail,
                         );
                     }
                 }
@@ -453,12 +471,15 @@ impl Stream for MeteredStream {
                 if let Some(rest) = this.splitter.finish() {
                     this.on_event(rest);
                 }
-                this.meter.end(&mut this.out, this.saw_done, this.saw_error);
+                let mut fail = |c: &str, m: &str| mapper_failure(&mut this.mapper, c, m);
+                this.meter
+                    .end(&mut this.out, this.saw_done, this.saw_error, &mut fail);
                 continue;
             }
             match this.upstream.as_mut().poll_next(cx) {
                 Poll::Pending => {
-                    if this.meter.check_idle(cx, &mut this.out) {
+                    let mut fail = |c: &str, m: &str| mapper_failure(&mut this.mapper, c, m);
+                    if this.meter.check_idle(cx, &mut this.out, &mut fail) {
                         continue;
                     }
                     return Poll::Pending;
@@ -469,8 +490,9 @@ impl Stream for MeteredStream {
                 }
                 Poll::Ready(Some(Err(_))) => {
                     let msg = format!("the stream from provider '{}' broke", this.meter.provider());
+                    let mut fail = |c: &str, m: &str| mapper_failure(&mut this.mapper, c, m);
                     this.meter
-                        .break_stream(&mut this.out, &msg, "stream_broken");
+                        .break_stream(&mut this.out, &msg, "stream_broken", &mut fail);
                 }
                 Poll::Ready(None) => this.upstream_ended = true,
             }

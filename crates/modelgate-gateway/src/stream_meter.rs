@@ -36,6 +36,15 @@ impl IdleWatch {
     }
 }
 
+/// The events a stream's translator sends its client when the stream fails (`code`,
+/// `message`); none means the generic error event of the client's schema.
+pub type Failure<'a> = &'a mut dyn FnMut(&str, &str) -> Vec<Bytes>;
+
+/// No translator: the generic error event.
+pub fn no_failure(_: &str, _: &str) -> Vec<Bytes> {
+    Vec::new()
+}
+
 pub struct StreamMeter {
     guard: UsageGuard,
     request_body: Bytes,
@@ -84,7 +93,12 @@ impl StreamMeter {
 
     /// Called when the upstream has nothing yet: breaks the stream (error event in the
     /// client's schema) once it has been silent too long. True if it did.
-    pub fn check_idle(&mut self, cx: &mut Context<'_>, out: &mut VecDeque<Bytes>) -> bool {
+    pub fn check_idle(
+        &mut self,
+        cx: &mut Context<'_>,
+        out: &mut VecDeque<Bytes>,
+        fail: Failure<'_>,
+    ) -> bool {
         let expired = match &mut self.idle {
             Some(w) if !self.finished => w.poll_expired(cx).is_ready(),
             _ => false,
@@ -94,7 +108,7 @@ impl StreamMeter {
                 "provider '{}' stopped sending in the middle of the stream",
                 self.provider
             );
-            self.break_stream(out, &msg, "stream_idle_timeout");
+            self.break_stream(out, &msg, "stream_idle_timeout", fail);
         }
         expired
     }
@@ -138,18 +152,36 @@ impl StreamMeter {
         self.guard.finish(outcome);
     }
 
-    /// Ends the stream with an error event in the client's schema.
-    pub fn break_stream(&mut self, out: &mut VecDeque<Bytes>, message: &str, code: &str) {
+    /// Ends the stream with an error event in the client's schema: the translator's own
+    /// (a Responses client gets `response.failed` in its sequence), else the generic one.
+    pub fn break_stream(
+        &mut self,
+        out: &mut VecDeque<Bytes>,
+        message: &str,
+        code: &str,
+        fail: Failure<'_>,
+    ) {
         crate::telemetry::upstream_failure(
             &self.provider,
             modelgate_core::ErrorKind::UpstreamInvalid,
         );
-        out.push_back(error_event(self.front, message, code));
+        let own = fail(code, message);
+        if own.is_empty() {
+            out.push_back(error_event(self.front, message, code));
+        } else {
+            out.extend(own);
+        }
         self.finish(Outcome::StreamBroken);
     }
 
     /// The upstream ended: complete, failed with an error of its own, or cut short.
-    pub fn end(&mut self, out: &mut VecDeque<Bytes>, complete: bool, upstream_error: bool) {
+    pub fn end(
+        &mut self,
+        out: &mut VecDeque<Bytes>,
+        complete: bool,
+        upstream_error: bool,
+        fail: Failure<'_>,
+    ) {
         if complete {
             self.finish(Outcome::Ok);
         } else if upstream_error {
@@ -159,7 +191,7 @@ impl StreamMeter {
                 "provider '{}' ended the stream before it was complete",
                 self.provider
             );
-            self.break_stream(out, &msg, "stream_incomplete");
+            self.break_stream(out, &msg, "stream_incomplete", fail);
         }
     }
 }

@@ -88,6 +88,13 @@ pub trait EventMapper: Send {
     /// Whether the upstream's stream reached its proper end (an incomplete stream is
     /// ended by the gateway with an error event).
     fn is_complete(&self) -> bool;
+
+    /// The client's events for a stream the gateway must end with a failure (`code`,
+    /// `message`): a client schema whose streams end in a typed event of their own sends
+    /// it here; none means the gateway's generic error event.
+    fn fail(&mut self, _code: &str, _message: &str) -> Vec<Event> {
+        Vec::new()
+    }
 }
 
 /// One request's translation, after the request side: how its answer comes back.
@@ -219,6 +226,10 @@ impl EventMapper for ChainedStream {
 
     fn is_complete(&self) -> bool {
         self.upstream.is_complete() && self.client.is_complete()
+    }
+
+    fn fail(&mut self, code: &str, message: &str) -> Vec<Event> {
+        self.client.fail(code, message)
     }
 }
 

@@ -276,6 +276,29 @@ async fn a_broken_translated_stream_ends_with_response_failed() {
     let n = names(&evs);
     assert_eq!(n.last(), Some(&"response.failed"), "{n:?}");
     assert!(!n.contains(&"response.completed"));
+    // A stream the gateway finds cut short (no message_stop) ends with the translator's
+    // own response.failed, in sequence, after response.created.
+    let evs = events(
+        create(
+            &gw,
+            json!({"model": "claude:claude-truncate", "input": "hi", "stream": true}),
+        )
+        .await,
+    )
+    .await;
+    let n = names(&evs);
+    assert_eq!(n.first(), Some(&"response.created"), "{n:?}");
+    assert_eq!(n.last(), Some(&"response.failed"), "{n:?}");
+    let (_, failed) = evs.last().unwrap();
+    assert_eq!(failed["sequence_number"], evs.len() as u64 - 1);
+    assert_eq!(failed["response"]["status"], "failed");
+    assert_eq!(failed["response"]["error"]["code"], "stream_incomplete");
+    assert!(
+        failed["response"]["id"]
+            .as_str()
+            .unwrap()
+            .starts_with("resp_")
+    );
 }
 
 #[tokio::test]

@@ -34,4 +34,8 @@ impl EventMapper for Stream {
     fn is_complete(&self) -> bool {
         self.0.is_complete()
     }
+
+    fn fail(&mut self, code: &str, message: &str) -> Vec<Event> {
+        self.0.fail_stream(code, message)
+    }
 }

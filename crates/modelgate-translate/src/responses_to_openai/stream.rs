@@ -405,6 +405,19 @@ impl StreamTranslator {
         self.emit(out, name, json!({"response": response}));
     }
 
+    /// Ends the stream with `response.failed` for a failure the gateway saw (a broken or
+    /// silent upstream): `response.created` first if nothing was sent yet, so clients that
+    /// expect it still read the error.
+    pub fn fail_stream(&mut self, code: &str, message: &str) -> Vec<Event> {
+        let mut out = Vec::new();
+        if self.done || self.failed {
+            return out;
+        }
+        self.start(&mut out);
+        self.fail(&json!({"code": code, "message": message}), &mut out);
+        out
+    }
+
     fn fail(&mut self, err: &Value, out: &mut Vec<Event>) {
         self.failed = true;
         let message = err
