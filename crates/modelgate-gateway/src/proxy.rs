@@ -109,16 +109,17 @@ enum Plan {
     Translate(Box<dyn Exchange>),
 }
 
-/// A planned request: the operation sent, the body, the plan, the dropped parameters, a
-/// Responses turn to keep, and the translated body's output limit.
-type Planned = (
-    Operation,
-    Bytes,
-    Plan,
-    Vec<String>,
-    Option<Turn>,
-    Option<u64>,
-);
+/// A planned request: what is sent upstream, and how its answer comes back.
+struct Planned {
+    op: Operation,
+    body: Bytes,
+    plan: Plan,
+    dropped: Vec<String>,
+    /// A translated Responses turn to keep for `previous_response_id`.
+    keep: Option<Turn>,
+    /// The output limit the translated body sends (a thinking budget can raise it).
+    limit: Option<u64>,
+}
 
 /// The error code of a native Responses attempt (mode `auto`) that found no Responses
 /// route: routing prepares the same candidate again, translated.
@@ -236,7 +237,7 @@ impl Gateway {
         let probes_responses = native
             && front == FrontApi::OpenAi(Operation::Responses)
             && provider.responses_api() == modelgate_catalog::ResponsesApi::Auto;
-        let (op, body, plan, dropped, keep, limit) = if native {
+        let planned = if native {
             let (op, force_usage) = match front {
                 FrontApi::OpenAi(op) => (op, stream && op != Operation::Responses),
                 FrontApi::Anthropic => (Operation::Messages, false),
@@ -255,8 +256,14 @@ impl Gateway {
                     .inline_own_previous(&principal.user_id, &body)?;
             }
             let hide_usage_chunk = force_usage && !peeked.include_usage;
-            let plan = Plan::PassThrough { hide_usage_chunk };
-            (op, body, plan, Vec::new(), None, None)
+            Planned {
+                op,
+                body,
+                plan: Plan::PassThrough { hide_usage_chunk },
+                dropped: Vec::new(),
+                keep: None,
+                limit: None,
+            }
         } else {
             self.translate(principal, front, &provider, request, &upstream_model)?
         };
@@ -264,19 +271,16 @@ impl Gateway {
             provider,
             upstream_model,
             target: 0,
-            op,
-            body,
-            plan,
+            op: planned.op,
+            body: planned.body,
+            plan: planned.plan,
             stream,
-            dropped,
+            dropped: planned.dropped,
             // The worst case takes the larger output limit: the client's, or the one the
-            // translation sends (a thinking budget raises it).
-            max_tokens: match (peeked.max_tokens, limit) {
-                (Some(a), Some(b)) => Some(a.max(b)),
-                (a, b) => a.or(b),
-            },
+            // translation sends (a thinking budget raises it); `None` is the smallest.
+            max_tokens: peeked.max_tokens.max(planned.limit),
             probes_responses,
-            keep,
+            keep: planned.keep,
             price,
         })
     }
@@ -327,9 +331,14 @@ impl Gateway {
             err.code = Some("unsupported_for_provider");
             err
         })?;
-        let limit = output_limit(&t.body);
-        let body = Bytes::from(t.body.to_string());
-        Ok((op, body, Plan::Translate(t.context), t.dropped, keep, limit))
+        Ok(Planned {
+            op,
+            limit: output_limit(&t.body),
+            body: Bytes::from(t.body.to_string()),
+            plan: Plan::Translate(t.context),
+            dropped: t.dropped,
+            keep,
+        })
     }
 
     async fn upstream_request(
@@ -504,8 +513,15 @@ impl Gateway {
                 headers.insert(name, HeaderValue::from_static(value));
             }
             let upstream = Box::pin(resp.bytes_stream());
-            let store = p.keep.as_ref().map(|_| self.responses.clone());
-            let body = stream_body(p, front, upstream, guard, request, provider_name, store);
+            let body = stream_body(
+                p,
+                front,
+                upstream,
+                guard,
+                request,
+                provider_name,
+                &self.responses,
+            );
             return Ok(ProxyResponse {
                 status,
                 headers,
@@ -648,17 +664,18 @@ fn stream_body(
     guard: UsageGuard,
     request: Bytes,
     provider: String,
-    store: Option<Arc<crate::response_store::ResponseStore>>,
+    store: &Arc<crate::response_store::ResponseStore>,
 ) -> BodyStream {
     let (hide_usage_chunk, mapper) = match &p.plan {
         Plan::PassThrough { hide_usage_chunk } => (*hide_usage_chunk, None),
         Plan::Translate(exchange) => (false, Some(exchange.stream())),
     };
-    let mapper = match (mapper, store) {
-        (Some(inner), Some(store)) => Some(Box::new(Keeping {
+    // A translated Responses turn is kept when its final event goes out.
+    let mapper = match (mapper, p.keep) {
+        (Some(inner), Some(turn)) => Some(Box::new(Keeping {
             inner,
-            store,
-            turn: p.keep,
+            store: store.clone(),
+            turn: Some(turn),
         }) as Box<dyn pairs::EventMapper>),
         (mapper, _) => mapper,
     };

@@ -103,9 +103,6 @@ impl ResponseStore {
             return;
         };
         let bytes = json_size(&turn.input) + json_size(&response);
-        if bytes > self.max_bytes {
-            return;
-        }
         let user_cap = self.max_bytes / USER_SHARE;
         if bytes > user_cap {
             return;
@@ -181,6 +178,14 @@ impl ResponseStore {
         value: &mut serde_json::Value,
     ) -> Result<Option<Turn>, GatewayError> {
         use serde_json::Value;
+        let store = value.get("store").and_then(Value::as_bool) != Some(false);
+        let continues = value
+            .get("previous_response_id")
+            .is_some_and(|p| !p.is_null());
+        if !store && !continues {
+            // Nothing to keep and nothing to replay (Codex's every request): no copy.
+            return Ok(None);
+        }
         let current: Vec<Value> = match value.get("input") {
             Some(Value::String(s)) => vec![serde_json::json!({"role": "user", "content": s})],
             Some(Value::Array(items)) => items.clone(),
@@ -207,7 +212,6 @@ impl ResponseStore {
             items.extend(current.iter().cloned());
             value["input"] = Value::Array(items);
         }
-        let store = value.get("store").and_then(Value::as_bool) != Some(false);
         Ok(store.then(|| Turn {
             user_id: user_id.to_owned(),
             previous,

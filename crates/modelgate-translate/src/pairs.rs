@@ -82,6 +82,16 @@ impl Event {
     }
 }
 
+impl From<crate::openai_to_anthropic::stream::Chunk> for Event {
+    /// A chat chunk produced by a translator (or its `[DONE]`).
+    fn from(chunk: crate::openai_to_anthropic::stream::Chunk) -> Self {
+        match chunk {
+            crate::openai_to_anthropic::stream::Chunk::Data(v) => Event::data(v),
+            crate::openai_to_anthropic::stream::Chunk::Done => Event::Done,
+        }
+    }
+}
+
 /// A stream translator: fed one upstream event at a time, gives the client's events.
 pub trait EventMapper: Send {
     fn on_event(&mut self, event: Event) -> Vec<Event>;

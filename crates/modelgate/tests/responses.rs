@@ -443,35 +443,21 @@ async fn responses_fail_over_like_chat_and_are_budgeted_by_max_output_tokens() {
     gw.share_with_org("claude").await;
     let key = gw.budgeted_member("ann", "small", 0.05, "monthly").await;
     let before = mock.hits("/v1/messages");
-    let r = gw
-        .post(
-            "/v1/responses",
-            &key,
-            json!({"model": "claude:claude-x", "input": "hi", "max_output_tokens": 100_000}),
-        )
-        .await;
-    expect_error(r, 402).await;
-    assert_eq!(
-        mock.hits("/v1/messages"),
-        before,
-        "refused before any upstream call"
-    );
-    // A reasoning effort raises the output limit the translation sends (a thinking budget):
-    // the reservation counts that limit, not the client's small max_output_tokens.
-    let r = gw
-        .post(
-            "/v1/responses",
-            &key,
-            json!({"model": "claude:claude-x", "input": "hi", "max_output_tokens": 50,
-                "reasoning": {"effort": "high"}}),
-        )
-        .await;
-    expect_error(r, 402).await;
-    assert_eq!(
-        mock.hits("/v1/messages"),
-        before,
-        "refused before any upstream call"
-    );
+    for body in [
+        // A large max_output_tokens is the worst case.
+        json!({"model": "claude:claude-x", "input": "hi", "max_output_tokens": 100_000}),
+        // A reasoning effort raises the output limit the translation sends (a thinking
+        // budget): the reservation counts that limit, not the client's small one.
+        json!({"model": "claude:claude-x", "input": "hi", "max_output_tokens": 50,
+            "reasoning": {"effort": "high"}}),
+    ] {
+        expect_error(gw.post("/v1/responses", &key, body).await, 402).await;
+        assert_eq!(
+            mock.hits("/v1/messages"),
+            before,
+            "refused before any upstream call"
+        );
+    }
     // A request that fits is answered and charged.
     let r = gw
         .post(

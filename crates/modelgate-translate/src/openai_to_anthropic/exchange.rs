@@ -45,10 +45,7 @@ impl EventMapper for Stream {
         self.0
             .on_event(&data)
             .into_iter()
-            .map(|c| match c {
-                stream::Chunk::Data(v) => Event::data(v),
-                stream::Chunk::Done => Event::Done,
-            })
+            .map(Event::from)
             .collect()
     }
 

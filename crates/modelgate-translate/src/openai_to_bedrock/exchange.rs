@@ -4,7 +4,6 @@
 use super::response::ResponseMeta;
 use super::{Context, request, response, stream};
 use crate::TranslateError;
-use crate::openai_to_anthropic::stream::Chunk;
 use crate::pairs::{Event, EventMapper, Exchange, Target, Translation};
 use serde_json::Value;
 
@@ -48,13 +47,7 @@ impl EventMapper for Stream {
             Event::Exception { kind, data } => self.0.on_exception(&kind, &data),
             Event::Data { name: None, .. } | Event::Done => return Vec::new(),
         };
-        chunks
-            .into_iter()
-            .map(|c| match c {
-                Chunk::Data(v) => Event::data(v),
-                Chunk::Done => Event::Done,
-            })
-            .collect()
+        chunks.into_iter().map(Event::from).collect()
     }
 
     fn is_complete(&self) -> bool {

@@ -3,7 +3,7 @@
 
 use super::{Context, request, response, stream};
 use crate::TranslateError;
-use crate::pairs::{Event, EventMapper, Exchange, Target, Translation};
+use crate::pairs::{EventMapper, Exchange, Target, Translation};
 use serde_json::Value;
 
 pub fn request(body: &Value, target: &Target<'_>) -> Result<Translation, TranslateError> {
@@ -20,22 +20,6 @@ impl Exchange for ResponsesOnChat {
     }
 
     fn stream(&self) -> Box<dyn EventMapper> {
-        Box::new(Stream(stream::StreamTranslator::new(self.0.clone())))
-    }
-}
-
-struct Stream(stream::StreamTranslator);
-
-impl EventMapper for Stream {
-    fn on_event(&mut self, event: Event) -> Vec<Event> {
-        self.0.on_event(&event)
-    }
-
-    fn is_complete(&self) -> bool {
-        self.0.is_complete()
-    }
-
-    fn fail(&mut self, code: &str, message: &str) -> Vec<Event> {
-        self.0.fail_stream(code, message)
+        Box::new(stream::StreamTranslator::new(self.0.clone()))
     }
 }

@@ -8,7 +8,7 @@
 use super::response::{item_id, message_item, object, status, usage};
 use super::tools::call_item;
 use super::{Context, reasoning};
-use crate::pairs::Event;
+use crate::pairs::{Event, EventMapper};
 use serde_json::{Map, Value, json};
 use std::collections::BTreeMap;
 
@@ -74,11 +74,6 @@ impl StreamTranslator {
         }
     }
 
-    /// Whether `response.completed` (or `response.incomplete`) was sent.
-    pub fn is_complete(&self) -> bool {
-        self.done && !self.failed
-    }
-
     fn emit(&mut self, out: &mut Vec<Event>, name: &'static str, mut data: Value) {
         data["type"] = json!(name);
         data["sequence_number"] = json!(self.seq);
@@ -106,24 +101,10 @@ impl StreamTranslator {
         i
     }
 
-    /// Feeds one upstream event (a chat chunk or `[DONE]`).
-    pub fn on_event(&mut self, event: &Event) -> Vec<Event> {
-        let mut out = Vec::new();
-        if self.done || self.failed {
-            return out;
-        }
-        match event {
-            Event::Done => self.finish(&mut out),
-            Event::Data { data, .. } => self.on_chunk(data, &mut out),
-            Event::Exception { .. } => {}
-        }
-        out
-    }
-
     fn on_chunk(&mut self, chunk: &Value, out: &mut Vec<Event>) {
         self.start(out);
         if let Some(err) = chunk.get("error").filter(|e| !e.is_null()) {
-            self.fail(err, out);
+            self.fail_with(err, out);
             return;
         }
         if let Some(u) = chunk.get("usage").filter(|u| u.is_object()) {
@@ -405,20 +386,7 @@ impl StreamTranslator {
         self.emit(out, name, json!({"response": response}));
     }
 
-    /// Ends the stream with `response.failed` for a failure the gateway saw (a broken or
-    /// silent upstream): `response.created` first if nothing was sent yet, so clients that
-    /// expect it still read the error.
-    pub fn fail_stream(&mut self, code: &str, message: &str) -> Vec<Event> {
-        let mut out = Vec::new();
-        if self.done || self.failed {
-            return out;
-        }
-        self.start(&mut out);
-        self.fail(&json!({"code": code, "message": message}), &mut out);
-        out
-    }
-
-    fn fail(&mut self, err: &Value, out: &mut Vec<Event>) {
+    fn fail_with(&mut self, err: &Value, out: &mut Vec<Event>) {
         self.failed = true;
         let message = err
             .get("message")
@@ -434,5 +402,39 @@ impl StreamTranslator {
         let output = std::mem::take(&mut self.output).into_values().collect();
         let response = object(&self.ctx, "failed", output, extra);
         self.emit(out, "response.failed", json!({"response": response}));
+    }
+}
+
+impl EventMapper for StreamTranslator {
+    /// Feeds one upstream event (a chat chunk or `[DONE]`).
+    fn on_event(&mut self, event: Event) -> Vec<Event> {
+        let mut out = Vec::new();
+        if self.done || self.failed {
+            return out;
+        }
+        match event {
+            Event::Done => self.finish(&mut out),
+            Event::Data { data, .. } => self.on_chunk(&data, &mut out),
+            Event::Exception { .. } => {}
+        }
+        out
+    }
+
+    /// Whether `response.completed` (or `response.incomplete`) was sent.
+    fn is_complete(&self) -> bool {
+        self.done && !self.failed
+    }
+
+    /// Ends the stream with `response.failed` for a failure the gateway saw (a broken or
+    /// silent upstream): `response.created` first if nothing was sent yet, so clients that
+    /// expect it still read the error.
+    fn fail(&mut self, code: &str, message: &str) -> Vec<Event> {
+        let mut out = Vec::new();
+        if self.done || self.failed {
+            return out;
+        }
+        self.start(&mut out);
+        self.fail_with(&json!({"code": code, "message": message}), &mut out);
+        out
     }
 }
