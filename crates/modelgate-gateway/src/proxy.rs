@@ -37,6 +37,9 @@ pub const MODEL_HEADER: &str = "x-modelgate-model";
 /// The target of a provider with several (endpoints or keys) that served.
 pub const TARGET_HEADER: &str = "x-modelgate-target";
 pub const DROPPED_HEADER: &str = "x-modelgate-dropped-params";
+/// Parameters a translation sent with another value than the client's, because the target
+/// refuses it (a temperature above the target's range, stop sequences it cannot take).
+pub const ADJUSTED_HEADER: &str = "x-modelgate-adjusted-params";
 
 /// Largest upstream error body relayed to the client.
 const MAX_ERROR_BODY: usize = 64 * 1024;
@@ -115,6 +118,8 @@ struct Planned {
     body: Bytes,
     plan: Plan,
     dropped: Vec<String>,
+    /// Parameters sent with a changed value (for `x-modelgate-adjusted-params`).
+    adjusted: Vec<String>,
     /// A translated Responses turn to keep for `previous_response_id`.
     keep: Option<Turn>,
     /// The output limit the translated body sends (a thinking budget can raise it).
@@ -136,6 +141,7 @@ pub(crate) struct Prepared {
     plan: Plan,
     stream: bool,
     dropped: Vec<String>,
+    adjusted: Vec<String>,
     max_tokens: Option<u64>,
     /// A native Responses request to a provider in mode `auto`: a 404/405 means it has
     /// no Responses route.
@@ -261,6 +267,7 @@ impl Gateway {
                 body,
                 plan: Plan::PassThrough { hide_usage_chunk },
                 dropped: Vec::new(),
+                adjusted: Vec::new(),
                 keep: None,
                 limit: None,
             }
@@ -276,6 +283,7 @@ impl Gateway {
             plan: planned.plan,
             stream,
             dropped: planned.dropped,
+            adjusted: planned.adjusted,
             // The worst case takes the larger output limit: the client's, or the one the
             // translation sends (a thinking budget raises it); `None` is the smallest.
             max_tokens: peeked.max_tokens.max(planned.limit),
@@ -337,6 +345,7 @@ impl Gateway {
             body: Bytes::from(t.body.to_string()),
             plan: Plan::Translate(t.context),
             dropped: t.dropped,
+            adjusted: t.adjusted,
             keep,
         })
     }
@@ -458,6 +467,9 @@ impl Gateway {
         insert_header(&mut headers, MODEL_HEADER, &p.upstream_model);
         if !p.dropped.is_empty() {
             insert_header(&mut headers, DROPPED_HEADER, &p.dropped.join(","));
+        }
+        if !p.adjusted.is_empty() {
+            insert_header(&mut headers, ADJUSTED_HEADER, &p.adjusted.join(","));
         }
         if p.provider.targets.len() > 1
             && let Some(t) = p.provider.targets.get(p.target)

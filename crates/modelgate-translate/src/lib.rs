@@ -19,10 +19,12 @@
 
 pub mod anthropic_to_openai;
 pub mod errors;
+mod json_mode;
 pub mod openai_to_anthropic;
 pub mod openai_to_bedrock;
 pub mod pairs;
 pub mod responses_to_openai;
+mod sampling;
 mod util;
 
 /// Why a request cannot be translated (answered with 400 in the caller's schema).
@@ -58,6 +60,9 @@ pub type Dropped = Vec<String>;
 pub struct Translated<C> {
     pub body: serde_json::Value,
     pub dropped: Dropped,
+    /// Parameters sent with a changed value because the target refuses the client's (a
+    /// temperature clamped into the target's range, stop sequences it cannot take).
+    pub adjusted: Dropped,
     /// What the response translation must know about this request.
     pub context: C,
 }
@@ -69,6 +74,7 @@ impl<C> Translated<C> {
         Translated {
             body: self.body,
             dropped: self.dropped,
+            adjusted: self.adjusted,
             context: f(self.context),
         }
     }

@@ -183,9 +183,16 @@ impl Pair {
                         dropped.push(d);
                     }
                 }
+                let mut adjusted = a.adjusted;
+                for d in b.adjusted {
+                    if !adjusted.contains(&d) {
+                        adjusted.push(d);
+                    }
+                }
                 Ok(Translated {
                     body: b.body,
                     dropped,
+                    adjusted,
                     context: Box::new(Chained {
                         first: a.context,
                         second: b.context,

@@ -98,15 +98,6 @@ pub fn max_tokens(obj: &Map<String, Value>, default: u64) -> u64 {
         .unwrap_or(default)
 }
 
-/// OpenAI `stop` (a string or a list) as a list, if any.
-pub fn stop_list(obj: &Map<String, Value>) -> Option<Value> {
-    match obj.get("stop") {
-        Some(Value::String(s)) => Some(json!([s])),
-        Some(Value::Array(a)) if !a.is_empty() => Some(Value::Array(a.clone())),
-        _ => None,
-    }
-}
-
 /// The output limit in the field an OpenAI-schema upstream of this flavor takes.
 pub fn insert_output_limit(
     out: &mut Map<String, Value>,

@@ -9,6 +9,14 @@ use modelgate_translate::{
 use serde_json::{Value, json};
 use std::path::Path;
 
+/// The output with the adjusted parameters, when there are any.
+fn with_adjusted(mut out: Value, adjusted: &[String]) -> Value {
+    if !adjusted.is_empty() {
+        out["adjusted"] = json!(adjusted);
+    }
+    out
+}
+
 fn meta() -> o2b::response::ResponseMeta {
     o2b::response::ResponseMeta {
         id: "chatcmpl-golden".into(),
@@ -49,6 +57,9 @@ fn run_pair(case: &Value) -> Value {
         Err(e) => return json!({"error": e.message, "param": e.param}),
     };
     let mut out = json!({"body": t.body, "dropped": t.dropped});
+    if !t.adjusted.is_empty() {
+        out["adjusted"] = json!(t.adjusted);
+    }
     if !case["response"].is_null() {
         out["response"] = t.context.response(&case["response"]);
     }
@@ -149,9 +160,10 @@ fn run(case: &Value) -> Value {
         "pair" => run_pair(case),
         "pair_fixture" => run_fixture(case),
         "openai_to_anthropic.request" => match o2a::request::translate(input, "claude-upstream") {
-            Ok(t) => {
-                json!({"body": t.body, "dropped": t.dropped, "json_tool": t.context.json_tool, "include_usage": t.context.include_usage})
-            }
+            Ok(t) => with_adjusted(
+                json!({"body": t.body, "dropped": t.dropped, "json_tool": t.context.json_tool, "include_usage": t.context.include_usage}),
+                &t.adjusted,
+            ),
             Err(e) => json!({"error": e.message, "param": e.param}),
         },
         "openai_to_anthropic.response" => {
@@ -185,7 +197,7 @@ fn run(case: &Value) -> Value {
                 a2o::Flavor::Compatible
             };
             match a2o::request::translate(input, "upstream-model", flavor) {
-                Ok(t) => json!({"body": t.body, "dropped": t.dropped}),
+                Ok(t) => with_adjusted(json!({"body": t.body, "dropped": t.dropped}), &t.adjusted),
                 Err(e) => json!({"error": e.message, "param": e.param}),
             }
         }
@@ -219,14 +231,15 @@ fn run(case: &Value) -> Value {
             match a2o::request::translate(input, "upstream-model", a2o::Flavor::Intermediate)
                 .and_then(|first| o2b::request::translate(&first.body))
             {
-                Ok(t) => json!({"body": t.body, "dropped": t.dropped}),
+                Ok(t) => with_adjusted(json!({"body": t.body, "dropped": t.dropped}), &t.adjusted),
                 Err(e) => json!({"error": e.message, "param": e.param}),
             }
         }
         "openai_to_bedrock.request" => match o2b::request::translate(input) {
-            Ok(t) => {
-                json!({"body": t.body, "dropped": t.dropped, "json_tool": t.context.json_tool})
-            }
+            Ok(t) => with_adjusted(
+                json!({"body": t.body, "dropped": t.dropped, "json_tool": t.context.json_tool}),
+                &t.adjusted,
+            ),
             Err(e) => json!({"error": e.message, "param": e.param}),
         },
         "openai_to_bedrock.response" => {
@@ -262,14 +275,14 @@ fn run(case: &Value) -> Value {
         // the thinking form for Claude models and whether Bedrock gets Anthropic fields).
         "openai_to_anthropic.request_for_model" => {
             match o2a::request::translate(input, case["upstream_model"].as_str().unwrap()) {
-                Ok(t) => json!({"body": t.body, "dropped": t.dropped}),
+                Ok(t) => with_adjusted(json!({"body": t.body, "dropped": t.dropped}), &t.adjusted),
                 Err(e) => json!({"error": e.message, "param": e.param}),
             }
         }
         "openai_to_bedrock.request_for_model" => {
             match o2b::request::translate_for_model(input, case["upstream_model"].as_str().unwrap())
             {
-                Ok(t) => json!({"body": t.body, "dropped": t.dropped}),
+                Ok(t) => with_adjusted(json!({"body": t.body, "dropped": t.dropped}), &t.adjusted),
                 Err(e) => json!({"error": e.message, "param": e.param}),
             }
         }

@@ -320,7 +320,10 @@ proptest! {
                     .iter()
                     .map(|s| s["text"].as_str().unwrap().to_owned())
                     .collect();
-                prop_assert_eq!(&hoisted, &expected);
+                // Converse refuses blank text: whitespace-only system entries are left out.
+                let non_blank: Vec<String> =
+                    expected.iter().filter(|t| !t.trim().is_empty()).cloned().collect();
+                prop_assert_eq!(&hoisted, &non_blank);
             }
         }
     }

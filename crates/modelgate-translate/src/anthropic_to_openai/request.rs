@@ -1,9 +1,13 @@
 //! Anthropic messages request → OpenAI chat request.
 
 use super::{Context, Flavor};
+use crate::sampling;
 use crate::util::{copy_fields, insert_output_limit};
 use crate::{Dropped, TranslateError, Translated};
 use serde_json::{Map, Value, json};
+
+/// The most stop sequences OpenAI's chat API takes.
+const OPENAI_MAX_STOPS: usize = 4;
 
 const HANDLED: &[&str] = &[
     "model",
@@ -104,12 +108,14 @@ pub fn translate(
             Flavor::OpenAi => dropped.push("top_k".into()),
         }
     }
-    if let Some(stops) = obj
-        .get("stop_sequences")
-        .and_then(Value::as_array)
-        .filter(|a| !a.is_empty())
+    // OpenAI (and most OpenAI-compatible servers: Groq, Gemini's) take at most 4 stop
+    // sequences; Bedrock, behind the intermediate step, takes them all.
+    let max_stops = (flavor != Flavor::Intermediate).then_some(OPENAI_MAX_STOPS);
+    let mut adjusted = Vec::new();
+    if let Some(stops) =
+        sampling::stop_sequences(obj, |_| true, max_stops, &mut dropped, &mut adjusted)
     {
-        out.insert("stop".into(), Value::Array(stops.clone()));
+        out.insert("stop".into(), stops);
     }
     if obj.get("stream").and_then(Value::as_bool) == Some(true) {
         out.insert("stream".into(), json!(true));
@@ -167,6 +173,7 @@ pub fn translate(
     Ok(Translated {
         body: Value::Object(out),
         dropped,
+        adjusted,
         context: Context {
             model: obj
                 .get("model")
@@ -225,6 +232,9 @@ fn convert_turn(
         }
     };
     let mut parts = Vec::new();
+    // Images and documents returned by tools: a tool message takes only text, so they
+    // follow the tool messages in a user message of their own.
+    let mut tool_media = Vec::new();
     let mut tool_calls = Vec::new();
     let mut thinking = Vec::new();
     for (j, b) in blocks.iter().enumerate() {
@@ -232,15 +242,20 @@ fn convert_turn(
         match b.get("type").and_then(Value::as_str) {
             Some("text") => parts.push(json!({"type": "text", "text": b.get("text").and_then(Value::as_str).unwrap_or("")})),
             Some("image") => parts.push(image_part(b.get("source").unwrap_or(&Value::Null)).ok_or_else(|| TranslateError::at(&at(), "unsupported image source"))?),
+            Some("document") => parts.extend(document_parts(b, &at())?),
             Some("tool_use") if role == "assistant" => tool_calls.push(json!({
                 "id": b.get("id"), "type": "function",
                 "function": {"name": b.get("name"), "arguments": b.get("input").cloned().unwrap_or_else(|| json!({})).to_string()},
             })),
-            Some("tool_result") if role == "user" => out.push(json!({
-                "role": "tool",
-                "tool_call_id": b.get("tool_use_id"),
-                "content": tool_result_text(b.get("content")),
-            })),
+            Some("tool_result") if role == "user" => {
+                let (text, media) = tool_result_content(b, &at())?;
+                if !media.is_empty() {
+                    let id = b.get("tool_use_id").and_then(Value::as_str).unwrap_or("");
+                    tool_media.push(json!({"type": "text", "text": format!("[content returned by tool call {id}]")}));
+                    tool_media.extend(media);
+                }
+                out.push(json!({"role": "tool", "tool_call_id": b.get("tool_use_id"), "content": text}));
+            }
             Some("thinking" | "redacted_thinking") if keep_thinking => thinking.push(b.clone()),
             Some("thinking" | "redacted_thinking") => dropped.push("thinking".into()),
             Some(other) => return Err(TranslateError::at(&at(), format!("content block '{other}' cannot be sent to this model"))),
@@ -263,7 +278,9 @@ fn convert_turn(
             msg["thinking_blocks"] = Value::Array(thinking);
         }
         out.push(msg);
-    } else if !parts.is_empty() {
+    } else if !parts.is_empty() || !tool_media.is_empty() {
+        tool_media.extend(parts);
+        let parts = tool_media;
         let all_text = parts.iter().all(|p| p["type"] == "text");
         let content = if all_text && parts.len() == 1 {
             parts[0]["text"].clone()
@@ -288,17 +305,81 @@ fn image_part(source: &Value) -> Option<Value> {
     Some(json!({"type": "image_url", "image_url": {"url": url}}))
 }
 
-fn tool_result_text(content: Option<&Value>) -> Value {
-    match content {
-        Some(Value::String(s)) => json!(s),
-        Some(Value::Array(blocks)) => json!(
-            blocks
-                .iter()
-                .filter_map(|b| b.get("text").and_then(Value::as_str))
-                .collect::<Vec<_>>()
-                .join("\n")
-        ),
-        _ => json!(""),
+/// A `tool_result` block → the tool message's text, and the images and documents it
+/// returned as chat content parts (Claude Code's Read tool on a picture or a PDF). An
+/// error result (`is_error`) says so in its text, as a chat tool message has no flag.
+fn tool_result_content(block: &Value, at: &str) -> Result<(String, Vec<Value>), TranslateError> {
+    let mut texts = Vec::new();
+    let mut media = Vec::new();
+    match block.get("content") {
+        Some(Value::String(s)) => texts.push(s.as_str()),
+        Some(Value::Array(blocks)) => {
+            for (k, b) in blocks.iter().enumerate() {
+                let at = format!("{at}.content[{k}]");
+                match b.get("type").and_then(Value::as_str) {
+                    Some("image") => media.push(
+                        image_part(b.get("source").unwrap_or(&Value::Null))
+                            .ok_or_else(|| TranslateError::at(&at, "unsupported image source"))?,
+                    ),
+                    Some("document") => media.extend(document_parts(b, &at)?),
+                    _ => texts.extend(b.get("text").and_then(Value::as_str)),
+                }
+            }
+        }
+        _ => {}
+    }
+    let mut text = texts.join("\n");
+    if text.is_empty() && !media.is_empty() {
+        text = "(the tool returned the images or documents in the next message)".to_owned();
+    }
+    if block.get("is_error") == Some(&json!(true)) {
+        text = if text.is_empty() {
+            "Error: the tool call failed".to_owned()
+        } else {
+            format!("Error: {text}")
+        };
+    }
+    Ok((text, media))
+}
+
+/// A `document` block → chat content parts: a base64 PDF becomes a `file` part (a data
+/// URL, as OpenAI takes inline files), plain text and a document's own content blocks
+/// become text. A document behind a URL or a file id has no chat counterpart and is
+/// refused rather than silently lost.
+fn document_parts(block: &Value, at: &str) -> Result<Vec<Value>, TranslateError> {
+    let source = block.get("source").unwrap_or(&Value::Null);
+    let title = block.get("title").and_then(Value::as_str);
+    let str_of = |k: &str| source.get(k).and_then(Value::as_str);
+    match source.get("type").and_then(Value::as_str) {
+        Some("base64") => {
+            let media_type = str_of("media_type").unwrap_or("application/pdf");
+            let data = str_of("data").unwrap_or("");
+            let extension = if media_type == "application/pdf" {
+                "pdf"
+            } else {
+                "bin"
+            };
+            let filename = title.map_or_else(|| format!("document.{extension}"), str::to_owned);
+            Ok(vec![json!({"type": "file", "file": {
+                "filename": filename,
+                "file_data": format!("data:{media_type};base64,{data}"),
+            }})])
+        }
+        Some("text") => Ok(vec![
+            json!({"type": "text", "text": str_of("data").unwrap_or("")}),
+        ]),
+        Some("content") => Ok(source
+            .get("content")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(|b| b.get("text").and_then(Value::as_str))
+            .map(|t| json!({"type": "text", "text": t}))
+            .collect()),
+        _ => Err(TranslateError::at(
+            at,
+            "only documents sent inline (base64, text or content) can reach this model",
+        )),
     }
 }
 

@@ -13,7 +13,10 @@ pub fn stop_reason(finish: Option<&str>) -> &'static str {
     }
 }
 
-/// OpenAI usage → Anthropic usage (cached prompt tokens reported as cache reads).
+/// OpenAI usage → Anthropic usage: cached prompt tokens are cache reads, and
+/// `cache_creation_input_tokens` (written by the Bedrock and Anthropic translators, and by
+/// OpenAI-compatible servers that report it) cache writes; neither counts in
+/// `input_tokens`.
 pub fn usage(u: &Value) -> Value {
     let n = |k: &str| u.get(k).and_then(Value::as_u64).unwrap_or(0);
     let cached = u
@@ -21,11 +24,12 @@ pub fn usage(u: &Value) -> Value {
         .and_then(|d| d.get("cached_tokens"))
         .and_then(Value::as_u64)
         .unwrap_or(0);
+    let written = n("cache_creation_input_tokens");
     json!({
-        "input_tokens": n("prompt_tokens").saturating_sub(cached),
+        "input_tokens": n("prompt_tokens").saturating_sub(cached + written),
         "output_tokens": n("completion_tokens"),
         "cache_read_input_tokens": cached,
-        "cache_creation_input_tokens": 0,
+        "cache_creation_input_tokens": written,
     })
 }
 

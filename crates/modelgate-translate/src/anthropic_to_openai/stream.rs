@@ -77,13 +77,20 @@ impl StreamTranslator {
             return;
         }
         self.started = true;
+        // The input count when the upstream gave usage with its first chunk (servers that
+        // report usage on every chunk), else 0 until `message_delta`.
+        let usage = if self.usage.is_null() {
+            json!({"input_tokens": 0, "output_tokens": 0})
+        } else {
+            usage(&self.usage)
+        };
         out.push(Event::new(
             "message_start",
             json!({"type": "message_start", "message": {
                 "id": format!("msg_{}", id.trim_start_matches("chatcmpl-")),
                 "type": "message", "role": "assistant", "model": self.ctx.model,
                 "content": [], "stop_reason": null, "stop_sequence": null,
-                "usage": {"input_tokens": 0, "output_tokens": 0},
+                "usage": usage,
             }}),
         ));
     }
@@ -124,10 +131,10 @@ impl StreamTranslator {
             .and_then(Value::as_str)
             .unwrap_or("")
             .to_owned();
-        self.start(&id, &mut out);
         if let Some(u) = chunk.get("usage").filter(|u| !u.is_null()) {
             self.usage = u.clone();
         }
+        self.start(&id, &mut out);
         let Some(choice) = chunk.get("choices").and_then(|c| c.get(0)) else {
             return out;
         };
@@ -153,7 +160,19 @@ impl StreamTranslator {
             .into_iter()
             .flatten()
         {
-            if let Some(sig) = block.get("signature").and_then(Value::as_str) {
+            if block.get("type").and_then(Value::as_str) == Some("redacted_thinking") {
+                // Whole in one piece: its own block, opened and closed.
+                if let Some((index, _)) = self.open.take() {
+                    out.push(stop(index));
+                }
+                let index = self.next_index;
+                self.next_index += 1;
+                out.push(Event::new(
+                    "content_block_start",
+                    json!({"type": "content_block_start", "index": index, "content_block": block}),
+                ));
+                out.push(stop(index));
+            } else if let Some(sig) = block.get("signature").and_then(Value::as_str) {
                 let index = self.ensure_block(BlockKind::Thinking, &mut out);
                 out.push(delta_event(
                     index,
@@ -178,7 +197,13 @@ impl StreamTranslator {
             }
             let f = call.get("function").unwrap_or(&Value::Null);
             if let Some(name) = f.get("name").and_then(Value::as_str) {
-                acc.name.push_str(name);
+                // Most servers send the name once; some repeat it whole in every delta
+                // (or send it growing), a few split it: only the last appends.
+                if acc.name.is_empty() || name.starts_with(acc.name.as_str()) {
+                    acc.name = name.to_owned();
+                } else if !acc.name.ends_with(name) {
+                    acc.name.push_str(name);
+                }
             }
             if let Some(args) = f.get("arguments").and_then(Value::as_str) {
                 acc.arguments.push_str(args);
@@ -242,13 +267,47 @@ fn delta_event(index: u64, delta: Value) -> Event {
     )
 }
 
-/// An OpenAI error object as an Anthropic `error` event.
+/// An OpenAI error object as an Anthropic `error` event, typed so that Anthropic clients
+/// retry what is worth retrying: throttling → `rate_limit_error`, overload or an
+/// unavailable service → `overloaded_error`, Anthropic's own types as they are, anything
+/// else `api_error`.
 pub fn error_event(err: &Value) -> Event {
     Event::new(
         "error",
         json!({"type": "error", "error": {
-            "type": "api_error",
+            "type": anthropic_error_type(err),
             "message": err.get("message").and_then(Value::as_str).unwrap_or("upstream error"),
         }}),
     )
+}
+
+fn anthropic_error_type(err: &Value) -> &'static str {
+    const ANTHROPIC: &[&str] = &[
+        "invalid_request_error",
+        "authentication_error",
+        "permission_error",
+        "not_found_error",
+        "request_too_large",
+        "rate_limit_error",
+        "api_error",
+        "overloaded_error",
+    ];
+    let text = |k: &str| err.get(k).and_then(Value::as_str).unwrap_or("");
+    let (kind, code) = (text("type"), text("code"));
+    if let Some(known) = ANTHROPIC.iter().find(|t| **t == kind) {
+        return known;
+    }
+    let named = |needles: &[&str]| {
+        [kind, code].iter().any(|s| {
+            let s = s.to_ascii_lowercase();
+            needles.iter().any(|n| s.contains(n))
+        })
+    };
+    if named(&["rate_limit", "throttl", "too_many_requests"]) {
+        "rate_limit_error"
+    } else if named(&["overloaded", "unavailable", "capacity"]) {
+        "overloaded_error"
+    } else {
+        "api_error"
+    }
 }

@@ -1,7 +1,7 @@
 //! OpenAI chat completions client → Anthropic Messages upstream.
 //!
 //! - [`request`]: chat request → messages request (system prompts, images, tools, tool
-//!   results, JSON mode as a forced tool, thinking blocks kept for multi-turn).
+//!   results, JSON mode as a tool (see `json_mode`), thinking blocks kept for multi-turn).
 //! - [`response`]: message → chat completion.
 //! - [`stream`]: Anthropic stream events → chat completion chunks.
 
@@ -19,8 +19,7 @@ pub struct Context {
     pub include_usage: bool,
 }
 
-/// Name of the tool that carries JSON-mode output.
-pub const JSON_TOOL: &str = "json_response";
+pub use crate::json_mode::JSON_TOOL;
 
 /// Default `max_tokens` when the client gives none (Anthropic requires one).
 pub const DEFAULT_MAX_TOKENS: u64 = 4096;

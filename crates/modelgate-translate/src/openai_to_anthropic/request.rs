@@ -1,9 +1,10 @@
 //! OpenAI chat request → Anthropic messages request.
 
-use super::{Context, DEFAULT_MAX_TOKENS, JSON_TOOL};
+use super::{Context, DEFAULT_MAX_TOKENS};
+use crate::json_mode::{self, JSON_TOOL, JsonChoice};
+use crate::sampling::{self, claude_version};
 use crate::util::{
-    ToolChoice, max_tokens, object, parse_data_url, parse_tool_choice, stop_list, text_of,
-    tool_call_input,
+    ToolChoice, max_tokens, object, parse_data_url, parse_tool_choice, text_of, tool_call_input,
 };
 use crate::{Dropped, TranslateError, Translated};
 use serde_json::{Map, Value, json};
@@ -53,6 +54,7 @@ pub fn translate(req: &Value, upstream_model: &str) -> Result<Translated<Context
         .as_object()
         .ok_or_else(|| TranslateError::new("the request body must be a JSON object"))?;
     let mut dropped: Dropped = Vec::new();
+    let mut adjusted: Dropped = Vec::new();
     for key in obj.keys() {
         if UNSUPPORTED.contains(&key.as_str()) {
             if !(key == "n" && obj[key] == json!(1)) {
@@ -79,20 +81,39 @@ pub fn translate(req: &Value, upstream_model: &str) -> Result<Translated<Context
         "max_tokens".into(),
         json!(max_tokens(obj, DEFAULT_MAX_TOKENS)),
     );
-    for key in ["temperature", "top_p", "top_k", "thinking"] {
+    let sampling = sampling::for_claude(
+        obj,
+        upstream_model,
+        sampling::Rules {
+            claude: true,
+            max_stops: None,
+        },
+        &mut dropped,
+        &mut adjusted,
+    );
+    for (key, v) in [
+        ("temperature", sampling.temperature),
+        ("top_p", sampling.top_p),
+        ("stop_sequences", sampling.stops),
+    ] {
+        if let Some(v) = v {
+            out.insert(key.into(), v);
+        }
+    }
+    for key in ["top_k", "thinking"] {
         if let Some(v) = obj.get(key).filter(|v| !v.is_null()) {
             out.insert(key.into(), v.clone());
         }
-    }
-    if let Some(stops) = stop_list(obj) {
-        out.insert("stop_sequences".into(), stops);
     }
     let stream = obj.get("stream").and_then(Value::as_bool).unwrap_or(false);
     if stream {
         out.insert("stream".into(), json!(true));
     }
     if let Some(user) = obj.get("user").and_then(Value::as_str) {
-        out.insert("metadata".into(), json!({"user_id": user}));
+        out.insert(
+            "metadata".into(),
+            json!({"user_id": sampling::opaque_user_id(user)}),
+        );
     }
 
     let mut tools: Vec<Value> = Vec::new();
@@ -101,13 +122,8 @@ pub fn translate(req: &Value, upstream_model: &str) -> Result<Translated<Context
             tools.push(convert_tool(t, &mut dropped)?);
         }
     }
-    let mut tool_choice = convert_tool_choice(obj.get("tool_choice"))?;
-    if obj.get("parallel_tool_calls") == Some(&json!(false)) {
-        let choice = tool_choice.get_or_insert_with(|| json!({"type": "auto"}));
-        if choice["type"] != "none" {
-            choice["disable_parallel_tool_use"] = json!(true);
-        }
-    }
+    let client_choice = parse_tool_choice(obj.get("tool_choice"))?;
+    let mut tool_choice = client_choice.map(convert_tool_choice);
     let mut context = Context {
         include_usage: obj
             .get("stream_options")
@@ -116,14 +132,25 @@ pub fn translate(req: &Value, upstream_model: &str) -> Result<Translated<Context
             .unwrap_or(false),
         ..Context::default()
     };
-    if let Some(schema) = json_mode_schema(obj.get("response_format"))? {
+    if let Some(schema) = json_mode::schema(obj.get("response_format"))? {
+        let choice = json_mode::json_choice(client_choice, !tools.is_empty());
         tools.push(json!({
             "name": JSON_TOOL,
-            "description": "Respond with the answer as JSON matching this schema.",
+            "description": json_mode::description(choice != JsonChoice::Forced),
             "input_schema": schema,
         }));
-        tool_choice = Some(json!({"type": "tool", "name": JSON_TOOL}));
+        tool_choice = Some(match choice {
+            JsonChoice::Forced => json!({"type": "tool", "name": JSON_TOOL}),
+            JsonChoice::AnyTool => json!({"type": "any"}),
+            JsonChoice::Client(name) => json!({"type": "tool", "name": name}),
+        });
         context.json_tool = Some(JSON_TOOL.to_owned());
+    }
+    if obj.get("parallel_tool_calls") == Some(&json!(false)) {
+        let choice = tool_choice.get_or_insert_with(|| json!({"type": "auto"}));
+        if choice["type"] != "none" {
+            choice["disable_parallel_tool_use"] = json!(true);
+        }
     }
     if !tools.is_empty() {
         out.insert("tools".into(), Value::Array(tools));
@@ -144,9 +171,16 @@ pub fn translate(req: &Value, upstream_model: &str) -> Result<Translated<Context
             }
             EffortThinking::Unknown => dropped.push("reasoning_effort".into()),
             on => {
-                for name in thinking_conflicts(obj) {
-                    out.remove(name);
-                    dropped.push(name.to_owned());
+                let conflicts = thinking_conflicts(obj);
+                for name in &conflicts {
+                    out.remove(*name);
+                    dropped.push((*name).to_owned());
+                }
+                // A top_p left out only for the temperature's sake comes back when thinking
+                // took the temperature away.
+                if let Some(p) = sampling::top_p_without_temperature(obj, &conflicts) {
+                    out.insert("top_p".into(), p);
+                    dropped.retain(|d| d != "top_p");
                 }
                 let max = out
                     .get("max_tokens")
@@ -165,6 +199,7 @@ pub fn translate(req: &Value, upstream_model: &str) -> Result<Translated<Context
     Ok(Translated {
         body: Value::Object(out),
         dropped,
+        adjusted,
         context,
     })
 }
@@ -180,7 +215,7 @@ fn convert_messages(messages: &[Value]) -> Result<(Vec<Value>, Vec<Value>), Tran
         let (role, blocks) = match role {
             "system" | "developer" => {
                 let text = text_of(content);
-                if !text.is_empty() {
+                if !text.trim().is_empty() {
                     system.push(json!({"type": "text", "text": text}));
                 }
                 continue;
@@ -216,6 +251,7 @@ fn convert_messages(messages: &[Value]) -> Result<(Vec<Value>, Vec<Value>), Tran
             _ => turns.push((role.to_owned(), blocks)),
         }
     }
+    trim_prefill(&mut turns);
     let turns = turns
         .into_iter()
         .map(|(role, content)| json!({"role": role, "content": content}))
@@ -223,14 +259,48 @@ fn convert_messages(messages: &[Value]) -> Result<(Vec<Value>, Vec<Value>), Tran
     Ok((system, turns))
 }
 
+/// A final assistant turn (a prefill the answer continues) may not end with whitespace:
+/// Anthropic refuses it, so it is trimmed (and left out if nothing remains).
+fn trim_prefill(turns: &mut Vec<(String, Vec<Value>)>) {
+    let Some((role, blocks)) = turns.last_mut() else {
+        return;
+    };
+    if role != "assistant" {
+        return;
+    }
+    if let Some(last) = blocks.last_mut().filter(|b| b["type"] == "text") {
+        let trimmed = last["text"].as_str().unwrap_or("").trim_end().to_owned();
+        if trimmed.is_empty() {
+            blocks.pop();
+        } else {
+            last["text"] = json!(trimmed);
+        }
+    }
+    if blocks.is_empty() {
+        turns.pop();
+    }
+}
+
+/// Whether a block is a text block with nothing but whitespace (Anthropic and Bedrock
+/// refuse those).
+fn is_blank_text(block: &Value) -> bool {
+    block["type"] == "text" && block["text"].as_str().is_none_or(|t| t.trim().is_empty())
+}
+
 fn user_blocks(content: &Value, i: usize) -> Result<Vec<Value>, TranslateError> {
     match content {
+        Value::String(s) if s.trim().is_empty() => Ok(vec![]),
         Value::String(s) => Ok(vec![json!({"type": "text", "text": s})]),
-        Value::Array(parts) => parts
-            .iter()
-            .enumerate()
-            .map(|(j, p)| content_part(p, i, j))
-            .collect(),
+        Value::Array(parts) => {
+            let mut blocks = Vec::with_capacity(parts.len());
+            for (j, p) in parts.iter().enumerate() {
+                let block = content_part(p, i, j)?;
+                if !is_blank_text(&block) {
+                    blocks.push(block);
+                }
+            }
+            Ok(blocks)
+        }
         Value::Null => Ok(vec![]),
         _ => Err(TranslateError::at(
             &format!("messages[{i}].content"),
@@ -299,13 +369,15 @@ fn assistant_blocks(m: &Value, i: usize) -> Result<Vec<Value>, TranslateError> {
         blocks.extend(thinking.iter().filter(|b| b.get("type").is_some()).cloned());
     }
     match m.get("content") {
-        Some(Value::String(s)) if !s.is_empty() => blocks.push(json!({"type": "text", "text": s})),
+        Some(Value::String(s)) if !s.trim().is_empty() => {
+            blocks.push(json!({"type": "text", "text": s}))
+        }
         Some(Value::Array(parts)) => {
             for p in parts {
                 if let Some(t) = p
                     .get("text")
                     .and_then(Value::as_str)
-                    .filter(|t| !t.is_empty())
+                    .filter(|t| !t.trim().is_empty())
                 {
                     blocks.push(json!({"type": "text", "text": t}));
                 }
@@ -341,13 +413,16 @@ fn tool_result(m: &Value, i: usize) -> Result<Value, TranslateError> {
         })?;
     let content = match m.get("content") {
         Some(Value::String(s)) => json!(s),
-        Some(Value::Array(parts)) => Value::Array(
-            parts
-                .iter()
-                .enumerate()
-                .map(|(j, p)| content_part(p, i, j))
-                .collect::<Result<_, _>>()?,
-        ),
+        Some(Value::Array(parts)) => {
+            let mut blocks = Vec::with_capacity(parts.len());
+            for (j, p) in parts.iter().enumerate() {
+                let block = content_part(p, i, j)?;
+                if !is_blank_text(&block) {
+                    blocks.push(block);
+                }
+            }
+            Value::Array(blocks)
+        }
         _ => json!(""),
     };
     Ok(json!({"type": "tool_result", "tool_use_id": id, "content": content}))
@@ -385,34 +460,12 @@ fn convert_tool(t: &Value, dropped: &mut Dropped) -> Result<Value, TranslateErro
     ]))
 }
 
-fn convert_tool_choice(choice: Option<&Value>) -> Result<Option<Value>, TranslateError> {
-    Ok(parse_tool_choice(choice)?.map(|c| match c {
+fn convert_tool_choice(choice: ToolChoice<'_>) -> Value {
+    match choice {
         ToolChoice::Auto => json!({"type": "auto"}),
         ToolChoice::None => json!({"type": "none"}),
         ToolChoice::Required => json!({"type": "any"}),
         ToolChoice::Named(name) => json!({"type": "tool", "name": name}),
-    }))
-}
-
-/// The schema JSON mode must follow, if `response_format` asks for JSON.
-pub(crate) fn json_mode_schema(format: Option<&Value>) -> Result<Option<Value>, TranslateError> {
-    let Some(format) = format.filter(|f| !f.is_null()) else {
-        return Ok(None);
-    };
-    match format.get("type").and_then(Value::as_str) {
-        Some("text") => Ok(None),
-        Some("json_object") => Ok(Some(json!({"type": "object"}))),
-        Some("json_schema") => Ok(Some(
-            format
-                .get("json_schema")
-                .and_then(|s| s.get("schema"))
-                .cloned()
-                .unwrap_or_else(|| json!({"type": "object"})),
-        )),
-        _ => Err(TranslateError::at(
-            "response_format",
-            "response_format.type must be text, json_object or json_schema",
-        )),
     }
 }
 
@@ -508,44 +561,12 @@ pub(crate) fn thinking_conflicts(obj: &Map<String, Value>) -> Vec<&'static str> 
     out
 }
 
-/// A Claude model id's version: `claude-opus-4-7` → (4, 7), `claude-sonnet-4-20250514` →
-/// (4, 0), `claude-3-5-sonnet-20240620` → (3, 5), with any prefix (`us.anthropic.`) or
-/// suffix (`-v1:0`, `@20250929`). None for names without one (gateway aliases).
-fn claude_version(model: &str) -> Option<(u32, u32)> {
-    let rest = &model[model.find("claude-")? + "claude-".len()..];
-    let small = |s: &str| {
-        (!s.is_empty() && s.len() <= 2 && s.bytes().all(|b| b.is_ascii_digit()))
-            .then(|| s.parse::<u32>().ok())
-            .flatten()
-    };
-    let mut parts = rest.split(['-', '.', '@', ':']);
-    let major = parts.by_ref().find_map(small)?;
-    Some((major, parts.next().and_then(small).unwrap_or(0)))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn claude_versions_from_model_ids() {
-        for (id, version) in [
-            ("claude-opus-4-7", Some((4, 7))),
-            ("claude-sonnet-4-6", Some((4, 6))),
-            ("claude-sonnet-4-20250514", Some((4, 0))),
-            ("claude-opus-4-1@20250805", Some((4, 1))),
-            ("claude-3-5-sonnet-20240620", Some((3, 5))),
-            ("us.anthropic.claude-sonnet-4-5-20250929-v1:0", Some((4, 5))),
-            ("anthropic.claude-opus-4-6-v1", Some((4, 6))),
-            ("claude-mythos-5", Some((5, 0))),
-            ("claude-2.1", Some((2, 1))),
-            ("claude-upstream", None),
-            ("claude-instant-v1", None),
-            ("opus", None),
-            ("gpt-5", None),
-        ] {
-            assert_eq!(claude_version(id), version, "{id}");
-        }
+    fn reasoning_effort_by_claude_version() {
         assert_eq!(
             effort_thinking(&json!("high"), "claude-sonnet-4-6"),
             EffortThinking::Adaptive("high")

@@ -1,6 +1,7 @@
 //! Anthropic message → OpenAI chat completion.
 
 use super::Context;
+use crate::json_mode;
 use crate::util::UnixSeconds;
 use serde_json::{Value, json};
 
@@ -14,18 +15,25 @@ pub fn finish_reason(stop_reason: Option<&str>) -> Option<&'static str> {
     })
 }
 
-/// Anthropic usage → OpenAI usage (cache reads and writes count as prompt tokens).
+/// Anthropic usage → OpenAI usage: cache reads and writes count as prompt tokens; reads
+/// are `prompt_tokens_details.cached_tokens`, writes `cache_creation_input_tokens` (no
+/// OpenAI name; kept so that nothing about the cost is lost).
 pub fn usage(u: &Value) -> Value {
     let n = |k: &str| u.get(k).and_then(Value::as_u64).unwrap_or(0);
     let cached = n("cache_read_input_tokens");
-    let prompt = n("input_tokens") + cached + n("cache_creation_input_tokens");
+    let written = n("cache_creation_input_tokens");
+    let prompt = n("input_tokens") + cached + written;
     let completion = n("output_tokens");
-    json!({
+    let mut out = json!({
         "prompt_tokens": prompt,
         "completion_tokens": completion,
         "total_tokens": prompt + completion,
         "prompt_tokens_details": {"cached_tokens": cached},
-    })
+    });
+    if written > 0 {
+        out["cache_creation_input_tokens"] = json!(written);
+    }
+    out
 }
 
 pub fn translate(msg: &Value, ctx: &Context, created: UnixSeconds) -> Value {
@@ -66,7 +74,7 @@ pub fn translate(msg: &Value, ctx: &Context, created: UnixSeconds) -> Value {
     let mut finish = finish_reason(msg.get("stop_reason").and_then(Value::as_str));
     if let Some(json_text) = json_output {
         text.push_str(&json_text);
-        finish = Some("stop");
+        finish = finish.map(|f| json_mode::finish_reason(f, true, !tool_calls.is_empty()));
     }
     let mut message = json!({
         "role": "assistant",

@@ -3,6 +3,7 @@
 
 use super::Context;
 use super::response::{finish_reason, usage};
+use crate::json_mode;
 use crate::util::UnixSeconds;
 use serde_json::{Value, json};
 
@@ -96,11 +97,10 @@ impl StreamTranslator {
                     .get("delta")
                     .and_then(|d| d.get("stop_reason"))
                     .and_then(Value::as_str);
-                self.finish = if self.json_block.is_some() {
-                    Some("stop")
-                } else {
-                    finish_reason(reason)
-                };
+                self.finish = finish_reason(reason).map(|f| match self.json_block {
+                    Some(_) => json_mode::finish_reason(f, true, !self.tool_index.is_empty()),
+                    None => f,
+                });
                 vec![]
             }
             "message_stop" => {

@@ -1,15 +1,19 @@
 //! OpenAI chat request → Bedrock Converse request.
 
 use super::Context;
-use crate::openai_to_anthropic::request::{
-    EffortThinking, effort_thinking, json_mode_schema, thinking_conflicts,
-};
-use crate::openai_to_anthropic::{DEFAULT_MAX_TOKENS, JSON_TOOL};
+use crate::json_mode::{self, JSON_TOOL, JsonChoice};
+use crate::openai_to_anthropic::DEFAULT_MAX_TOKENS;
+use crate::openai_to_anthropic::request::{EffortThinking, effort_thinking, thinking_conflicts};
+use crate::sampling;
 use crate::util::{
-    ToolChoice, max_tokens, parse_data_url, parse_tool_choice, stop_list, text_of, tool_call_input,
+    ToolChoice, max_tokens, parse_data_url, parse_tool_choice, text_of, tool_call_input,
 };
 use crate::{Dropped, TranslateError, Translated};
 use serde_json::{Map, Value, json};
+
+/// The most stop sequences Converse takes
+/// (<https://docs.aws.amazon.com/bedrock/latest/APIReference/API_runtime_InferenceConfiguration.html>).
+const CONVERSE_MAX_STOPS: usize = 2500;
 
 const HANDLED: &[&str] = &[
     "model",
@@ -67,19 +71,33 @@ pub fn translate_for_model(
     if !system.is_empty() {
         out.insert("system".into(), Value::Array(system));
     }
+    let mut adjusted: Dropped = Vec::new();
     let mut inference = Map::new();
     inference.insert(
         "maxTokens".into(),
         json!(max_tokens(obj, DEFAULT_MAX_TOKENS)),
     );
-    if let Some(t) = obj.get("temperature").filter(|v| !v.is_null()) {
-        inference.insert("temperature".into(), t.clone());
-    }
-    if let Some(p) = obj.get("top_p").filter(|v| !v.is_null()) {
-        inference.insert("topP".into(), p.clone());
-    }
-    if let Some(stops) = stop_list(obj) {
-        inference.insert("stopSequences".into(), stops);
+    // Converse takes 0–1 temperatures and non-empty stop sequences (at most 2500) for
+    // every model; Claude's rules (temperature with top_p, no whitespace-only stop
+    // sequences) apply to Claude ids only.
+    let sampling = sampling::for_claude(
+        obj,
+        model,
+        sampling::Rules {
+            claude: anthropic,
+            max_stops: Some(CONVERSE_MAX_STOPS),
+        },
+        &mut dropped,
+        &mut adjusted,
+    );
+    for (key, v) in [
+        ("temperature", sampling.temperature),
+        ("topP", sampling.top_p),
+        ("stopSequences", sampling.stops),
+    ] {
+        if let Some(v) = v {
+            inference.insert(key.into(), v);
+        }
     }
     // Model-specific fields Converse has no slot for (Anthropic models on Bedrock read
     // `top_k` and `thinking` here).
@@ -110,16 +128,17 @@ pub fn translate_for_model(
         }
         tools.push(json!({"toolSpec": spec}));
     }
-    let mut choice = match parse_tool_choice(obj.get("tool_choice"))? {
-        None => None,
+    let client_choice = parse_tool_choice(obj.get("tool_choice"))?;
+    // Bedrock has no "none": the tools are taken away instead (the history's tool blocks
+    // then become text, below).
+    if client_choice == Some(ToolChoice::None) {
+        tools.clear();
+    }
+    let mut choice = match client_choice {
+        None | Some(ToolChoice::None) => None,
         Some(ToolChoice::Auto) => Some(json!({"auto": {}})),
         Some(ToolChoice::Required) => Some(json!({"any": {}})),
         Some(ToolChoice::Named(name)) => Some(json!({"tool": {"name": name}})),
-        // Bedrock has no "none": the tools stay (history may use them), the choice is dropped.
-        Some(ToolChoice::None) => {
-            dropped.push("tool_choice".into());
-            None
-        }
     };
     let mut context = Context {
         include_usage: obj
@@ -129,9 +148,16 @@ pub fn translate_for_model(
             .unwrap_or(false),
         ..Context::default()
     };
-    if let Some(schema) = json_mode_schema(obj.get("response_format"))? {
-        tools.push(json!({"toolSpec": {"name": JSON_TOOL, "description": "Respond with the answer as JSON matching this schema.", "inputSchema": {"json": schema}}}));
-        choice = Some(json!({"tool": {"name": JSON_TOOL}}));
+    if let Some(schema) = json_mode::schema(obj.get("response_format"))? {
+        let json_choice = json_mode::json_choice(client_choice, !tools.is_empty());
+        tools.push(json!({"toolSpec": {"name": JSON_TOOL,
+            "description": json_mode::description(json_choice != JsonChoice::Forced),
+            "inputSchema": {"json": schema}}}));
+        choice = Some(match json_choice {
+            JsonChoice::Forced => json!({"tool": {"name": JSON_TOOL}}),
+            JsonChoice::AnyTool => json!({"any": {}}),
+            JsonChoice::Client(name) => json!({"tool": {"name": name}}),
+        });
         context.json_tool = Some(JSON_TOOL.to_owned());
     }
     let forced_tool = !tools.is_empty()
@@ -163,13 +189,18 @@ pub fn translate_for_model(
             }
             EffortThinking::Unknown => dropped.push("reasoning_effort".into()),
             on => {
-                for name in thinking_conflicts(obj) {
-                    match name {
+                let conflicts = thinking_conflicts(obj);
+                for name in &conflicts {
+                    match *name {
                         "temperature" => inference.remove("temperature"),
                         "top_p" => inference.remove("topP"),
-                        _ => additional.remove(name),
+                        _ => additional.remove(*name),
                     };
-                    dropped.push(name.to_owned());
+                    dropped.push((*name).to_owned());
+                }
+                if let Some(p) = sampling::top_p_without_temperature(obj, &conflicts) {
+                    inference.insert("topP".into(), p);
+                    dropped.retain(|d| d != "top_p");
                 }
                 let max = inference
                     .get("maxTokens")
@@ -190,7 +221,13 @@ pub fn translate_for_model(
             Value::Object(additional),
         );
     }
-    if !tools.is_empty() {
+    if tools.is_empty() {
+        // Converse refuses tool blocks without a `toolConfig`: with no tools to offer, the
+        // history's calls and results are told as text.
+        if let Some(Value::Array(turns)) = out.get_mut("messages") {
+            tool_blocks_as_text(turns);
+        }
+    } else {
         let mut config = json!({"tools": tools});
         if let Some(c) = choice {
             config["toolChoice"] = c;
@@ -202,6 +239,7 @@ pub fn translate_for_model(
     Ok(Translated {
         body: Value::Object(out),
         dropped,
+        adjusted,
         context,
     })
 }
@@ -214,7 +252,7 @@ fn convert_messages(messages: &[Value]) -> Result<(Vec<Value>, Vec<Value>), Tran
         let (role, blocks) = match m.get("role").and_then(Value::as_str).unwrap_or("") {
             "system" | "developer" => {
                 let text = text_of(content);
-                if !text.is_empty() {
+                if !text.trim().is_empty() {
                     system.push(json!({"text": text}));
                 }
                 continue;
@@ -231,11 +269,14 @@ fn convert_messages(messages: &[Value]) -> Result<(Vec<Value>, Vec<Value>), Tran
                             "a tool message needs tool_call_id",
                         )
                     })?;
+                let mut text = text_of(content);
+                if text.trim().is_empty() {
+                    // Converse refuses blank text, and a result needs content.
+                    text = EMPTY_TOOL_OUTPUT.to_owned();
+                }
                 (
                     "user",
-                    vec![
-                        json!({"toolResult": {"toolUseId": id, "content": [{"text": text_of(content)}]}}),
-                    ],
+                    vec![json!({"toolResult": {"toolUseId": id, "content": [{"text": text}]}})],
                 )
             }
             other => {
@@ -264,17 +305,25 @@ fn convert_messages(messages: &[Value]) -> Result<(Vec<Value>, Vec<Value>), Tran
 
 fn user_blocks(content: &Value, i: usize) -> Result<Vec<Value>, TranslateError> {
     match content {
+        Value::String(s) if s.trim().is_empty() => Ok(vec![]),
         Value::String(s) => Ok(vec![json!({"text": s})]),
         Value::Null => Ok(vec![]),
         Value::Array(parts) => parts
             .iter()
             .enumerate()
+            .filter(|(_, p)| {
+                !(p.get("type").and_then(Value::as_str) == Some("text")
+                    && p.get("text")
+                        .and_then(Value::as_str)
+                        .is_none_or(|t| t.trim().is_empty()))
+            })
             .map(|(j, p)| {
                 let at = format!("messages[{i}].content[{j}]");
                 match p.get("type").and_then(Value::as_str) {
                     Some("text") => {
                         Ok(json!({"text": p.get("text").and_then(Value::as_str).unwrap_or("")}))
                     }
+                    Some("file") => document_block(p, &at),
                     Some("image_url") => {
                         let url = p
                             .get("image_url")
@@ -326,7 +375,7 @@ fn assistant_blocks(m: &Value, i: usize) -> Result<Vec<Value>, TranslateError> {
         }
     }
     let text = text_of(m.get("content").unwrap_or(&Value::Null));
-    if !text.is_empty() {
+    if !text.trim().is_empty() {
         blocks.push(json!({"text": text}));
     }
     for (k, call) in m
@@ -342,4 +391,93 @@ fn assistant_blocks(m: &Value, i: usize) -> Result<Vec<Value>, TranslateError> {
         blocks.push(json!({"toolUse": {"toolUseId": call.get("id").cloned().unwrap_or(json!("")), "name": f.get("name").cloned().unwrap_or(json!("")), "input": input}}));
     }
     Ok(blocks)
+}
+
+/// What an empty tool output is sent as (Converse refuses blank text blocks).
+const EMPTY_TOOL_OUTPUT: &str = "(no output)";
+
+/// An OpenAI `file` part with inline data → a Converse `document` block. Converse takes
+/// a handful of formats, named by extension, and a name of letters, digits, single spaces,
+/// hyphens, parentheses and brackets.
+fn document_block(part: &Value, at: &str) -> Result<Value, TranslateError> {
+    let file = part.get("file").unwrap_or(&Value::Null);
+    let (media_type, data) = file
+        .get("file_data")
+        .and_then(Value::as_str)
+        .and_then(parse_data_url)
+        .ok_or_else(|| {
+            TranslateError::at(at, "files reach Bedrock as base64 data: URLs (file_data)")
+        })?;
+    let format = match media_type {
+        "application/pdf" => "pdf",
+        "text/plain" => "txt",
+        "text/csv" => "csv",
+        "text/html" => "html",
+        "text/markdown" => "md",
+        "application/msword" => "doc",
+        "application/vnd.openxmlformats-officedocument.wordprocessingml.document" => "docx",
+        "application/vnd.ms-excel" => "xls",
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet" => "xlsx",
+        other => {
+            return Err(TranslateError::at(
+                at,
+                format!("Bedrock does not take documents of type '{other}'"),
+            ));
+        }
+    };
+    let raw = file
+        .get("filename")
+        .and_then(Value::as_str)
+        .unwrap_or("document");
+    let mut name = String::new();
+    for c in raw.rsplit_once('.').map_or(raw, |(stem, _)| stem).chars() {
+        let c = if c.is_ascii_alphanumeric() || "-()[]".contains(c) {
+            c
+        } else {
+            ' '
+        };
+        if !(c == ' ' && (name.is_empty() || name.ends_with(' '))) {
+            name.push(c);
+        }
+    }
+    let name = match name.trim_end() {
+        "" => "document",
+        n => n,
+    };
+    Ok(json!({"document": {"format": format, "name": name, "source": {"bytes": data}}}))
+}
+
+/// Tool calls and results of the history as text blocks, for a request that offers no
+/// tools (Converse refuses `toolUse`/`toolResult` blocks without a `toolConfig`).
+fn tool_blocks_as_text(turns: &mut [Value]) {
+    for turn in turns {
+        let Some(blocks) = turn.get_mut("content").and_then(Value::as_array_mut) else {
+            continue;
+        };
+        for block in blocks.iter_mut() {
+            let text = if let Some(call) = block.get("toolUse") {
+                format!(
+                    "[tool call {}: {}({})]",
+                    call["toolUseId"].as_str().unwrap_or(""),
+                    call["name"].as_str().unwrap_or(""),
+                    call["input"]
+                )
+            } else if let Some(result) = block.get("toolResult") {
+                let output: Vec<&str> = result["content"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|c| c.get("text").and_then(Value::as_str))
+                    .collect();
+                format!(
+                    "[tool result {}]\n{}",
+                    result["toolUseId"].as_str().unwrap_or(""),
+                    output.join("\n")
+                )
+            } else {
+                continue;
+            };
+            *block = json!({ "text": text });
+        }
+    }
 }

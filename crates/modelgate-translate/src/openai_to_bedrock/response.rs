@@ -1,6 +1,7 @@
 //! Bedrock Converse response → OpenAI chat completion.
 
 use super::Context;
+use crate::json_mode;
 use crate::util::UnixSeconds;
 use serde_json::{Value, json};
 
@@ -14,14 +15,22 @@ pub fn finish_reason(stop: Option<&str>) -> &'static str {
     }
 }
 
-/// Bedrock usage → OpenAI usage (cache reads and writes count as prompt tokens).
+/// Bedrock usage → OpenAI usage: cache reads and writes count as prompt tokens; reads are
+/// `prompt_tokens_details.cached_tokens`, writes `cache_creation_input_tokens` (a field
+/// OpenAI has no name for, read back by `anthropic_to_openai` so an Anthropic client sees
+/// its cache writes).
 pub fn usage(u: &Value) -> Value {
     let n = |k: &str| u.get(k).and_then(Value::as_u64).unwrap_or(0);
     let cached = n("cacheReadInputTokens");
-    let prompt = n("inputTokens") + cached + n("cacheWriteInputTokens");
+    let written = n("cacheWriteInputTokens");
+    let prompt = n("inputTokens") + cached + written;
     let completion = n("outputTokens");
-    json!({"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion,
-        "prompt_tokens_details": {"cached_tokens": cached}})
+    let mut out = json!({"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion,
+        "prompt_tokens_details": {"cached_tokens": cached}});
+    if written > 0 {
+        out["cache_creation_input_tokens"] = json!(written);
+    }
+    out
 }
 
 /// Identity of one translated response: its id (Bedrock sends none, so the caller makes
@@ -70,7 +79,7 @@ pub fn translate(resp: &Value, meta: &ResponseMeta, ctx: &Context) -> Value {
     let mut finish = finish_reason(resp.get("stopReason").and_then(Value::as_str));
     if let Some(j) = json_output {
         text.push_str(&j);
-        finish = "stop";
+        finish = json_mode::finish_reason(finish, true, !tool_calls.is_empty());
     }
     let mut message = json!({"role": "assistant",
         "content": if text.is_empty() && !tool_calls.is_empty() { Value::Null } else { json!(text) }});

@@ -3,6 +3,7 @@
 
 use super::Context;
 use super::response::{ResponseMeta, finish_reason, usage};
+use crate::json_mode;
 use crate::openai_to_anthropic::stream::Chunk;
 use serde_json::{Value, json};
 
@@ -47,12 +48,20 @@ impl StreamTranslator {
         )
     }
 
-    /// An exception frame (`:message-type = exception`).
+    /// An exception frame (`:message-type = exception`): an error chunk whose `type` says
+    /// what kind of failure it is (so that a client of another schema can be told it was
+    /// throttling or overload) and whose `code` is Bedrock's exception name.
     pub fn on_exception(&mut self, kind: &str, payload: &Value) -> Vec<Chunk> {
         self.failed = true;
+        let error_type = match kind {
+            "throttlingException" => "rate_limit_error",
+            "serviceUnavailableException" => "overloaded_error",
+            "validationException" => "invalid_request_error",
+            _ => "api_error",
+        };
         vec![Chunk::Data(json!({"error": {
             "message": payload.get("message").and_then(Value::as_str).unwrap_or("Bedrock stream error"),
-            "type": kind, "param": null, "code": null}}))]
+            "type": error_type, "param": null, "code": kind}}))]
     }
 
     /// One event (`:event-type` and payload).
@@ -66,6 +75,11 @@ impl StreamTranslator {
             .unwrap_or(0);
         match event_type {
             "messageStart" => vec![self.chunk(json!({"role": "assistant", "content": ""}), None)],
+            // A thinking block that ended without a signature leaves no text for the next.
+            "contentBlockStop" => {
+                self.reasoning.clear();
+                vec![]
+            }
             "contentBlockStart" => {
                 let Some(tu) = p.get("start").and_then(|s| s.get("toolUse")) else {
                     return vec![];
@@ -104,17 +118,24 @@ impl StreamTranslator {
                         return vec![self.chunk(json!({"reasoning_content": t}), None)];
                     }
                     if let Some(sig) = r.get("signature") {
-                        let block = json!({"type": "thinking", "thinking": self.reasoning, "signature": sig});
+                        // The signature closes this thinking block: the next one starts empty.
+                        let thinking = std::mem::take(&mut self.reasoning);
+                        let block =
+                            json!({"type": "thinking", "thinking": thinking, "signature": sig});
+                        return vec![self.chunk(json!({"thinking_blocks": [block]}), None)];
+                    }
+                    if let Some(data) = r.get("redactedContent") {
+                        let block = json!({"type": "redacted_thinking", "data": data});
                         return vec![self.chunk(json!({"thinking_blocks": [block]}), None)];
                     }
                 }
                 vec![]
             }
             "messageStop" => {
-                let reason = if self.json_block.is_some() {
-                    "stop"
-                } else {
-                    finish_reason(p.get("stopReason").and_then(Value::as_str))
+                let reason = finish_reason(p.get("stopReason").and_then(Value::as_str));
+                let reason = match self.json_block {
+                    Some(_) => json_mode::finish_reason(reason, true, !self.tools.is_empty()),
+                    None => reason,
                 };
                 // Sent with the closing `metadata`, so a stream that never completes does
                 // not show a finish reason before its error.

@@ -196,6 +196,7 @@ pub fn translate(
     Ok(Translated {
         body: Value::Object(out),
         dropped,
+        adjusted: Vec::new(),
         context: Context {
             id: id.to_owned(),
             model: obj
