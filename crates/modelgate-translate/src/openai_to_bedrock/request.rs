@@ -294,6 +294,14 @@ fn convert_messages(messages: &[Value]) -> Result<(Vec<Value>, Vec<Value>), Tran
             _ => turns.push((role, blocks)),
         }
     }
+    // A final assistant turn (a prefill) may not end with whitespace (Claude refuses it);
+    // its text is never blank (blank text is left out above).
+    if let Some(("assistant", blocks)) = turns.last_mut().map(|(r, b)| (*r, b))
+        && let Some(text) = blocks.last_mut().and_then(|b| b.get_mut("text"))
+    {
+        let trimmed = text.as_str().unwrap_or("").trim_end().to_owned();
+        *text = json!(trimmed);
+    }
     Ok((
         system,
         turns
