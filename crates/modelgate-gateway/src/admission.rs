@@ -14,9 +14,7 @@ use modelgate_core::ErrorKind;
 /// What admission needs to know about the request.
 pub struct Ask {
     pub price: Option<Price>,
-    pub body_bytes: usize,
-    pub max_tokens: Option<u64>,
-    pub embeddings: bool,
+    pub demand: budget::Demand,
 }
 
 fn usd(micros: i64) -> String {
@@ -56,9 +54,9 @@ impl Gateway {
                 .with_code("allocation_unavailable")
             })?;
         // A model without a price (a private server, say) costs nothing.
-        let worst = ask.price.map_or(0, |p| {
-            budget::worst_case_micros(&p, ask.body_bytes, ask.max_tokens, ask.embeddings)
-        });
+        let worst = ask
+            .price
+            .map_or(0, |p| budget::worst_case_micros(&p, &ask.demand));
         match self.ledger.reserve(allocation, worst, now_ms).await {
             Ok(reservation) => Ok(Settlement {
                 reservation,

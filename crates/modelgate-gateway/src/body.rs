@@ -22,10 +22,16 @@ pub struct Peeked {
     /// The output limit the request sets (`max_tokens`, `max_completion_tokens` or
     /// `max_output_tokens`), when it is a non-negative integer.
     pub max_tokens: Option<u64>,
+    /// Answers asked for: the larger of `n` and `best_of` (1 when neither is set).
+    pub choices: u64,
 }
 
 #[derive(Deserialize)]
 struct PeekFields<'a> {
+    #[serde(borrow, default)]
+    n: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    best_of: Option<&'a RawValue>,
     #[serde(borrow, default)]
     model: Option<&'a RawValue>,
     #[serde(default)]
@@ -114,6 +120,11 @@ pub fn peek(body: &[u8]) -> Result<Peeked, GatewayError> {
     .flatten()
     .filter_map(|raw| raw.get().parse::<u64>().ok())
     .max();
+    let choices = [fields.n, fields.best_of]
+        .into_iter()
+        .flatten()
+        .filter_map(|raw| raw.get().parse::<u64>().ok())
+        .fold(1, u64::max);
     Ok(Peeked {
         model,
         model_span: span_of(body, raw_model),
@@ -121,7 +132,29 @@ pub fn peek(body: &[u8]) -> Result<Peeked, GatewayError> {
         stream_options_span,
         include_usage,
         max_tokens,
+        choices,
     })
+}
+
+/// Whether a request body refers to content it does not carry, which the upstream fetches
+/// and bills as input: a `previous_response_id` (not null), a `file_id`, or a URL in
+/// `url`, `image_url` or `file_url` (images and documents by link). Scans the bytes,
+/// with any whitespace around the colon; a false positive only reserves more.
+pub fn refers_to_content(body: &[u8]) -> bool {
+    use memchr::memmem;
+    let value_after = |key: &[u8], at: usize| {
+        let rest = &body[at + key.len()..];
+        let rest = rest.trim_ascii_start().strip_prefix(b":").unwrap_or(rest);
+        rest.trim_ascii_start()
+    };
+    let any_value = |key: &[u8], wanted: &dyn Fn(&[u8]) -> bool| {
+        memmem::find_iter(body, key).any(|at| wanted(value_after(key, at)))
+    };
+    any_value(b"\"previous_response_id\"", &|v| !v.starts_with(b"null"))
+        || any_value(b"\"file_id\"", &|v| v.starts_with(b"\""))
+        || [&b"\"url\""[..], b"\"image_url\"", b"\"file_url\""]
+            .iter()
+            .any(|key| any_value(key, &|v| v.starts_with(b"\"http")))
 }
 
 /// Most fallback models a request may list in `models`.
@@ -245,6 +278,54 @@ mod tests {
             std::str::from_utf8(&out).unwrap(),
             r#"{ "messages":[{"role":"user","content":"hi"}], "model" : "llama3:8b", "top_k": 5, "guided_json": {"a": [1, 2.50]} }"#
         );
+    }
+
+    #[test]
+    fn content_referenced_rather_than_sent() {
+        for (body, referenced) in [
+            (r#"{"previous_response_id":"resp_1","input":"hi"}"#, true),
+            (r#"{"previous_response_id": null,"input":"hi"}"#, false),
+            (
+                r#"{"content":[{"type":"file","file":{"file_id": "file-abc"}}]}"#,
+                true,
+            ),
+            (
+                r#"{"content":[{"type":"image_url","image_url":{"url": "https://x/cat.png"}}]}"#,
+                true,
+            ),
+            (
+                r#"{"content":[{"type":"image_url","image_url":{"url":"data:image/png;base64,AA"}}]}"#,
+                false,
+            ),
+            (
+                r#"{"input":[{"type":"input_image","image_url" : "http://x/a.png"}]}"#,
+                true,
+            ),
+            (
+                r#"{"source":{"type":"url","url":"https://x/doc.pdf"}}"#,
+                true,
+            ),
+            (
+                r#"{"messages":[{"role":"user","content":"see \"url\": \"http://x\""}]}"#,
+                false,
+            ),
+            (r#"{"model":"m","messages":[]}"#, false),
+        ] {
+            assert_eq!(refers_to_content(body.as_bytes()), referenced, "{body}");
+        }
+    }
+
+    #[test]
+    fn choices_from_n_and_best_of() {
+        for (body, choices) in [
+            (r#"{"model":"m"}"#, 1),
+            (r#"{"model":"m","n":4}"#, 4),
+            (r#"{"model":"m","n":2,"best_of":5}"#, 5),
+            (r#"{"model":"m","n":"x"}"#, 1),
+            (r#"{"model":"m","n":0}"#, 1),
+        ] {
+            assert_eq!(peek(body.as_bytes()).unwrap().choices, choices, "{body}");
+        }
     }
 
     #[test]

@@ -27,27 +27,62 @@ use tokio::sync::OnceCell;
 /// entry gives a limit.
 pub const DEFAULT_OUTPUT_TOKENS: u64 = 32_768;
 
+/// The context a reservation assumes for a request that refers to content it does not
+/// carry, when the model's context window is unknown.
+pub const DEFAULT_CONTEXT_TOKENS: u64 = 200_000;
+
+/// What a request may use at most, before pricing.
+#[derive(Debug, Clone, Copy)]
+pub struct Demand {
+    /// The larger of the client's and the upstream's body (every byte counted as a token).
+    pub body_bytes: usize,
+    /// The output limit sent (`None`: the model's own).
+    pub max_tokens: Option<u64>,
+    /// Answers asked for (`n`, `best_of`): each may be as long as the limit.
+    pub choices: u64,
+    /// The request refers to content it does not carry (a previous response, a file id,
+    /// an image or document URL): its input may fill the context window.
+    pub referenced: bool,
+    /// A context wider than the catalog's (a 1M-context beta header).
+    pub context: Option<u64>,
+    pub embeddings: bool,
+}
+
+impl Demand {
+    /// A request of `body_bytes` with the output limit `max_tokens`, nothing more.
+    pub fn of(body_bytes: usize, max_tokens: Option<u64>) -> Self {
+        Self {
+            body_bytes,
+            max_tokens,
+            choices: 1,
+            referenced: false,
+            context: None,
+            embeddings: false,
+        }
+    }
+}
+
 /// The worst-case cost of a request, in micro-dollars: zero for a free model.
-pub fn worst_case_micros(
-    price: &Price,
-    body_bytes: usize,
-    max_tokens: Option<u64>,
-    embeddings: bool,
-) -> i64 {
+pub fn worst_case_micros(price: &Price, demand: &Demand) -> i64 {
     if price.is_free() {
         return 0;
     }
-    let mut input = body_bytes as u64;
-    if let Some(context) = price.context {
-        input = input.min(context);
-    }
-    let output = if embeddings {
+    let context = price.context.max(demand.context);
+    let input = if demand.referenced {
+        (demand.body_bytes as u64).max(context.unwrap_or(DEFAULT_CONTEXT_TOKENS))
+    } else {
+        let bytes = demand.body_bytes as u64;
+        context.map_or(bytes, |c| bytes.min(c))
+    };
+    let output = if demand.embeddings {
         0
     } else {
-        max_tokens
+        demand
+            .max_tokens
             .or(price.max_output)
-            .or(price.context)
+            .or(context)
             .unwrap_or(DEFAULT_OUTPUT_TOKENS)
+            .saturating_mul(demand.choices.max(1))
     };
     let usage = modelgate_core::usage::TokenUsage {
         input_tokens: input,
@@ -476,26 +511,91 @@ mod tests {
     fn worst_case_bounds() {
         let p = price();
         // 50 bytes in, 10 out: 50 + 20.
-        assert_eq!(worst_case_micros(&p, 50, Some(10), false), 70);
-        // No max_tokens: the model's output limit.
-        assert_eq!(worst_case_micros(&p, 50, None, false), 250);
-        // Input capped by the context window.
-        assert_eq!(worst_case_micros(&p, 5000, Some(0), false), 1000);
-        assert_eq!(worst_case_micros(&p, 50, None, true), 50);
-        let free = Price {
-            input: 0.0,
-            output: 0.0,
-            ..p
-        };
-        assert_eq!(worst_case_micros(&free, 50, None, false), 0);
         let unknown = Price {
             max_output: None,
             context: None,
             ..p
         };
-        assert_eq!(
-            worst_case_micros(&unknown, 0, None, false),
-            2 * DEFAULT_OUTPUT_TOKENS as i64
-        );
+        let free = Price {
+            input: 0.0,
+            output: 0.0,
+            ..p
+        };
+        let demand = Demand::of;
+        let cases: Vec<(&str, Price, Demand, i64)> = vec![
+            (
+                "50 bytes in, 10 out: 50 + 2 x 10",
+                p,
+                demand(50, Some(10)),
+                70,
+            ),
+            (
+                "no max_tokens: the model's output limit",
+                p,
+                demand(50, None),
+                250,
+            ),
+            (
+                "input capped by the context window",
+                p,
+                demand(5000, Some(0)),
+                1000,
+            ),
+            (
+                "embeddings: input only",
+                p,
+                Demand {
+                    embeddings: true,
+                    ..demand(50, None)
+                },
+                50,
+            ),
+            ("a free model reserves nothing", free, demand(50, None), 0),
+            (
+                "nothing known: the default output",
+                unknown,
+                demand(0, None),
+                2 * DEFAULT_OUTPUT_TOKENS as i64,
+            ),
+            (
+                "n = 3: three answers",
+                p,
+                Demand {
+                    choices: 3,
+                    ..demand(50, Some(10))
+                },
+                50 + 3 * 20,
+            ),
+            (
+                "referenced content fills the context",
+                p,
+                Demand {
+                    referenced: true,
+                    ..demand(50, Some(10))
+                },
+                1000 + 20,
+            ),
+            (
+                "referenced, context unknown",
+                unknown,
+                Demand {
+                    referenced: true,
+                    ..demand(50, Some(10))
+                },
+                DEFAULT_CONTEXT_TOKENS as i64 + 20,
+            ),
+            (
+                "a 1M beta widens the cap",
+                p,
+                Demand {
+                    context: Some(1_000_000),
+                    ..demand(5000, Some(0))
+                },
+                5000,
+            ),
+        ];
+        for (case, price, demand, want) in cases {
+            assert_eq!(worst_case_micros(&price, &demand), want, "{case}");
+        }
     }
 }

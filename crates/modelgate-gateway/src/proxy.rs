@@ -9,6 +9,7 @@
 use crate::admission::Ask;
 use crate::auth::Principal;
 use crate::bedrock_stream::BedrockStream;
+use crate::budget::Demand;
 use crate::mappers::SseMapper;
 use crate::meter::{MeterContext, UsageGuard};
 use crate::registry::RuntimeProvider;
@@ -126,6 +127,9 @@ struct Planned {
     limit: Option<u64>,
 }
 
+/// The context window Anthropic's 1M-context beta (`anthropic-beta: context-1m-...`) opens.
+const ONE_MILLION_CONTEXT: u64 = 1_000_000;
+
 /// The error code of a native Responses attempt (mode `auto`) that found no Responses
 /// route: routing prepares the same candidate again, translated.
 pub(crate) const RESPONSES_MISSING: &str = "responses_route_missing";
@@ -143,6 +147,8 @@ pub(crate) struct Prepared {
     dropped: Vec<String>,
     adjusted: Vec<String>,
     max_tokens: Option<u64>,
+    /// Answers asked for (`n`, `best_of`).
+    choices: u64,
     /// A native Responses request to a provider in mode `auto`: a 404/405 means it has
     /// no Responses route.
     probes_responses: bool,
@@ -287,6 +293,7 @@ impl Gateway {
             // The worst case takes the larger output limit: the client's, or the one the
             // translation sends (a thinking budget raises it); `None` is the smallest.
             max_tokens: peeked.max_tokens.max(planned.limit),
+            choices: peeked.choices,
             probes_responses,
             keep: planned.keep,
             price,
@@ -405,11 +412,24 @@ impl Gateway {
         let now = now_millis();
         let ask = Ask {
             price,
-            // The upstream body can be larger than the client's (a replayed conversation)
-            // and its output limit higher (thinking turned on by a reasoning effort).
-            body_bytes: request.len().max(p.body.len()),
-            max_tokens: p.max_tokens,
-            embeddings: p.op == Operation::Embeddings,
+            demand: Demand {
+                // The upstream body can be larger than the client's (a replayed
+                // conversation) and its output limit higher (thinking turned on by a
+                // reasoning effort).
+                body_bytes: request.len().max(p.body.len()),
+                max_tokens: p.max_tokens,
+                choices: p.choices,
+                // Only worth a scan when there is a budget to protect.
+                referenced: principal.allocation_id.is_some()
+                    && price.is_some()
+                    && body::refers_to_content(&p.body),
+                context: hints
+                    .anthropic_beta
+                    .as_deref()
+                    .is_some_and(|b| b.contains("context-1m"))
+                    .then_some(ONE_MILLION_CONTEXT),
+                embeddings: p.op == Operation::Embeddings,
+            },
         };
         let settlement = self.reserve(principal, &ask, now).await?;
         let mut guard = UsageGuard::new(

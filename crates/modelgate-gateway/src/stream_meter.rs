@@ -148,6 +148,19 @@ impl StreamMeter {
                 cached_tokens: 0,
             };
             self.guard.usage_estimated = true;
+        } else if outcome != Outcome::Ok {
+            // A stream cut short may have reported only its start (Anthropic's
+            // `message_start` counts one output token): it is billed the larger of what
+            // the upstream reported and what the gateway relayed.
+            let usage = &mut self.guard.usage;
+            if usage.output_tokens < self.estimated_output {
+                usage.output_tokens = self.estimated_output;
+                self.guard.usage_estimated = true;
+            }
+            if usage.input_tokens == 0 {
+                usage.input_tokens = estimate::prompt_tokens(&self.request_body);
+                self.guard.usage_estimated = true;
+            }
         }
         self.guard.finish(outcome);
     }

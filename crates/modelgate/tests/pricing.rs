@@ -236,3 +236,92 @@ async fn a_key_minted_before_its_owner_had_an_allocation_draws_from_the_one_they
     let err = expect_error(gw.post("/v1/chat/completions", &key, body).await, 400).await;
     assert_eq!(err["code"], "allocation_required");
 }
+
+#[tokio::test]
+async fn the_worst_case_counts_every_answer_and_content_sent_by_reference() {
+    let mock = MockUpstream::start(&["m"]).await;
+    let gw = start_gateway().await;
+    // $1 per million tokens: a token is a micro-dollar. A context of 10,000 tokens.
+    add(
+        &gw,
+        json!({"name": "p", "kind": "openai-compatible", "endpoint": mock.origin(), "models": ["m"],
+            "prices": {"m": {"input": 1.0, "output": 1.0, "context": 10000, "max_output": 100}}}),
+    )
+    .await;
+    let r = gw
+        .post(
+            "/api/users",
+            ADMIN_KEY,
+            json!({"name": "cy", "role": "member"}),
+        )
+        .await;
+    assert_eq!(r.status(), 201);
+    // $0.005: 5,000 tokens of worst case.
+    let r = gw
+        .post(
+            "/api/allocations",
+            ADMIN_KEY,
+            json!({"name": "cy-budget", "user": "cy", "limit_usd": 0.005, "period": "none"}),
+        )
+        .await;
+    assert_eq!(r.status(), 201);
+    let key = gw.member_key("cy", Some("cy-budget")).await;
+    let image = |url: &str| {
+        json!([{"role": "user", "content": [{"type": "text", "text": "what is this?"},
+            {"type": "image_url", "image_url": {"url": url}}]}])
+    };
+    let text = json!([{"role": "user", "content": "hi"}]);
+    // (what, messages, n, max_tokens, admitted)
+    let cases = [
+        ("one answer of 100 tokens", text.clone(), 1, 100, true),
+        (
+            "n = 30: 3,000 output tokens fit",
+            text.clone(),
+            30,
+            100,
+            true,
+        ),
+        (
+            "n = 60: 6,000 output tokens do not",
+            text.clone(),
+            60,
+            100,
+            false,
+        ),
+        (
+            "an inline image is counted by its bytes",
+            image("data:image/png;base64,iVBORw0KGgo="),
+            1,
+            100,
+            true,
+        ),
+        (
+            "an image by URL may fill the 10,000-token context",
+            image("https://example.com/cat.png"),
+            1,
+            100,
+            false,
+        ),
+    ];
+    for (what, messages, n, max_tokens, admitted) in cases {
+        let hits = mock.hits("/v1/chat/completions");
+        let r = gw
+            .post(
+                "/v1/chat/completions",
+                &key,
+                json!({"model": "p:m", "messages": messages, "n": n, "max_tokens": max_tokens}),
+            )
+            .await;
+        if admitted {
+            assert_eq!(r.status(), 200, "{what}: {}", r.text().await.unwrap());
+        } else {
+            let err = expect_error(r, 402).await;
+            assert_eq!(err["code"], "budget_exceeded", "{what}");
+            assert_eq!(
+                mock.hits("/v1/chat/completions"),
+                hits,
+                "{what}: no upstream call"
+            );
+        }
+    }
+}
