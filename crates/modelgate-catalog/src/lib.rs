@@ -65,6 +65,11 @@ pub struct ModelInfo {
     /// USD per million cached input tokens (defaults to the input price).
     #[serde(default)]
     pub cached: Option<f64>,
+    /// USD per million input tokens written to the prompt cache (defaults to 1.25 x the
+    /// input price for Claude models, Anthropic's five-minute cache write, else the input
+    /// price).
+    #[serde(default)]
+    pub cache_write: Option<f64>,
     /// The most output tokens one response can have.
     #[serde(default)]
     pub max_output: Option<u64>,
@@ -73,10 +78,16 @@ pub struct ModelInfo {
 impl ModelInfo {
     /// The model's prices and limits, if both input and output prices are known.
     pub fn price(&self) -> Option<Price> {
+        let input = self.input?;
+        let claude = self.vendor == "anthropic" || self.id.contains("anthropic.");
         Some(Price {
-            input: self.input?,
+            input,
             output: self.output?,
             cached: self.cached,
+            cache_write: self
+                .cache_write
+                .or_else(|| claude.then_some(input * CLAUDE_CACHE_WRITE)),
+            reasoning: None,
             max_output: self.max_output,
             context: self.context,
         })
@@ -98,6 +109,12 @@ pub struct Price {
     /// Cached input tokens (defaults to the input price).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cached: Option<f64>,
+    /// Input tokens written to the prompt cache (defaults to the input price).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache_write: Option<f64>,
+    /// Reasoning output tokens (defaults to the output price, as every vendor bills them).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reasoning: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_output: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -106,22 +123,45 @@ pub struct Price {
 
 impl Price {
     /// The cost of `usage` in micro-dollars.
+    /// The cost of `usage` in micro-dollars: cache reads, cache writes and reasoning at
+    /// their own rates, the rest of the input and output at the base rates.
     pub fn cost_micros(&self, usage: &TokenUsage) -> i64 {
-        let cached_price = self.cached.unwrap_or(self.input);
         let cached = usage.cached_tokens.min(usage.input_tokens);
+        let written = usage.cache_write_tokens.min(usage.input_tokens - cached);
+        let plain_input = usage.input_tokens - cached - written;
+        let reasoning = usage.reasoning_tokens.min(usage.output_tokens);
         // USD per million tokens = micro-dollars per token.
-        let micros = (usage.input_tokens - cached) as f64 * self.input
-            + cached as f64 * cached_price
-            + usage.output_tokens as f64 * self.output;
+        let micros = plain_input as f64 * self.input
+            + cached as f64 * self.cached.unwrap_or(self.input)
+            + written as f64 * self.cache_write.unwrap_or(self.input)
+            + (usage.output_tokens - reasoning) as f64 * self.output
+            + reasoning as f64 * self.reasoning.unwrap_or(self.output);
         micros.round() as i64
+    }
+
+    /// The most one input token can cost (for a worst case that does not know which
+    /// input tokens will be cache reads or writes).
+    pub fn max_input(&self) -> f64 {
+        [self.cached, self.cache_write]
+            .into_iter()
+            .flatten()
+            .fold(self.input, f64::max)
+    }
+
+    /// The most one output token can cost.
+    pub fn max_output_price(&self) -> f64 {
+        self.reasoning.map_or(self.output, |r| r.max(self.output))
     }
 
     /// Whether every token is free (a private model): such requests are never refused
     /// for budget.
     pub fn is_free(&self) -> bool {
-        self.input <= 0.0 && self.output <= 0.0 && self.cached.unwrap_or(0.0) <= 0.0
+        self.max_input() <= 0.0 && self.max_output_price() <= 0.0
     }
 }
+
+/// Anthropic's five-minute cache write, as a multiple of the input price.
+const CLAUDE_CACHE_WRITE: f64 = 1.25;
 
 #[derive(Debug, Deserialize)]
 struct VendorFile {
@@ -366,8 +406,23 @@ mod tests {
             input_tokens: 1_000_000,
             output_tokens: 100_000,
             cached_tokens: 200_000,
+            ..TokenUsage::default()
         };
         assert_eq!(m.cost_micros(&u), Some(2_400_000 + 60_000 + 1_500_000));
+        // 100k of the rest written to the cache at 1.25 x $3; 40k of the output reasoning
+        // (at the output price).
+        let u = TokenUsage {
+            cache_write_tokens: 100_000,
+            reasoning_tokens: 40_000,
+            ..u
+        };
+        assert_eq!(
+            m.cost_micros(&u),
+            Some(2_100_000 + 60_000 + 375_000 + 1_500_000)
+        );
+        // Other vendors' cache writes cost the input price unless priced.
+        let o = c.model("openai", "gpt-5").unwrap().price().unwrap();
+        assert_eq!(o.cache_write, None);
         assert!(
             c.model("hunyuan", "hunyuan-t1-latest")
                 .unwrap()

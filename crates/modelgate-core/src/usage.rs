@@ -3,11 +3,21 @@
 use serde::{Deserialize, Serialize};
 
 /// Tokens of one request as reported by the upstream (or estimated, see `estimated`).
+/// `input_tokens` counts every input token, cache reads and writes included;
+/// `output_tokens` every output token, reasoning included. The parts are priced at their
+/// own rates.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TokenUsage {
     pub input_tokens: u64,
     pub output_tokens: u64,
+    /// Input tokens read from the provider's prompt cache.
     pub cached_tokens: u64,
+    /// Input tokens written to the provider's prompt cache (Anthropic, Bedrock).
+    #[serde(default)]
+    pub cache_write_tokens: u64,
+    /// Output tokens spent on reasoning (OpenAI's `reasoning_tokens`).
+    #[serde(default)]
+    pub reasoning_tokens: u64,
 }
 
 /// How a metered request ended.

@@ -26,10 +26,13 @@ pub fn bedrock_usage(u: &Value) -> Option<TokenUsage> {
     let n = |k: &str| u.get(k).and_then(Value::as_u64);
     let input = n("inputTokens")?;
     let cached = n("cacheReadInputTokens").unwrap_or(0);
+    let written = n("cacheWriteInputTokens").unwrap_or(0);
     Some(TokenUsage {
-        input_tokens: input + cached + n("cacheWriteInputTokens").unwrap_or(0),
+        input_tokens: input + cached + written,
         output_tokens: n("outputTokens").unwrap_or(0),
         cached_tokens: cached,
+        cache_write_tokens: written,
+        reasoning_tokens: 0,
     })
 }
 

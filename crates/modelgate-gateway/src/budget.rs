@@ -87,12 +87,16 @@ pub fn worst_case_micros(price: &Price, demand: &Demand) -> i64 {
     let usage = modelgate_core::usage::TokenUsage {
         input_tokens: input,
         output_tokens: output,
-        cached_tokens: 0,
+        ..Default::default()
     };
-    // The cached price may exceed the input price in an override: count the larger.
+    // Any input token may be a cache write, any output token reasoning: count each at
+    // the larger of its rates.
     let full = Price {
-        input: price.input.max(price.cached.unwrap_or(0.0)),
+        input: price.max_input(),
+        output: price.max_output_price(),
         cached: None,
+        cache_write: None,
+        reasoning: None,
         ..*price
     };
     full.cost_micros(&usage).max(1)
@@ -502,6 +506,8 @@ mod tests {
             input: 1.0,
             output: 2.0,
             cached: None,
+            cache_write: None,
+            reasoning: None,
             max_output: Some(100),
             context: Some(1000),
         }

@@ -30,12 +30,24 @@ pub struct UsagePeek {
     pub completion_tokens: u64,
     #[serde(default, alias = "input_tokens_details")]
     pub prompt_tokens_details: Option<CachedPeek>,
+    #[serde(default, alias = "output_tokens_details")]
+    pub completion_tokens_details: Option<ReasoningPeek>,
+    /// Cache writes, where the upstream reports them (the gateway's own translations of
+    /// Anthropic and Bedrock answers, LiteLLM-style servers).
+    #[serde(default)]
+    pub cache_creation_input_tokens: u64,
 }
 
 #[derive(Debug, Default, Deserialize)]
 pub struct CachedPeek {
     #[serde(default)]
     pub cached_tokens: u64,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct ReasoningPeek {
+    #[serde(default)]
+    pub reasoning_tokens: u64,
 }
 
 impl From<&UsagePeek> for TokenUsage {
@@ -47,6 +59,11 @@ impl From<&UsagePeek> for TokenUsage {
                 .prompt_tokens_details
                 .as_ref()
                 .map_or(0, |d| d.cached_tokens),
+            cache_write_tokens: u.cache_creation_input_tokens,
+            reasoning_tokens: u
+                .completion_tokens_details
+                .as_ref()
+                .map_or(0, |d| d.reasoning_tokens),
         }
     }
 }
@@ -221,10 +238,10 @@ impl AnthropicUsage {
     pub fn apply(&self, into: &mut TokenUsage) {
         if self.input_tokens.is_some() || self.cache_read_input_tokens.is_some() {
             let cached = self.cache_read_input_tokens.unwrap_or(0);
-            into.input_tokens = self.input_tokens.unwrap_or(0)
-                + cached
-                + self.cache_creation_input_tokens.unwrap_or(0);
+            let written = self.cache_creation_input_tokens.unwrap_or(0);
+            into.input_tokens = self.input_tokens.unwrap_or(0) + cached + written;
             into.cached_tokens = cached;
+            into.cache_write_tokens = written;
         }
         if let Some(out) = self.output_tokens {
             into.output_tokens = out;

@@ -145,7 +145,7 @@ impl StreamMeter {
             self.guard.usage = TokenUsage {
                 input_tokens: estimate::prompt_tokens(&self.request_body),
                 output_tokens: self.estimated_output,
-                cached_tokens: 0,
+                ..TokenUsage::default()
             };
             self.guard.usage_estimated = true;
         } else if outcome != Outcome::Ok {

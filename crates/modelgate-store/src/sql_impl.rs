@@ -20,6 +20,8 @@ pub(crate) struct UsageRow {
     input_tokens: i64,
     output_tokens: i64,
     cached_tokens: i64,
+    cache_write_tokens: i64,
+    reasoning_tokens: i64,
     usage_estimated: i64,
     cost_micros: i64,
     status: i64,
@@ -45,6 +47,8 @@ impl From<UsageRow> for UsageRecord {
                 input_tokens: r.input_tokens.max(0) as u64,
                 output_tokens: r.output_tokens.max(0) as u64,
                 cached_tokens: r.cached_tokens.max(0) as u64,
+                cache_write_tokens: r.cache_write_tokens.max(0) as u64,
+                reasoning_tokens: r.reasoning_tokens.max(0) as u64,
             },
             usage_estimated: r.usage_estimated != 0,
             cost_micros: r.cost_micros,
@@ -62,13 +66,16 @@ pub(crate) const KEY_AUTH_SELECT: &str = "SELECT k.*, u.name AS user_name, u.rol
 
 pub(crate) const INSERT_USAGE_HEAD: &str = "INSERT INTO usage_records (id, request_id, created_at, \
      key_id, user_id, provider, model, api, stream, input_tokens, output_tokens, cached_tokens, \
-     usage_estimated, cost_micros, status, outcome, latency_ms, ttft_ms, allocation_id) ";
+     usage_estimated, cost_micros, status, outcome, latency_ms, ttft_ms, allocation_id, \
+     cache_write_tokens, reasoning_tokens) ";
 
 /// The aggregate columns of a usage report (sums cast so both backends return BIGINT).
 pub(crate) const USAGE_AGGREGATES: &str = "COUNT(*) AS requests, \
      CAST(COALESCE(SUM(input_tokens), 0) AS BIGINT) AS input_tokens, \
      CAST(COALESCE(SUM(output_tokens), 0) AS BIGINT) AS output_tokens, \
      CAST(COALESCE(SUM(cached_tokens), 0) AS BIGINT) AS cached_tokens, \
+     CAST(COALESCE(SUM(cache_write_tokens), 0) AS BIGINT) AS cache_write_tokens, \
+     CAST(COALESCE(SUM(reasoning_tokens), 0) AS BIGINT) AS reasoning_tokens, \
      CAST(COALESCE(SUM(cost_micros), 0) AS BIGINT) AS cost_micros \
      FROM usage_records WHERE ($1 IS NULL OR user_id = $1) AND created_at >= $2 \
      AND created_at < $3";
@@ -88,7 +95,7 @@ pub(crate) fn usage_report_sql(by: Option<crate::UsageDimension>) -> String {
     }
 }
 
-/// Rows per INSERT statement (19 parameters each; SQLite allows 32766 per statement).
+/// Rows per INSERT statement (21 parameters each; SQLite allows 32766 per statement).
 pub(crate) const ROWS_PER_INSERT: usize = 500;
 
 /// Saturating conversion for token counts stored in signed 64-bit columns.
@@ -323,7 +330,9 @@ macro_rules! impl_store {
                             .push_bind(r.outcome.as_str())
                             .push_bind(r.latency_ms)
                             .push_bind(r.ttft_ms)
-                            .push_bind(&r.allocation_id);
+                            .push_bind(&r.allocation_id)
+                            .push_bind(to_i64(r.usage.cache_write_tokens))
+                            .push_bind(to_i64(r.usage.reasoning_tokens));
                     });
                     q.push(" ON CONFLICT (id) DO NOTHING");
                     // Each batch size is its own SQL text: do not fill the per-connection

@@ -109,6 +109,8 @@ fn usage(id: &str, user_id: &str, at: i64) -> UsageRecord {
             input_tokens: 10,
             output_tokens: 20,
             cached_tokens: 3,
+            cache_write_tokens: 2,
+            reasoning_tokens: 5,
         },
         usage_estimated: true,
         cost_micros: 42,
@@ -468,6 +470,8 @@ async fn usage_reports(h: Harness) {
     assert_eq!(total[0].requests, 3);
     assert_eq!(total[0].cost_micros, 126);
     assert_eq!(total[0].input_tokens, 30);
+    assert_eq!(total[0].cache_write_tokens, 6);
+    assert_eq!(total[0].reasoning_tokens, 15);
     let by_day = s
         .usage_report(&all, Some(UsageDimension::Day))
         .await

@@ -37,7 +37,12 @@ pub struct Totals {
     pub requests: i64,
     pub input_tokens: i64,
     pub output_tokens: i64,
+    /// Input tokens read from a prompt cache.
     pub cached_tokens: i64,
+    /// Input tokens written to a prompt cache.
+    pub cache_write_tokens: i64,
+    /// Output tokens spent on reasoning.
+    pub reasoning_tokens: i64,
     pub cost_usd: f64,
 }
 
@@ -48,6 +53,8 @@ impl From<&UsageTotals> for Totals {
             input_tokens: t.input_tokens,
             output_tokens: t.output_tokens,
             cached_tokens: t.cached_tokens,
+            cache_write_tokens: t.cache_write_tokens,
+            reasoning_tokens: t.reasoning_tokens,
             cost_usd: t.cost_micros as f64 / 1e6,
         }
     }
@@ -279,6 +286,8 @@ impl Gateway {
                         t.input_tokens += u.input_tokens;
                         t.output_tokens += u.output_tokens;
                         t.cached_tokens += u.cached_tokens;
+                        t.cache_write_tokens += u.cache_write_tokens;
+                        t.reasoning_tokens += u.reasoning_tokens;
                         t.cost_micros += u.cost_micros;
                     }
                     GroupUsage {

@@ -84,8 +84,8 @@ export async function render(view, { params }) {
       h('div.stats',
         stat('Total spend', fmt.usd(t.cost_usd), 'stat-spend'),
         stat('Requests', fmt.int(t.requests), 'stat-requests'),
-        stat('Tokens in', fmt.int(t.input_tokens), 'stat-tokens-in', t.cached_tokens ? `${fmt.int(t.cached_tokens)} cached` : null),
-        stat('Tokens out', fmt.int(t.output_tokens), 'stat-tokens-out'),
+        stat('Tokens in', fmt.int(t.input_tokens), 'stat-tokens-in', cacheNote(t)),
+        stat('Tokens out', fmt.int(t.output_tokens), 'stat-tokens-out', t.reasoning_tokens ? `${fmt.int(t.reasoning_tokens)} reasoning` : null),
         r.active_users !== undefined ? stat('Active users', fmt.int(r.active_users), 'stat-users') : null),
       r.allocations.length ? h('section.card#usage-allocations', h('h2.card-title', st.scope === 'org' ? 'Allocations' : 'Your allocations'), r.allocations.map(allocationRow)) : null,
       h('section.card', h('div.toolbar', h('h2.card-title', 'Over time'), h('span.spacer'), metricSeg), chartBox,
@@ -115,4 +115,12 @@ export async function render(view, { params }) {
 
 function stat(label, v, id, sub) {
   return h('div.stat.card', { id }, h('div.stat-label', label), h('div.stat-value', v), sub ? h('div.stat-sub', sub) : null);
+}
+
+/** "N cached · M cache writes": the parts of the input priced at their own rates. */
+function cacheNote(t) {
+  const parts = [];
+  if (t.cached_tokens) parts.push(`${fmt.int(t.cached_tokens)} cached`);
+  if (t.cache_write_tokens) parts.push(`${fmt.int(t.cache_write_tokens)} cache writes`);
+  return parts.length ? parts.join(' · ') : null;
 }
