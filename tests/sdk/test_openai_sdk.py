@@ -237,8 +237,8 @@ def test_anthropic_provider_system_and_params(client):
         model="claude/claude-x",
         messages=[{"role": "system", "content": "You are terse."}, *MESSAGES],
         max_tokens=32,
-        temperature=0.3,
-        stop=["\n\n"],
+        temperature=1.5,
+        stop=["\n\n", "END"],
         seed=1,
         presence_penalty=0.5,
     )
@@ -246,6 +246,10 @@ def test_anthropic_provider_system_and_params(client):
     assert raw.parse().choices[0].message.content == ANSWER
     dropped = raw.headers.get("x-modelgate-dropped-params", "")
     assert sorted(p.strip() for p in dropped.split(",")) == ["presence_penalty", "seed"], dropped
+    # Claude takes temperatures up to 1 and no whitespace-only stop sequence: both are
+    # brought within its rules, and named.
+    adjusted = raw.headers.get("x-modelgate-adjusted-params", "")
+    assert sorted(p.strip() for p in adjusted.split(",")) == ["stop", "temperature"], adjusted
 
 
 @pytest.mark.parametrize("model", CLAUDE_MODEL_IDS)

@@ -29,8 +29,15 @@
 //! And AWS Bedrock (`POST /model/{id}/converse` and `/converse-stream`, event-stream
 //! frames): every request's SigV4 signature is recomputed with [`BEDROCK_ACCESS_KEY`] /
 //! [`BEDROCK_SECRET_KEY`] in [`BEDROCK_REGION`] and refused with 403 when it does not match.
+//!
+//! The chat routes are as strict about the request body as the real APIs (chat
+//! completions, OpenAI's and Azure's; Messages; Converse and ConverseStream): a body the
+//! provider refuses gets the provider's 400 in its error shape, streamed or not, after the
+//! model name's misbehaviour (if any). The rules, each with the documentation page that
+//! states it, are in `src/strict/`.
 
 mod mock;
+mod strict;
 
 pub use mock::{
     ANSWER, BEDROCK_ACCESS_KEY, BEDROCK_REGION, BEDROCK_SECRET_KEY, CACHED_TOKENS, MockUpstream,

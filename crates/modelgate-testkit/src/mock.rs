@@ -323,6 +323,18 @@ fn usage_json(completion_tokens: u64) -> Value {
     })
 }
 
+/// OpenAI's 400 for a body the real API refuses (see [`crate::strict::openai`]).
+fn openai_refusal(refusal: crate::strict::openai::Refusal) -> Response {
+    (
+        StatusCode::BAD_REQUEST,
+        axum::Json(
+            json!({"error": {"message": refusal.message, "type": "invalid_request_error",
+            "param": refusal.param, "code": null}}),
+        ),
+    )
+        .into_response()
+}
+
 async fn chat(State(s): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Response {
     generate(&s, "/v1/chat/completions", headers, body, true).await
 }
@@ -343,6 +355,9 @@ async fn generate(
         Ok(parsed) => parsed,
         Err(resp) => return resp,
     };
+    if chat && let Err(refusal) = crate::strict::openai::validate(&req) {
+        return openai_refusal(refusal);
+    }
     let with_usage = !model.contains("no-usage");
     let tool = requested_tool(&req, &model, chat);
     if req["stream"].as_bool() == Some(true) {
@@ -639,6 +654,9 @@ async fn messages(State(s): State<Arc<Shared>>, headers: HeaderMap, body: Bytes)
             "mock exploded",
         );
     }
+    if let Err(message) = crate::strict::anthropic::validate(&req) {
+        return anthropic_error(StatusCode::BAD_REQUEST, "invalid_request_error", &message);
+    }
     let tool = req["tools"][0]["name"]
         .as_str()
         .filter(|_| model.contains("tool"))
@@ -906,6 +924,14 @@ async fn bedrock(
         return (
             StatusCode::INTERNAL_SERVER_ERROR,
             axum::Json(json!({"message": "mock exploded"})),
+        )
+            .into_response();
+    }
+    if let Err(message) = crate::strict::bedrock::validate(&model, &req) {
+        return (
+            StatusCode::BAD_REQUEST,
+            [("x-amzn-errortype", "ValidationException")],
+            axum::Json(json!({"message": message})),
         )
             .into_response();
     }

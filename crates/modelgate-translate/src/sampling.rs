@@ -22,6 +22,7 @@ use sha2::{Digest, Sha256};
 pub(crate) struct Sampling {
     pub temperature: Option<Value>,
     pub top_p: Option<Value>,
+    pub top_k: Option<Value>,
     /// The stop sequences, if any remain.
     pub stops: Option<Value>,
 }
@@ -47,6 +48,18 @@ pub(crate) fn for_claude(
     adjusted: &mut Dropped,
 ) -> Sampling {
     let present = |k: &str| obj.get(k).filter(|v| !v.is_null());
+    if refuses_sampling(model) {
+        for key in ["temperature", "top_p", "top_k"] {
+            if present(key).is_some() {
+                dropped.push(key.into());
+            }
+        }
+        let stops = stop_sequences(obj, non_blank(rules), rules.max_stops, dropped, adjusted);
+        return Sampling {
+            stops,
+            ..Sampling::default()
+        };
+    }
     let temperature = present("temperature").map(|t| match t.as_f64() {
         Some(v) if v > 1.0 => {
             adjusted.push("temperature".into());
@@ -59,19 +72,39 @@ pub(crate) fn for_claude(
         top_p = None;
         dropped.push("top_p".into());
     }
-    let blank = |s: &str| {
-        if rules.claude {
-            s.trim().is_empty()
-        } else {
-            s.is_empty()
-        }
-    };
-    let keep = |s: &str| !blank(s);
-    let stops = stop_sequences(obj, keep, rules.max_stops, dropped, adjusted);
+    let stops = stop_sequences(obj, non_blank(rules), rules.max_stops, dropped, adjusted);
     Sampling {
         temperature,
         top_p,
+        top_k: present("top_k").cloned(),
         stops,
+    }
+}
+
+/// Which stop sequences a target takes: not empty, and for Claude not whitespace-only.
+fn non_blank(rules: Rules) -> impl Fn(&str) -> bool {
+    move |s: &str| {
+        if rules.claude {
+            !s.trim().is_empty()
+        } else {
+            !s.is_empty()
+        }
+    }
+}
+
+/// Claude models that refuse sampling parameters altogether (Opus 4.7 and later:
+/// "`temperature` is deprecated for this model").
+pub(crate) fn refuses_sampling(model: &str) -> bool {
+    claude_version(model).is_some_and(|v| v >= (4, 7))
+}
+
+/// Claude models that refuse a prefill (a final assistant turn): 4.6 and later. The turn
+/// is left out and named `prefill` in `dropped`.
+pub(crate) fn drop_refused_prefill(turns: &mut Vec<Value>, model: &str, dropped: &mut Dropped) {
+    let refused = claude_version(model).is_some_and(|v| v >= (4, 6));
+    if refused && turns.last().is_some_and(|t| t["role"] == "assistant") {
+        turns.pop();
+        dropped.push("prefill".into());
     }
 }
 
@@ -258,7 +291,29 @@ mod tests {
                 Sampling {
                     temperature: Some(json!(0.2)),
                     top_p: Some(json!(0.9)),
-                    stops: None,
+                    ..Sampling::default()
+                },
+                &[],
+                &[],
+            ),
+            (
+                json!({"temperature": 0.5, "top_p": 0.9, "top_k": 5, "stop": ["END"]}),
+                "claude-opus-4-7",
+                None,
+                Sampling {
+                    stops: Some(json!(["END"])),
+                    ..Sampling::default()
+                },
+                &["temperature", "top_p", "top_k"],
+                &[],
+            ),
+            (
+                json!({"top_k": 5}),
+                "claude-sonnet-4",
+                None,
+                Sampling {
+                    top_k: Some(json!(5)),
+                    ..Sampling::default()
                 },
                 &[],
                 &[],

@@ -237,7 +237,7 @@ async fn anthropic_errors_use_anthropic_shape() {
     let r = messages(
         &gw,
         &[("x-api-key", "mg_wrong_wrong_wrong_wrong_wrong_wrong")],
-        json!({"model": "llama", "max_tokens": 5, "messages": []}),
+        json!({"model": "llama", "max_tokens": 5, "messages": [{"role": "user", "content": "hi"}]}),
     )
     .await;
     assert_eq!(r.status(), 401);
@@ -249,7 +249,7 @@ async fn anthropic_errors_use_anthropic_shape() {
     let r = messages(
         &gw,
         &[("x-api-key", ADMIN_KEY)],
-        json!({"model": "nope", "max_tokens": 5, "messages": []}),
+        json!({"model": "nope", "max_tokens": 5, "messages": [{"role": "user", "content": "hi"}]}),
     )
     .await;
     assert_eq!(r.status(), 404);

@@ -43,7 +43,7 @@ async fn api_key_auth_deployment_paths_and_api_version() {
         .post(
             "/v1/chat/completions",
             ADMIN_KEY,
-            json!({"model": "gpt-4o", "stream": true, "messages": []}),
+            json!({"model": "gpt-4o", "stream": true, "messages": [{"role": "user", "content": "hi"}]}),
         )
         .await;
     assert_eq!(sse_data(r).await.last().unwrap(), "[DONE]");

@@ -191,7 +191,8 @@ async fn bad_signatures_and_broken_streams() {
 
     add_bedrock(&gw, "ok", &mock, BEDROCK_SECRET_KEY, None).await;
     for (model, code) in [
-        ("ok:meta.exception-model", "throttlingException"),
+        // Bedrock's exception name is the code; its kind the type (throttling).
+        ("ok:meta.exception-model", "rate_limit_error"),
         ("ok:meta.truncate-model", "upstream_error"),
     ] {
         let r = gw.post("/v1/chat/completions", ADMIN_KEY, json!({"model": model, "stream": true, "messages": [{"role": "user", "content": "x"}]})).await;
@@ -200,6 +201,9 @@ async fn bad_signatures_and_broken_streams() {
         assert!(events.iter().all(|e| e != "[DONE]"), "{model}: {events:?}");
         let last: Value = serde_json::from_str(events.last().unwrap()).unwrap();
         assert_eq!(last["error"]["type"], code, "{model}");
+        if model.contains("exception") {
+            assert_eq!(last["error"]["code"], "throttlingException");
+        }
     }
     let usage = gw.usage(ADMIN_KEY).await;
     let outcomes: Vec<&str> = usage["data"]

@@ -14,7 +14,7 @@ async fn authentication_failures_are_401_and_never_reach_upstream() {
     let mock = MockUpstream::start(&["m"]).await;
     let gw = start_gateway().await;
     gw.add_mock("up", &mock).await;
-    let body = json!({"model": "m", "messages": []});
+    let body = json!({"model": "m", "messages": [{"role": "user", "content": "hi"}]});
     let url = gw.url("/v1/chat/completions");
     let cases: Vec<(&str, Vec<(&str, String)>)> = vec![
         ("no header", vec![]),
@@ -247,7 +247,7 @@ async fn broken_and_truncated_streams_end_with_an_error_event() {
             .post(
                 "/v1/chat/completions",
                 ADMIN_KEY,
-                json!({"model": model, "stream": true, "messages": []}),
+                json!({"model": model, "stream": true, "messages": [{"role": "user", "content": "hi"}]}),
             )
             .await;
         assert_eq!(r.status(), 200);

@@ -116,7 +116,7 @@ async fn stream_with_include_usage_keeps_the_usage_chunk() {
         .post(
             "/v1/chat/completions",
             ADMIN_KEY,
-            json!({"model": "m1", "stream": true, "stream_options": {"include_usage": true}, "messages": []}),
+            json!({"model": "m1", "stream": true, "stream_options": {"include_usage": true}, "messages": [{"role": "user", "content": "hi"}]}),
         )
         .await;
     let events = sse_data(resp).await;

@@ -81,7 +81,7 @@ async fn a_client_disconnect_cancels_the_upstream_and_is_metered() {
         .post(
             "/v1/chat/completions",
             ADMIN_KEY,
-            json!({"model": "drip", "stream": true, "messages": []}),
+            json!({"model": "drip", "stream": true, "messages": [{"role": "user", "content": "hi"}]}),
         )
         .await;
     assert_eq!(resp.status(), 200);
@@ -110,7 +110,7 @@ async fn graceful_shutdown_drains_then_flushes_usage() {
         .post(
             "/v1/chat/completions",
             ADMIN_KEY,
-            json!({"model": "drip", "stream": true, "messages": []}),
+            json!({"model": "drip", "stream": true, "messages": [{"role": "user", "content": "hi"}]}),
         )
         .await;
     endless.chunk().await.unwrap().unwrap();
@@ -160,7 +160,7 @@ async fn operations_endpoints() {
         .post(
             "/v1/chat/completions",
             ADMIN_KEY,
-            json!({"model": "m", "stream": true, "messages": []}),
+            json!({"model": "m", "stream": true, "messages": [{"role": "user", "content": "hi"}]}),
         )
         .await;
     sse_data(r).await;

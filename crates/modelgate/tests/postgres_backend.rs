@@ -32,7 +32,7 @@ async fn serve_on_postgres_end_to_end() {
         .post(
             "/v1/chat/completions",
             &key,
-            json!({"model": "up:m", "stream": true, "messages": []}),
+            json!({"model": "up:m", "stream": true, "messages": [{"role": "user", "content": "hi"}]}),
         )
         .await;
     assert_eq!(sse_data(r).await.last().unwrap(), "[DONE]");

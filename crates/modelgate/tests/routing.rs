@@ -141,7 +141,7 @@ async fn other_client_errors_do_not_fail_over() {
         t.gw.post(
             CHAT,
             ADMIN_KEY,
-            json!({"model": "p1/m", "models": "p2/m", "messages": []}),
+            json!({"model": "p1/m", "models": "p2/m", "messages": [{"role": "user", "content": "hi"}]}),
         )
         .await;
     let err = expect_error(r, 400).await;

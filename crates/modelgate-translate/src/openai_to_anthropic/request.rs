@@ -69,7 +69,8 @@ pub fn translate(req: &Value, upstream_model: &str) -> Result<Translated<Context
         .get("messages")
         .and_then(Value::as_array)
         .ok_or_else(|| TranslateError::at("messages", "messages must be an array"))?;
-    let (system, turns) = convert_messages(messages)?;
+    let (system, mut turns) = convert_messages(messages)?;
+    sampling::drop_refused_prefill(&mut turns, upstream_model, &mut dropped);
 
     let mut out = Map::new();
     out.insert("model".into(), json!(upstream_model));
@@ -94,15 +95,15 @@ pub fn translate(req: &Value, upstream_model: &str) -> Result<Translated<Context
     for (key, v) in [
         ("temperature", sampling.temperature),
         ("top_p", sampling.top_p),
+        ("top_k", sampling.top_k),
         ("stop_sequences", sampling.stops),
+        (
+            "thinking",
+            obj.get("thinking").filter(|v| !v.is_null()).cloned(),
+        ),
     ] {
         if let Some(v) = v {
             out.insert(key.into(), v);
-        }
-    }
-    for key in ["top_k", "thinking"] {
-        if let Some(v) = obj.get(key).filter(|v| !v.is_null()) {
-            out.insert(key.into(), v.clone());
         }
     }
     let stream = obj.get("stream").and_then(Value::as_bool).unwrap_or(false);

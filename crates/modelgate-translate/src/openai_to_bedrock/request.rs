@@ -65,7 +65,10 @@ pub fn translate_for_model(
         .get("messages")
         .and_then(Value::as_array)
         .ok_or_else(|| TranslateError::at("messages", "messages must be an array"))?;
-    let (system, turns) = convert_messages(messages)?;
+    let (system, mut turns) = convert_messages(messages)?;
+    if anthropic {
+        sampling::drop_refused_prefill(&mut turns, model, &mut dropped);
+    }
     let mut out = Map::new();
     out.insert("messages".into(), Value::Array(turns));
     if !system.is_empty() {
@@ -102,9 +105,15 @@ pub fn translate_for_model(
     // Model-specific fields Converse has no slot for (Anthropic models on Bedrock read
     // `top_k` and `thinking` here).
     let mut additional = Map::new();
-    for key in ["top_k", "thinking"] {
-        if let Some(v) = obj.get(key).filter(|v| !v.is_null()) {
-            additional.insert(key.into(), v.clone());
+    for (key, v) in [
+        ("top_k", sampling.top_k),
+        (
+            "thinking",
+            obj.get("thinking").filter(|v| !v.is_null()).cloned(),
+        ),
+    ] {
+        if let Some(v) = v {
+            additional.insert(key.into(), v);
         }
     }
 
