@@ -264,6 +264,14 @@ impl UsageGuard {
         self.ctx.as_ref()
     }
 
+    /// Prices the record once the answer named its model (an Azure deployment that
+    /// reported what it serves).
+    pub fn set_price(&mut self, price: Option<modelgate_catalog::Price>) {
+        if let Some(ctx) = &mut self.ctx {
+            ctx.price = price;
+        }
+    }
+
     /// Marks the first byte (token) from the upstream, once.
     pub fn mark_first_byte(&mut self) {
         if self.ttft.is_none() {

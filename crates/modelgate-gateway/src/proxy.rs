@@ -599,8 +599,19 @@ impl Gateway {
         };
         // The usage parse reads the whole body: a body that is not a JSON object is the
         // upstream's failure (502, and another candidate may serve the request).
-        if !meter_full_body(&mut guard, p.provider.primary().schema(), &request, &bytes) {
+        let Some(reported_model) =
+            meter_full_body(&mut guard, p.provider.primary().schema(), &request, &bytes)
+        else {
             return Err(invalid_body(&mut guard, &provider_name));
+        };
+        if p.provider.kind == ProviderKind::AzureOpenai
+            && let Some(reported) = reported_model
+        {
+            p.provider
+                .learn_reported_model(&p.upstream_model, &reported);
+            if p.price.is_none() {
+                guard.set_price(p.provider.price(&p.upstream_model));
+            }
         }
         let (body, content_type) = match &p.plan {
             Plan::PassThrough { .. } => (
@@ -827,19 +838,22 @@ fn fail(guard: &mut UsageGuard, err: UpstreamError) -> GatewayError {
 struct BodyUsage {
     #[serde(default)]
     usage: Option<serde_json::Value>,
+    /// The model the upstream says answered (Azure reports the deployment's model).
+    #[serde(default)]
+    model: Option<String>,
 }
 
 /// Usage of a non-streamed response: the upstream's, else an estimate.
-/// Reads usage from a whole response body (estimating it when absent); false when the
-/// body is not a JSON object.
+/// Reads usage from a whole response body (estimating it when absent) and returns the
+/// model the body names; `None` when the body is not a JSON object.
 fn meter_full_body(
     guard: &mut UsageGuard,
     schema: Schema,
     request: &[u8],
     response: &[u8],
-) -> bool {
+) -> Option<Option<String>> {
     let Ok(parsed) = serde_json::from_slice::<BodyUsage>(response) else {
-        return false;
+        return None;
     };
     let usage = parsed.usage;
     let applied = match (schema, usage) {
@@ -859,7 +873,7 @@ fn meter_full_body(
         guard.usage.output_tokens = estimate::completion_tokens(response);
         guard.usage_estimated = true;
     }
-    true
+    Some(parsed.model)
 }
 
 enum ReadError {

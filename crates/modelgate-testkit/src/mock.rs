@@ -768,6 +768,19 @@ async fn azure(
     if !authed {
         return (StatusCode::UNAUTHORIZED, axum::Json(json!({"error": {"code": "401", "message": "Access denied due to invalid subscription key"}}))).into_response();
     }
+    // Like Azure, answers name the model a deployment serves: deployments named
+    // `unmapped-*` serve `gpt-4o-2024-11-20` (others echo the request's model).
+    let body = if deployment.starts_with("unmapped-") {
+        match serde_json::from_slice::<Value>(&body) {
+            Ok(mut v) => {
+                v["model"] = json!("gpt-4o-2024-11-20");
+                Bytes::from(v.to_string())
+            }
+            Err(_) => body,
+        }
+    } else {
+        body
+    };
     match operation.as_str() {
         "chat/completions" => generate(&s, "/v1/chat/completions", headers, body, true).await,
         "completions" => generate(&s, "/v1/completions", headers, body, false).await,

@@ -325,3 +325,41 @@ async fn the_worst_case_counts_every_answer_and_content_sent_by_reference() {
         }
     }
 }
+
+#[tokio::test]
+async fn an_azure_deployment_is_priced_by_the_model_azure_reports() {
+    let mock = MockUpstream::start(&[]).await;
+    let gw = start_gateway().await;
+    // The deployment is used by its own name: the map names no model for it.
+    add(
+        &gw,
+        json!({"name": "azure", "kind": "azure-openai", "endpoint": mock.origin(), "api_key": "k",
+            "models": ["unmapped-prod"]}),
+    )
+    .await;
+    let key = budgeted_member(&gw).await;
+    let ask = json!({"model": "azure:unmapped-prod", "max_tokens": 20, "messages": [{"role": "user", "content": "hi"}]});
+    // Nothing prices it yet: refused on a budgeted key, before the upstream.
+    let err = expect_error(
+        gw.post("/v1/chat/completions", &key, ask.clone()).await,
+        402,
+    )
+    .await;
+    assert_eq!(err["code"], "model_unpriced");
+    // An unbudgeted request's answer says the deployment serves gpt-4o-2024-11-20: that
+    // request is priced, and so is every later one.
+    let r = gw
+        .post("/v1/chat/completions", ADMIN_KEY, ask.clone())
+        .await;
+    assert_eq!(r.status(), 200);
+    let admin_cost = gw.usage(ADMIN_KEY).await["totals"]["cost_usd"]
+        .as_f64()
+        .unwrap();
+    assert!(
+        admin_cost > 0.0,
+        "the answer that named the model is priced"
+    );
+    let r = gw.post("/v1/chat/completions", &key, ask).await;
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+    assert!(spent(&gw).await > 0.0);
+}

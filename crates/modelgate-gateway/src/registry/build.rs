@@ -30,6 +30,9 @@ impl RuntimeProvider {
             .load(std::sync::atomic::Ordering::Relaxed);
         self.responses_missing
             .store(missing, std::sync::atomic::Ordering::Relaxed);
+        if let (Ok(mut new), Ok(old)) = (self.reported_models.write(), old.reported_models.read()) {
+            new.clone_from(&old);
+        }
         if self.restricted == old.restricted && old.client.is_some() {
             self.client = old.client.clone();
         }
@@ -143,6 +146,7 @@ impl Gateway {
         RuntimeProvider {
             discovery: ArcSwap::new(discovery.unwrap_or_default()),
             responses_missing: Default::default(),
+            reported_models: Default::default(),
             row,
             kind,
             vendor,

@@ -182,7 +182,13 @@ pub struct RuntimeProvider {
     /// Set once a native Responses request (mode `auto`) was answered 404/405: the
     /// provider has no Responses route, later requests are translated.
     pub responses_missing: std::sync::atomic::AtomicBool,
+    /// Azure: the model each deployment reported serving (an answer's `model`), for
+    /// deployments the `deployments` map does not name a model for.
+    pub reported_models: std::sync::RwLock<HashMap<String, String>>,
 }
+
+/// The most deployments whose reported model a provider remembers.
+const MAX_REPORTED_MODELS: usize = 256;
 
 impl RuntimeProvider {
     /// How this provider serves the Responses API (the setting, else the default).
@@ -264,7 +270,37 @@ impl RuntimeProvider {
         }
         self.catalog_entry(model)
             .and_then(|m| m.price())
+            .or_else(|| self.reported_price(model))
             .or_else(|| self.config.prices.get(DEFAULT_PRICE).copied())
+    }
+
+    /// Azure: the catalog price of the model the deployment `requested` reported serving.
+    fn reported_price(&self, requested: &str) -> Option<Price> {
+        if self.kind != ProviderKind::AzureOpenai {
+            return None;
+        }
+        let reported = self.reported_models.read().ok()?;
+        let model = reported.get(requested)?;
+        Catalog::builtin().model("openai", model)?.price()
+    }
+
+    /// Azure: remembers the model an answer from the deployment `requested` reported (a
+    /// dated id such as `gpt-4o-2024-11-20`), when the catalog prices it and nothing
+    /// else does — so a deployment missing from the `deployments` map is priced from its
+    /// next request on (until the provider is reloaded).
+    pub fn learn_reported_model(&self, requested: &str, reported: &str) {
+        if self.kind != ProviderKind::AzureOpenai
+            || self.config.prices.contains_key(requested)
+            || self.catalog_entry(requested).is_some()
+            || Catalog::builtin().model("openai", reported).is_none()
+        {
+            return;
+        }
+        if let Ok(mut known) = self.reported_models.write()
+            && (known.len() < MAX_REPORTED_MODELS || known.contains_key(requested))
+        {
+            known.insert(requested.to_owned(), reported.to_owned());
+        }
     }
 
     /// The catalog's entry for `model` on this provider.
