@@ -1,4 +1,4 @@
-//! Model resolution (DESIGN §3): turns the `model` a client sent into a provider and the
+//! Model resolution: turns the `model` a client sent into a provider and the
 //! model id that provider should receive. Pure: it reads a [`ModelView`] of the providers
 //! the caller may use and does no I/O.
 //!

@@ -1,4 +1,4 @@
-//! Routing that survives failure (DESIGN §3): a request's candidates are its `model`
+//! Routing that survives failure: a request's candidates are its `model`
 //! followed by its fallback list (`models`), each virtual model expanded into its list.
 //! Candidates the caller may not use, or that cannot take the request, are skipped. Each
 //! is tried in turn: on a connect error, a timeout, a 429 or a 5xx the same provider is

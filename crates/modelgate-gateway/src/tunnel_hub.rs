@@ -1,4 +1,4 @@
-//! Live session tunnels (DESIGN §5): which tunnel providers have an agent connected right
+//! Live session tunnels: which tunnel providers have an agent connected right
 //! now, through which [`TunnelLink`], since when and with which agent version. An agent
 //! dials `GET /api/tunnels/connect` with its token; the front door upgrades the connection
 //! and hands it to [`Gateway::serve_tunnel`], which opens the HTTP/2 link, registers it,

@@ -1,4 +1,4 @@
-//! Session tunnels (DESIGN §5, `/api/tunnels`): a tunnel is a provider of kind
+//! Session tunnels (`/api/tunnels`, docs/tunnels.md): a tunnel is a provider of kind
 //! `openai-tunnel`, private to its creator, whose requests go through the agent that dials
 //! in with the tunnel's token. Creating one returns the token once (only its SHA-256 is
 //! kept) with the exact agent command; listing shows whether an agent is connected

@@ -1,4 +1,4 @@
-//! Balancing inside one provider (DESIGN §3): a provider may list several targets —
+//! Balancing inside one provider: a provider may list several targets —
 //! endpoints and/or API keys with weights (two Azure regions, three keys of one
 //! account). Each target has its own adapter and its own circuit breakers. A request
 //! goes to a target drawn at random in proportion to the weights among those whose

@@ -1,4 +1,4 @@
-//! State that several replicas share (DESIGN §7, `--redis`): budget reservations and
+//! State that several replicas share (`--redis`): budget reservations and
 //! spend ([`budget`]), rate-limit windows ([`limits`]) and change notices ([`events`]),
 //! in one Redis. Without `--redis` none of this exists and the process keeps the same
 //! state in memory. Every counter update is one Lua script (one round trip, atomic on the
