@@ -72,6 +72,18 @@ impl Gateway {
                 ),
             )
             .with_code("budget_exceeded")),
+            Err(BudgetError::Busy { limit }) => {
+                let mut err = GatewayError::new(
+                    ErrorKind::RateLimited,
+                    format!(
+                        "The budget allocation '{}' already has {limit} requests in flight, its most; retry when one ends.",
+                        allocation.name
+                    ),
+                )
+                .with_code("allocation_busy");
+                err.retry_after_secs = Some(1);
+                Err(err)
+            }
             Err(BudgetError::Store(e)) => {
                 tracing::error!(error = %e, "could not load an allocation's spend");
                 Err(GatewayError::new(

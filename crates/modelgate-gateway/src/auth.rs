@@ -2,12 +2,13 @@
 //! memory after the first use), compared in constant time, and checked for revocation,
 //! expiry and a deactivated owner; a key that matched but is unusable gets a 401 that says
 //! which. The cached [`Principal`] carries what policy needs on the request path without
-//! a database round trip: role, groups, the key's allocation, allow-list and rate limits.
+//! a database round trip: role, groups, the key's allocation, allow-list, rate limits and
+//! scopes ([`Principal::require`] is the one check of what a key may be used for).
 //! Revocation drops the key's entry; any change to users or groups drops them all.
 
 use crate::GatewayError;
 use modelgate_core::keys::{self, KeyHash};
-use modelgate_core::{Role, now_millis};
+use modelgate_core::{Role, Scope, Scopes, now_millis};
 use modelgate_store::{KeyAuth, Store};
 use std::sync::Arc;
 use std::time::Duration;
@@ -27,6 +28,8 @@ pub struct Principal {
     /// The allocation the key draws from.
     pub allocation_id: Option<String>,
     pub limits: Limits,
+    /// What the key may be used for; a session may do everything its user may.
+    pub scopes: Scopes,
     /// Set for a browser session (cookie): the token unsafe requests must echo.
     pub csrf_token: Option<String>,
     key_hash: KeyHash,
@@ -109,8 +112,49 @@ impl Principal {
                 user_tpm: limit(user.tpm),
                 ..Limits::default()
             },
+            scopes: Scopes::ALL,
             csrf_token: Some(csrf),
             key_hash: keys::hash(""),
+        }
+    }
+
+    /// Whether this is a signed-in browser session rather than an AI key.
+    pub fn is_session(&self) -> bool {
+        self.csrf_token.is_some()
+    }
+
+    /// Refuses a key without `scope` with 403 `insufficient_scope`, naming the scope
+    /// needed and how to get a key that has it. Sessions have every scope.
+    pub fn require(&self, scope: Scope) -> Result<(), GatewayError> {
+        if self.scopes.contains(scope) {
+            return Ok(());
+        }
+        let has = self
+            .scopes
+            .iter()
+            .map(Scope::as_str)
+            .collect::<Vec<_>>()
+            .join(", ");
+        let what = match scope {
+            Scope::Inference => "the model API (/v1/*)",
+            Scope::Management => {
+                "managing keys, providers, tunnels, conversations or the organization"
+            }
+        };
+        Err(GatewayError::forbidden(format!(
+            "This key has the scopes [{has}]; {what} needs the '{scope}' scope. Use a key \
+             created with \"scopes\": [\"{scope}\"] (by a session or a key that has it), \
+             or sign in."
+        ))
+        .with_code("insufficient_scope"))
+    }
+
+    /// The same caller with no more than a member's rights: what a key without the
+    /// management scope sees of the self-service routes (its owner's own usage).
+    pub fn without_admin_rights(&self) -> Principal {
+        Principal {
+            role: Role::Member,
+            ..self.clone()
         }
     }
 
@@ -245,6 +289,7 @@ fn principal_of(row: KeyAuth, groups: Vec<String>, key_hash: KeyHash) -> Princip
             user_rpm: limit(row.user_rpm),
             user_tpm: limit(row.user_tpm),
         },
+        scopes: Scopes::from_stored(&row.key.scopes),
         csrf_token: None,
         key_hash,
     }
@@ -265,9 +310,41 @@ mod tests {
             groups: Vec::new(),
             allocation_id: None,
             limits: Limits::default(),
+            scopes: Scopes::INFERENCE,
             csrf_token: None,
             key_hash: keys::hash("x"),
         }
+    }
+
+    #[test]
+    fn scopes_are_required_of_keys_not_of_sessions() {
+        let key = principal(None);
+        assert!(key.require(Scope::Inference).is_ok());
+        let err = key.require(Scope::Management).unwrap_err();
+        assert_eq!(err.code, Some("insufficient_scope"));
+        assert_eq!(err.kind, modelgate_core::ErrorKind::Forbidden);
+        assert!(err.message.contains("'management'"), "{}", err.message);
+        let manager = Principal {
+            scopes: Scopes::from_stored("management"),
+            ..principal(None)
+        };
+        assert!(manager.require(Scope::Management).is_ok());
+        assert!(manager.require(Scope::Inference).is_err());
+        let user = modelgate_store::User {
+            id: "u".into(),
+            name: "alice".into(),
+            role: "admin".into(),
+            password_hash: None,
+            created_at: 0,
+            deactivated_at: None,
+            rpm: None,
+            tpm: None,
+        };
+        let session = Principal::for_session(&user, Vec::new(), "csrf".into());
+        assert!(session.is_session());
+        assert!(session.require(Scope::Management).is_ok());
+        assert!(session.require(Scope::Inference).is_ok());
+        assert!(!session.without_admin_rights().is_admin());
     }
 
     #[test]

@@ -1,11 +1,12 @@
 //! First start: on an empty store, create the `admin` user and its first key — the
 //! operator's `MODELGATE_BOOTSTRAP_ADMIN_KEY` if set (refused if shorter than 24
-//! characters), else a random key the caller prints once.
+//! characters), else a random key the caller prints once. That key has every scope
+//! (inference and management): it is how the operator manages the gateway.
 
 use crate::GatewayError;
 use modelgate_core::ids::new_id;
 use modelgate_core::keys::{self, MIN_BOOTSTRAP_KEY_LEN};
-use modelgate_core::{Role, now_millis};
+use modelgate_core::{Role, Scopes, now_millis};
 use modelgate_store::{ApiKeyRow, Store, User};
 
 #[derive(Debug, PartialEq, Eq)]
@@ -69,6 +70,8 @@ pub async fn bootstrap(
             models_json: None,
             rpm: None,
             tpm: None,
+            // The operator's key: `modelgate admin` and scripts manage the gateway with it.
+            scopes: Scopes::ALL.to_stored(),
         })
         .await?;
     Ok(match given_key {

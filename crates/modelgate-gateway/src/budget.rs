@@ -1,4 +1,4 @@
-//! Exact budget enforcement (DESIGN §6). Before a priced request goes upstream, its
+//! Exact budget enforcement. Before a priced request goes upstream, its
 //! worst-case cost — every body byte counted as an input token (a tokenizer never makes
 //! more tokens than bytes), plus `max_tokens` or the model's output limit — is reserved
 //! against its allocation under one short lock: `spent + reserved + worst <= limit` or
@@ -114,6 +114,8 @@ fn period_start(allocation: &AllocationRow, now_ms: i64) -> i64 {
 pub enum BudgetError {
     /// The allocation cannot cover the worst case; `remaining` micro-dollars are left.
     Exceeded { remaining: i64 },
+    /// The allocation already has its most requests in flight (`max_in_flight`).
+    Busy { limit: i64 },
     /// The spend could not be loaded.
     Store(String),
 }
@@ -123,6 +125,8 @@ struct State {
     period_start: i64,
     spent: i64,
     reserved: i64,
+    /// Reservations held now (requests in flight).
+    in_flight: i64,
 }
 
 struct Account {
@@ -175,6 +179,7 @@ impl Reservation {
             Held::Local(account) => {
                 let mut s = account.lock();
                 s.reserved -= amount;
+                s.in_flight -= 1;
                 // A request that started in an earlier period counts there (its record's
                 // time).
                 if s.period_start == self.period_start {
@@ -320,7 +325,11 @@ impl Ledger {
                 remaining: remaining.max(0),
             });
         }
+        if let Some(limit) = allocation.max_in_flight.filter(|l| s.in_flight >= *l) {
+            return Err(BudgetError::Busy { limit });
+        }
         s.reserved += amount;
+        s.in_flight += 1;
         let period_start = s.period_start;
         drop(s);
         Ok(Some(Reservation {
@@ -345,6 +354,7 @@ impl Ledger {
                 allocation_id: &allocation.id,
                 period_start: start,
                 limit: allocation.limit_micros,
+                max_in_flight: allocation.max_in_flight.unwrap_or(0),
                 amount,
                 id: &id,
                 now_ms,
@@ -366,6 +376,11 @@ impl Ledger {
                 Reserved::Refused(remaining) => {
                     return Err(BudgetError::Exceeded {
                         remaining: remaining.max(0),
+                    });
+                }
+                Reserved::Busy => {
+                    return Err(BudgetError::Busy {
+                        limit: allocation.max_in_flight.unwrap_or(0),
                     });
                 }
                 Reserved::Unknown => {
@@ -455,7 +470,30 @@ mod tests {
             limit_micros: limit,
             period: period.into(),
             created_at: 0,
+            max_in_flight: None,
         }
+    }
+
+    #[tokio::test]
+    async fn at_most_max_in_flight_reservations_at_once() {
+        let (l, _dir) = ledger().await;
+        let a = AllocationRow {
+            max_in_flight: Some(2),
+            ..allocation(1_000, "none")
+        };
+        let r1 = l.reserve(&a, 10, 1).await.unwrap().unwrap();
+        let r2 = l.reserve(&a, 10, 1).await.unwrap().unwrap();
+        assert_eq!(
+            l.reserve(&a, 10, 1).await.err(),
+            Some(BudgetError::Busy { limit: 2 })
+        );
+        // A free request holds nothing and is never refused.
+        assert!(l.reserve(&a, 0, 1).await.unwrap().is_none());
+        r1.settle(5);
+        let r3 = l.reserve(&a, 10, 1).await.unwrap().unwrap();
+        drop(r2);
+        drop(r3);
+        assert!(l.reserve(&a, 10, 1).await.unwrap().is_some());
     }
 
     #[tokio::test]

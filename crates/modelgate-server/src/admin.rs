@@ -4,7 +4,7 @@
 //! [`crate::org_api`].
 
 use crate::AppState;
-use crate::caller::{reader, writer};
+use crate::caller::{own_reader, reader, writer};
 use crate::error::ApiResult;
 use crate::request::read_body;
 use axum::Json;
@@ -12,6 +12,7 @@ use axum::body::Body;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
+use modelgate_core::Scope;
 use modelgate_gateway::admin::keys::KeyQuery;
 use modelgate_gateway::admin::usage::UsageQuery;
 use serde_json::json;
@@ -26,7 +27,7 @@ pub(crate) async fn body_of(headers: &HeaderMap, body: Body) -> ApiResult<bytes:
 }
 
 pub async fn me(State(st): State<AppState>, headers: HeaderMap) -> ApiResult<impl IntoResponse> {
-    let who = reader(&st, &headers).await?;
+    let who = own_reader(&st, &headers).await?;
     let org = st.gateway.org();
     let allocation = who
         .allocation_id
@@ -39,6 +40,7 @@ pub async fn me(State(st): State<AppState>, headers: HeaderMap) -> ApiResult<imp
         "groups": who.groups.iter().map(|g| org.group_name(g)).collect::<Vec<_>>(),
         "allocation": allocation,
         "can_create_providers": org.may_create_providers(&who),
+        "scopes": who.scopes,
     })))
 }
 
@@ -172,6 +174,16 @@ pub async fn usage(
     headers: HeaderMap,
     Query(q): Query<UsageQuery>,
 ) -> ApiResult<impl IntoResponse> {
-    let who = reader(&st, &headers).await?;
-    Ok(Json(st.gateway.usage_report(&who, &q).await?))
+    let who = own_reader(&st, &headers).await?;
+    if who.scopes.contains(Scope::Management) {
+        return Ok(Json(st.gateway.usage_report(&who, &q).await?));
+    }
+    // Without the management scope a key reads its owner's own usage only, even an
+    // admin's: the organization's view and other users' need management.
+    let others = q.user.as_deref().is_some_and(|u| u != who.user_name);
+    if q.scope.as_deref() == Some("org") || others {
+        who.require(Scope::Management)?;
+    }
+    let own = who.without_admin_rights();
+    Ok(Json(st.gateway.usage_report(&own, &q).await?))
 }

@@ -3,11 +3,18 @@
 //! (anything but GET/HEAD) must carry the session's CSRF token in `x-csrf-token`, compared
 //! in constant time — a page on another site can make the browser send the cookie, but it
 //! cannot read the token. Key requests need no CSRF token: browsers never add them.
+//!
+//! This is also the one place where a key's scopes are enforced, by the [`Surface`] a
+//! handler calls: the model API needs `inference`, the admin API `management`, and the
+//! few self-service routes (`GET /api/me`, the caller's own `GET /api/usage`) any scope.
+//! A session has every scope of its user. The tunnel agents' door and `/internal/*` do
+//! not come here: they take a tunnel token or a replica's HMAC, never a key.
 
 use crate::AppState;
 use crate::error::{ApiError, ApiResult};
 use crate::request::presented_key;
 use axum::http::HeaderMap;
+use modelgate_core::Scope;
 use modelgate_gateway::GatewayError;
 use modelgate_gateway::auth::Principal;
 use std::sync::Arc;
@@ -38,12 +45,28 @@ fn has_key(headers: &HeaderMap) -> bool {
 /// The header a browser session names the allocation to charge in (`/v1/*`).
 pub const ALLOCATION_HEADER: &str = "x-modelgate-allocation";
 
-/// Which API a caller is calling: the admin API, or the model API (`/v1/*`), where a
-/// session also chooses the allocation to charge.
+/// Which API a caller is calling: the admin API, a self-service read, or the model API
+/// (`/v1/*`), where a session also chooses the allocation to charge.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub enum Surface {
+    /// Managing keys, providers, tunnels, conversations, the organization: a key needs
+    /// the `management` scope.
     Admin,
+    /// Who the caller is and what it spent (`GET /api/me`, own `GET /api/usage`): any key.
+    Own,
+    /// The model API: a key needs the `inference` scope.
     Models,
+}
+
+impl Surface {
+    /// The scope a key needs here.
+    fn scope(self) -> Option<Scope> {
+        match self {
+            Surface::Admin => Some(Scope::Management),
+            Surface::Own => None,
+            Surface::Models => Some(Scope::Inference),
+        }
+    }
 }
 
 pub(crate) async fn caller(
@@ -66,7 +89,9 @@ pub(crate) async fn caller(
                     .session_model_principal(cookie, allocation)
                     .await?
             }
-            Surface::Admin | Surface::Models => st.gateway.session_principal(cookie).await?,
+            Surface::Admin | Surface::Own | Surface::Models => {
+                st.gateway.session_principal(cookie).await?
+            }
         };
         if unsafe_method {
             let expected = principal.csrf_token.as_deref().unwrap_or_default();
@@ -86,15 +111,25 @@ pub(crate) async fn caller(
         return Ok(Arc::new(principal));
     }
     let key = presented_key(headers)?;
-    Ok(st.gateway.authenticate(key).await?)
+    let principal = st.gateway.authenticate(key).await?;
+    if let Some(scope) = surface.scope() {
+        principal.require(scope)?;
+    }
+    Ok(principal)
 }
 
-/// The caller of a read (GET).
+/// The caller of a self-service read (`GET /api/me`, own usage): any key.
+pub async fn own_reader(st: &AppState, headers: &HeaderMap) -> ApiResult<Arc<Principal>> {
+    caller(st, headers, false, Surface::Own).await
+}
+
+/// The caller of an admin read (GET): a key needs the management scope.
 pub async fn reader(st: &AppState, headers: &HeaderMap) -> ApiResult<Arc<Principal>> {
     caller(st, headers, false, Surface::Admin).await
 }
 
-/// The caller of a change (POST, PUT, PATCH, DELETE): sessions must pass the CSRF check.
+/// The caller of a change (POST, PUT, PATCH, DELETE): sessions must pass the CSRF check,
+/// a key needs the management scope.
 pub async fn writer(st: &AppState, headers: &HeaderMap) -> ApiResult<Arc<Principal>> {
     caller(st, headers, true, Surface::Admin).await
 }

@@ -38,6 +38,8 @@ pub struct ApiKeyRow {
     pub models_json: Option<String>,
     pub rpm: Option<i64>,
     pub tpm: Option<i64>,
+    /// Scope names separated by spaces (`modelgate_core::Scopes`' stored form).
+    pub scopes: String,
 }
 
 /// A key joined with its owner: everything authentication needs in one row.
@@ -124,6 +126,8 @@ pub struct AllocationRow {
     /// `none`, `daily` or `monthly`.
     pub period: String,
     pub created_at: i64,
+    /// At most this many requests in flight at once (none: unbounded).
+    pub max_in_flight: Option<i64>,
 }
 
 /// A sign-in session; the cookie value is stored only as its SHA-256.

@@ -160,8 +160,8 @@ macro_rules! impl_store {
             async fn insert_key(&self, k: &$crate::ApiKeyRow) -> $crate::StoreResult<()> {
                 sqlx::query(
                     "INSERT INTO api_keys (id, user_id, name, key_hash, display_prefix, created_at, \
-                     expires_at, revoked_at, last_used_at, allocation_id, models_json, rpm, tpm) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+                     expires_at, revoked_at, last_used_at, allocation_id, models_json, rpm, tpm, scopes) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
                 )
                 .bind(&k.id)
                 .bind(&k.user_id)
@@ -176,6 +176,7 @@ macro_rules! impl_store {
                 .bind(&k.models_json)
                 .bind(k.rpm)
                 .bind(k.tpm)
+                .bind(&k.scopes)
                 .execute(&self.pool)
                 .await
                 .map_err(|e| $crate::conflict_or(e, "key"))?;

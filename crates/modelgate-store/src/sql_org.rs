@@ -181,7 +181,8 @@ macro_rules! impl_org_store {
             ) -> $crate::StoreResult<()> {
                 sqlx::query(
                     "INSERT INTO allocations (id, name, owner_user_id, owner_group_id, \
-                     limit_micros, period, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                     limit_micros, period, created_at, max_in_flight) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
                 )
                 .bind(&a.id)
                 .bind(&a.name)
@@ -190,6 +191,7 @@ macro_rules! impl_org_store {
                 .bind(a.limit_micros)
                 .bind(&a.period)
                 .bind(a.created_at)
+                .bind(a.max_in_flight)
                 .execute(&self.pool)
                 .await
                 .map_err(|e| $crate::conflict_or(e, "allocation"))?;
@@ -201,10 +203,12 @@ macro_rules! impl_org_store {
                 a: &$crate::AllocationRow,
             ) -> $crate::StoreResult<bool> {
                 let done = sqlx::query(
-                    "UPDATE allocations SET limit_micros = $1, period = $2 WHERE id = $3",
+                    "UPDATE allocations SET limit_micros = $1, period = $2, max_in_flight = $3 \
+                     WHERE id = $4",
                 )
                 .bind(a.limit_micros)
                 .bind(&a.period)
+                .bind(a.max_in_flight)
                 .bind(&a.id)
                 .execute(&self.pool)
                 .await?;

@@ -76,6 +76,7 @@ fn key(user_id: &str, hash: &str, created_at: i64) -> ApiKeyRow {
         models_json: Some("[\"a\"]".into()),
         rpm: None,
         tpm: None,
+        scopes: "inference".into(),
     }
 }
 
@@ -154,7 +155,10 @@ async fn keys_lifecycle(h: Harness) {
     s.insert_user(&alice).await.unwrap();
     s.insert_user(&bob).await.unwrap();
     let k1 = key(&alice.id, "h1", 10);
-    let k2 = key(&alice.id, "h2", 20);
+    let k2 = ApiKeyRow {
+        scopes: "inference management".into(),
+        ..key(&alice.id, "h2", 20)
+    };
     let k3 = key(&bob.id, "h3", 30);
     for k in [&k1, &k2, &k3] {
         s.insert_key(k).await.unwrap();
@@ -198,6 +202,11 @@ async fn keys_lifecycle(h: Harness) {
     assert_eq!(
         s.key_by_hash("h1").await.unwrap().unwrap().key.revoked_at,
         Some(50)
+    );
+    // Revoking a key revokes that key only.
+    assert_eq!(
+        s.key_by_hash("h2").await.unwrap().unwrap().key.revoked_at,
+        None
     );
 
     s.touch_keys(&[(k2.id.clone(), 100), (k2.id.clone(), 90)])
@@ -392,6 +401,7 @@ async fn organization(h: Harness) {
         limit_micros: 1_000_000,
         period: "monthly".into(),
         created_at: 4,
+        max_in_flight: Some(8),
     };
     s.insert_allocation(&alloc).await.unwrap();
     // A group that owns an allocation cannot be deleted.

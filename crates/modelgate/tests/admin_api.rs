@@ -206,6 +206,7 @@ async fn provider_validation() {
     assert_eq!(v["endpoint"], "https://api.openai.com/v1");
 }
 
+/// A new member and a key of theirs that also manages (their own keys, providers...).
 async fn add_member(gw: &Gw, name: &str) -> String {
     let r = gw
         .post(
@@ -219,7 +220,7 @@ async fn add_member(gw: &Gw, name: &str) -> String {
         .post(
             &format!("/api/users/{name}/keys"),
             ADMIN_KEY,
-            json!({"name": "automation"}),
+            json!({"name": "automation", "scopes": MANAGER}),
         )
         .await;
     assert_eq!(r.status(), 201);
@@ -359,6 +360,7 @@ async fn key_creation_rules_and_expiry() {
             models_json: None,
             rpm: None,
             tpm: None,
+            scopes: "inference".into(),
         })
         .await
         .unwrap();

@@ -401,7 +401,7 @@ async fn usage_reports_for_users_and_the_org() {
         "monthly",
     )
     .await;
-    let eve = gw.member_key("eve", Some("team-budget")).await;
+    let eve = gw.member_manager_key("eve", Some("team-budget")).await;
     let fay = gw.member_key("fay", Some("team-budget")).await;
     for _ in 0..3 {
         assert_eq!(
@@ -642,7 +642,7 @@ async fn members_keys_must_draw_from_an_allocation() {
         .await;
     assert_eq!(r.status(), 201);
     // A member's own key: with no allocation at all there is no budget to step around.
-    let hal = gw.member_key("hal", None).await; // minted by an admin: may be unbudgeted
+    let hal = gw.member_manager_key("hal", None).await; // minted by an admin: may be unbudgeted
     let r = gw.post("/api/keys", &hal, json!({"name": "mine"})).await;
     assert_eq!(r.status(), 201);
     assert_eq!(r.json::<Value>().await.unwrap()["allocation"], Value::Null);

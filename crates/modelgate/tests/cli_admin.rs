@@ -139,6 +139,51 @@ async fn keys_create_list_revoke() {
 }
 
 #[tokio::test]
+async fn admin_needs_a_management_key_and_says_how_to_make_one() {
+    let gw = start_gateway().await;
+    let key_of = |run: &Run| run.json()["key"].as_str().unwrap().to_owned();
+    let env = |key: &str| {
+        [
+            ("MODELGATE_URL", gw.base.clone()),
+            ("MODELGATE_KEY", key.to_owned()),
+        ]
+    };
+
+    // A key made without --scope is an inference key: the admin API refuses it, with a hint.
+    let inference = key_of(&admin(&gw, &["--json", "keys", "create", "laptop"]).await);
+    let [(u, url), (k, key)] = env(&inference);
+    let out = modelgate(&[(u, &url), (k, &key)], &["users", "list"]).await;
+    assert_eq!(out.code, Some(1), "{}", out.stdout);
+    assert!(out.stderr.starts_with("error: 403: "), "{}", out.stderr);
+    assert!(out.stderr.contains("'management' scope"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("hint: ") && out.stderr.contains("--scope management"),
+        "{}",
+        out.stderr
+    );
+
+    // A management key works; the listing shows each key's scopes.
+    let manager = key_of(
+        &admin(
+            &gw,
+            &["--json", "keys", "create", "ops", "--scope", "management"],
+        )
+        .await,
+    );
+    let [(u, url), (k, key)] = env(&manager);
+    let list = modelgate(&[(u, &url), (k, &key)], &["keys", "list"]).await;
+    let table = list.ok();
+    assert!(
+        table.contains("SCOPES") && table.contains("management"),
+        "{table}"
+    );
+    // It cannot mint an inference key: it has no inference scope to give.
+    let out = modelgate(&[(u, &url), (k, &key)], &["keys", "create", "x"]).await;
+    assert_eq!(out.code, Some(1));
+    assert!(out.stderr.starts_with("error: 403: "), "{}", out.stderr);
+}
+
+#[tokio::test]
 async fn failures_exit_non_zero_with_the_servers_message() {
     let gw = start_gateway().await;
 

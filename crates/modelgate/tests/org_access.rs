@@ -55,7 +55,7 @@ async fn grant_create(gw: &Gw, user: &str) {
 
 /// A member who may create providers; returns their key.
 async fn creator_key(gw: &Gw, name: &str) -> String {
-    let key = gw.member_key(name, None).await;
+    let key = gw.member_manager_key(name, None).await;
     grant_create(gw, name).await;
     key
 }
@@ -287,7 +287,7 @@ async fn user_names_are_validated_and_unique() {
 #[tokio::test]
 async fn members_cannot_manage_users() {
     let gw = start_gateway().await;
-    let key = gw.member_key("mallory", None).await;
+    let key = gw.member_manager_key("mallory", None).await;
     create_user(&gw, json!({"name": "victim", "role": "member"})).await;
 
     let err = expect_error(
@@ -536,7 +536,8 @@ async fn admins_mint_keys_for_users_and_lists_never_show_secrets() {
     let fk = mint_for(
         &gw,
         "frank",
-        json!({"name": "Frank Laptop", "allocation": "frank-budget", "models": ["m"], "rpm": 10}),
+        json!({"name": "Frank Laptop", "allocation": "frank-budget", "models": ["m"], "rpm": 10,
+               "scopes": MANAGER}),
     )
     .await;
     let frank_secret = fk["key"].as_str().unwrap().to_owned();
@@ -610,7 +611,12 @@ async fn key_search_matches_name_id_prefix_user_and_allocation() {
         )
         .await;
     assert_eq!(r.status(), 201);
-    let hk = mint_for(&gw, "heidi", json!({"name": "Nightly Batch"})).await;
+    let hk = mint_for(
+        &gw,
+        "heidi",
+        json!({"name": "Nightly Batch", "scopes": MANAGER}),
+    )
+    .await;
     let ik = mint_for(
         &gw,
         "ivan",
@@ -653,8 +659,8 @@ async fn key_search_matches_name_id_prefix_user_and_allocation() {
 #[tokio::test]
 async fn members_cannot_revoke_other_users_keys() {
     let gw = start_gateway().await;
-    let judy = gw.member_key("judy", None).await;
-    let karl_key = gw.member_key("karl", None).await;
+    let judy = gw.member_manager_key("judy", None).await;
+    let karl_key = gw.member_manager_key("karl", None).await;
     let karl_id = data_of(gw.get("/api/keys", &karl_key).await).await[0]["id"]
         .as_str()
         .unwrap()
@@ -697,8 +703,8 @@ async fn members_cannot_revoke_other_users_keys() {
 #[tokio::test]
 async fn groups_and_members() {
     let gw = start_gateway().await;
-    let liam = gw.member_key("liam", None).await;
-    let mia = gw.member_key("mia", None).await;
+    let liam = gw.member_manager_key("liam", None).await;
+    let mia = gw.member_manager_key("mia", None).await;
 
     let g = create_group(&gw, "ml-team").await;
     assert!(g["id"].as_str().is_some_and(|s| !s.is_empty()), "{g}");
@@ -780,8 +786,8 @@ async fn groups_and_members() {
 async fn creating_providers_needs_the_grant_directly_or_via_a_group() {
     let mock = MockUpstream::start(&["m"]).await;
     let gw = start_gateway().await;
-    let nina = gw.member_key("nina", None).await;
-    let oscar = gw.member_key("oscar", None).await;
+    let nina = gw.member_manager_key("nina", None).await;
+    let oscar = gw.member_manager_key("oscar", None).await;
 
     let err = expect_error(
         gw.post("/api/providers", &nina, provider_body("n1", &mock.origin()))
@@ -919,8 +925,8 @@ async fn a_members_provider_is_private_until_shared() {
     let mock = MockUpstream::start(&["m"]).await;
     let gw = start_gateway().await;
     let owner = creator_key(&gw, "pat").await;
-    let peer = gw.member_key("quinn", None).await;
-    let outsider = gw.member_key("rita", None).await;
+    let peer = gw.member_manager_key("quinn", None).await;
+    let outsider = gw.member_manager_key("rita", None).await;
     create_group(&gw, "team").await;
     add_member(&gw, "team", "quinn").await;
 
@@ -1009,7 +1015,7 @@ async fn revoking_a_share_takes_effect_on_the_next_request() {
     let mock = MockUpstream::start(&["m"]).await;
     let gw = start_gateway().await;
     let owner = creator_key(&gw, "sam").await;
-    let peer = gw.member_key("tina", None).await;
+    let peer = gw.member_manager_key("tina", None).await;
     create_group(&gw, "crew").await;
     add_member(&gw, "crew", "tina").await;
     gw.add_mock_with_key(&owner, "sams", &mock).await;
@@ -1061,8 +1067,8 @@ async fn only_owner_and_admins_manage_a_shared_provider() {
     let mock = MockUpstream::start(&["m"]).await;
     let gw = start_gateway().await;
     let owner = creator_key(&gw, "uma").await;
-    let user = gw.member_key("vic", None).await;
-    let stranger = gw.member_key("wes", None).await;
+    let user = gw.member_manager_key("vic", None).await;
+    let stranger = gw.member_manager_key("wes", None).await;
     create_group(&gw, "g1").await;
     create_group(&gw, "g2").await;
     add_member(&gw, "g1", "vic").await;

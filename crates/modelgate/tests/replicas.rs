@@ -241,7 +241,7 @@ async fn rate_limits_count_across_replicas() {
         )
         .await;
     assert_eq!(r.status(), 201);
-    let key = a.member_key("rita", None).await;
+    let key = a.member_manager_key("rita", None).await; // also reads the providers
     a.share_with_org("p").await;
     wait_for_provider(&[&b, &c], &key, "p").await;
     let mut statuses = Vec::new();
@@ -283,7 +283,7 @@ async fn tunnel_status(gw: &Gw, key: &str, name: &str) -> Value {
 async fn a_tunnel_on_one_replica_answers_through_the_others() {
     let model_server = MockUpstream::start(&["llama"]).await;
     let [a, b, c] = replicas().await;
-    let key = a.member_key("tess", None).await;
+    let key = a.member_manager_key("tess", None).await;
     let r = a.post("/api/tunnels", &key, json!({"name": "lab"})).await;
     assert_eq!(r.status(), 201);
     let token = r.json::<Value>().await.unwrap()["token"]

@@ -100,8 +100,8 @@ fn chat(model: &str, stream: bool) -> Value {
 async fn a_tunnel_serves_its_creator_alone_and_is_revoked_by_deleting_it() {
     let model_server = MockUpstream::start(&["llama3"]).await;
     let gw = start_gateway().await;
-    let researcher = gw.member_key("researcher", None).await;
-    let other = gw.member_key("other", None).await;
+    let researcher = gw.member_manager_key("researcher", None).await;
+    let other = gw.member_manager_key("other", None).await;
     let token = create_tunnel(&gw, &researcher, "lab").await;
     // The list never shows the token; stopped tunnels answer 503 in the caller's schema.
     let list = gw
@@ -358,14 +358,16 @@ async fn a_tunnel_is_metered_and_budgeted_like_any_provider() {
     let model_server = MockUpstream::start(&["m"]).await;
     let gw = start_gateway().await;
     let key = gw.budgeted_member("budgeted", "tiny", 0.5, "none").await;
-    let token = create_tunnel(&gw, &key, "priced").await;
+    // The tunnel is managed with a management key, and called with the inference key.
+    let manage = gw.member_manager_key("budgeted", Some("tiny")).await;
+    let token = create_tunnel(&gw, &manage, "priced").await;
     let _agent = Agent::start(&gw, &token, &model_server);
-    wait_for(&gw, &key, "priced", "running").await;
+    wait_for(&gw, &manage, "priced", "running").await;
     // The owner prices the model behind the tunnel: $0.05 per output token.
     let r = gw
         .patch(
             "/api/providers/priced",
-            &key,
+            &manage,
             json!({"prices": {"m": {"input": 0.0, "output": 50000.0}}}),
         )
         .await;
@@ -420,7 +422,7 @@ async fn the_agent_command_says_why_it_stops() {
 async fn the_responses_api_reaches_a_chat_only_server_behind_a_tunnel() {
     let model_server = MockUpstream::start_chat_only(&["llama3"]).await;
     let gw = start_gateway().await;
-    let researcher = gw.member_key("researcher", None).await;
+    let researcher = gw.member_manager_key("researcher", None).await;
     let token = create_tunnel(&gw, &researcher, "lab").await;
     let _agent = Agent::start(&gw, &token, &model_server);
     wait_for(&gw, &researcher, "lab", "running").await;

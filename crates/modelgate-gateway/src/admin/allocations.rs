@@ -24,6 +24,9 @@ pub struct CreateAllocation {
     pub limit_usd: f64,
     #[serde(default)]
     pub period: Option<String>,
+    /// At most this many requests in flight at once (none when absent or 0).
+    #[serde(default)]
+    pub max_in_flight: Option<i64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -33,6 +36,9 @@ pub struct UpdateAllocation {
     pub limit_usd: Option<f64>,
     #[serde(default)]
     pub period: Option<String>,
+    /// A new bound on requests in flight; 0 removes it.
+    #[serde(default)]
+    pub max_in_flight: Option<i64>,
 }
 
 /// `{"user": NAME}` or `{"group": NAME}`.
@@ -51,6 +57,9 @@ pub struct AllocationView {
     pub owner: OwnerView,
     pub limit_usd: f64,
     pub period: String,
+    /// The most requests in flight at once, when bounded.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_in_flight: Option<i64>,
     pub period_start: Option<String>,
     pub period_end: Option<String>,
     /// Settled spend in the current period.
@@ -96,7 +105,9 @@ impl Gateway {
             .await
             .map_err(|e| match e {
                 BudgetError::Store(m) => GatewayError::internal(m),
-                BudgetError::Exceeded { .. } => GatewayError::internal("unexpected"),
+                BudgetError::Exceeded { .. } | BudgetError::Busy { .. } => {
+                    GatewayError::internal("unexpected")
+                }
             })?;
         Ok(AllocationView {
             id: a.id.clone(),
@@ -113,6 +124,7 @@ impl Gateway {
             },
             limit_usd: usd(a.limit_micros),
             period: a.period.clone(),
+            max_in_flight: a.max_in_flight,
             period_start: (period != Period::None).then(|| rfc3339(standing.period_start)),
             period_end: period.end(standing.period_start).map(rfc3339),
             used_usd: usd(standing.spent),
@@ -172,6 +184,7 @@ impl Gateway {
             owner_group_id,
             limit_micros: micros(spec.limit_usd)?,
             period: period_of(spec.period.as_deref())?.as_str().to_owned(),
+            max_in_flight: in_flight_bound(spec.max_in_flight)?,
             created_at: now_millis(),
         };
         self.store.insert_allocation(&row).await?;
@@ -218,6 +231,9 @@ impl Gateway {
         if let Some(limit) = patch.limit_usd {
             row.limit_micros = micros(limit)?;
         }
+        if patch.max_in_flight.is_some() {
+            row.max_in_flight = in_flight_bound(patch.max_in_flight)?;
+        }
         let period_changed = match &patch.period {
             Some(p) => {
                 let p = period_of(Some(p))?.as_str().to_owned();
@@ -251,5 +267,17 @@ impl Gateway {
         }
         self.ledger.forget(&row.id);
         self.reload_org().await
+    }
+}
+
+/// A requested `max_in_flight`: a positive bound, or none (absent or 0).
+fn in_flight_bound(asked: Option<i64>) -> Result<Option<i64>, GatewayError> {
+    match asked {
+        None | Some(0) => Ok(None),
+        Some(n) if n > 0 => Ok(Some(n)),
+        Some(_) => Err(GatewayError::bad_request(
+            "max_in_flight is a positive number of requests (0 removes the bound)",
+        )
+        .with_param("max_in_flight")),
     }
 }

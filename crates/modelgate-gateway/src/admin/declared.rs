@@ -252,6 +252,7 @@ impl Gateway {
                             limit_micros,
                             period: period.as_str().to_owned(),
                             created_at: now_millis(),
+                            max_in_flight: None,
                         })
                         .await?;
                 }

@@ -1,14 +1,18 @@
 //! AI keys, full lifecycle: create (the secret is returned this once; bound to an
-//! allocation the owner may draw from; optional expiry, model allow-list and per-minute
-//! limits), list (with created, expires, last used, allocation; filtered by text), and
-//! revoke (dropped from the auth cache at once). Admins may mint a key for another user.
+//! allocation the owner may draw from; optional expiry, model allow-list, per-minute
+//! limits and scopes, `inference` by default; never wider than the minting key, see
+//! [`super::key_bounds`]), list (with created, expires, last used, allocation, scopes;
+//! filtered by text), and revoke (that key only, dropped from the auth cache at once; the
+//! keys it minted are independent and keep working). Admins may mint a key for another
+//! user.
 
+use super::key_bounds::{self, Asked};
 use super::{parse_json, parse_time, require_admin, rfc3339};
 use crate::auth::Principal;
 use crate::org::Directory;
 use crate::{Gateway, GatewayError};
 use modelgate_core::ids::new_id;
-use modelgate_core::{keys, now_millis};
+use modelgate_core::{Scopes, keys, now_millis};
 use modelgate_store::{ApiKeyRow, User};
 use serde::{Deserialize, Serialize};
 
@@ -31,6 +35,9 @@ pub struct CreateKey {
     /// Tokens per minute for this key.
     #[serde(default)]
     pub tpm: Option<u64>,
+    /// Scope names (`inference`, `management`); `["inference"]` when omitted.
+    #[serde(default)]
+    pub scopes: Option<Vec<String>>,
 }
 
 /// `GET /api/keys` query.
@@ -69,6 +76,8 @@ pub struct KeyView {
     pub models: Option<Vec<String>>,
     pub rpm: Option<i64>,
     pub tpm: Option<i64>,
+    /// What the key may be used for: `inference`, `management`.
+    pub scopes: Scopes,
 }
 
 /// The answer to a create: the view plus the secret, shown this once.
@@ -109,6 +118,7 @@ fn view(k: &ApiKeyRow, org: &Directory, now: i64) -> KeyView {
             .and_then(|j| serde_json::from_str(j).ok()),
         rpm: k.rpm,
         tpm: k.tpm,
+        scopes: Scopes::from_stored(&k.scopes),
     }
 }
 
@@ -123,6 +133,50 @@ fn matches(v: &KeyView, needle: &str) -> bool {
     .into_iter()
     .flatten()
     .any(|h| h.to_lowercase().contains(needle))
+}
+
+/// The fields of a new key that need no directory to check.
+struct Checked {
+    name: String,
+    expires_at: Option<i64>,
+    scopes: Scopes,
+}
+
+/// Checks the name, expiry, allow-list and scope names of a new key (400 naming the field).
+fn checked(spec: &CreateKey, now: i64) -> Result<Checked, GatewayError> {
+    let name = spec.name.clone().unwrap_or_else(|| "default".to_owned());
+    if name.is_empty() || name.len() > 128 || name.chars().any(char::is_control) {
+        return Err(
+            GatewayError::bad_request("name must be 1-128 printable characters").with_param("name"),
+        );
+    }
+    let expires_at = spec.expires_at.as_ref().map(parse_time).transpose()?;
+    if expires_at.is_some_and(|t| t <= now) {
+        return Err(
+            GatewayError::bad_request("expires_at must be in the future").with_param("expires_at"),
+        );
+    }
+    if let Some(models) = &spec.models
+        && (models.is_empty() || models.iter().any(|m| m.trim().is_empty()))
+    {
+        return Err(
+            GatewayError::bad_request("models must be a non-empty list of model ids")
+                .with_param("models"),
+        );
+    }
+    let scopes = match &spec.scopes {
+        None => Scopes::INFERENCE,
+        Some(names) => Scopes::from_names(names).map_err(|e| {
+            GatewayError::bad_request(e.to_string())
+                .with_param("scopes")
+                .with_code("invalid_scope")
+        })?,
+    };
+    Ok(Checked {
+        name,
+        expires_at,
+        scopes,
+    })
 }
 
 impl Gateway {
@@ -140,7 +194,7 @@ impl Gateway {
             .cloned()
             .ok_or_else(|| GatewayError::not_found("your user no longer exists"))?;
         let must_draw = !who.is_admin() && org.settings.require_allocation;
-        self.mint_key(&user, spec, must_draw).await
+        self.mint_key(who, &user, spec, must_draw).await
     }
 
     /// Creates a key for the user `user_name` (admins only).
@@ -157,14 +211,16 @@ impl Gateway {
             .user_by_name(user_name)
             .cloned()
             .ok_or_else(|| GatewayError::not_found(format!("no user named '{user_name}'")))?;
-        self.mint_key(&user, spec, false).await
+        self.mint_key(who, &user, spec, false).await
     }
 
-    /// Mints a key for `user`. With `must_draw`, a key without an allocation takes the
-    /// user's only drawable one, must name one when there are several, and is unbudgeted
-    /// only when the user has none at all (no budget to step around).
+    /// Mints a key for `user`, at most as wide as the minting key `minter` (when it is a
+    /// key). With `must_draw`, a key without an allocation takes the user's only drawable
+    /// one, must name one when there are several, and is unbudgeted only when the user has
+    /// none at all (no budget to step around).
     async fn mint_key(
         &self,
+        minter: &Principal,
         user: &User,
         spec: CreateKey,
         must_draw: bool,
@@ -175,33 +231,43 @@ impl Gateway {
                 user.name
             )));
         }
-        let name = spec.name.unwrap_or_else(|| "default".to_owned());
-        if name.is_empty() || name.len() > 128 || name.chars().any(char::is_control) {
-            return Err(
-                GatewayError::bad_request("name must be 1-128 printable characters")
-                    .with_param("name"),
-            );
-        }
         let now = now_millis();
-        let expires_at = spec.expires_at.as_ref().map(parse_time).transpose()?;
-        if expires_at.is_some_and(|t| t <= now) {
-            return Err(
-                GatewayError::bad_request("expires_at must be in the future")
-                    .with_param("expires_at"),
-            );
-        }
-        if let Some(models) = &spec.models
-            && (models.is_empty() || models.iter().any(|m| m.trim().is_empty()))
-        {
-            return Err(
-                GatewayError::bad_request("models must be a non-empty list of model ids")
-                    .with_param("models"),
-            );
-        }
+        let Checked {
+            name,
+            expires_at,
+            scopes,
+        } = checked(&spec, now)?;
         let org = self.org();
+        let minter_allocation = minter
+            .allocation_id
+            .as_ref()
+            .and_then(|id| org.allocations.get(id))
+            .map(|a| a.name.as_str());
+        let allocation = key_bounds::check(
+            minter,
+            minter_allocation,
+            Asked {
+                scopes,
+                models: spec.models.as_deref(),
+                expires_at,
+                allocation: spec.allocation.as_deref(),
+                rpm: spec.rpm,
+                tpm: spec.tpm,
+            },
+        )?;
         let groups = org.groups_of(&user.id);
         let allocation_id =
-            org.choose_allocation(user, &groups, spec.allocation.as_deref(), must_draw)?;
+            org.choose_allocation(user, &groups, allocation.as_deref(), must_draw)?;
+        if !minter.is_session()
+            && minter.allocation_id.is_some()
+            && allocation_id != minter.allocation_id
+        {
+            return Err(GatewayError::forbidden(
+                "The key this key mints must draw from the same allocation.",
+            )
+            .with_code("wider_than_minting_key")
+            .with_param("allocation"));
+        }
         let minted = keys::generate();
         let row = ApiKeyRow {
             id: new_id("key"),
@@ -219,6 +285,7 @@ impl Gateway {
                 .map(|m| serde_json::to_string(&m).unwrap_or_default()),
             rpm: spec.rpm.map(i64::from),
             tpm: spec.tpm.map(|t| i64::try_from(t).unwrap_or(i64::MAX)),
+            scopes: scopes.to_stored(),
         };
         self.store.insert_key(&row).await?;
         Ok(CreatedKey {
@@ -259,7 +326,8 @@ impl Gateway {
     }
 
     /// Revokes a key of the caller (any key for admins). Unknown and foreign keys are
-    /// both "not found".
+    /// both "not found". Only that key stops working: keys are not chained, so the keys
+    /// it minted, and the one that minted it, are untouched.
     pub async fn revoke_key(&self, who: &Principal, id: &str) -> Result<(), GatewayError> {
         let scope = (!who.is_admin()).then_some(who.user_id.as_str());
         let hash = self

@@ -6,6 +6,7 @@ pub mod allocations;
 pub mod conversations;
 pub mod declared;
 pub mod groups;
+mod key_bounds;
 pub mod keys;
 pub mod models;
 pub mod provider_targets;

@@ -1,7 +1,8 @@
 //! Budget reservations shared by every replica: per allocation and period one hash
 //! (`spent`, `reserved`) plus the live reservations (amount by id, and their expiry in a
 //! sorted set). Reserving is one script: drop expired reservations, then
-//! `spent + reserved + ask <= limit` or refuse — atomic in Redis, so replicas together
+//! `spent + reserved + ask <= limit` (and fewer holds than the allocation's
+//! `max_in_flight`, when it sets one) or refuse — atomic in Redis, so replicas together
 //! never overspend, as one process alone does not. A reservation expires after twice the
 //! request timeout: a replica that dies mid-request releases its holds within that bound.
 //! Spend starts from the store's records the first time an allocation is used in a
@@ -26,10 +27,12 @@ end
 const RESERVE: &str = r#"
 local h, res, exp = KEYS[1], KEYS[2], KEYS[3]
 local limit, amount, id, expiry, now, ttl = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3], ARGV[4], ARGV[5], ARGV[6]
+local max_in_flight = tonumber(ARGV[7])
 if redis.call('EXISTS', h) == 0 then return {-1, 0} end
 purge(h, res, exp, now)
 local remaining = limit - tonumber(redis.call('HGET', h, 'spent')) - tonumber(redis.call('HGET', h, 'reserved'))
 if amount > remaining then return {0, remaining} end
+if max_in_flight > 0 and redis.call('HLEN', res) >= max_in_flight then return {2, remaining} end
 redis.call('HINCRBY', h, 'reserved', amount)
 redis.call('HSET', res, id, amount)
 redis.call('ZADD', exp, expiry, id)
@@ -91,6 +94,8 @@ pub struct Hold<'a> {
     pub allocation_id: &'a str,
     pub period_start: i64,
     pub limit: i64,
+    /// The most reservations held at once (0: no bound).
+    pub max_in_flight: i64,
     pub amount: i64,
     /// The reservation's id (to settle it by).
     pub id: &'a str,
@@ -104,6 +109,8 @@ pub enum Reserved {
     Held,
     /// Refused; this much remains.
     Refused(i64),
+    /// Refused: the allocation has its most reservations in flight.
+    Busy,
     /// The allocation has no counters in this period yet: load its spend, then
     /// [`Shared::init_allocation`].
     Unknown,
@@ -131,12 +138,14 @@ impl Shared {
             .arg(hold.until_ms)
             .arg(hold.now_ms)
             .arg(TTL_MS)
+            .arg(hold.max_in_flight)
             .invoke_async(&mut self.conn())
             .await
             .map_err(|e| unavailable(&e))?;
         Ok(match code {
             1 => Reserved::Held,
             0 => Reserved::Refused(remaining),
+            2 => Reserved::Busy,
             _ => Reserved::Unknown,
         })
     }

@@ -1,5 +1,5 @@
-// AI keys: create one (shown once, bound to an allocation the user may draw from), list
-// them with a text filter, revoke.
+// AI keys: create one (shown once, bound to an allocation the user may draw from; an
+// inference key unless management is ticked), list them with a text filter, revoke.
 
 import { list, post, del, isAdmin, drawableAllocations, enc } from '../lib/api.js';
 import { h, clear, badge, copyButton, confirmDialog, field, fmt, formData, pageHeader, table, emptyRow, toast } from '../lib/dom.js';
@@ -25,6 +25,8 @@ export async function render(view) {
     field('Allocation', allocSel, 'The budget this key draws from.'),
     field('Expires', h('input#key-expires', { name: 'expires', type: 'date' }), 'Optional.'),
     field('Models', h('input#key-models', { name: 'models', placeholder: 'all models' }), 'Optional allow-list, comma separated.'),
+    field('Scopes', h('span.check', h('input#key-management', { name: 'management', type: 'checkbox' }), ' management'),
+      'Every key may call the model API. Management also opens the admin API (keys, providers, tunnels, conversations, and the organization for admins), e.g. for modelgate admin.'),
     h('div.form-actions', h('button.btn.primary#key-create', { type: 'submit' }, 'Create key')));
 
   form.addEventListener('submit', async (e) => {
@@ -34,6 +36,7 @@ export async function render(view) {
     if (d.allocation) body.allocation = d.allocation;
     if (d.expires) body.expires_at = new Date(`${d.expires}T23:59:59`).toISOString();
     if (d.models) body.models = d.models.split(',').map((s) => s.trim()).filter(Boolean);
+    if (d.management) body.scopes = ['inference', 'management'];
     try {
       const k = await post('/api/keys', body);
       clear(created, h('div.card.once',
@@ -59,14 +62,14 @@ export async function render(view) {
     const shown = showRevoked.checked ? keys : keys.filter((k) => k.status !== 'revoked');
     const admin = isAdmin();
     clear(tableBox, table(
-      ['Name', 'Prefix', ...(admin ? ['User'] : []), 'Allocation', 'Created', 'Expires', 'Last used', 'Status', ''],
+      ['Name', 'Prefix', ...(admin ? ['User'] : []), 'Allocation', 'Scopes', 'Created', 'Expires', 'Last used', 'Status', ''],
       shown.length ? shown.map((k) => h('tr', { 'data-key': k.name },
         h('td.strong', k.name), h('td', h('code', k.prefix)), admin ? h('td', k.user) : null,
-        h('td', k.allocation || h('span.muted', 'none')), h('td', fmt.date(k.created_at)),
+        h('td', k.allocation || h('span.muted', 'none')), h('td', (k.scopes || []).join(', ')), h('td', fmt.date(k.created_at)),
         h('td', fmt.date(k.expires_at)), h('td', k.last_used_at ? fmt.date(k.last_used_at) : h('span.muted', 'never')),
         h('td', badge(k.status, k.status === 'active' ? 'ok' : 'muted')),
         h('td.right', k.status === 'active' ? h('button.btn.small.danger-ghost', { type: 'button', onclick: () => revoke(k) }, 'Revoke') : null),
-      )) : emptyRow(admin ? 9 : 8, q ? 'No key matches the filter.' : 'No keys yet. Create one above.'),
+      )) : emptyRow(admin ? 10 : 9, q ? 'No key matches the filter.' : 'No keys yet. Create one above.'),
       '#keys-table'));
   }
 

@@ -1,6 +1,7 @@
 //! The HTTP side of `modelgate admin`: builds the URL of a [`Call`] under the base URL
 //! (path segments percent-encoded), sends it with `Authorization: Bearer <key>`, and maps
-//! a non-2xx answer to an [`ApiError`] carrying the server's `error.message`.
+//! a non-2xx answer to an [`ApiError`] carrying the server's `error.message` (with a hint
+//! when the key lacks the management scope the admin API needs).
 
 use super::commands::Call;
 use anyhow::Context;
@@ -19,11 +20,23 @@ pub struct ApiError {
     pub status: u16,
     /// `error.message` from an OpenAI-shaped body, else the body text or the reason phrase.
     pub message: String,
+    /// `error.code` from an OpenAI-shaped body.
+    pub code: Option<String>,
 }
+
+/// What to do when the key is an inference key (403 `insufficient_scope`).
+const MANAGEMENT_HINT: &str = "`modelgate admin` needs a key with the management scope. \
+     Make one with a key that has it (or from the web UI's AI Keys page): \
+     `modelgate admin keys create NAME --scope management`, and pass it with --key or \
+     MODELGATE_KEY.";
 
 impl std::fmt::Display for ApiError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}: {}", self.status, self.message)
+        write!(f, "{}: {}", self.status, self.message)?;
+        if self.code.as_deref() == Some("insufficient_scope") {
+            write!(f, "\nhint: {MANAGEMENT_HINT}")?;
+        }
+        Ok(())
     }
 }
 
@@ -74,6 +87,7 @@ impl Client {
             return Err(ApiError {
                 status: status.as_u16(),
                 message: error_message(&text, status.canonical_reason()),
+                code: error_code(&text),
             }
             .into());
         }
@@ -112,6 +126,12 @@ pub fn endpoint(base: &Url, path: &[String], query: &[(&str, String)]) -> anyhow
             .extend_pairs(query.iter().map(|(k, v)| (*k, v.as_str())));
     }
     Ok(url)
+}
+
+/// The `error.code` of an OpenAI-shaped error answer.
+fn error_code(body: &str) -> Option<String> {
+    let v: Value = serde_json::from_str(body).ok()?;
+    v.pointer("/error/code")?.as_str().map(str::to_owned)
 }
 
 /// The message of an error answer: `error.message` of an OpenAI-shaped body, else the
@@ -174,5 +194,23 @@ mod tests {
         assert_eq!(error_message(body, Some("Not Found")), "no user named 'x'");
         assert_eq!(error_message("", Some("Bad Gateway")), "Bad Gateway");
         assert_eq!(error_message("plain text\n", None), "plain text");
+        assert_eq!(error_code(body), None);
+    }
+
+    #[test]
+    fn an_inference_key_gets_a_hint() {
+        let body = r#"{"error": {"message": "needs the 'management' scope",
+            "type": "permission_error", "code": "insufficient_scope"}}"#;
+        let e = ApiError {
+            status: 403,
+            message: error_message(body, None),
+            code: error_code(body),
+        };
+        let text = e.to_string();
+        assert!(
+            text.starts_with("403: needs the 'management' scope\nhint: "),
+            "{text}"
+        );
+        assert!(text.contains("--scope management"), "{text}");
     }
 }

@@ -22,6 +22,7 @@ const KEY_COLUMNS: &[Column] = &[
     ("USER", "user"),
     ("ALLOCATION", "allocation"),
     ("MODELS", "models"),
+    ("SCOPES", "scopes"),
     ("CREATED", "created_at"),
     ("EXPIRES", "expires_at"),
     ("LAST USED", "last_used_at"),
@@ -157,6 +158,10 @@ pub enum Keys {
         /// Tokens per minute
         #[arg(long)]
         tpm: Option<u64>,
+        /// What the key may do: inference (the model API, the default) or management
+        /// (the admin API); repeat for both
+        #[arg(long = "scope", value_name = "SCOPE", value_parser = ["inference", "management"])]
+        scopes: Vec<String>,
         /// Create the key for this user (admins)
         #[arg(long)]
         user: Option<String>,
@@ -188,6 +193,7 @@ impl Keys {
                 models,
                 rpm,
                 tpm,
+                scopes,
                 user,
             } => {
                 let path: &[&str] = match user {
@@ -201,6 +207,7 @@ impl Keys {
                     ("models", list(models)),
                     ("rpm", rpm.map(Value::from)),
                     ("tpm", tpm.map(Value::from)),
+                    ("scopes", list(scopes)),
                 ]))
             }
             Self::Revoke { id } => {
@@ -345,6 +352,20 @@ mod tests {
         ]);
         assert_eq!(c.path, ["users", "bob", "keys"]);
         assert_eq!(c.body, Some(json!({"name": "ci", "allocation": "team"})));
+        let c = call(&[
+            "keys",
+            "create",
+            "ops",
+            "--scope",
+            "management",
+            "--scope",
+            "inference",
+        ]);
+        assert_eq!(
+            c.body,
+            Some(json!({"name": "ops", "scopes": ["management", "inference"]}))
+        );
+        assert!(refused(&["keys", "create", "x", "--scope", "admin"]));
         let c = call(&["keys", "revoke", "key_1"]);
         assert_eq!(
             (c.method, c.path),

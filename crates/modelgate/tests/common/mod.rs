@@ -8,6 +8,9 @@ use serde_json::{Value, json};
 
 pub const ADMIN_KEY: &str = "mg_test_admin_key_0123456789abcdef";
 
+/// The scopes of a key that both calls models and manages (the bootstrap key has both).
+pub const MANAGER: &[&str] = &["inference", "management"];
+
 pub struct Gw {
     pub running: Option<Running>,
     pub base: String,
@@ -126,10 +129,8 @@ impl Gw {
         assert_eq!(r.status(), 200, "sharing {provider}");
     }
 
-    /// Creates a member and returns a key of theirs (minted by the admin), bound to
-    /// `allocation` if given.
     /// A new member `name` with their own allocation `allocation` (`limit_usd`, `period`)
-    /// and a key bound to it.
+    /// and an inference key bound to it.
     pub async fn budgeted_member(
         &self,
         name: &str,
@@ -156,7 +157,24 @@ impl Gw {
         self.member_key(name, Some(allocation)).await
     }
 
+    /// The member `name` (created if new) and an inference key of theirs, minted by the
+    /// admin and bound to `allocation` if given: the model API, `/api/me`, own usage.
     pub async fn member_key(&self, name: &str, allocation: Option<&str>) -> String {
+        self.member_key_with(name, allocation, &["inference"]).await
+    }
+
+    /// As [`member_key`](Self::member_key), with the management scope too: the member
+    /// may manage their own keys, providers, tunnels and conversations with it.
+    pub async fn member_manager_key(&self, name: &str, allocation: Option<&str>) -> String {
+        self.member_key_with(name, allocation, MANAGER).await
+    }
+
+    async fn member_key_with(
+        &self,
+        name: &str,
+        allocation: Option<&str>,
+        scopes: &[&str],
+    ) -> String {
         let r = self
             .post(
                 "/api/users",
@@ -165,7 +183,7 @@ impl Gw {
             )
             .await;
         assert!(r.status() == 201 || r.status() == 409, "creating {name}");
-        let mut body = json!({"name": format!("{name}-key")});
+        let mut body = json!({"name": format!("{name}-key"), "scopes": scopes});
         if let Some(a) = allocation {
             body["allocation"] = json!(a);
         }
