@@ -541,7 +541,13 @@ def test_usage_records(gateway):
     for r in records[:2]:
         assert r["outcome"] == "ok", r
         assert r["usage_estimated"] is False, r
-        assert r["usage"] == {"input_tokens": PROMPT_TOKENS, "output_tokens": COMPLETION_TOKENS, "cached_tokens": CACHED_TOKENS}
+        assert r["usage"] == {
+            "input_tokens": PROMPT_TOKENS,
+            "output_tokens": COMPLETION_TOKENS,
+            "cached_tokens": CACHED_TOKENS,
+            "cache_write_tokens": 0,
+            "reasoning_tokens": 0,
+        }
     for r in records[2:]:
         assert r["outcome"] != "ok", r
 

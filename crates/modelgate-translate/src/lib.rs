@@ -27,6 +27,8 @@ pub mod responses_to_openai;
 mod sampling;
 mod util;
 
+pub use sampling::claude_version;
+
 /// Why a request cannot be translated (answered with 400 in the caller's schema).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{message}")]

@@ -172,7 +172,7 @@ pub(crate) fn opaque_user_id(user: &str) -> String {
 /// A Claude model id's version: `claude-opus-4-7` → (4, 7), `claude-sonnet-4-20250514` →
 /// (4, 0), `claude-3-5-sonnet-20240620` → (3, 5), with any prefix (`us.anthropic.`) or
 /// suffix (`-v1:0`, `@20250929`). None for names without one (gateway aliases).
-pub(crate) fn claude_version(model: &str) -> Option<(u32, u32)> {
+pub fn claude_version(model: &str) -> Option<(u32, u32)> {
     let rest = &model[model.find("claude-")? + "claude-".len()..];
     let small = |s: &str| {
         (!s.is_empty() && s.len() <= 2 && s.bytes().all(|b| b.is_ascii_digit()))

@@ -13,34 +13,6 @@ use common::*;
 use modelgate_testkit::{BEDROCK_ACCESS_KEY, BEDROCK_REGION, BEDROCK_SECRET_KEY, MockUpstream};
 use serde_json::{Value, json};
 
-/// Fires `n` copies of a request at once on `path`; returns the statuses.
-async fn burst(gw: &Gw, key: &str, path: &str, body: &Value, n: usize) -> Vec<u16> {
-    let tasks: Vec<_> = (0..n)
-        .map(|_| {
-            let (http, url) = (gw.http.clone(), gw.url(path));
-            let (key, body) = (key.to_owned(), body.clone());
-            tokio::spawn(async move {
-                let r = http
-                    .post(url)
-                    .bearer_auth(key)
-                    .header("anthropic-version", "2023-06-01")
-                    .json(&body)
-                    .send()
-                    .await
-                    .unwrap();
-                let status = r.status().as_u16();
-                r.bytes().await.unwrap();
-                status
-            })
-        })
-        .collect();
-    let mut out = Vec::with_capacity(n);
-    for t in tasks {
-        out.push(t.await.unwrap());
-    }
-    out
-}
-
 async fn allocation(gw: &Gw, user: &str, limit_usd: f64, max_in_flight: Option<u64>) -> String {
     let r = gw
         .post(
@@ -127,7 +99,7 @@ async fn concurrent_requests_never_overspend_on_any_provider_kind() {
         let limit = 0.002;
         let key = allocation(&gw, user, limit, None).await;
         let hits = mock.hits(upstream);
-        let statuses = burst(&gw, &key, path, &body, 150).await;
+        let statuses = gw.burst(&key, path, &body, 150).await;
         let ok = statuses.iter().filter(|s| **s == 200).count();
         let refused = statuses.iter().filter(|s| **s == 402).count();
         assert_eq!(ok + refused, 150, "{user}: only 200 and 402: {statuses:?}");
@@ -183,7 +155,7 @@ async fn an_upstream_that_ignores_max_tokens_overspends_by_at_most_max_in_flight
     let limit = 40.0 * worst;
     for (user, bound) in [("unbounded", None), ("bounded", Some(4u64))] {
         let key = allocation(&gw, user, limit, bound).await;
-        let statuses = burst(&gw, &key, "/v1/chat/completions", &body, 200).await;
+        let statuses = gw.burst(&key, "/v1/chat/completions", &body, 200).await;
         assert!(
             statuses.iter().all(|s| [200, 402, 429].contains(s)),
             "{statuses:?}"

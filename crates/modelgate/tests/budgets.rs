@@ -77,36 +77,6 @@ async fn cost_of(gw: &Gw, body: Value) -> f64 {
     after - before
 }
 
-/// Fires `n` copies of `body` at once; returns the statuses.
-async fn burst(gw: &Gw, key: &str, body: Value, n: usize) -> Vec<u16> {
-    let tasks: Vec<_> = (0..n)
-        .map(|_| {
-            let http = gw.http.clone();
-            let url = gw.url("/v1/chat/completions");
-            let key = key.to_owned();
-            let body = body.clone();
-            tokio::spawn(async move {
-                let r = http
-                    .post(url)
-                    .bearer_auth(key)
-                    .json(&body)
-                    .send()
-                    .await
-                    .unwrap();
-                let status = r.status().as_u16();
-                // Read streams to the end: the request is done only then.
-                r.bytes().await.unwrap();
-                status
-            })
-        })
-        .collect();
-    let mut out = Vec::new();
-    for t in tasks {
-        out.push(t.await.unwrap());
-    }
-    out
-}
-
 /// 200 concurrent requests against an allocation that covers exactly 10. The model is
 /// priced for output only and each request's `max_tokens` is what the mock generates, so
 /// the worst case equals the actual cost: exactly 10 succeed, 190 get 402, and the spend
@@ -138,7 +108,7 @@ async fn zero_overspend(stream: bool) {
     .await;
     let key = gw.member_key("alice", Some("alice-budget")).await;
 
-    let statuses = burst(&gw, &key, body.clone(), 200).await;
+    let statuses = gw.burst(&key, "/v1/chat/completions", &body, 200).await;
     let ok = statuses.iter().filter(|s| **s == 200).count();
     let refused = statuses.iter().filter(|s| **s == 402).count();
     assert_eq!(ok + refused, 200, "only 200 and 402: {statuses:?}");
@@ -165,7 +135,9 @@ async fn zero_overspend(stream: bool) {
         )
         .await;
     assert_eq!(r.status(), 200);
-    let statuses = burst(&gw, &key, chat_body("p/m", stream), 200).await;
+    let statuses = gw
+        .burst(&key, "/v1/chat/completions", &chat_body("p/m", stream), 200)
+        .await;
     assert!(statuses.iter().all(|s| *s == 200 || *s == 402));
     let s = standing(&gw, "alice-budget").await;
     assert!(s["used_usd"].as_f64().unwrap() <= limit * 3.0 + 1e-9);

@@ -248,24 +248,8 @@ async fn the_worst_case_counts_every_answer_and_content_sent_by_reference() {
             "prices": {"m": {"input": 1.0, "output": 1.0, "context": 10000, "max_output": 100}}}),
     )
     .await;
-    let r = gw
-        .post(
-            "/api/users",
-            ADMIN_KEY,
-            json!({"name": "cy", "role": "member"}),
-        )
-        .await;
-    assert_eq!(r.status(), 201);
     // $0.005: 5,000 tokens of worst case.
-    let r = gw
-        .post(
-            "/api/allocations",
-            ADMIN_KEY,
-            json!({"name": "cy-budget", "user": "cy", "limit_usd": 0.005, "period": "none"}),
-        )
-        .await;
-    assert_eq!(r.status(), 201);
-    let key = gw.member_key("cy", Some("cy-budget")).await;
+    let key = gw.budgeted_member("cy", "cy-budget", 0.005, "none").await;
     let image = |url: &str| {
         json!([{"role": "user", "content": [{"type": "text", "text": "what is this?"},
             {"type": "image_url", "image_url": {"url": url}}]}])

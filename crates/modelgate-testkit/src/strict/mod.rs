@@ -46,21 +46,10 @@ pub(crate) fn is_blank(s: &str) -> bool {
     s.trim().is_empty()
 }
 
-/// A Claude model id's version: `claude-opus-4-7` → (4, 7), `claude-sonnet-4-20250514` →
-/// (4, 0), `claude-3-5-sonnet-20240620` → (3, 5), with any prefix (`us.anthropic.`) or
-/// suffix (`-v1:0`, `@20250929`). `None` for names that are not versioned Claude ids (the
-/// test models `claude-x`, `tool-model`, …), so model rules never touch them.
-pub(crate) fn claude_version(model: &str) -> Option<(u32, u32)> {
-    let rest = &model[model.find("claude-")? + "claude-".len()..];
-    let small = |s: &str| {
-        (!s.is_empty() && s.len() <= 2 && s.bytes().all(|b| b.is_ascii_digit()))
-            .then(|| s.parse::<u32>().ok())
-            .flatten()
-    };
-    let mut parts = rest.split(['-', '.', '@', ':']);
-    let major = parts.by_ref().find_map(small)?;
-    Some((major, parts.next().and_then(small).unwrap_or(0)))
-}
+/// A Claude model id's version, parsed as the gateway's translators parse it: (4, 7) for
+/// `claude-opus-4-7`, `None` for names that are not versioned Claude ids (the test models
+/// `claude-x`, `tool-model`, …), so model rules never touch them.
+pub(crate) use modelgate_translate::claude_version;
 
 /// Claude models that refuse `temperature` and `top_p` together: Opus 4.1, then every
 /// model from 4.5 on (Sonnet 4.5, Haiku 4.5, Opus 4.5, 4.6, …, 5.x).

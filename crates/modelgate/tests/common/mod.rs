@@ -75,6 +75,35 @@ pub fn fixture(name: &str) -> std::path::PathBuf {
 }
 
 impl Gw {
+    /// Fires `n` copies of a request at once on `path` (reading each answer to its end,
+    /// streams included); returns the statuses.
+    pub async fn burst(&self, key: &str, path: &str, body: &Value, n: usize) -> Vec<u16> {
+        let tasks: Vec<_> = (0..n)
+            .map(|_| {
+                let (http, url) = (self.http.clone(), self.url(path));
+                let (key, body) = (key.to_owned(), body.clone());
+                tokio::spawn(async move {
+                    let r = http
+                        .post(url)
+                        .bearer_auth(key)
+                        .header("anthropic-version", "2023-06-01")
+                        .json(&body)
+                        .send()
+                        .await
+                        .unwrap();
+                    let status = r.status().as_u16();
+                    r.bytes().await.unwrap();
+                    status
+                })
+            })
+            .collect();
+        let mut out = Vec::with_capacity(n);
+        for t in tasks {
+            out.push(t.await.unwrap());
+        }
+        out
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.base, path)
     }
