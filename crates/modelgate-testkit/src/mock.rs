@@ -692,6 +692,14 @@ async fn messages(State(s): State<Arc<Shared>>, headers: HeaderMap, body: Bytes)
     for piece in ["Hel", "lo"] {
         events.push(("content_block_delta", json!({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": piece}})));
     }
+    // A long answer cut before the upstream reported its output: only `message_start`'s
+    // count (1 token) is known when the connection ends.
+    if model.contains("cut-long") {
+        for _ in 0..CUT_LONG_DELTAS {
+            events.push(("content_block_delta", json!({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": "lorem ipsum dolor sit amet "}})));
+        }
+        return sse_events(events);
+    }
     events.push((
         "content_block_stop",
         json!({"type": "content_block_stop", "index": 0}),
@@ -715,6 +723,14 @@ async fn messages(State(s): State<Arc<Shared>>, headers: HeaderMap, body: Bytes)
     if !model.contains("truncate") {
         events.push(("message_stop", json!({"type": "message_stop"})));
     }
+    sse_events(events)
+}
+
+/// Text deltas of the `cut-long` Anthropic stream (27 bytes each).
+pub const CUT_LONG_DELTAS: usize = 40;
+
+/// Named SSE events as one response body.
+fn sse_events(events: Vec<(&str, Value)>) -> Response {
     let body: String = events
         .into_iter()
         .map(|(name, data)| format!("event: {name}\ndata: {data}\n\n"))

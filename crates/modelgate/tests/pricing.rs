@@ -7,7 +7,9 @@
 mod common;
 
 use common::*;
-use modelgate_testkit::{BEDROCK_ACCESS_KEY, BEDROCK_REGION, BEDROCK_SECRET_KEY, MockUpstream};
+use modelgate_testkit::{
+    BEDROCK_ACCESS_KEY, BEDROCK_REGION, BEDROCK_SECRET_KEY, CUT_LONG_DELTAS, MockUpstream,
+};
 use serde_json::{Value, json};
 
 /// A member with a $1 allocation and a key bound to it.
@@ -346,4 +348,49 @@ async fn an_azure_deployment_is_priced_by_the_model_azure_reports() {
     let r = gw.post("/v1/chat/completions", &key, ask).await;
     assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
     assert!(spent(&gw).await > 0.0);
+}
+
+#[tokio::test]
+async fn a_stream_cut_short_is_billed_for_what_was_relayed() {
+    let mock = MockUpstream::start(&[]).await;
+    let gw = start_gateway().await;
+    add(
+        &gw,
+        json!({"name": "claude", "kind": "anthropic", "endpoint": mock.origin(), "api_key": "sk-ant-x",
+            "models": ["claude-cut-long"], "prices": {"claude-cut-long": {"input": 0.0, "output": 1.0}}}),
+    )
+    .await;
+    let key = budgeted_member(&gw).await;
+    let r = gw
+        .post(
+            "/v1/messages",
+            &key,
+            json!({"model": "claude:claude-cut-long", "max_tokens": 2000, "stream": true,
+                "messages": [{"role": "user", "content": "write at length"}]}),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    let events = sse_events(r).await;
+    let relayed: usize = events
+        .iter()
+        .filter_map(|(_, e)| e["delta"]["text"].as_str())
+        .map(str::len)
+        .sum();
+    assert!(relayed >= CUT_LONG_DELTAS * 27, "{relayed} bytes relayed");
+    assert_eq!(
+        events.last().unwrap().0,
+        "error",
+        "the cut stream ends with an error"
+    );
+    let usage = gw.usage(&key).await;
+    let record = &usage["data"][0];
+    assert_eq!(record["outcome"], "stream_broken");
+    // The upstream reported 1 output token; about 4 bytes a token were relayed.
+    let billed = record["usage"]["output_tokens"].as_u64().unwrap();
+    assert!(
+        billed as usize >= relayed / 4,
+        "billed {billed} tokens for {relayed} bytes relayed"
+    );
+    assert_eq!(record["usage_estimated"], true);
+    assert!((spent(&gw).await - billed as f64 * 1e-6).abs() < 1e-9);
 }
