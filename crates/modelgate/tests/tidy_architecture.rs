@@ -1,6 +1,7 @@
 //! ARCHITECTURE.md stays true: every crate of the workspace has a row in its code map,
-//! every file or folder a row names exists, and every top-level module of a crate's `src/`
-//! is named in that crate's row (a new module means a new line in the map).
+//! every file or folder a row names exists, every top-level module of a crate's `src/`
+//! is named in that crate's row (a new module means a new line in the map), and each
+//! crate depends on the workspace crates its row lists, never on one its row forbids.
 #![allow(clippy::unwrap_used)]
 
 use std::path::{Path, PathBuf};
@@ -101,4 +102,61 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
         out.push(p);
     }
     out
+}
+
+/// A crate's `[dependencies]` (not dev- or build-dependencies): their names.
+fn dependencies(cargo_toml: &str) -> Vec<String> {
+    let mut in_deps = false;
+    let mut out = Vec::new();
+    for line in cargo_toml.lines() {
+        let line = line.trim();
+        if line.starts_with('[') {
+            in_deps = line == "[dependencies]";
+            continue;
+        }
+        if in_deps && let Some((name, _)) = line.split_once(['=', '.']) {
+            let name = name.trim();
+            if !name.is_empty() && !name.starts_with('#') {
+                out.push(name.to_owned());
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn each_crate_depends_on_what_its_row_says_and_on_nothing_it_forbids() {
+    let map = std::fs::read_to_string(root().join("ARCHITECTURE.md")).unwrap();
+    let mut problems = Vec::new();
+    for (krate, row) in rows(&map) {
+        // The last column: what the crate may depend on.
+        let allowed = row
+            .trim_end_matches('|')
+            .rsplit('|')
+            .next()
+            .unwrap_or("")
+            .to_owned();
+        let toml = std::fs::read_to_string(root().join(&krate).join("Cargo.toml")).unwrap();
+        let words: Vec<&str> = allowed
+            .split(|c: char| !(c.is_alphanumeric() || c == '-' || c == '_'))
+            .collect();
+        for dep in dependencies(&toml) {
+            if let Some(short) = dep.strip_prefix("modelgate-")
+                && !allowed.contains("everything")
+                && !words.contains(&short)
+            {
+                problems.push(format!(
+                    "{krate} depends on {dep}, which its row's last column does not list"
+                ));
+            }
+            if allowed.contains(&format!("No {dep}.")) {
+                problems.push(format!("{krate} depends on {dep}, which its row forbids"));
+            }
+        }
+    }
+    assert!(
+        problems.is_empty(),
+        "ARCHITECTURE.md's dependency column is out of date:\n{}",
+        problems.join("\n")
+    );
 }
