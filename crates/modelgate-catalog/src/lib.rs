@@ -73,9 +73,21 @@ pub struct ModelInfo {
     /// The most output tokens one response can have.
     #[serde(default)]
     pub max_output: Option<u64>,
+    /// The date (`YYYY-MM-DD`) this model's prices were read from the vendor. In the data
+    /// file it is optional and defaults to the file's `prices_as_of`; [`Catalog::parse`]
+    /// fills it in for every model with a price (a model without one has no date).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prices_as_of: Option<String>,
 }
 
 impl ModelInfo {
+    /// Whether the entry states any price.
+    fn has_price(&self) -> bool {
+        [self.input, self.output, self.cached, self.cache_write]
+            .iter()
+            .any(Option::is_some)
+    }
+
     /// The model's prices and limits, if both input and output prices are known.
     pub fn price(&self) -> Option<Price> {
         let input = self.input?;
@@ -176,6 +188,7 @@ struct ModelFile {
 
 #[derive(Debug, Serialize)]
 pub struct Catalog {
+    /// The date of the prices of models that do not state their own `prices_as_of`.
     pub prices_as_of: String,
     pub vendors: Vec<Vendor>,
     pub models: Vec<ModelInfo>,
@@ -185,7 +198,12 @@ impl Catalog {
     /// Parses catalog files.
     pub fn parse(vendors: &str, models: &str) -> Result<Self, toml::de::Error> {
         let v: VendorFile = toml::from_str(vendors)?;
-        let m: ModelFile = toml::from_str(models)?;
+        let mut m: ModelFile = toml::from_str(models)?;
+        for model in &mut m.model {
+            if model.prices_as_of.is_none() && model.has_price() {
+                model.prices_as_of = Some(m.prices_as_of.clone());
+            }
+        }
         Ok(Self {
             prices_as_of: m.prices_as_of,
             vendors: v.vendor,
@@ -305,6 +323,27 @@ mod tests {
                 "us.meta.llama3-3-70b-instruct-v1:0",
                 "meta.llama3-3-70b-instruct",
             ),
+            // Models added with their own price dates: Anthropic dropped dated snapshots
+            // after Claude Opus 4.5, OpenAI's GPT-6 names carry no date.
+            ("claude-opus-4-5-20251101", "claude-opus-4-5"),
+            ("claude-opus-4-5", "claude-opus-4-5"),
+            ("claude-opus-4-6", "claude-opus-4-6"),
+            ("claude-sonnet-5", "claude-sonnet-5"),
+            ("claude-sonnet-5-5", "claude-sonnet-5-5"),
+            ("claude-fable-5-2", "claude-fable-5-2"),
+            ("claude-haiku-5-5", "claude-haiku-5-5"),
+            (
+                "global.anthropic.claude-opus-4-6-v1",
+                "anthropic.claude-opus-4-6",
+            ),
+            ("gpt-6.2-astra", "gpt-6.2-astra"),
+            ("gpt-6-astra-2026-09-03", "gpt-6-astra"),
+            ("gpt-5.6-luna", "gpt-5.6-luna"),
+            ("gemini-3.1-pro-preview", "gemini-3.1-pro-preview"),
+            ("grok-4.7", "grok-4.7"),
+            ("mistral-medium-2604", "mistral-medium-2604"),
+            ("deepseek-v4-pro", "deepseek-v4-pro"),
+            ("deepseek-v4-flash", "deepseek-v4-flash"),
             ("llama3:8b", "llama3:8b"),
             ("x-2024", "x-2024"),
             ("o3", "o3"),
@@ -355,10 +394,36 @@ mod tests {
                 m.id,
                 m.vendor
             );
-            for p in [m.input, m.output, m.cached].into_iter().flatten() {
+            for p in [m.input, m.output, m.cached, m.cache_write]
+                .into_iter()
+                .flatten()
+            {
                 assert!((0.0..1000.0).contains(&p), "implausible price for {}", m.id);
             }
+            if let (Some(i), Some(c)) = (m.input, m.cached) {
+                assert!(c <= i, "{}: cache reads cost more than input", m.id);
+            }
+            // Every priced model is dated (its own date or the file's), with a real date.
+            match &m.prices_as_of {
+                Some(d) => assert!(is_date(d), "{}: prices_as_of {d:?} is not YYYY-MM-DD", m.id),
+                None => assert!(
+                    m.input.is_none() && m.output.is_none(),
+                    "{}: priced but undated",
+                    m.id
+                ),
+            }
         }
+        assert!(is_date(&c.prices_as_of));
+        // No two entries of a vendor share an id.
+        let mut keys: Vec<(&str, &str)> = c
+            .models
+            .iter()
+            .map(|m| (m.vendor.as_str(), m.id.as_str()))
+            .collect();
+        keys.sort_unstable();
+        let n = keys.len();
+        keys.dedup();
+        assert_eq!(keys.len(), n, "duplicate model ids");
         for v in &c.vendors {
             assert!(
                 v.base_url.starts_with("https://") || v.template,
@@ -431,5 +496,162 @@ mod tests {
         );
         assert!(c.model("openai", "no-such-model").is_none());
         assert!(c.model("groq", "gpt-4o").is_none(), "prices are per vendor");
+    }
+
+    /// `YYYY-MM-DD` with a plausible month and day.
+    fn is_date(d: &str) -> bool {
+        let parts: Vec<&str> = d.split('-').collect();
+        let num = |s: &str, len: usize| {
+            (s.len() == len && s.bytes().all(|b| b.is_ascii_digit()))
+                .then(|| s.parse::<u32>().ok())
+                .flatten()
+        };
+        matches!(
+            parts.as_slice(),
+            [y, m, day] if num(y, 4).is_some_and(|y| y >= 2023)
+                && num(m, 2).is_some_and(|m| (1..=12).contains(&m))
+                && num(day, 2).is_some_and(|d| (1..=31).contains(&d))
+        )
+    }
+
+    #[test]
+    fn models_carry_their_own_price_date_or_the_files() {
+        let vendors = r#"
+            [[vendor]]
+            id = "v"
+            name = "V"
+            kind = "openai-compatible"
+            base_url = "https://v.example/v1"
+            auth = "bearer"
+        "#;
+        let models = r#"
+            prices_as_of = "2025-10-01"
+
+            [[model]]
+            vendor = "v"
+            id = "new"
+            input = 1.0
+            output = 2.0
+            prices_as_of = "2026-11-18"
+
+            [[model]]
+            vendor = "v"
+            id = "old"
+            input = 1.0
+            output = 2.0
+
+            [[model]]
+            vendor = "v"
+            id = "unpriced"
+            context = 4096
+        "#;
+        let c = Catalog::parse(vendors, models).unwrap();
+        let date = |id: &str| c.model("v", id).unwrap().prices_as_of.as_deref();
+        assert_eq!(date("new"), Some("2026-11-18"));
+        assert_eq!(
+            date("old"),
+            Some("2025-10-01"),
+            "falls back to the file's date"
+        );
+        assert_eq!(date("unpriced"), None, "no price, no price date");
+        assert_eq!(c.prices_as_of, "2025-10-01");
+        // `GET /api/catalog` serializes the catalog: each priced model shows its date.
+        let shown = toml::to_string(&c).unwrap();
+        assert!(shown.contains("prices_as_of = \"2026-11-18\""), "{shown}");
+        assert_eq!(
+            shown.matches("prices_as_of = \"2025-10-01\"").count(),
+            2,
+            "{shown}"
+        );
+
+        // The built-in catalog: entries added later keep their own date.
+        let b = Catalog::builtin();
+        let opus = b.model("anthropic", "claude-opus-4-5").unwrap();
+        assert_eq!(opus.id, "claude-opus-4-5-20251101");
+        assert_ne!(opus.prices_as_of.as_deref(), Some(b.prices_as_of.as_str()));
+        let gpt5 = b.model("openai", "gpt-5").unwrap();
+        assert_eq!(gpt5.prices_as_of.as_deref(), Some(b.prices_as_of.as_str()));
+        assert!(
+            b.model("hunyuan", "hunyuan-t1-latest")
+                .unwrap()
+                .prices_as_of
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn current_models_are_priced_and_resolve_to_their_own_entry() {
+        let c = Catalog::builtin();
+        for (vendor, requested, entry) in [
+            ("anthropic", "claude-opus-4-5", "claude-opus-4-5-20251101"),
+            (
+                "anthropic",
+                "claude-opus-4-5-latest",
+                "claude-opus-4-5-20251101",
+            ),
+            ("anthropic", "claude-opus-4-6", "claude-opus-4-6"),
+            ("anthropic", "claude-sonnet-4-6", "claude-sonnet-4-6"),
+            ("anthropic", "claude-opus-4-7", "claude-opus-4-7"),
+            ("anthropic", "claude-opus-4-8", "claude-opus-4-8"),
+            ("anthropic", "claude-opus-5", "claude-opus-5"),
+            ("anthropic", "claude-opus-5-5", "claude-opus-5-5"),
+            ("anthropic", "claude-sonnet-5", "claude-sonnet-5"),
+            ("anthropic", "claude-sonnet-5-5", "claude-sonnet-5-5"),
+            ("anthropic", "claude-haiku-5-5", "claude-haiku-5-5"),
+            ("anthropic", "claude-fable-5", "claude-fable-5"),
+            ("anthropic", "claude-fable-5-1", "claude-fable-5-1"),
+            ("anthropic", "claude-fable-5-2", "claude-fable-5-2"),
+            // A dated id of a family reaches the family, not a neighbour.
+            ("anthropic", "claude-sonnet-5-20260630", "claude-sonnet-5"),
+            ("openai", "gpt-6.2-astra", "gpt-6.2-astra"),
+            ("openai", "gpt-6.2-sol", "gpt-6.2-sol"),
+            ("openai", "gpt-6.1-sol", "gpt-6.1-sol"),
+            ("openai", "gpt-6.1-terra", "gpt-6.1-terra"),
+            ("openai", "gpt-6-astra", "gpt-6-astra"),
+            ("openai", "gpt-6-astra-2026-09-03", "gpt-6-astra"),
+            ("openai", "gpt-6-sol", "gpt-6-sol"),
+            ("openai", "gpt-6-luna", "gpt-6-luna"),
+            ("openai", "gpt-5.6-sol", "gpt-5.6-sol"),
+            ("openai", "gpt-5.6-terra", "gpt-5.6-terra"),
+            ("openai", "gpt-5.6-luna", "gpt-5.6-luna"),
+            ("gemini", "gemini-3.1-pro-preview", "gemini-3.1-pro-preview"),
+            ("gemini", "gemini-3.5-flash", "gemini-3.5-flash"),
+            ("gemini", "gemini-3.8-flash", "gemini-3.8-flash"),
+            ("xai", "grok-4.7", "grok-4.7"),
+            ("xai", "grok-4.6", "grok-4.6"),
+            ("mistral", "mistral-large-4", "mistral-large-4"),
+            ("mistral", "mistral-medium-2604", "mistral-medium-2604"),
+            ("mistral", "mistral-medium-3.5", "mistral-medium-3.5"),
+            ("mistral", "mistral-medium", "mistral-medium-latest"),
+            ("deepseek", "deepseek-flash", "deepseek-flash"),
+            ("deepseek", "deepseek-v4-flash", "deepseek-v4-flash"),
+            ("deepseek", "deepseek-v4-pro", "deepseek-v4-pro"),
+        ] {
+            let m = c
+                .model(vendor, requested)
+                .unwrap_or_else(|| panic!("{vendor}/{requested} missing"));
+            assert_eq!(m.id, entry, "{vendor}/{requested}");
+            assert!(m.price().is_some(), "{vendor}/{requested} unpriced");
+            assert!(m.prices_as_of.as_deref() > Some("2025-10-01"), "{entry}");
+        }
+        // Older neighbours of the new families keep their own entries.
+        for (vendor, id) in [
+            ("anthropic", "claude-opus-4-20250514"),
+            ("anthropic", "claude-opus-4-1"),
+            ("xai", "grok-4"),
+            ("mistral", "mistral-large-latest"),
+        ] {
+            let m = c.model(vendor, id).unwrap();
+            assert_eq!(family(&m.id), family(id), "{vendor}/{id}");
+        }
+        // Claude's cache writes default to 1.25 x input; OpenAI's GPT-6 states its own.
+        let fable = c
+            .model("anthropic", "claude-fable-5-2")
+            .unwrap()
+            .price()
+            .unwrap();
+        assert_eq!((fable.input, fable.cache_write), (8.0, Some(10.0)));
+        let astra = c.model("openai", "gpt-6-astra").unwrap().price().unwrap();
+        assert_eq!(astra.cache_write, Some(12.5));
     }
 }

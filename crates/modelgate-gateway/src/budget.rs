@@ -173,7 +173,10 @@ impl Reservation {
         self.apply(actual_micros);
     }
 
-    #[expect(clippy::disallowed_methods, reason = "settling a shared reservation may run from Drop, so it goes on a task")]
+    #[expect(
+        clippy::disallowed_methods,
+        reason = "settling a shared reservation may run from Drop, so it goes on a task"
+    )]
     fn apply(&mut self, actual: i64) {
         let amount = std::mem::take(&mut self.amount);
         match &self.held {

@@ -106,7 +106,10 @@ impl RateLimiter {
     }
 
     /// Adds a finished request's tokens to its key's and user's windows.
-    #[expect(clippy::disallowed_methods, reason = "counting tokens in the shared windows must not delay the answer that used them")]
+    #[expect(
+        clippy::disallowed_methods,
+        reason = "counting tokens in the shared windows must not delay the answer that used them"
+    )]
     pub fn add_tokens(&self, key_id: &str, user_id: &str, tokens: u64, now_ms: i64) {
         if let Some(shared) = &self.shared {
             let (shared, key_id, user_id) = (shared.clone(), key_id.to_owned(), user_id.to_owned());

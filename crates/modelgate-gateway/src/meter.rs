@@ -43,7 +43,10 @@ const LINGER: Duration = Duration::from_millis(25);
 const LAST_USED_PRECISION_MS: i64 = 60_000;
 
 /// Starts the writer task, journaling records in `journal` when given.
-#[expect(clippy::disallowed_methods, reason = "the usage writer owns its queue and task: a record is never dropped or blocks an answer (the journal already holds it)")]
+#[expect(
+    clippy::disallowed_methods,
+    reason = "the usage writer owns its queue and task: a record is never dropped or blocks an answer (the journal already holds it)"
+)]
 pub fn spawn_writer(
     store: Arc<dyn Store>,
     journal: Option<Arc<Journal>>,

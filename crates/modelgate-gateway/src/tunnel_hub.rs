@@ -184,7 +184,10 @@ impl Gateway {
     }
 
     /// Serves one agent connection (already upgraded) until it ends.
-    #[expect(clippy::disallowed_methods, reason = "each connected tunnel owns the task driving its HTTP/2 link")]
+    #[expect(
+        clippy::disallowed_methods,
+        reason = "each connected tunnel owns the task driving its HTTP/2 link"
+    )]
     pub async fn serve_tunnel<IO>(
         self: Arc<Self>,
         grant: TunnelGrant,

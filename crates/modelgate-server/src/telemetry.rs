@@ -6,7 +6,10 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 /// Installs the global recorder on first call and returns its handle.
-#[expect(clippy::disallowed_methods, reason = "the metrics upkeep runs on its own OS thread, not on the runtime")]
+#[expect(
+    clippy::disallowed_methods,
+    reason = "the metrics upkeep runs on its own OS thread, not on the runtime"
+)]
 pub fn install() -> PrometheusHandle {
     static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
     HANDLE

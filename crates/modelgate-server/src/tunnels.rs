@@ -81,7 +81,10 @@ fn label(headers: &HeaderMap, name: &str) -> Option<String> {
 }
 
 /// `GET /api/tunnels/connect`: an agent attaches to the tunnel its token opens.
-#[expect(clippy::disallowed_methods, reason = "an upgraded tunnel connection is served by its own task")]
+#[expect(
+    clippy::disallowed_methods,
+    reason = "an upgraded tunnel connection is served by its own task"
+)]
 pub async fn connect(State(st): State<AppState>, mut req: Request) -> ApiResult<Response> {
     let headers = req.headers();
     let upgrade = headers

@@ -100,7 +100,10 @@ pub enum AgentError {
 
 /// Runs the agent until `shutdown` resolves (then returns `Ok` after letting in-flight
 /// requests finish for up to 10 s) or a fatal error occurs.
-#[expect(clippy::disallowed_methods, reason = "the agent owns its connection's health probe task")]
+#[expect(
+    clippy::disallowed_methods,
+    reason = "the agent owns its connection's health probe task"
+)]
 pub async fn run(
     config: AgentConfig,
     shutdown: impl Future<Output = ()>,

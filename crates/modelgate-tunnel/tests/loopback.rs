@@ -1,7 +1,9 @@
 //! End to end on loopback: a fake gateway (hyper, upgrade + `link::open`), the real agent
 //! (`agent::run`) and a mock OpenAI-style target (axum), all on 127.0.0.1 port 0.
-#![allow(clippy::disallowed_methods, reason = "tests run servers and clients on their own tasks")]
-
+#![allow(
+    clippy::disallowed_methods,
+    reason = "tests run servers and clients on their own tasks"
+)]
 #![allow(clippy::unwrap_used)]
 
 use axum::Router;

@@ -507,7 +507,10 @@ impl Gateway {
 
     /// As [`Gateway::load_providers`], with discovery in the background (for change
     /// notices: a slow upstream must not hold up the notices behind it).
-    #[expect(clippy::disallowed_methods, reason = "model discovery is one of the gateway's owned background tasks")]
+    #[expect(
+        clippy::disallowed_methods,
+        reason = "model discovery is one of the gateway's owned background tasks"
+    )]
     pub(crate) async fn load_providers_in_background(self: &Arc<Self>) -> Result<(), GatewayError> {
         self.install_providers().await?;
         let gw = self.clone();
@@ -576,7 +579,10 @@ impl Gateway {
 
     /// Discovers models of every provider whose list is stale (all of them when `force`).
     /// Waits for the discoveries; callers that must not wait spawn this.
-    #[expect(clippy::disallowed_methods, reason = "providers are discovered concurrently, one task each, joined below")]
+    #[expect(
+        clippy::disallowed_methods,
+        reason = "providers are discovered concurrently, one task each, joined below"
+    )]
     pub async fn discover_stale(self: &Arc<Self>, force: bool) {
         let snapshot = self.registry.snapshot();
         let stale: Vec<_> = snapshot
@@ -662,7 +668,10 @@ impl Gateway {
     }
 
     /// Keeps discovered model lists fresh until the process ends.
-    #[expect(clippy::disallowed_methods, reason = "the periodic re-discovery is one of the gateway's owned background tasks")]
+    #[expect(
+        clippy::disallowed_methods,
+        reason = "the periodic re-discovery is one of the gateway's owned background tasks"
+    )]
     pub fn spawn_model_refresher(self: &Arc<Self>) -> tokio::task::JoinHandle<()> {
         let gw = Arc::downgrade(self);
         let period = (self.settings.models_ttl / 4).max(Duration::from_secs(1));

@@ -99,7 +99,10 @@ impl Shared {
     }
 
     /// Listens for the other replicas' notices until the gateway is dropped.
-    #[expect(clippy::disallowed_methods, reason = "the change-notice listener is one of the gateway's owned background tasks")]
+    #[expect(
+        clippy::disallowed_methods,
+        reason = "the change-notice listener is one of the gateway's owned background tasks"
+    )]
     pub fn spawn_listener(self: &Arc<Self>, gateway: Weak<Gateway>) -> tokio::task::JoinHandle<()> {
         let shared = self.clone();
         tokio::spawn(async move {
@@ -153,7 +156,10 @@ impl Shared {
 }
 
 /// Brings this replica's view up to date with a notice.
-#[expect(clippy::disallowed_methods, reason = "a provider's model refresh runs off the notice listener, which must not wait for it")]
+#[expect(
+    clippy::disallowed_methods,
+    reason = "a provider's model refresh runs off the notice listener, which must not wait for it"
+)]
 async fn apply(gw: &Arc<Gateway>, notice: Notice) {
     let result = match notice {
         Notice::Org => gw.load_org().await,
