@@ -3,10 +3,10 @@
 //! Lists are returned as `{"data": [...]}`. The organization's handlers are in
 //! [`crate::org_api`].
 
-use crate::AppState;
 use crate::caller::{own_reader, reader, writer};
 use crate::error::ApiResult;
-use crate::request::read_body;
+use crate::request::body_of;
+use crate::state::AppState;
 use axum::Json;
 use axum::body::Body;
 use axum::extract::{Path, Query, State};
@@ -16,15 +16,6 @@ use modelgate_core::Scope;
 use modelgate_gateway::admin::keys::KeyQuery;
 use modelgate_gateway::admin::usage::UsageQuery;
 use serde_json::json;
-
-/// Admin bodies are small; this cap applies before the general body limit.
-const ADMIN_BODY_LIMIT: usize = 1024 * 1024;
-
-/// Reads a request body. Handlers read it before checking the key, so a refused request
-/// never leaves unread bytes on a kept-alive connection.
-pub(crate) async fn body_of(headers: &HeaderMap, body: Body) -> ApiResult<bytes::Bytes> {
-    read_body(headers, body, ADMIN_BODY_LIMIT).await
-}
 
 pub async fn me(State(st): State<AppState>, headers: HeaderMap) -> ApiResult<impl IntoResponse> {
     let who = own_reader(&st, &headers).await?;

@@ -3,10 +3,10 @@
 //! `Authorization: Bearer`; errors use Anthropic's shape; `anthropic-version` and
 //! `anthropic-beta` are carried to Anthropic upstreams.
 
-use crate::AppState;
 use crate::error::{ApiError, ApiResult};
 use crate::openai::{authenticate, into_response};
 use crate::request::{RequestId, read_body};
+use crate::state::AppState;
 use axum::Extension;
 use axum::body::Body;
 use axum::extract::State;

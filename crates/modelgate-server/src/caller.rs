@@ -10,9 +10,9 @@
 //! A session has every scope of its user. The tunnel agents' door and `/internal/*` do
 //! not come here: they take a tunnel token or a replica's HMAC, never a key.
 
-use crate::AppState;
 use crate::error::{ApiError, ApiResult};
 use crate::request::presented_key;
+use crate::state::AppState;
 use axum::http::HeaderMap;
 use modelgate_core::Scope;
 use modelgate_gateway::GatewayError;

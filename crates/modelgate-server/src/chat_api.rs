@@ -1,10 +1,10 @@
 //! Handlers for the web UI's chat: conversations and their messages
 //! (`/api/conversations`), and the provider connection test (`POST /api/providers/test`).
 
-use crate::AppState;
-use crate::admin::body_of;
 use crate::caller::{reader, writer};
 use crate::error::ApiResult;
+use crate::request::body_of;
+use crate::state::AppState;
 use axum::Json;
 use axum::body::Body;
 use axum::extract::{Path, State};

@@ -13,25 +13,16 @@ pub mod openai;
 pub mod ops;
 pub mod org_api;
 pub mod request;
+pub mod state;
 pub mod telemetry;
 pub mod tunnels;
 mod ui;
 
+pub use state::AppState;
+
 use axum::Router;
 use axum::routing::{get, post, put};
-use modelgate_gateway::Gateway;
 use std::future::Future;
-use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
-
-/// Shared by every handler.
-#[derive(Clone)]
-pub struct AppState {
-    pub gateway: Arc<Gateway>,
-    pub metrics: metrics_exporter_prometheus::PrometheusHandle,
-    /// False once shutdown has begun, so load balancers stop sending traffic.
-    pub ready: Arc<AtomicBool>,
-}
 
 /// All routes.
 pub fn router(state: AppState) -> Router {

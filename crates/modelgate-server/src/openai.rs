@@ -1,10 +1,10 @@
 //! OpenAI API handlers: authenticate, read the body within the limit, hand it to the
 //! gateway, and turn its answer into a response (a full body or an event stream).
 
-use crate::AppState;
 use crate::caller::{Surface, caller};
 use crate::error::{ApiError, ApiResult};
 use crate::request::{RequestId, read_body};
+use crate::state::AppState;
 use axum::Extension;
 use axum::body::Body;
 use axum::extract::{Path, State};

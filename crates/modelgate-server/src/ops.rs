@@ -1,7 +1,7 @@
 //! Operations endpoints: liveness, readiness (store reachable and not shutting down) and
 //! Prometheus metrics.
 
-use crate::AppState;
+use crate::state::AppState;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;

@@ -3,10 +3,10 @@
 //! Each reads the body first (see [`crate::admin`]), authenticates the caller, and leaves
 //! every decision to `modelgate-gateway`.
 
-use crate::AppState;
-use crate::admin::body_of;
 use crate::caller::{SESSION_COOKIE, reader, session_cookie, writer};
 use crate::error::ApiResult;
+use crate::request::{body_of, over_tls};
+use crate::state::AppState;
 use axum::Json;
 use axum::body::Body;
 use axum::extract::{Path, State};
@@ -270,14 +270,6 @@ pub async fn update_settings(
     let body = body_of(&headers, body).await?;
     let who = writer(&st, &headers).await?;
     Ok(Json(st.gateway.update_settings(&who, &body).await?))
-}
-
-/// Whether the client reached us over TLS (directly or through a proxy that says so).
-pub(crate) fn over_tls(headers: &HeaderMap) -> bool {
-    headers
-        .get("x-forwarded-proto")
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.eq_ignore_ascii_case("https"))
 }
 
 fn session_cookie_header(value: &str, max_age_secs: i64, secure: bool) -> HeaderValue {

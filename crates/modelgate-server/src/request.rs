@@ -108,3 +108,23 @@ pub async fn read_body(headers: &HeaderMap, body: Body, limit: usize) -> Result<
         Err(_) => Err(GatewayError::bad_request("The request body could not be read.").into()),
     }
 }
+
+/// Admin bodies are small; this cap applies before the general body limit.
+const ADMIN_BODY_LIMIT: usize = 1024 * 1024;
+
+/// Reads an admin API request body. Handlers read it before checking the key, so a
+/// refused request never leaves unread bytes on a kept-alive connection.
+pub(crate) async fn body_of(
+    headers: &axum::http::HeaderMap,
+    body: axum::body::Body,
+) -> crate::error::ApiResult<bytes::Bytes> {
+    read_body(headers, body, ADMIN_BODY_LIMIT).await
+}
+
+/// Whether the client reached us over TLS (directly or through a proxy that says so).
+pub(crate) fn over_tls(headers: &axum::http::HeaderMap) -> bool {
+    headers
+        .get("x-forwarded-proto")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("https"))
+}

@@ -3,11 +3,11 @@
 //! turn the HTTP/1.1 connection into the tunnel (101), which the gateway then drives as
 //! an HTTP/2 client ([`modelgate_gateway::tunnel_hub`]).
 
-use crate::AppState;
-use crate::admin::body_of;
 use crate::caller::{reader, writer};
 use crate::error::ApiResult;
-use crate::org_api::over_tls;
+use crate::request::body_of;
+use crate::request::over_tls;
+use crate::state::AppState;
 use axum::Json;
 use axum::body::Body;
 use axum::extract::{Path, Request, State};

@@ -4,7 +4,7 @@
 //! The pages talk to the same JSON API as every other client, with the session cookie and
 //! its CSRF token.
 
-use crate::AppState;
+use crate::state::AppState;
 use axum::Router;
 use axum::extract::Path;
 use axum::http::{HeaderValue, StatusCode, header};
