@@ -48,20 +48,6 @@ pub struct Demand {
     pub embeddings: bool,
 }
 
-impl Demand {
-    /// A request of `body_bytes` with the output limit `max_tokens`, nothing more.
-    pub fn of(body_bytes: usize, max_tokens: Option<u64>) -> Self {
-        Self {
-            body_bytes,
-            max_tokens,
-            choices: 1,
-            referenced: false,
-            context: None,
-            embeddings: false,
-        }
-    }
-}
-
 /// The worst-case cost of a request, in micro-dollars: zero for a free model.
 pub fn worst_case_micros(price: &Price, demand: &Demand) -> i64 {
     if price.is_free() {
@@ -569,7 +555,15 @@ mod tests {
             output: 0.0,
             ..p
         };
-        let demand = Demand::of;
+        // A request of `body_bytes` with the output limit `max_tokens`, nothing more.
+        let demand = |body_bytes, max_tokens| Demand {
+            body_bytes,
+            max_tokens,
+            choices: 1,
+            referenced: false,
+            context: None,
+            embeddings: false,
+        };
         let cases: Vec<(&str, Price, Demand, i64)> = vec![
             (
                 "50 bytes in, 10 out: 50 + 2 x 10",

@@ -28,6 +28,7 @@ pub use modelgate_providers::operation::Operation;
 use modelgate_providers::upstream::{Schema, Upstream};
 use modelgate_translate::anthropic_to_openai as a2o;
 use modelgate_translate::pairs::{self, Back, Exchange, Front};
+use std::borrow::Cow;
 use std::convert::Infallible;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -835,23 +836,24 @@ fn fail(guard: &mut UsageGuard, err: UpstreamError) -> GatewayError {
 }
 
 #[derive(serde::Deserialize)]
-struct BodyUsage {
+struct BodyUsage<'a> {
     #[serde(default)]
     usage: Option<serde_json::Value>,
-    /// The model the upstream says answered (Azure reports the deployment's model).
-    #[serde(default)]
-    model: Option<String>,
+    /// The model the upstream says answered (Azure reports the deployment's model);
+    /// borrowed, so reading it costs no allocation.
+    #[serde(borrow, default)]
+    model: Option<Cow<'a, str>>,
 }
 
 /// Usage of a non-streamed response: the upstream's, else an estimate.
 /// Reads usage from a whole response body (estimating it when absent) and returns the
 /// model the body names; `None` when the body is not a JSON object.
-fn meter_full_body(
+fn meter_full_body<'a>(
     guard: &mut UsageGuard,
     schema: Schema,
     request: &[u8],
-    response: &[u8],
-) -> Option<Option<String>> {
+    response: &'a [u8],
+) -> Option<Option<Cow<'a, str>>> {
     let Ok(parsed) = serde_json::from_slice::<BodyUsage>(response) else {
         return None;
     };

@@ -75,19 +75,13 @@ pub(crate) fn schema(format: Option<&Value>) -> Result<Option<Value>, TranslateE
     }
 }
 
-/// The finish reason of an answer in JSON mode: an answer given through the JSON tool
-/// stops (`stop`), unless the output limit cut it (`length`); a call of the client's
-/// tools keeps `tool_calls`.
-pub(crate) fn finish_reason(
-    upstream: &'static str,
-    answered_by_json_tool: bool,
-    called_client_tools: bool,
-) -> &'static str {
+/// The finish reason of an answer given through the JSON tool: `stop`, unless the output
+/// limit cut it (`length`) or the model also called the client's tools (`tool_calls`).
+pub(crate) fn finish_reason(upstream: &'static str, called_client_tools: bool) -> &'static str {
     match upstream {
         "length" => "length",
         _ if called_client_tools => "tool_calls",
-        _ if answered_by_json_tool => "stop",
-        other => other,
+        _ => "stop",
     }
 }
 
@@ -116,15 +110,14 @@ mod tests {
 
     #[test]
     fn finish_reasons() {
-        for (upstream, json, client, want) in [
-            ("tool_calls", true, false, "stop"),
-            ("length", true, false, "length"),
-            ("tool_calls", false, true, "tool_calls"),
-            ("tool_calls", true, true, "tool_calls"),
-            ("stop", false, false, "stop"),
-            ("length", false, false, "length"),
+        for (upstream, client, want) in [
+            ("tool_calls", false, "stop"),
+            ("stop", false, "stop"),
+            ("length", false, "length"),
+            ("length", true, "length"),
+            ("tool_calls", true, "tool_calls"),
         ] {
-            assert_eq!(finish_reason(upstream, json, client), want);
+            assert_eq!(finish_reason(upstream, client), want, "{upstream} {client}");
         }
     }
 }

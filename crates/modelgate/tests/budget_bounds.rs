@@ -14,22 +14,19 @@ use modelgate_testkit::{BEDROCK_ACCESS_KEY, BEDROCK_REGION, BEDROCK_SECRET_KEY, 
 use serde_json::{Value, json};
 
 async fn allocation(gw: &Gw, user: &str, limit_usd: f64, max_in_flight: Option<u64>) -> String {
-    let r = gw
-        .post(
-            "/api/users",
-            ADMIN_KEY,
-            json!({"name": user, "role": "member"}),
-        )
-        .await;
-    assert_eq!(r.status(), 201);
     let name = format!("{user}-budget");
-    let mut body = json!({"name": name, "user": user, "limit_usd": limit_usd, "period": "none"});
+    let key = gw.budgeted_member(user, &name, limit_usd, "none").await;
     if let Some(n) = max_in_flight {
-        body["max_in_flight"] = json!(n);
+        let r = gw
+            .patch(
+                &format!("/api/allocations/{name}"),
+                ADMIN_KEY,
+                json!({"max_in_flight": n}),
+            )
+            .await;
+        assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
     }
-    let r = gw.post("/api/allocations", ADMIN_KEY, body).await;
-    assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
-    gw.member_key(user, Some(&name)).await
+    key
 }
 
 async fn used_and_reserved(gw: &Gw, user: &str) -> (f64, f64) {

@@ -289,7 +289,12 @@ impl RuntimeProvider {
     /// else does — so a deployment missing from the `deployments` map is priced from its
     /// next request on (until the provider is reloaded).
     pub fn learn_reported_model(&self, requested: &str, reported: &str) {
+        // Every later answer names the same model: a read, and nothing else, in the
+        // steady state.
+        let known =
+            |map: &HashMap<String, String>| map.get(requested).is_some_and(|m| m == reported);
         if self.kind != ProviderKind::AzureOpenai
+            || self.reported_models.read().is_ok_and(|m| known(&m))
             || self.config.prices.contains_key(requested)
             || self.catalog_entry(requested).is_some()
             || Catalog::builtin().model("openai", reported).is_none()

@@ -74,7 +74,7 @@ pub fn translate(msg: &Value, ctx: &Context, created: UnixSeconds) -> Value {
     let mut finish = finish_reason(msg.get("stop_reason").and_then(Value::as_str));
     if let Some(json_text) = json_output {
         text.push_str(&json_text);
-        finish = finish.map(|f| json_mode::finish_reason(f, true, !tool_calls.is_empty()));
+        finish = finish.map(|f| json_mode::finish_reason(f, !tool_calls.is_empty()));
     }
     let mut message = json!({
         "role": "assistant",

@@ -98,7 +98,7 @@ impl StreamTranslator {
                     .and_then(|d| d.get("stop_reason"))
                     .and_then(Value::as_str);
                 self.finish = finish_reason(reason).map(|f| match self.json_block {
-                    Some(_) => json_mode::finish_reason(f, true, !self.tool_index.is_empty()),
+                    Some(_) => json_mode::finish_reason(f, !self.tool_index.is_empty()),
                     None => f,
                 });
                 vec![]

@@ -79,7 +79,7 @@ pub fn translate(resp: &Value, meta: &ResponseMeta, ctx: &Context) -> Value {
     let mut finish = finish_reason(resp.get("stopReason").and_then(Value::as_str));
     if let Some(j) = json_output {
         text.push_str(&j);
-        finish = json_mode::finish_reason(finish, true, !tool_calls.is_empty());
+        finish = json_mode::finish_reason(finish, !tool_calls.is_empty());
     }
     let mut message = json!({"role": "assistant",
         "content": if text.is_empty() && !tool_calls.is_empty() { Value::Null } else { json!(text) }});

@@ -134,7 +134,7 @@ impl StreamTranslator {
             "messageStop" => {
                 let reason = finish_reason(p.get("stopReason").and_then(Value::as_str));
                 let reason = match self.json_block {
-                    Some(_) => json_mode::finish_reason(reason, true, !self.tools.is_empty()),
+                    Some(_) => json_mode::finish_reason(reason, !self.tools.is_empty()),
                     None => reason,
                 };
                 // Sent with the closing `metadata`, so a stream that never completes does

@@ -167,14 +167,7 @@ impl Gw {
         limit_usd: f64,
         period: &str,
     ) -> String {
-        let r = self
-            .post(
-                "/api/users",
-                ADMIN_KEY,
-                json!({"name": name, "role": "member"}),
-            )
-            .await;
-        assert_eq!(r.status(), 201, "creating {name}");
+        assert_eq!(self.ensure_member(name).await, 201, "{name} is new");
         let r = self
             .post(
                 "/api/allocations",
@@ -184,6 +177,20 @@ impl Gw {
             .await;
         assert_eq!(r.status(), 201, "creating {allocation}");
         self.member_key(name, Some(allocation)).await
+    }
+
+    /// The member `name`, created unless they exist; the status of the creation.
+    async fn ensure_member(&self, name: &str) -> u16 {
+        let r = self
+            .post(
+                "/api/users",
+                ADMIN_KEY,
+                json!({"name": name, "role": "member"}),
+            )
+            .await;
+        let status = r.status().as_u16();
+        assert!(status == 201 || status == 409, "creating {name}");
+        status
     }
 
     /// The member `name` (created if new) and an inference key of theirs, minted by the
@@ -204,14 +211,7 @@ impl Gw {
         allocation: Option<&str>,
         scopes: &[&str],
     ) -> String {
-        let r = self
-            .post(
-                "/api/users",
-                ADMIN_KEY,
-                json!({"name": name, "role": "member"}),
-            )
-            .await;
-        assert!(r.status() == 201 || r.status() == 409, "creating {name}");
+        self.ensure_member(name).await;
         let mut body = json!({"name": format!("{name}-key"), "scopes": scopes});
         if let Some(a) = allocation {
             body["allocation"] = json!(a);
