@@ -11,13 +11,13 @@
 //! Spend per period is the sum of the allocation's usage records, loaded once per process
 //! and kept in memory after that; reservations live only in memory, so a restart starts
 //! with none and the durable records as the spend. With `--redis` the same accounting
-//! lives in Redis instead ([`crate::shared::budget`]), so several replicas together hold
+//! lives in Redis instead (`modelgate-cluster` (`budget.rs`)), so several replicas together hold
 //! the same bound.
 
 use crate::org::period::Period;
-use crate::shared::Shared;
-use crate::shared::budget::{Hold, Reserved};
 use modelgate_catalog::Price;
+use modelgate_cluster::Shared;
+use modelgate_cluster::budget::{Hold, Reserved};
 use modelgate_store::{AllocationRow, Store};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -338,7 +338,7 @@ impl Ledger {
     ) -> Result<Reservation, BudgetError> {
         let start = period_start(allocation, now_ms);
         let id = modelgate_core::ids::new_id("rsv");
-        let store_err = |e: crate::GatewayError| BudgetError::Store(e.message);
+        let store_err = |e: modelgate_cluster::ClusterError| BudgetError::Store(e.to_string());
         for _ in 0..2 {
             let hold = Hold {
                 allocation_id: &allocation.id,
@@ -402,7 +402,7 @@ impl Ledger {
             let found = shared
                 .standing(&allocation.id, start, now_ms)
                 .await
-                .map_err(|e| BudgetError::Store(e.message))?;
+                .map_err(|e| BudgetError::Store(e.to_string()))?;
             let (spent, reserved) = match found {
                 Some(pair) => pair,
                 None => (

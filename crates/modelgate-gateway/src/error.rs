@@ -95,6 +95,17 @@ impl From<modelgate_store::StoreError> for GatewayError {
     }
 }
 
+impl From<modelgate_cluster::ClusterError> for GatewayError {
+    fn from(err: modelgate_cluster::ClusterError) -> Self {
+        match err {
+            modelgate_cluster::ClusterError::Setup(message) => Self::internal(message),
+            e @ modelgate_cluster::ClusterError::Unavailable => {
+                Self::new(ErrorKind::Unavailable, e.to_string())
+            }
+        }
+    }
+}
+
 impl From<modelgate_providers::UpstreamError> for GatewayError {
     fn from(err: modelgate_providers::UpstreamError) -> Self {
         Self::new(err.kind, err.message)

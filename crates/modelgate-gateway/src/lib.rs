@@ -19,6 +19,7 @@ pub mod journal;
 pub mod limits;
 pub mod mappers;
 pub mod meter;
+pub mod notices;
 pub mod org;
 pub mod proxy;
 pub mod registry;
@@ -26,7 +27,6 @@ pub mod resolve;
 pub mod response_store;
 pub mod routing;
 pub mod settings;
-pub mod shared;
 pub mod stream;
 pub mod stream_meter;
 pub mod telemetry;
@@ -63,19 +63,12 @@ pub struct Gateway {
     /// Session tunnels with an agent connected to this process.
     pub tunnels: tunnel_hub::TunnelHub,
     /// State shared with other replicas (`--redis`).
-    pub shared: Option<Arc<shared::Shared>>,
+    pub shared: Option<Arc<modelgate_cluster::Shared>>,
     /// Responses made by translation, kept for `previous_response_id`.
     pub responses: Arc<response_store::ResponseStore>,
 }
 
 impl Gateway {
-    /// Tells the other replicas about a change (nothing without `--redis`).
-    pub(crate) async fn notify(&self, notice: shared::events::Notice) {
-        if let Some(shared) = &self.shared {
-            shared.publish(&notice).await;
-        }
-    }
-
     /// Opens the usage journal and stores what a crashed run left in it (idempotently:
     /// records already stored are skipped), before anything is served.
     async fn recover_journal(
@@ -121,7 +114,8 @@ impl Gateway {
         };
         let shared = match &settings.redis_url {
             Some(url) => Some(Arc::new(
-                shared::Shared::connect(url, &settings.redis_prefix, master_key.clone()).await?,
+                modelgate_cluster::Shared::connect(url, &settings.redis_prefix, master_key.clone())
+                    .await?,
             )),
             None => None,
         };

@@ -35,7 +35,7 @@ impl Window {
 pub struct RateLimiter {
     windows: Mutex<HashMap<String, Window>>,
     /// With `--redis`, the windows live there instead (shared by every replica).
-    shared: Option<std::sync::Arc<crate::shared::Shared>>,
+    shared: Option<std::sync::Arc<modelgate_cluster::Shared>>,
 }
 
 fn key_slot(id: &str) -> String {
@@ -47,7 +47,7 @@ fn user_slot(id: &str) -> String {
 }
 
 impl RateLimiter {
-    pub fn new(shared: Option<std::sync::Arc<crate::shared::Shared>>) -> Self {
+    pub fn new(shared: Option<std::sync::Arc<modelgate_cluster::Shared>>) -> Self {
         Self {
             windows: Mutex::default(),
             shared,
@@ -60,12 +60,22 @@ impl RateLimiter {
             return Ok(());
         }
         match &self.shared {
-            Some(shared) => match shared.admit(who, now_ms).await {
-                None => Ok(()),
-                Some((whose, what, retry_after)) => {
-                    Err(crate::shared::limits::refused(whose, what, retry_after))
+            Some(shared) => {
+                let l = who.limits;
+                let limits = modelgate_cluster::limits::WindowLimits {
+                    key_rpm: l.key_rpm,
+                    key_tpm: l.key_tpm,
+                    user_rpm: l.user_rpm,
+                    user_tpm: l.user_tpm,
+                };
+                match shared
+                    .admit(&who.key_id, &who.user_id, limits, now_ms)
+                    .await
+                {
+                    None => Ok(()),
+                    Some((whose, what, retry_after)) => Err(refused(whose, what, retry_after)),
                 }
-            },
+            }
             None => self.admit_local(who, now_ms),
         }
     }
@@ -91,7 +101,7 @@ impl RateLimiter {
             } else {
                 continue;
             };
-            return Err(crate::shared::limits::refused(whose, what, retry_after));
+            return Err(refused(whose, what, retry_after));
         }
         for (slot, rpm, tpm, _) in &checks {
             if rpm.is_some() || tpm.is_some() {
@@ -125,6 +135,17 @@ impl RateLimiter {
             w.tokens = w.tokens.saturating_add(tokens);
         }
     }
+}
+
+/// A refusal in the API's terms.
+pub fn refused(whose: &str, what: &str, retry_after: i64) -> GatewayError {
+    let mut err = GatewayError::new(
+        modelgate_core::ErrorKind::RateLimited,
+        format!("Rate limit reached: this {whose}'s {what} per minute are used up. Retry in {retry_after} s."),
+    )
+    .with_code("rate_limit_exceeded");
+    err.retry_after_secs = Some(retry_after.max(1) as u64);
+    err
 }
 
 #[cfg(test)]

@@ -8,9 +8,8 @@
 //! short lock, never across an await.
 
 use crate::registry::RuntimeProvider;
-use crate::shared::events::Notice;
-use crate::tunnel_relay::RemoteTunnel;
 use crate::{Gateway, GatewayError};
+use modelgate_cluster::{Notice, RemoteTunnel};
 use modelgate_core::{ErrorKind, now_millis};
 use modelgate_providers::UpstreamError;
 use modelgate_providers::operation::Operation;

@@ -11,9 +11,9 @@
 use crate::registry::RuntimeProvider;
 use crate::tunnel_hub::{TUNNEL_ENDPOINT, TunnelHub};
 use crate::{Gateway, GatewayError};
+pub use modelgate_cluster::RemoteTunnel;
 use modelgate_core::{ErrorKind, now_millis};
 use modelgate_providers::UpstreamError;
-use serde::{Deserialize, Serialize};
 use std::time::Duration;
 use subtle::ConstantTimeEq;
 
@@ -25,17 +25,6 @@ const STALE_MS: i64 = 30_000;
 pub const INTERNAL_HEADER: &str = "x-modelgate-internal";
 /// How far apart two replicas' clocks may be.
 const SKEW_SECS: u64 = 30;
-
-/// A tunnel held by another replica, as announced.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RemoteTunnel {
-    pub provider_id: String,
-    /// The owner's advertised base URL.
-    pub url: String,
-    pub since_ms: i64,
-    pub agent_version: String,
-    pub agent_name: Option<String>,
-}
 
 /// A remembered announcement and when it was heard.
 #[derive(Debug, Clone)]

@@ -336,7 +336,7 @@ impl Gateway {
             .await?
             .ok_or_else(|| GatewayError::not_found(format!("no active key with id '{id}'")))?;
         self.auth.invalidate(&hash);
-        self.notify(crate::shared::events::Notice::Key(hash)).await;
+        self.notify(modelgate_cluster::Notice::Key(hash)).await;
         Ok(())
     }
 }

@@ -212,7 +212,7 @@ impl Gateway {
     /// other replica.
     pub async fn reload_org(&self) -> Result<(), GatewayError> {
         self.load_org().await?;
-        self.notify(crate::shared::events::Notice::Org).await;
+        self.notify(modelgate_cluster::Notice::Org).await;
         Ok(())
     }
 

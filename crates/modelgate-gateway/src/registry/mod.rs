@@ -498,7 +498,7 @@ impl Gateway {
     /// starts discovery where a model list is missing or stale.
     pub async fn reload_providers(self: &Arc<Self>) -> Result<(), GatewayError> {
         self.load_providers().await?;
-        self.notify(crate::shared::events::Notice::Providers).await;
+        self.notify(modelgate_cluster::Notice::Providers).await;
         Ok(())
     }
 

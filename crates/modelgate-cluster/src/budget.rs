@@ -8,8 +8,7 @@
 //! Spend starts from the store's records the first time an allocation is used in a
 //! period (or after Redis lost it).
 
-use super::{Shared, unavailable};
-use crate::GatewayError;
+use crate::{ClusterError, Shared, unavailable};
 use redis::Script;
 
 /// Drops the holds whose time is up (shared by the scripts below).
@@ -71,7 +70,7 @@ return 1
 /// How long an allocation's counters outlive their last use (longer than any period).
 const TTL_MS: i64 = 40 * 24 * 3600 * 1000;
 
-pub(super) struct Scripts {
+pub(crate) struct Scripts {
     reserve: Script,
     settle: Script,
     init: Script,
@@ -79,7 +78,7 @@ pub(super) struct Scripts {
 }
 
 impl Scripts {
-    pub(super) fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Self {
             reserve: Script::new(&format!("{PURGE}{RESERVE}")),
             settle: Script::new(SETTLE),
@@ -124,7 +123,7 @@ impl Shared {
 
     /// Reserves `hold.amount` under `hold.limit`; the reservation is released at
     /// `hold.until_ms` unless settled first.
-    pub async fn reserve(&self, hold: &Hold<'_>) -> Result<Reserved, GatewayError> {
+    pub async fn reserve(&self, hold: &Hold<'_>) -> Result<Reserved, ClusterError> {
         let [h, res, exp] = self.budget_keys(hold.allocation_id, hold.period_start);
         let (code, remaining): (i64, i64) = self
             .scripts
@@ -157,7 +156,7 @@ impl Shared {
         allocation_id: &str,
         period_start: i64,
         spent: i64,
-    ) -> Result<(), GatewayError> {
+    ) -> Result<(), ClusterError> {
         let [h, _, _] = self.budget_keys(allocation_id, period_start);
         let _: i64 = self
             .scripts
@@ -178,7 +177,7 @@ impl Shared {
         period_start: i64,
         id: &str,
         actual: i64,
-    ) -> Result<(), GatewayError> {
+    ) -> Result<(), ClusterError> {
         let [h, res, exp] = self.budget_keys(allocation_id, period_start);
         let _: i64 = self
             .scripts
@@ -201,7 +200,7 @@ impl Shared {
         allocation_id: &str,
         period_start: i64,
         now_ms: i64,
-    ) -> Result<Option<(i64, i64)>, GatewayError> {
+    ) -> Result<Option<(i64, i64)>, ClusterError> {
         let [h, res, exp] = self.budget_keys(allocation_id, period_start);
         let (spent, reserved): (i64, i64) = self
             .scripts

@@ -1,7 +1,7 @@
-//! State that several replicas share (`--redis`): budget reservations and
-//! spend ([`budget`]), rate-limit windows ([`limits`]) and change notices ([`events`]),
-//! in one Redis. Without `--redis` none of this exists and the process keeps the same
-//! state in memory. Every counter update is one Lua script (one round trip, atomic on the
+//! State that several gateway replicas share (`--redis`): budget reservations and
+//! spend ([`budget`]), rate-limit windows ([`limits`]) and signed change notices
+//! ([`events`]), in one Redis. Without `--redis` none of this exists and the process keeps
+//! the same state in memory (the gateway's own ledger and windows). Every counter update is one Lua script (one round trip, atomic on the
 //! Redis side). When Redis cannot be reached, budgets fail closed (503: no request runs
 //! unbudgeted) and rate limits fail open (a logged warning: an outage of the counters
 //! must not stop the organization's traffic).
@@ -10,9 +10,20 @@ pub mod budget;
 pub mod events;
 pub mod limits;
 
-use crate::GatewayError;
-use modelgate_core::ErrorKind;
+pub use events::{Notice, NoticeHandler, RemoteTunnel};
+
 use redis::aio::ConnectionManager;
+
+/// A failure of the shared state.
+#[derive(Debug, thiserror::Error)]
+pub enum ClusterError {
+    /// The Redis URL cannot be used, or Redis cannot be reached at start.
+    #[error("{0}")]
+    Setup(String),
+    /// Redis failed during a request (logged where it happened).
+    #[error("the gateway's shared state is unavailable; try again shortly")]
+    Unavailable,
+}
 
 /// The shared state's connection and names.
 pub struct Shared {
@@ -34,15 +45,15 @@ impl Shared {
         url: &str,
         prefix: &str,
         master_key: modelgate_core::sealing::MasterKey,
-    ) -> Result<Self, GatewayError> {
+    ) -> Result<Self, ClusterError> {
         let client = redis::Client::open(url)
-            .map_err(|e| GatewayError::internal(format!("the Redis URL is not usable: {e}")))?;
+            .map_err(|e| ClusterError::Setup(format!("the Redis URL is not usable: {e}")))?;
         let config = redis::aio::ConnectionManagerConfig::new()
             .set_connection_timeout(Some(std::time::Duration::from_secs(5)))
             .set_response_timeout(Some(std::time::Duration::from_secs(5)));
         let conn = ConnectionManager::new_with_config(client.clone(), config)
             .await
-            .map_err(|e| GatewayError::internal(format!("cannot reach Redis: {e}")))?;
+            .map_err(|e| ClusterError::Setup(format!("cannot reach Redis: {e}")))?;
         Ok(Self {
             conn,
             client,
@@ -63,7 +74,7 @@ impl Shared {
     }
 
     /// Records a one-time value for `ttl_secs`; false if it was already seen (a replay).
-    pub async fn first_use(&self, value: &str, ttl_secs: u64) -> Result<bool, GatewayError> {
+    pub async fn first_use(&self, value: &str, ttl_secs: u64) -> Result<bool, ClusterError> {
         let key = self.key(format_args!("once:{value}"));
         let set: Option<String> = redis::cmd("SET")
             .arg(key)
@@ -78,11 +89,8 @@ impl Shared {
     }
 }
 
-/// A Redis failure, as the gateway reports it.
-fn unavailable(e: &redis::RedisError) -> GatewayError {
+/// A Redis failure, logged here and reported as [`ClusterError::Unavailable`].
+fn unavailable(e: &redis::RedisError) -> ClusterError {
     tracing::error!(error = %e, "the shared state (Redis) failed");
-    GatewayError::new(
-        ErrorKind::Unavailable,
-        "the gateway's shared state is unavailable; try again shortly",
-    )
+    ClusterError::Unavailable
 }

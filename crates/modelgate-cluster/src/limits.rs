@@ -1,10 +1,8 @@
 //! Rate-limit windows shared by every replica: per key and per user one hash per UTC
 //! minute (`r` requests, `t` tokens), checked and counted by one script, expiring two
-//! minutes later. Same rules as the in-process windows ([`crate::limits`]).
+//! minutes later. Same rules as the gateway's in-process windows.
 
-use super::Shared;
-use crate::GatewayError;
-use crate::auth::Principal;
+use crate::Shared;
 
 const ADMIT: &str = r#"
 local now_limits = {{tonumber(ARGV[1]), tonumber(ARGV[2])}, {tonumber(ARGV[3]), tonumber(ARGV[4])}}
@@ -27,7 +25,7 @@ end
 return {0, 0}
 "#;
 
-pub(super) fn admit_script() -> redis::Script {
+pub(crate) fn admit_script() -> redis::Script {
     redis::Script::new(ADMIT)
 }
 
@@ -36,6 +34,19 @@ const MINUTE_MS: i64 = 60_000;
 fn limit(v: Option<u64>) -> i64 {
     v.map_or(-1, |n| i64::try_from(n).unwrap_or(i64::MAX))
 }
+
+/// The per-minute limits one request is admitted under (`None`: no limit).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct WindowLimits {
+    pub key_rpm: Option<u64>,
+    pub key_tpm: Option<u64>,
+    pub user_rpm: Option<u64>,
+    pub user_tpm: Option<u64>,
+}
+
+/// A full window: whose (`key` or `user`), what (`requests` or `tokens`), and the seconds
+/// until the next minute.
+pub type Full = (&'static str, &'static str, i64);
 
 impl Shared {
     fn windows(&self, key_id: &str, user_id: &str, minute: i64) -> [String; 2] {
@@ -50,12 +61,13 @@ impl Shared {
     /// admits the request (fail open) and is logged.
     pub async fn admit(
         &self,
-        who: &Principal,
+        key_id: &str,
+        user_id: &str,
+        l: WindowLimits,
         now_ms: i64,
-    ) -> Option<(&'static str, &'static str, i64)> {
-        let l = who.limits;
+    ) -> Option<Full> {
         let minute = now_ms.div_euclid(MINUTE_MS);
-        let [k, u] = self.windows(&who.key_id, &who.user_id, minute);
+        let [k, u] = self.windows(key_id, user_id, minute);
         let result: Result<(i64, i64), redis::RedisError> = self
             .admit
             .key(k)
@@ -103,15 +115,4 @@ impl Shared {
             tracing::warn!(error = %e, "could not count tokens in the shared rate limits");
         }
     }
-}
-
-/// A refusal in the API's terms.
-pub fn refused(whose: &str, what: &str, retry_after: i64) -> GatewayError {
-    let mut err = GatewayError::new(
-        modelgate_core::ErrorKind::RateLimited,
-        format!("Rate limit reached: this {whose}'s {what} per minute are used up. Retry in {retry_after} s."),
-    )
-    .with_code("rate_limit_exceeded");
-    err.retry_after_secs = Some(retry_after.max(1) as u64);
-    err
 }

@@ -5,10 +5,28 @@
 //! so a notice missed during the outage is not lost for good (and cached keys expire
 //! after the key-cache TTL regardless).
 
-use super::Shared;
-use crate::Gateway;
+use crate::Shared;
+use serde::{Deserialize, Serialize};
+use std::future::Future;
 use std::sync::{Arc, Weak};
 use std::time::Duration;
+
+/// A tunnel held by another replica, as announced.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RemoteTunnel {
+    pub provider_id: String,
+    /// The owner's advertised base URL.
+    pub url: String,
+    pub since_ms: i64,
+    pub agent_version: String,
+    pub agent_name: Option<String>,
+}
+
+/// What a replica does with the others' notices (the gateway reloads its view).
+pub trait NoticeHandler: Send + Sync + 'static {
+    /// Brings this replica's view up to date with one notice.
+    fn apply(self: Arc<Self>, notice: Notice) -> impl Future<Output = ()> + Send;
+}
 
 /// What changed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -20,7 +38,7 @@ pub enum Notice {
     /// A key was revoked (its hash).
     Key(String),
     /// A tunnel's agent is connected to the sending replica (repeated as a heartbeat).
-    TunnelUp(crate::tunnel_relay::RemoteTunnel),
+    TunnelUp(RemoteTunnel),
     /// A tunnel's agent left the sending replica (its provider id, and the replica's URL
     /// so that a later announcement from elsewhere is not erased).
     TunnelDown { provider_id: String, url: String },
@@ -98,20 +116,23 @@ impl Shared {
         }
     }
 
-    /// Listens for the other replicas' notices until the gateway is dropped.
+    /// Listens for the other replicas' notices until `handler` is dropped.
     #[expect(
         clippy::disallowed_methods,
         reason = "the change-notice listener is one of the gateway's owned background tasks"
     )]
-    pub fn spawn_listener(self: &Arc<Self>, gateway: Weak<Gateway>) -> tokio::task::JoinHandle<()> {
+    pub fn spawn_listener<H: NoticeHandler>(
+        self: &Arc<Self>,
+        handler: Weak<H>,
+    ) -> tokio::task::JoinHandle<()> {
         let shared = self.clone();
         tokio::spawn(async move {
             let mut first = true;
             loop {
-                if gateway.strong_count() == 0 {
+                if handler.strong_count() == 0 {
                     return;
                 }
-                match shared.listen(&gateway, !first).await {
+                match shared.listen(&handler, !first).await {
                     Ok(()) => return,
                     Err(e) => {
                         tracing::warn!(error = %e, "change notices interrupted; reconnecting")
@@ -123,17 +144,21 @@ impl Shared {
         })
     }
 
-    async fn listen(&self, gateway: &Weak<Gateway>, catch_up: bool) -> redis::RedisResult<()> {
+    async fn listen<H: NoticeHandler>(
+        &self,
+        handler: &Weak<H>,
+        catch_up: bool,
+    ) -> redis::RedisResult<()> {
         use futures_util::StreamExt;
         let mut pubsub = self.client.get_async_pubsub().await?;
         pubsub.subscribe(self.channel()).await?;
-        if catch_up && let Some(gw) = gateway.upgrade() {
-            apply(&gw, Notice::Org).await;
-            apply(&gw, Notice::Providers).await;
+        if catch_up && let Some(h) = handler.upgrade() {
+            h.clone().apply(Notice::Org).await;
+            h.apply(Notice::Providers).await;
         }
         let mut messages = pubsub.on_message();
         while let Some(msg) = messages.next().await {
-            let Some(gw) = gateway.upgrade() else {
+            let Some(h) = handler.upgrade() else {
                 return Ok(());
             };
             let Ok(text) = msg.get_payload::<String>() else {
@@ -144,7 +169,7 @@ impl Shared {
                 continue;
             };
             match Notice::decode(text) {
-                Some((from, notice)) if from != self.replica => apply(&gw, notice).await,
+                Some((from, notice)) if from != self.replica => h.apply(notice).await,
                 Some(_) => {}
                 None => tracing::warn!("unreadable change notice"),
             }
@@ -155,52 +180,13 @@ impl Shared {
     }
 }
 
-/// Brings this replica's view up to date with a notice.
-#[expect(
-    clippy::disallowed_methods,
-    reason = "a provider's model refresh runs off the notice listener, which must not wait for it"
-)]
-async fn apply(gw: &Arc<Gateway>, notice: Notice) {
-    let result = match notice {
-        Notice::Org => gw.load_org().await,
-        Notice::Providers => gw.load_providers_in_background().await,
-        Notice::Key(hash) => {
-            gw.auth.invalidate(&hash);
-            Ok(())
-        }
-        Notice::TunnelUp(t) => {
-            let id = t.provider_id.clone();
-            if gw.tunnels.remote_up(t) {
-                // Newly running elsewhere: learn its models through the owner.
-                let name = gw
-                    .registry
-                    .snapshot()
-                    .tunnel(&id)
-                    .map(|p| p.name().to_owned());
-                if let Some(name) = name {
-                    let gw = gw.clone();
-                    tokio::spawn(async move { gw.refresh_provider_models(&name).await });
-                }
-            }
-            Ok(())
-        }
-        Notice::TunnelDown { provider_id, url } => {
-            gw.tunnels.remote_down(&provider_id, &url);
-            Ok(())
-        }
-    };
-    if let Err(e) = result {
-        tracing::warn!(error = %e, "could not apply a change notice");
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn notices_round_trip() {
-        let up = Notice::TunnelUp(crate::tunnel_relay::RemoteTunnel {
+        let up = Notice::TunnelUp(RemoteTunnel {
             provider_id: "prv_1".into(),
             url: "http://10.0.0.7:8080".into(),
             since_ms: 5,

@@ -1,0 +1,59 @@
+//! Change notices, this replica's side: [`Gateway::notify`] tells the other replicas
+//! about a change made here (nothing without `--redis`), and [`NoticeHandler`] for the
+//! gateway applies theirs (reload the org directory or the providers, drop a revoked key,
+//! learn where a tunnel lives). The wire format and the listener are in
+//! `modelgate-cluster` (`events.rs`).
+
+use crate::Gateway;
+use modelgate_cluster::{Notice, NoticeHandler};
+use std::sync::Arc;
+
+impl Gateway {
+    /// Tells the other replicas about a change (nothing without `--redis`).
+    pub(crate) async fn notify(&self, notice: Notice) {
+        if let Some(shared) = &self.shared {
+            shared.publish(&notice).await;
+        }
+    }
+}
+
+impl NoticeHandler for Gateway {
+    #[expect(
+        clippy::disallowed_methods,
+        reason = "a provider's model refresh runs off the notice listener, which must not wait for it"
+    )]
+    async fn apply(self: Arc<Self>, notice: Notice) {
+        let gw = &self;
+        let result = match notice {
+            Notice::Org => gw.load_org().await,
+            Notice::Providers => gw.load_providers_in_background().await,
+            Notice::Key(hash) => {
+                gw.auth.invalidate(&hash);
+                Ok(())
+            }
+            Notice::TunnelUp(t) => {
+                let id = t.provider_id.clone();
+                if gw.tunnels.remote_up(t) {
+                    // Newly running elsewhere: learn its models through the owner.
+                    let name = gw
+                        .registry
+                        .snapshot()
+                        .tunnel(&id)
+                        .map(|p| p.name().to_owned());
+                    if let Some(name) = name {
+                        let gw = gw.clone();
+                        tokio::spawn(async move { gw.refresh_provider_models(&name).await });
+                    }
+                }
+                Ok(())
+            }
+            Notice::TunnelDown { provider_id, url } => {
+                gw.tunnels.remote_down(&provider_id, &url);
+                Ok(())
+            }
+        };
+        if let Err(e) = result {
+            tracing::warn!(error = %e, "could not apply a change notice");
+        }
+    }
+}
