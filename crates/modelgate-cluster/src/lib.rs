@@ -4,7 +4,8 @@
 //! the same state in memory (the gateway's own ledger and windows). Every counter update is one Lua script (one round trip, atomic on the
 //! Redis side). When Redis cannot be reached, budgets fail closed (503: no request runs
 //! unbudgeted) and rate limits fail open (a logged warning: an outage of the counters
-//! must not stop the organization's traffic).
+//! must not stop the organization's traffic). Why Redis and not the database:
+//! `docs/decisions/0007-replicas-share-counters-in-redis.md`.
 
 pub mod budget;
 pub mod events;

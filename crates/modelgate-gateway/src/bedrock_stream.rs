@@ -4,8 +4,9 @@
 //! Responses events through a chain). Ends a broken or incomplete stream with an error
 //! event; records usage once, also when the client goes away.
 
+use crate::error_events::FrontSchema;
 use crate::meter::UsageGuard;
-use crate::stream::{FrontSchema, coalesce};
+use crate::stream::coalesce;
 use crate::stream_meter::StreamMeter;
 use bytes::Bytes;
 use futures_util::Stream;

@@ -14,6 +14,7 @@ pub mod bootstrap;
 pub mod breaker;
 pub mod budget;
 pub mod error;
+pub mod error_events;
 pub mod estimate;
 pub mod journal;
 pub mod limits;
@@ -26,12 +27,12 @@ pub mod registry;
 pub mod resolve;
 pub mod response_store;
 pub mod routing;
+pub mod send;
 pub mod settings;
 pub mod stream;
 pub mod stream_meter;
 pub mod telemetry;
-pub mod tunnel_hub;
-pub mod tunnel_relay;
+pub mod tunnel;
 
 pub use error::GatewayError;
 pub use modelgate_translate as translate;
@@ -61,7 +62,7 @@ pub struct Gateway {
     pub usage: meter::UsageSink,
     pub settings: Settings,
     /// Session tunnels with an agent connected to this process.
-    pub tunnels: tunnel_hub::TunnelHub,
+    pub tunnels: tunnel::TunnelHub,
     /// State shared with other replicas (`--redis`).
     pub shared: Option<Arc<modelgate_cluster::Shared>>,
     /// Responses made by translation, kept for `previous_response_id`.

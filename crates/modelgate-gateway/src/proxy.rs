@@ -12,7 +12,7 @@ use crate::bedrock_stream::BedrockStream;
 use crate::budget::Demand;
 use crate::mappers::SseMapper;
 use crate::meter::{MeterContext, UsageGuard};
-use crate::registry::RuntimeProvider;
+use crate::registry::{RuntimeProvider, Transport};
 use crate::resolve::{Resolution, resolve};
 use crate::response_store::{Keeping, OWN_PREFIX, Turn};
 use crate::stream::{
@@ -233,7 +233,7 @@ impl Gateway {
         let price = provider.price(&upstream_model);
         if price.is_none()
             && principal.allocation_id.is_some()
-            && !provider.tunnel
+            && !provider.free_unless_priced()
             && !self.org().settings.allow_unpriced
         {
             return Err(unpriced(provider.name(), &upstream_model));
@@ -404,8 +404,8 @@ impl Gateway {
         hints: &ClientHints,
     ) -> Result<ProxyResponse, GatewayError> {
         let started = Instant::now();
-        if p.provider.tunnel && !self.tunnels.is_running(&p.provider.row.id) {
-            return Err(crate::tunnel_hub::stopped(p.provider.name()));
+        if !self.reachable(&p.provider) {
+            return Err(crate::tunnel::stopped(p.provider.name()));
         }
         let request = request.clone();
         let provider_name = p.provider.name().to_owned();
@@ -564,7 +564,7 @@ impl Gateway {
 
         let content_type = resp.headers().get(http::header::CONTENT_TYPE).cloned();
         let read = read_limited(resp, self.settings.max_response_bytes);
-        let read = if p.provider.tunnel {
+        let read = if let Transport::Tunnel = p.provider.transport {
             // The link bounds the wait for the head only; the body gets the rest here.
             let total = config
                 .timeout_secs

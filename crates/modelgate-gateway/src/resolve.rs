@@ -1,6 +1,7 @@
 //! Model resolution: turns the `model` a client sent into a provider and the
 //! model id that provider should receive. Pure: it reads a [`ModelView`] of the providers
-//! the caller may use and does no I/O.
+//! the caller may use and does no I/O. Why it never guesses:
+//! `docs/decisions/0004-model-references-never-guess.md`.
 //!
 //! Interpretations, each taken only if it names an existing visible provider:
 //! 1. `provider:model` (an unknown model under a known provider passes through);

@@ -13,6 +13,7 @@
 //! ones are tried anyway (panic mode, as Envoy does), so a lone failing provider's errors
 //! still reach the client as they are. The answer names the provider and model that
 //! served and the number of attempts (`x-modelgate-attempts`).
+//! Why: `docs/decisions/0005-failover-before-the-first-byte.md`.
 
 use crate::auth::Principal;
 use crate::proxy::{ClientHints, FrontApi, ProxyResponse};

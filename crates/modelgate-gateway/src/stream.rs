@@ -6,6 +6,7 @@
 //! usage record is sent when the stream ends, breaks, or is dropped by a disconnecting
 //! client (which also drops, and so cancels, the upstream request).
 
+pub use crate::error_events::{FrontSchema, error_event};
 use crate::meter::UsageGuard;
 use crate::stream_meter::StreamMeter;
 use bytes::Bytes;
@@ -158,17 +159,6 @@ pub enum StreamDialect {
     Anthropic,
 }
 
-/// The schema of the client's API, which decides the shape of error events.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FrontSchema {
-    /// OpenAI chat and completions: a `data:` chunk with an `error` object.
-    OpenAi,
-    /// OpenAI Responses: a `response.failed` event.
-    Responses,
-    /// Anthropic Messages: an `error` event.
-    Anthropic,
-}
-
 /// Turns the upstream's events into the client's schema (when the two differ). It gets
 /// each event's `data` bytes, and returns the bytes to send.
 pub trait StreamMapper: Send {
@@ -259,29 +249,6 @@ pub fn coalesce(out: &mut VecDeque<Bytes>) -> Bytes {
         joined.extend_from_slice(&piece);
     }
     joined.freeze()
-}
-
-/// The SSE error event sent when a stream cannot be completed, in the client's schema.
-pub fn error_event(front: FrontSchema, message: &str, code: &str) -> Bytes {
-    match front {
-        FrontSchema::OpenAi => {
-            let body = serde_json::json!({
-                "error": {"message": message, "type": "upstream_error", "param": null, "code": code}
-            });
-            Bytes::from(format!("data: {body}\n\n"))
-        }
-        FrontSchema::Anthropic => {
-            let body = serde_json::json!({"type": "error", "error": {"type": "api_error", "message": message}});
-            Bytes::from(format!("event: error\ndata: {body}\n\n"))
-        }
-        FrontSchema::Responses => {
-            let body = serde_json::json!({"type": "response.failed", "response": {
-                "object": "response", "status": "failed", "output": [],
-                "error": {"code": code, "message": message},
-            }});
-            Bytes::from(format!("event: response.failed\ndata: {body}\n\n"))
-        }
-    }
 }
 
 pub struct MeteredStream {

@@ -4,9 +4,9 @@
 //! ends or breaks, or from `Drop` when the client goes away mid-stream. The record is
 //! journaled before the stream's last bytes go out.
 
+use crate::error_events::{FrontSchema, error_event};
 use crate::estimate;
 use crate::meter::UsageGuard;
-use crate::stream::{FrontSchema, error_event};
 use bytes::Bytes;
 use modelgate_core::usage::{Outcome, TokenUsage};
 use std::collections::VecDeque;

@@ -1,7 +1,7 @@
 //! Session tunnel routes: `/api/tunnels` (create, list, read, delete) and the agents' door,
 //! `GET /api/tunnels/connect`: a bearer tunnel token and `upgrade: modelgate-tunnel/1`
 //! turn the HTTP/1.1 connection into the tunnel (101), which the gateway then drives as
-//! an HTTP/2 client ([`modelgate_gateway::tunnel_hub`]).
+//! an HTTP/2 client ([`modelgate_gateway::tunnel::hub`]).
 
 use crate::caller::{reader, writer};
 use crate::error::ApiResult;
@@ -130,7 +130,7 @@ pub async fn connect(State(st): State<AppState>, mut req: Request) -> ApiResult<
 }
 
 /// `/internal/tunnels/{provider}/{path}`: another replica forwards a request for a tunnel
-/// whose agent is connected here ([`modelgate_gateway::tunnel_relay`]).
+/// whose agent is connected here ([`modelgate_gateway::tunnel::relay`]).
 pub async fn internal(
     State(st): State<AppState>,
     Path((provider_id, rest)): Path<(String, String)>,
@@ -138,7 +138,7 @@ pub async fn internal(
 ) -> ApiResult<Response> {
     let header = req
         .headers()
-        .get(modelgate_gateway::tunnel_relay::INTERNAL_HEADER)
+        .get(modelgate_gateway::tunnel::relay::INTERNAL_HEADER)
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
     let method = req.method().clone();

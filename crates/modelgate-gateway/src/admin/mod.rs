@@ -63,6 +63,11 @@ pub fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, Gate
         .map_err(|e| GatewayError::bad_request(format!("invalid request body: {e}")))
 }
 
+/// The answer for a provider the caller cannot see (or that does not exist).
+pub(crate) fn no_provider(name: &str) -> GatewayError {
+    GatewayError::not_found(format!("no provider named '{name}'"))
+}
+
 /// `[A-Za-z0-9_-]{1,64}`: provider, group and user names.
 pub fn valid_slug(name: &str) -> bool {
     (1..=64).contains(&name.len())

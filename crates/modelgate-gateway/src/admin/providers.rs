@@ -3,7 +3,7 @@
 //! before they reach the store and never appear in any answer.
 
 use super::provider_targets::{TargetSpec, TargetView, ValidTarget, validate_targets};
-use super::{double_option, parse_json, rfc3339, valid_slug};
+use super::{double_option, no_provider, parse_json, rfc3339, valid_slug};
 use crate::auth::Principal;
 use crate::registry::{
     AwsSecret, AwsSettings, AzureSettings, EntraSettings, ProviderConfig, RuntimeProvider,
@@ -316,7 +316,7 @@ pub(super) fn validate(spec: &ProviderSpec) -> Result<Validated, GatewayError> {
         )
         .with_param("name"));
     }
-    if spec.kind == crate::tunnel_hub::TUNNEL_KIND {
+    if spec.kind == crate::tunnel::TUNNEL_KIND {
         return Err(GatewayError::bad_request(
             "openai-tunnel providers are made by creating a tunnel: POST /api/tunnels {\"name\": ...}",
         )
@@ -670,8 +670,8 @@ impl Gateway {
     /// The view of a provider for `who`: with its shares for the owner and admins.
     fn view_for(&self, who: &Principal, p: &RuntimeProvider) -> ProviderView {
         let mut view = ProviderView::of(p);
-        if p.tunnel {
-            view.status = if self.tunnels.is_running(&p.row.id) {
+        if p.transport.is_tunnel() {
+            view.status = if self.reachable(p) {
                 "running"
             } else {
                 "stopped"
@@ -740,7 +740,7 @@ impl Gateway {
     ) -> Result<ProviderView, GatewayError> {
         let patch: ProviderPatch = parse_json(body)?;
         let current = self.managed_provider(who, name)?;
-        if current.tunnel
+        if current.transport.is_tunnel()
             && (patch.endpoint.is_some()
                 || patch.api_key.is_some()
                 || patch.auth.is_some()
@@ -869,11 +869,6 @@ impl Gateway {
         let p = self.refresh_provider_models(name).await?;
         Ok(self.view_for(who, &p))
     }
-}
-
-/// The answer for a provider the caller cannot see (or that does not exist).
-pub(crate) fn no_provider(name: &str) -> GatewayError {
-    GatewayError::not_found(format!("no provider named '{name}'"))
 }
 
 /// The answer of `POST /api/providers/test`.

@@ -4,8 +4,7 @@
 //! by non-admins. A change reloads the registry before it answers, so the very next
 //! request sees it.
 
-use super::parse_json;
-use super::providers::no_provider;
+use super::{no_provider, parse_json};
 use crate::auth::Principal;
 use crate::registry::RuntimeProvider;
 use crate::{Gateway, GatewayError};
@@ -77,7 +76,7 @@ impl Gateway {
         grant: bool,
     ) -> Result<Vec<ShareView>, GatewayError> {
         let p = self.managed_provider(who, name)?;
-        if p.tunnel {
+        if p.is_private() {
             return Err(GatewayError::bad_request(format!(
                 "'{name}' is a session tunnel: it is private to the user who created it and cannot be shared"
             ))

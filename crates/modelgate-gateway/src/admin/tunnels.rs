@@ -8,7 +8,7 @@
 use super::{parse_json, rfc3339, valid_slug};
 use crate::auth::Principal;
 use crate::registry::{ProviderConfig, RuntimeProvider};
-use crate::tunnel_hub::{TOKEN_PREFIX, TUNNEL_ENDPOINT, TUNNEL_KIND, token_hash};
+use crate::tunnel::{TOKEN_PREFIX, TUNNEL_ENDPOINT, TUNNEL_KIND, token_hash};
 use crate::{Gateway, GatewayError};
 use base64::Engine as _;
 use modelgate_core::ids::new_id;
@@ -140,7 +140,7 @@ impl Gateway {
         snapshot
             .sorted()
             .into_iter()
-            .filter(|p| p.tunnel && p.row.owner_id == who.user_id)
+            .filter(|p| p.transport.is_tunnel() && p.row.owner_id == who.user_id)
             .map(|p| self.tunnel_view(p))
             .collect()
     }
@@ -158,9 +158,9 @@ impl Gateway {
         name: &str,
     ) -> Result<(), GatewayError> {
         let snapshot = self.registry.snapshot();
-        let mine = snapshot
-            .get(name)
-            .is_some_and(|p| p.tunnel && (p.row.owner_id == who.user_id || who.is_admin()));
+        let mine = snapshot.get(name).is_some_and(|p| {
+            p.transport.is_tunnel() && (p.row.owner_id == who.user_id || who.is_admin())
+        });
         if !mine || !self.store.delete_provider(name).await? {
             return Err(no_tunnel(name));
         }
@@ -176,7 +176,7 @@ impl Gateway {
         self.registry
             .snapshot()
             .get(name)
-            .filter(|p| p.tunnel && p.row.owner_id == who.user_id)
+            .filter(|p| p.transport.is_tunnel() && p.row.owner_id == who.user_id)
             .cloned()
             .ok_or_else(|| no_tunnel(name))
     }

@@ -2,7 +2,9 @@
 //! credentials and one adapter per target.
 
 use super::targets::{Target, TargetConfig};
-use super::{AwsSecret, Discovery, ProviderConfig, RuntimeProvider, Shares, resolve_kind};
+use super::{
+    AwsSecret, Discovery, ProviderConfig, RuntimeProvider, Shares, Transport, resolve_kind,
+};
 use crate::Gateway;
 use crate::breaker::Breakers;
 use arc_swap::ArcSwap;
@@ -33,8 +35,13 @@ impl RuntimeProvider {
         if let (Ok(mut new), Ok(old)) = (self.reported_models.write(), old.reported_models.read()) {
             new.clone_from(&old);
         }
-        if self.restricted == old.restricted && old.client.is_some() {
-            self.client = old.client.clone();
+        // The same client choice keeps the old client and its pooled connections.
+        if self.restricted == old.restricted
+            && self.config.connect_timeout_secs == old.config.connect_timeout_secs
+            && let (Transport::Direct(_), Transport::Direct(client)) =
+                (&self.transport, &old.transport)
+        {
+            self.transport = Transport::Direct(client.clone());
         }
     }
 }
@@ -68,7 +75,6 @@ impl Gateway {
         restricted: bool,
         discovery: Option<Arc<Discovery>>,
     ) -> RuntimeProvider {
-        let row_is_tunnel = row.kind == crate::tunnel_hub::TUNNEL_KIND;
         let (kind, vendor) =
             resolve_kind(&row.kind).unwrap_or((ProviderKind::OpenaiCompatible, None));
         let config: ProviderConfig = serde_json::from_str(&row.config_json).unwrap_or_default();
@@ -134,15 +140,7 @@ impl Gateway {
         }
         // Literal addresses bypass the resolver's check: refuse them here.
         let policy_blocked = restricted && targets.iter().any(|t| literal_is_private(&t.endpoint));
-        let client = config.connect_timeout_secs.and_then(|secs| {
-            let settings = modelgate_providers::client::ClientSettings {
-                connect_timeout: Duration::from_secs(secs),
-                ..self.settings.client.clone()
-            };
-            modelgate_providers::client::build(&settings, !restricted)
-                .inspect_err(|e| tracing::error!(provider = %row.name, error = %e, "could not build the provider's HTTP client"))
-                .ok()
-        });
+        let transport = self.transport_for(&row, &config, restricted);
         RuntimeProvider {
             discovery: ArcSwap::new(discovery.unwrap_or_default()),
             responses_missing: Default::default(),
@@ -155,11 +153,38 @@ impl Gateway {
             shares,
             restricted,
             targets,
-            client,
+            transport,
             credential_error,
             policy_blocked,
-            tunnel: row_is_tunnel,
         }
+    }
+
+    /// How a provider's requests will travel: a tunnel's through its agent, the others
+    /// over their own client (a connect timeout of their own), the public-only one
+    /// (restricted by the org's upstream policy), or the shared one.
+    fn transport_for(
+        &self,
+        row: &ProviderRow,
+        config: &ProviderConfig,
+        restricted: bool,
+    ) -> Transport {
+        if row.kind == crate::tunnel::TUNNEL_KIND {
+            return Transport::Tunnel;
+        }
+        let own = config.connect_timeout_secs.and_then(|secs| {
+            let settings = modelgate_providers::client::ClientSettings {
+                connect_timeout: Duration::from_secs(secs),
+                ..self.settings.client.clone()
+            };
+            modelgate_providers::client::build(&settings, !restricted)
+                .inspect_err(|e| tracing::error!(provider = %row.name, error = %e, "could not build the provider's HTTP client"))
+                .ok()
+        });
+        Transport::Direct(match own {
+            Some(client) => client,
+            None if restricted => self.public_client.clone(),
+            None => self.client.clone(),
+        })
     }
 }
 

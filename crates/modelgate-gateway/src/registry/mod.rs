@@ -21,6 +21,8 @@ pub use targets::TargetConfig;
 
 mod build;
 pub mod targets;
+pub mod transport;
+pub use transport::Transport;
 
 /// The non-secret settings of a provider, stored as the row's `config_json`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -168,16 +170,13 @@ pub struct RuntimeProvider {
     pub restricted: bool,
     /// Where requests go: one target, or several shared by weight ([`targets`]).
     pub targets: Vec<Target>,
-    /// Its own HTTP client, when it sets its own connect timeout.
-    pub client: Option<reqwest::Client>,
+    /// How its requests travel (chosen once, when it is built).
+    pub transport: Transport,
     /// Set when the stored credential cannot be opened with this master key: the
     /// provider fails closed until it is reconfigured.
     pub credential_error: bool,
     /// A restricted provider whose endpoint is a literal private address: refused.
     pub policy_blocked: bool,
-    /// A session tunnel (kind `openai-tunnel`): requests go through its agent's link;
-    /// private to its creator.
-    pub tunnel: bool,
     pub discovery: ArcSwap<Discovery>,
     /// Set once a native Responses request (mode `auto`) was answered 404/405: the
     /// provider has no Responses route, later requests are translated.
@@ -333,13 +332,25 @@ impl RuntimeProvider {
 
     /// Whether `who` may use this provider: its owner, admins, and those it is shared with.
     pub fn usable_by(&self, who: &Principal) -> bool {
-        if self.tunnel {
+        if self.is_private() {
             return self.row.owner_id == who.user_id;
         }
         who.is_admin()
             || self.row.owner_id == who.user_id
             || self.shares.org
             || self.shares.groups.iter().any(|g| who.in_group(g))
+    }
+
+    /// Only its owner may use it, admins included: a session tunnel serves its creator's
+    /// own model server. Such a provider cannot be shared.
+    pub fn is_private(&self) -> bool {
+        self.transport.is_tunnel()
+    }
+
+    /// Used without a price, it costs nothing even on a budgeted key (a tunnel serves the
+    /// owner's own hardware); every other unpriced model is refused on such keys.
+    pub fn free_unless_priced(&self) -> bool {
+        self.transport.is_tunnel()
     }
 
     /// A discovered list that is older than `ttl` (callers check the list is not pinned).
@@ -384,7 +395,7 @@ impl Snapshot {
     pub fn tunnel(&self, provider_id: &str) -> Option<&Arc<RuntimeProvider>> {
         self.providers
             .values()
-            .find(|p| p.tunnel && p.row.id == provider_id)
+            .find(|p| p.transport.is_tunnel() && p.row.id == provider_id)
     }
 
     /// Providers sorted by name.
@@ -484,13 +495,12 @@ impl Registry {
 impl Gateway {
     /// The HTTP client a provider's requests use: the public-only one for restricted
     /// providers.
+    /// The client `p`'s requests are built with (a tunnel's are built with the shared
+    /// one and sent through the link, never dialed).
     pub fn client_for<'a>(&'a self, p: &'a RuntimeProvider) -> &'a reqwest::Client {
-        if let Some(own) = &p.client {
-            own
-        } else if p.restricted {
-            &self.public_client
-        } else {
-            &self.client
+        match &p.transport {
+            Transport::Direct(client) => client,
+            Transport::Tunnel => &self.client,
         }
     }
 
@@ -596,7 +606,7 @@ impl Gateway {
             .filter(|p| {
                 p.config.models.is_none()
                     && (force || p.needs_discovery(self.settings.models_ttl))
-                    && (!p.tunnel || self.tunnels.is_running(&p.row.id))
+                    && self.reachable(p)
             })
             .cloned()
             .collect();
@@ -615,9 +625,7 @@ impl Gateway {
 
     /// Discovers one provider's models and records the result (or the error).
     async fn discover(&self, p: &RuntimeProvider) {
-        let result = if p.tunnel {
-            self.discover_through_tunnel(p).await
-        } else if p.policy_blocked {
+        let result = if p.policy_blocked {
             Err(modelgate_providers::UpstreamError::new(
                 ErrorKind::Forbidden,
                 "the endpoint is a private address, which the org's upstream policy refuses",
@@ -628,13 +636,14 @@ impl Gateway {
                 "the stored credential cannot be opened; reconfigure the provider",
             ))
         } else {
-            p.primary()
-                .discover_models(
-                    p.name(),
-                    self.client_for(p),
-                    self.settings.discovery_timeout,
-                )
-                .await
+            match &p.transport {
+                Transport::Direct(client) => {
+                    p.primary()
+                        .discover_models(p.name(), client, self.settings.discovery_timeout)
+                        .await
+                }
+                Transport::Tunnel => self.discover_through_tunnel(p).await,
+            }
         };
         let previous = p.discovery.load_full();
         let next = match result {

@@ -8,10 +8,10 @@
 //! remembers it for the time window) and only model API paths (`v1/...`) are relayed. The receiving replica sends the request through its link and
 //! streams the answer back; metering stays with the replica the client reached.
 
+use super::hub::{TUNNEL_ENDPOINT, stopped};
 use crate::registry::RuntimeProvider;
-use crate::tunnel_hub::{TUNNEL_ENDPOINT, TunnelHub};
 use crate::{Gateway, GatewayError};
-pub use modelgate_cluster::RemoteTunnel;
+use modelgate_cluster::RemoteTunnel;
 use modelgate_core::{ErrorKind, now_millis};
 use modelgate_providers::UpstreamError;
 use std::time::Duration;
@@ -19,47 +19,10 @@ use subtle::ConstantTimeEq;
 
 /// How often a replica repeats that it holds a tunnel.
 pub const HEARTBEAT: Duration = Duration::from_secs(10);
-/// A tunnel not announced for this long is taken as gone (its replica died).
-const STALE_MS: i64 = 30_000;
 /// The header of internal requests: `<unix seconds> <nonce> <hmac hex>`.
 pub const INTERNAL_HEADER: &str = "x-modelgate-internal";
 /// How far apart two replicas' clocks may be.
 const SKEW_SECS: u64 = 30;
-
-/// A remembered announcement and when it was heard.
-#[derive(Debug, Clone)]
-pub(crate) struct Heard {
-    pub tunnel: RemoteTunnel,
-    pub at_ms: i64,
-}
-
-impl TunnelHub {
-    /// Remembers an announcement; true when the tunnel was not known to be running.
-    pub(crate) fn remote_up(&self, tunnel: RemoteTunnel) -> bool {
-        let now = now_millis();
-        let mut remote = self.remote.lock().unwrap_or_else(|e| e.into_inner());
-        let previous = remote.insert(tunnel.provider_id.clone(), Heard { tunnel, at_ms: now });
-        previous.is_none_or(|h| now - h.at_ms >= STALE_MS)
-    }
-
-    /// Forgets a tunnel that left the replica at `url` (not one announced since from
-    /// another replica).
-    pub(crate) fn remote_down(&self, provider_id: &str, url: &str) {
-        let mut remote = self.remote.lock().unwrap_or_else(|e| e.into_inner());
-        if remote.get(provider_id).is_some_and(|h| h.tunnel.url == url) {
-            remote.remove(provider_id);
-        }
-    }
-
-    /// Where another replica holds this tunnel, if one announced it recently.
-    pub fn remote(&self, provider_id: &str) -> Option<RemoteTunnel> {
-        let remote = self.remote.lock().unwrap_or_else(|e| e.into_inner());
-        remote
-            .get(provider_id)
-            .filter(|h| now_millis() - h.at_ms < STALE_MS)
-            .map(|h| h.tunnel.clone())
-    }
-}
 
 fn internal_message(provider_id: &str, ts: i64, nonce: &str, method: &str, path: &str) -> String {
     format!("{provider_id}|{ts}|{nonce}|{method}|{path}")
@@ -172,7 +135,7 @@ impl Gateway {
         let link = self
             .tunnels
             .link(provider_id)
-            .ok_or_else(|| crate::tunnel_hub::stopped(&name))?;
+            .ok_or_else(|| stopped(&name))?;
         let base = TUNNEL_ENDPOINT.trim_end_matches("/v1");
         let url = url::Url::parse(&format!("{base}{path_and_query}"))
             .map_err(|e| GatewayError::bad_request(e.to_string()))?;
