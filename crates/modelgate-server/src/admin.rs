@@ -3,22 +3,25 @@
 //! Lists are returned as `{"data": [...]}`. The organization's handlers are in
 //! [`crate::org_api`].
 
-use crate::caller::{own_reader, reader, writer};
 use crate::error::ApiResult;
-use crate::request::body_of;
+use crate::extract::{Change, OwnReader, Reader, Writer};
 use crate::state::AppState;
 use axum::Json;
-use axum::body::Body;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use modelgate_core::Scope;
+use modelgate_gateway::admin::keys::CreateKey;
 use modelgate_gateway::admin::keys::KeyQuery;
+use modelgate_gateway::admin::providers::ProviderPatch;
+use modelgate_gateway::admin::providers::ProviderSpec;
 use modelgate_gateway::admin::usage::UsageQuery;
 use serde_json::json;
 
-pub async fn me(State(st): State<AppState>, headers: HeaderMap) -> ApiResult<impl IntoResponse> {
-    let who = own_reader(&st, &headers).await?;
+pub async fn me(
+    State(st): State<AppState>,
+    OwnReader(who): OwnReader,
+) -> ApiResult<impl IntoResponse> {
     let org = st.gateway.org();
     let allocation = who
         .allocation_id
@@ -36,115 +39,90 @@ pub async fn me(State(st): State<AppState>, headers: HeaderMap) -> ApiResult<imp
 }
 
 /// `GET /api/catalog`: the built-in vendors and models with prices.
-pub async fn catalog(
-    State(st): State<AppState>,
-    headers: HeaderMap,
-) -> ApiResult<impl IntoResponse> {
-    reader(&st, &headers).await?;
+pub async fn catalog(_: Reader) -> ApiResult<impl IntoResponse> {
     Ok(Json(modelgate_gateway::catalog()))
 }
 
 pub async fn create_provider(
     State(st): State<AppState>,
-    headers: HeaderMap,
-    body: Body,
+    Change { who, spec }: Change<ProviderSpec>,
 ) -> ApiResult<impl IntoResponse> {
-    let body = body_of(&headers, body).await?;
-    let who = writer(&st, &headers).await?;
-    let view = st.gateway.create_provider(&who, &body).await?;
+    let view = st.gateway.create_provider(&who, spec).await?;
     Ok((StatusCode::CREATED, Json(view)))
 }
 
 pub async fn list_providers(
     State(st): State<AppState>,
-    headers: HeaderMap,
+    Reader(who): Reader,
 ) -> ApiResult<impl IntoResponse> {
-    let who = reader(&st, &headers).await?;
     Ok(Json(json!({ "data": st.gateway.list_providers(&who) })))
 }
 
 pub async fn get_provider(
     State(st): State<AppState>,
-    headers: HeaderMap,
+    Reader(who): Reader,
+
     Path(name): Path<String>,
 ) -> ApiResult<impl IntoResponse> {
-    let who = reader(&st, &headers).await?;
     Ok(Json(st.gateway.get_provider(&who, &name)?))
 }
 
 pub async fn update_provider(
     State(st): State<AppState>,
-    headers: HeaderMap,
+
     Path(name): Path<String>,
-    body: Body,
+    Change { who, spec }: Change<ProviderPatch>,
 ) -> ApiResult<impl IntoResponse> {
-    let body = body_of(&headers, body).await?;
-    let who = writer(&st, &headers).await?;
-    Ok(Json(st.gateway.update_provider(&who, &name, &body).await?))
+    Ok(Json(st.gateway.update_provider(&who, &name, spec).await?))
 }
 
 pub async fn delete_provider(
     State(st): State<AppState>,
-    headers: HeaderMap,
+    Writer(who): Writer,
+
     Path(name): Path<String>,
 ) -> ApiResult<impl IntoResponse> {
-    let who = writer(&st, &headers).await?;
     st.gateway.delete_provider(&who, &name).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 pub async fn refresh_provider(
     State(st): State<AppState>,
-    headers: HeaderMap,
+    Writer(who): Writer,
+
     Path(name): Path<String>,
 ) -> ApiResult<impl IntoResponse> {
-    let who = writer(&st, &headers).await?;
     Ok(Json(st.gateway.refresh_provider(&who, &name).await?))
 }
 
 pub async fn create_key(
     State(st): State<AppState>,
-    headers: HeaderMap,
-    body: Body,
+    Change { who, spec }: Change<CreateKey>,
 ) -> ApiResult<impl IntoResponse> {
-    let body = body_of(&headers, body).await?;
-    let who = writer(&st, &headers).await?;
-    let body = if body.iter().all(u8::is_ascii_whitespace) {
-        bytes::Bytes::from_static(b"{}")
-    } else {
-        body
-    };
     Ok((
         StatusCode::CREATED,
-        Json(st.gateway.create_key(&who, &body).await?),
+        Json(st.gateway.create_key(&who, spec).await?),
     ))
 }
 
 pub async fn create_key_for(
     State(st): State<AppState>,
-    headers: HeaderMap,
+
     Path(name): Path<String>,
-    body: Body,
+    Change { who, spec }: Change<CreateKey>,
 ) -> ApiResult<impl IntoResponse> {
-    let body = body_of(&headers, body).await?;
-    let who = writer(&st, &headers).await?;
-    let body = if body.iter().all(u8::is_ascii_whitespace) {
-        bytes::Bytes::from_static(b"{}")
-    } else {
-        body
-    };
     Ok((
         StatusCode::CREATED,
-        Json(st.gateway.create_key_for(&who, &name, &body).await?),
+        Json(st.gateway.create_key_for(&who, &name, spec).await?),
     ))
 }
 
 pub async fn list_keys(
     State(st): State<AppState>,
-    headers: HeaderMap,
+    Reader(who): Reader,
+
     Query(q): Query<KeyQuery>,
 ) -> ApiResult<impl IntoResponse> {
-    let who = reader(&st, &headers).await?;
     Ok(Json(
         json!({ "data": st.gateway.list_keys(&who, &q).await? }),
     ))
@@ -152,20 +130,20 @@ pub async fn list_keys(
 
 pub async fn revoke_key(
     State(st): State<AppState>,
-    headers: HeaderMap,
+    Writer(who): Writer,
+
     Path(id): Path<String>,
 ) -> ApiResult<impl IntoResponse> {
-    let who = writer(&st, &headers).await?;
     st.gateway.revoke_key(&who, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 pub async fn usage(
     State(st): State<AppState>,
-    headers: HeaderMap,
+    OwnReader(who): OwnReader,
+
     Query(q): Query<UsageQuery>,
 ) -> ApiResult<impl IntoResponse> {
-    let who = own_reader(&st, &headers).await?;
     if who.scopes.contains(Scope::Management) {
         return Ok(Json(st.gateway.usage_report(&who, &q).await?));
     }

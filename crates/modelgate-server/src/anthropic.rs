@@ -4,10 +4,9 @@
 //! `anthropic-beta` are carried to Anthropic upstreams.
 
 use crate::error::{ApiError, ApiResult};
-use crate::openai::{authenticate, into_response};
-use crate::request::{RequestId, read_body};
+use crate::extract::{AnthropicCall, ModelCall};
+use crate::openai::into_response;
 use crate::state::AppState;
-use axum::Extension;
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, Response};
@@ -28,22 +27,18 @@ fn hints(headers: &HeaderMap) -> ClientHints {
 
 pub async fn messages(
     State(st): State<AppState>,
-    Extension(rid): Extension<RequestId>,
-    headers: HeaderMap,
-    body: Body,
+    call: AnthropicCall,
 ) -> Result<Response<Body>, ApiError> {
+    let ModelCall {
+        who,
+        body,
+        rid,
+        headers,
+    } = call.0;
     run(async {
-        let bytes = read_body(&headers, body, st.gateway.settings.max_body_bytes).await?;
-        let principal = authenticate(&st, &headers).await?;
         let resp = st
             .gateway
-            .proxy(
-                &principal,
-                FrontApi::Anthropic,
-                bytes,
-                &rid.0,
-                &hints(&headers),
-            )
+            .proxy(&who, FrontApi::Anthropic, body, &rid.0, &hints(&headers))
             .await?;
         Ok(into_response(resp))
     })
@@ -52,15 +47,15 @@ pub async fn messages(
 
 pub async fn count_tokens(
     State(st): State<AppState>,
-    headers: HeaderMap,
-    body: Body,
+    call: AnthropicCall,
 ) -> Result<Response<Body>, ApiError> {
+    let ModelCall {
+        who, body, headers, ..
+    } = call.0;
     run(async {
-        let bytes = read_body(&headers, body, st.gateway.settings.max_body_bytes).await?;
-        let principal = authenticate(&st, &headers).await?;
         let resp = st
             .gateway
-            .count_tokens(&principal, bytes, &hints(&headers))
+            .count_tokens(&who, body, &hints(&headers))
             .await?;
         Ok(into_response(resp))
     })

@@ -1,37 +1,34 @@
 //! Handlers for the web UI's chat: conversations and their messages
 //! (`/api/conversations`), and the provider connection test (`POST /api/providers/test`).
 
-use crate::caller::{reader, writer};
 use crate::error::ApiResult;
-use crate::request::body_of;
+use crate::extract::{Change, Reader, Writer};
 use crate::state::AppState;
 use axum::Json;
-use axum::body::Body;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use modelgate_core::ErrorKind;
 use modelgate_gateway::GatewayError;
+use modelgate_gateway::admin::conversations::NewConversation;
+use modelgate_gateway::admin::conversations::NewMessage;
+use modelgate_gateway::admin::conversations::Rename;
 use serde_json::json;
 
 pub async fn create_conversation(
     State(st): State<AppState>,
-    headers: HeaderMap,
-    body: Body,
+    Change { who, spec }: Change<NewConversation>,
 ) -> ApiResult<impl IntoResponse> {
-    let body = body_of(&headers, body).await?;
-    let who = writer(&st, &headers).await?;
     Ok((
         StatusCode::CREATED,
-        Json(st.gateway.create_conversation(&who, &body).await?),
+        Json(st.gateway.create_conversation(&who, spec).await?),
     ))
 }
 
 pub async fn list_conversations(
     State(st): State<AppState>,
-    headers: HeaderMap,
+    Reader(who): Reader,
 ) -> ApiResult<impl IntoResponse> {
-    let who = reader(&st, &headers).await?;
     Ok(Json(
         json!({ "data": st.gateway.list_conversations(&who).await? }),
     ))
@@ -39,47 +36,41 @@ pub async fn list_conversations(
 
 pub async fn get_conversation(
     State(st): State<AppState>,
-    headers: HeaderMap,
+    Reader(who): Reader,
+
     Path(id): Path<String>,
 ) -> ApiResult<impl IntoResponse> {
-    let who = reader(&st, &headers).await?;
     Ok(Json(st.gateway.get_conversation(&who, &id).await?))
 }
 
 pub async fn rename_conversation(
     State(st): State<AppState>,
-    headers: HeaderMap,
+
     Path(id): Path<String>,
-    body: Body,
+    Change { who, spec }: Change<Rename>,
 ) -> ApiResult<impl IntoResponse> {
-    let body = body_of(&headers, body).await?;
-    let who = writer(&st, &headers).await?;
-    Ok(Json(
-        st.gateway.rename_conversation(&who, &id, &body).await?,
-    ))
+    Ok(Json(st.gateway.rename_conversation(&who, &id, spec).await?))
 }
 
 pub async fn delete_conversation(
     State(st): State<AppState>,
-    headers: HeaderMap,
+    Writer(who): Writer,
+
     Path(id): Path<String>,
 ) -> ApiResult<impl IntoResponse> {
-    let who = writer(&st, &headers).await?;
     st.gateway.delete_conversation(&who, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 pub async fn append_message(
     State(st): State<AppState>,
-    headers: HeaderMap,
+
     Path(id): Path<String>,
-    body: Body,
+    Change { who, spec }: Change<NewMessage>,
 ) -> ApiResult<impl IntoResponse> {
-    let body = body_of(&headers, body).await?;
-    let who = writer(&st, &headers).await?;
     Ok((
         StatusCode::CREATED,
-        Json(st.gateway.append_message(&who, &id, &body).await?),
+        Json(st.gateway.append_message(&who, &id, spec).await?),
     ))
 }
 
@@ -87,11 +78,10 @@ pub async fn append_message(
 /// provider (`GET /api/providers/test` still reads a provider named `test`).
 pub async fn provider_action(
     State(st): State<AppState>,
-    headers: HeaderMap,
+
     Path(name): Path<String>,
-    body: Body,
+    Change { who, spec }: Change<serde_json::Value>,
 ) -> ApiResult<impl IntoResponse> {
-    let body = body_of(&headers, body).await?;
     if name != "test" {
         return Err(GatewayError::new(
             ErrorKind::MethodNotAllowed,
@@ -99,6 +89,5 @@ pub async fn provider_action(
         )
         .into());
     }
-    let who = writer(&st, &headers).await?;
-    Ok(Json(st.gateway.test_provider(&who, &body).await?))
+    Ok(Json(st.gateway.test_provider(&who, spec).await?))
 }

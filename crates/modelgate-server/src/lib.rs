@@ -9,6 +9,7 @@ pub mod anthropic;
 pub mod caller;
 pub mod chat_api;
 pub mod error;
+pub mod extract;
 pub mod openai;
 pub mod ops;
 pub mod org_api;

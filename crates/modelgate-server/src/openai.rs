@@ -1,11 +1,11 @@
-//! OpenAI API handlers: authenticate, read the body within the limit, hand it to the
-//! gateway, and turn its answer into a response (a full body or an event stream).
+//! OpenAI API handlers: a [`ModelCall`] (body read within the limit, then the caller
+//! authenticated) handed to the gateway, and its answer turned into a response (a full
+//! body or an event stream).
 
 use crate::caller::{Surface, caller};
 use crate::error::{ApiError, ApiResult};
-use crate::request::{RequestId, read_body};
+use crate::extract::ModelCall;
 use crate::state::AppState;
-use axum::Extension;
 use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, Response};
@@ -16,35 +16,19 @@ use modelgate_gateway::proxy::{ClientHints, FrontApi, Operation};
 use modelgate_gateway::proxy::{ProxyBody, ProxyResponse};
 use std::sync::Arc;
 
-/// The caller of a model request: an AI key, or a browser session (the chat page) that
-/// passes the CSRF check and names or implies the allocation to charge.
-pub(crate) async fn authenticate(st: &AppState, headers: &HeaderMap) -> ApiResult<Arc<Principal>> {
-    caller(st, headers, true, Surface::Models).await
-}
-
 /// The caller of a model read (`GET /v1/models`): no CSRF token needed.
 async fn authenticate_read(st: &AppState, headers: &HeaderMap) -> ApiResult<Arc<Principal>> {
     caller(st, headers, false, Surface::Models).await
 }
 
-async fn forward(
-    st: AppState,
-    rid: RequestId,
-    headers: HeaderMap,
-    body: Body,
-    op: Operation,
-) -> ApiResult<Response<Body>> {
-    // The body is read before the key is checked, so a refused request leaves the
-    // connection clean for the client's next one.
-    let bytes = read_body(&headers, body, st.gateway.settings.max_body_bytes).await?;
-    let principal = authenticate(&st, &headers).await?;
+async fn forward(st: AppState, call: ModelCall, op: Operation) -> ApiResult<Response<Body>> {
     let resp = st
         .gateway
         .proxy(
-            &principal,
+            &call.who,
             FrontApi::OpenAi(op),
-            bytes,
-            &rid.0,
+            call.body,
+            &call.rid.0,
             &ClientHints::default(),
         )
         .await?;
@@ -64,38 +48,21 @@ pub(crate) fn into_response(resp: ProxyResponse) -> Response<Body> {
 
 pub async fn chat_completions(
     State(st): State<AppState>,
-    Extension(rid): Extension<RequestId>,
-    headers: HeaderMap,
-    body: Body,
+    call: ModelCall,
 ) -> ApiResult<Response<Body>> {
-    forward(st, rid, headers, body, Operation::ChatCompletions).await
+    forward(st, call, Operation::ChatCompletions).await
 }
 
-pub async fn completions(
-    State(st): State<AppState>,
-    Extension(rid): Extension<RequestId>,
-    headers: HeaderMap,
-    body: Body,
-) -> ApiResult<Response<Body>> {
-    forward(st, rid, headers, body, Operation::Completions).await
+pub async fn completions(State(st): State<AppState>, call: ModelCall) -> ApiResult<Response<Body>> {
+    forward(st, call, Operation::Completions).await
 }
 
-pub async fn embeddings(
-    State(st): State<AppState>,
-    Extension(rid): Extension<RequestId>,
-    headers: HeaderMap,
-    body: Body,
-) -> ApiResult<Response<Body>> {
-    forward(st, rid, headers, body, Operation::Embeddings).await
+pub async fn embeddings(State(st): State<AppState>, call: ModelCall) -> ApiResult<Response<Body>> {
+    forward(st, call, Operation::Embeddings).await
 }
 
-pub async fn responses(
-    State(st): State<AppState>,
-    Extension(rid): Extension<RequestId>,
-    headers: HeaderMap,
-    body: Body,
-) -> ApiResult<Response<Body>> {
-    forward(st, rid, headers, body, Operation::Responses).await
+pub async fn responses(State(st): State<AppState>, call: ModelCall) -> ApiResult<Response<Body>> {
+    forward(st, call, Operation::Responses).await
 }
 
 /// `GET /v1/responses/{id}`: a response the gateway kept (made by translation), for the
@@ -119,7 +86,7 @@ pub async fn delete_response(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> ApiResult<impl IntoResponse> {
-    let principal = authenticate(&st, &headers).await?;
+    let principal = caller(&st, &headers, true, Surface::Models).await?;
     st.gateway
         .responses
         .delete(&id, &principal.user_id, modelgate_core::now_millis())?;

@@ -3,117 +3,119 @@
 //! Each reads the body first (see [`crate::admin`]), authenticates the caller, and leaves
 //! every decision to `modelgate-gateway`.
 
-use crate::caller::{SESSION_COOKIE, reader, session_cookie, writer};
+use crate::caller::{SESSION_COOKIE, session_cookie};
 use crate::error::ApiResult;
-use crate::request::{body_of, over_tls};
+use crate::extract::{Change, Reader, Spec, Writer};
+use crate::request::over_tls;
 use crate::state::AppState;
 use axum::Json;
-use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::IntoResponse;
+use modelgate_gateway::admin::allocations::CreateAllocation;
+use modelgate_gateway::admin::allocations::UpdateAllocation;
+use modelgate_gateway::admin::groups::CreateGroup;
+use modelgate_gateway::admin::groups::GrantView;
+use modelgate_gateway::admin::sessions::SignIn;
+use modelgate_gateway::admin::settings::SettingsPatch;
+use modelgate_gateway::admin::shares::ShareView;
+use modelgate_gateway::admin::users::CreateUser;
+use modelgate_gateway::admin::users::UpdateUser;
+use modelgate_gateway::admin::virtual_models::VirtualModel;
 use serde_json::json;
 
 pub async fn create_user(
     State(st): State<AppState>,
-    headers: HeaderMap,
-    body: Body,
+    Change { who, spec }: Change<CreateUser>,
 ) -> ApiResult<impl IntoResponse> {
-    let body = body_of(&headers, body).await?;
-    let who = writer(&st, &headers).await?;
     Ok((
         StatusCode::CREATED,
-        Json(st.gateway.create_user(&who, &body).await?),
+        Json(st.gateway.create_user(&who, spec).await?),
     ))
 }
 
 pub async fn list_users(
     State(st): State<AppState>,
-    headers: HeaderMap,
+    Reader(who): Reader,
 ) -> ApiResult<impl IntoResponse> {
-    let who = reader(&st, &headers).await?;
     Ok(Json(json!({ "data": st.gateway.list_users(&who)? })))
 }
 
 pub async fn get_user(
     State(st): State<AppState>,
-    headers: HeaderMap,
+    Reader(who): Reader,
+
     Path(name): Path<String>,
 ) -> ApiResult<impl IntoResponse> {
-    let who = reader(&st, &headers).await?;
     Ok(Json(st.gateway.get_user(&who, &name)?))
 }
 
 pub async fn update_user(
     State(st): State<AppState>,
-    headers: HeaderMap,
+
     Path(name): Path<String>,
-    body: Body,
+    Change { who, spec }: Change<UpdateUser>,
 ) -> ApiResult<impl IntoResponse> {
-    let body = body_of(&headers, body).await?;
-    let who = writer(&st, &headers).await?;
-    Ok(Json(st.gateway.update_user(&who, &name, &body).await?))
+    Ok(Json(st.gateway.update_user(&who, &name, spec).await?))
 }
 
 /// `DELETE /api/users/{name}`: deactivates (users are never deleted: their usage stays).
 pub async fn deactivate_user(
     State(st): State<AppState>,
-    headers: HeaderMap,
+    Writer(who): Writer,
+
     Path(name): Path<String>,
 ) -> ApiResult<impl IntoResponse> {
-    let who = writer(&st, &headers).await?;
-    st.gateway
-        .update_user(&who, &name, br#"{"deactivated":true}"#)
-        .await?;
+    let deactivate = UpdateUser {
+        deactivated: Some(true),
+        ..UpdateUser::default()
+    };
+    st.gateway.update_user(&who, &name, deactivate).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 pub async fn create_group(
     State(st): State<AppState>,
-    headers: HeaderMap,
-    body: Body,
+    Change { who, spec }: Change<CreateGroup>,
 ) -> ApiResult<impl IntoResponse> {
-    let body = body_of(&headers, body).await?;
-    let who = writer(&st, &headers).await?;
     Ok((
         StatusCode::CREATED,
-        Json(st.gateway.create_group(&who, &body).await?),
+        Json(st.gateway.create_group(&who, spec).await?),
     ))
 }
 
 pub async fn list_groups(
     State(st): State<AppState>,
-    headers: HeaderMap,
+    Reader(who): Reader,
 ) -> ApiResult<impl IntoResponse> {
-    let who = reader(&st, &headers).await?;
     Ok(Json(json!({ "data": st.gateway.list_groups(&who).await? })))
 }
 
 pub async fn get_group(
     State(st): State<AppState>,
-    headers: HeaderMap,
+    Reader(who): Reader,
+
     Path(name): Path<String>,
 ) -> ApiResult<impl IntoResponse> {
-    let who = reader(&st, &headers).await?;
     Ok(Json(st.gateway.get_group(&who, &name).await?))
 }
 
 pub async fn delete_group(
     State(st): State<AppState>,
-    headers: HeaderMap,
+    Writer(who): Writer,
+
     Path(name): Path<String>,
 ) -> ApiResult<impl IntoResponse> {
-    let who = writer(&st, &headers).await?;
     st.gateway.delete_group(&who, &name).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 pub async fn add_member(
     State(st): State<AppState>,
-    headers: HeaderMap,
+    Writer(who): Writer,
+
     Path((group, user)): Path<(String, String)>,
 ) -> ApiResult<impl IntoResponse> {
-    let who = writer(&st, &headers).await?;
     Ok(Json(
         st.gateway.change_member(&who, &group, &user, true).await?,
     ))
@@ -121,10 +123,10 @@ pub async fn add_member(
 
 pub async fn remove_member(
     State(st): State<AppState>,
-    headers: HeaderMap,
+    Writer(who): Writer,
+
     Path((group, user)): Path<(String, String)>,
 ) -> ApiResult<impl IntoResponse> {
-    let who = writer(&st, &headers).await?;
     Ok(Json(
         st.gateway.change_member(&who, &group, &user, false).await?,
     ))
@@ -132,42 +134,35 @@ pub async fn remove_member(
 
 pub async fn list_grants(
     State(st): State<AppState>,
-    headers: HeaderMap,
+    Reader(who): Reader,
 ) -> ApiResult<impl IntoResponse> {
-    let who = reader(&st, &headers).await?;
     Ok(Json(json!({ "data": st.gateway.list_grants(&who)? })))
 }
 
 pub async fn put_grant(
     State(st): State<AppState>,
-    headers: HeaderMap,
-    body: Body,
+    Change { who, spec }: Change<GrantView>,
 ) -> ApiResult<impl IntoResponse> {
-    let body = body_of(&headers, body).await?;
-    let who = writer(&st, &headers).await?;
     Ok(Json(
-        json!({ "data": st.gateway.change_grant(&who, &body, true).await? }),
+        json!({ "data": st.gateway.change_grant(&who, spec, true).await? }),
     ))
 }
 
 pub async fn delete_grant(
     State(st): State<AppState>,
-    headers: HeaderMap,
-    body: Body,
+    Change { who, spec }: Change<GrantView>,
 ) -> ApiResult<impl IntoResponse> {
-    let body = body_of(&headers, body).await?;
-    let who = writer(&st, &headers).await?;
     Ok(Json(
-        json!({ "data": st.gateway.change_grant(&who, &body, false).await? }),
+        json!({ "data": st.gateway.change_grant(&who, spec, false).await? }),
     ))
 }
 
 pub async fn list_shares(
     State(st): State<AppState>,
-    headers: HeaderMap,
+    Reader(who): Reader,
+
     Path(name): Path<String>,
 ) -> ApiResult<impl IntoResponse> {
-    let who = reader(&st, &headers).await?;
     Ok(Json(
         json!({ "data": st.gateway.list_shares(&who, &name)? }),
     ))
@@ -175,48 +170,40 @@ pub async fn list_shares(
 
 pub async fn put_share(
     State(st): State<AppState>,
-    headers: HeaderMap,
+
     Path(name): Path<String>,
-    body: Body,
+    Change { who, spec }: Change<ShareView>,
 ) -> ApiResult<impl IntoResponse> {
-    let body = body_of(&headers, body).await?;
-    let who = writer(&st, &headers).await?;
     Ok(Json(
-        json!({ "data": st.gateway.change_share(&who, &name, &body, true).await? }),
+        json!({ "data": st.gateway.change_share(&who, &name, spec, true).await? }),
     ))
 }
 
 pub async fn delete_share(
     State(st): State<AppState>,
-    headers: HeaderMap,
+
     Path(name): Path<String>,
-    body: Body,
+    Change { who, spec }: Change<ShareView>,
 ) -> ApiResult<impl IntoResponse> {
-    let body = body_of(&headers, body).await?;
-    let who = writer(&st, &headers).await?;
     Ok(Json(
-        json!({ "data": st.gateway.change_share(&who, &name, &body, false).await? }),
+        json!({ "data": st.gateway.change_share(&who, &name, spec, false).await? }),
     ))
 }
 
 pub async fn create_allocation(
     State(st): State<AppState>,
-    headers: HeaderMap,
-    body: Body,
+    Change { who, spec }: Change<CreateAllocation>,
 ) -> ApiResult<impl IntoResponse> {
-    let body = body_of(&headers, body).await?;
-    let who = writer(&st, &headers).await?;
     Ok((
         StatusCode::CREATED,
-        Json(st.gateway.create_allocation(&who, &body).await?),
+        Json(st.gateway.create_allocation(&who, spec).await?),
     ))
 }
 
 pub async fn list_allocations(
     State(st): State<AppState>,
-    headers: HeaderMap,
+    Reader(who): Reader,
 ) -> ApiResult<impl IntoResponse> {
-    let who = reader(&st, &headers).await?;
     Ok(Json(
         json!({ "data": st.gateway.list_allocations(&who).await? }),
     ))
@@ -224,52 +211,44 @@ pub async fn list_allocations(
 
 pub async fn get_allocation(
     State(st): State<AppState>,
-    headers: HeaderMap,
+    Reader(who): Reader,
+
     Path(name): Path<String>,
 ) -> ApiResult<impl IntoResponse> {
-    let who = reader(&st, &headers).await?;
     Ok(Json(st.gateway.get_allocation(&who, &name).await?))
 }
 
 pub async fn update_allocation(
     State(st): State<AppState>,
-    headers: HeaderMap,
+
     Path(name): Path<String>,
-    body: Body,
+    Change { who, spec }: Change<UpdateAllocation>,
 ) -> ApiResult<impl IntoResponse> {
-    let body = body_of(&headers, body).await?;
-    let who = writer(&st, &headers).await?;
-    Ok(Json(
-        st.gateway.update_allocation(&who, &name, &body).await?,
-    ))
+    Ok(Json(st.gateway.update_allocation(&who, &name, spec).await?))
 }
 
 pub async fn delete_allocation(
     State(st): State<AppState>,
-    headers: HeaderMap,
+    Writer(who): Writer,
+
     Path(name): Path<String>,
 ) -> ApiResult<impl IntoResponse> {
-    let who = writer(&st, &headers).await?;
     st.gateway.delete_allocation(&who, &name).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 pub async fn get_settings(
     State(st): State<AppState>,
-    headers: HeaderMap,
+    Reader(who): Reader,
 ) -> ApiResult<impl IntoResponse> {
-    let who = reader(&st, &headers).await?;
     Ok(Json(st.gateway.get_settings(&who)?))
 }
 
 pub async fn update_settings(
     State(st): State<AppState>,
-    headers: HeaderMap,
-    body: Body,
+    Change { who, spec }: Change<SettingsPatch>,
 ) -> ApiResult<impl IntoResponse> {
-    let body = body_of(&headers, body).await?;
-    let who = writer(&st, &headers).await?;
-    Ok(Json(st.gateway.update_settings(&who, &body).await?))
+    Ok(Json(st.gateway.update_settings(&who, spec).await?))
 }
 
 fn session_cookie_header(value: &str, max_age_secs: i64, secure: bool) -> HeaderValue {
@@ -285,10 +264,9 @@ fn session_cookie_header(value: &str, max_age_secs: i64, secure: bool) -> Header
 pub async fn login(
     State(st): State<AppState>,
     headers: HeaderMap,
-    body: Body,
+    Spec(sign_in): Spec<SignIn>,
 ) -> ApiResult<impl IntoResponse> {
-    let body = body_of(&headers, body).await?;
-    let signed = st.gateway.sign_in(&body).await?;
+    let signed = st.gateway.sign_in(sign_in).await?;
     let cookie = session_cookie_header(
         &signed.cookie,
         modelgate_gateway::admin::sessions::SESSION_TTL_MS / 1000,
@@ -300,9 +278,9 @@ pub async fn login(
 /// `POST /api/auth/logout`: ends the session (CSRF-checked) and clears the cookie.
 pub async fn logout(
     State(st): State<AppState>,
+    _: Writer,
     headers: HeaderMap,
 ) -> ApiResult<impl IntoResponse> {
-    writer(&st, &headers).await?;
     if let Some(cookie) = session_cookie(&headers) {
         st.gateway.sign_out(cookie).await?;
     }
@@ -313,9 +291,8 @@ pub async fn logout(
 /// `GET /api/auth/session`: the signed-in user and the session's CSRF token.
 pub async fn session(
     State(st): State<AppState>,
-    headers: HeaderMap,
+    Reader(who): Reader,
 ) -> ApiResult<impl IntoResponse> {
-    let who = reader(&st, &headers).await?;
     let org = st.gateway.org();
     let user = org
         .users
@@ -326,40 +303,36 @@ pub async fn session(
 
 pub async fn create_virtual_model(
     State(st): State<AppState>,
-    headers: HeaderMap,
-    body: Body,
+    Change { who, spec }: Change<VirtualModel>,
 ) -> ApiResult<impl IntoResponse> {
-    let body = body_of(&headers, body).await?;
-    let who = writer(&st, &headers).await?;
     Ok((
         StatusCode::CREATED,
-        Json(st.gateway.create_virtual_model(&who, &body).await?),
+        Json(st.gateway.create_virtual_model(&who, spec).await?),
     ))
 }
 
 pub async fn list_virtual_models(
     State(st): State<AppState>,
-    headers: HeaderMap,
+    _: Reader,
 ) -> ApiResult<impl IntoResponse> {
-    reader(&st, &headers).await?;
     Ok(Json(json!({ "data": st.gateway.list_virtual_models() })))
 }
 
 pub async fn get_virtual_model(
     State(st): State<AppState>,
-    headers: HeaderMap,
+    _: Reader,
+
     Path(name): Path<String>,
 ) -> ApiResult<impl IntoResponse> {
-    reader(&st, &headers).await?;
     Ok(Json(st.gateway.get_virtual_model(&name)?))
 }
 
 pub async fn delete_virtual_model(
     State(st): State<AppState>,
-    headers: HeaderMap,
+    Writer(who): Writer,
+
     Path(name): Path<String>,
 ) -> ApiResult<impl IntoResponse> {
-    let who = writer(&st, &headers).await?;
     st.gateway.delete_virtual_model(&who, &name).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -3,9 +3,8 @@
 //! turn the HTTP/1.1 connection into the tunnel (101), which the gateway then drives as
 //! an HTTP/2 client ([`modelgate_gateway::tunnel::hub`]).
 
-use crate::caller::{reader, writer};
 use crate::error::ApiResult;
-use crate::request::body_of;
+use crate::extract::{Change, Reader, Writer};
 use crate::request::over_tls;
 use crate::state::AppState;
 use axum::Json;
@@ -16,6 +15,7 @@ use axum::response::{IntoResponse, Response};
 use hyper_util::rt::TokioIo;
 use modelgate_core::ErrorKind;
 use modelgate_gateway::GatewayError;
+use modelgate_gateway::admin::tunnels::TunnelSpec;
 use modelgate_tunnel::protocol::{AGENT_NAME_HEADER, AGENT_VERSION_HEADER, UPGRADE_PROTOCOL};
 use serde_json::json;
 
@@ -33,40 +33,37 @@ fn gateway_url(headers: &HeaderMap) -> String {
 pub async fn create_tunnel(
     State(st): State<AppState>,
     headers: HeaderMap,
-    body: Body,
+    Change { who, spec }: Change<TunnelSpec>,
 ) -> ApiResult<impl IntoResponse> {
-    let body = body_of(&headers, body).await?;
-    let who = writer(&st, &headers).await?;
     let created = st
         .gateway
-        .create_tunnel(&who, &body, &gateway_url(&headers))
+        .create_tunnel(&who, spec, &gateway_url(&headers))
         .await?;
     Ok((StatusCode::CREATED, Json(created)))
 }
 
 pub async fn list_tunnels(
     State(st): State<AppState>,
-    headers: HeaderMap,
+    Reader(who): Reader,
 ) -> ApiResult<impl IntoResponse> {
-    let who = reader(&st, &headers).await?;
     Ok(Json(json!({ "data": st.gateway.list_tunnels(&who) })))
 }
 
 pub async fn get_tunnel(
     State(st): State<AppState>,
-    headers: HeaderMap,
+    Reader(who): Reader,
+
     Path(name): Path<String>,
 ) -> ApiResult<impl IntoResponse> {
-    let who = reader(&st, &headers).await?;
     Ok(Json(st.gateway.get_tunnel(&who, &name)?))
 }
 
 pub async fn delete_tunnel(
     State(st): State<AppState>,
-    headers: HeaderMap,
+    Writer(who): Writer,
+
     Path(name): Path<String>,
 ) -> ApiResult<impl IntoResponse> {
-    let who = writer(&st, &headers).await?;
     st.gateway.delete_tunnel(&who, &name).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -3,7 +3,7 @@
 //! them; a user sees (and binds keys to) the allocations they may draw from — their own and
 //! their groups'. Views show used, reserved (in flight) and remaining amounts.
 
-use super::{parse_json, require_admin, rfc3339, valid_slug};
+use super::{require_admin, rfc3339, valid_slug};
 use crate::auth::Principal;
 use crate::budget::BudgetError;
 use crate::org::period::Period;
@@ -150,10 +150,9 @@ impl Gateway {
     pub async fn create_allocation(
         &self,
         who: &Principal,
-        body: &[u8],
+        spec: CreateAllocation,
     ) -> Result<AllocationView, GatewayError> {
         require_admin(who)?;
-        let spec: CreateAllocation = parse_json(body)?;
         if !valid_slug(&spec.name) {
             return Err(GatewayError::bad_request(
                 "allocation names are 1-64 characters of letters, digits, '-' and '_'",
@@ -223,10 +222,9 @@ impl Gateway {
         &self,
         who: &Principal,
         name: &str,
-        body: &[u8],
+        patch: UpdateAllocation,
     ) -> Result<AllocationView, GatewayError> {
         require_admin(who)?;
-        let patch: UpdateAllocation = parse_json(body)?;
         let mut row = (*self.visible_allocation(who, name)?).clone();
         if let Some(limit) = patch.limit_usd {
             row.limit_micros = micros(limit)?;

@@ -4,7 +4,7 @@
 //! longer use (revoked share, deleted provider, stopped sharing) stays readable but takes
 //! no new messages (`writable: false`, 409 `conversation_read_only`).
 
-use super::{parse_json, rfc3339};
+use super::rfc3339;
 use crate::auth::Principal;
 use crate::{Gateway, GatewayError};
 use modelgate_core::ids::new_id;
@@ -17,24 +17,27 @@ const LIST_LIMIT: i64 = 200;
 /// Longest message kept (bytes).
 const MAX_MESSAGE_BYTES: usize = 1 << 20;
 
+/// The body of `POST /api/conversations`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct NewConversation {
+pub struct NewConversation {
     #[serde(default)]
     title: Option<String>,
     provider: String,
     model: String,
 }
 
+/// The body of `PATCH /api/conversations/{id}`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct Rename {
+pub struct Rename {
     title: String,
 }
 
+/// The body of `POST /api/conversations/{id}/messages`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct NewMessage {
+pub struct NewMessage {
     role: String,
     content: String,
     #[serde(default)]
@@ -116,9 +119,8 @@ impl Gateway {
     pub async fn create_conversation(
         &self,
         who: &Principal,
-        body: &[u8],
+        spec: NewConversation,
     ) -> Result<ConversationView, GatewayError> {
-        let spec: NewConversation = parse_json(body)?;
         self.visible_provider(who, &spec.provider)
             .map_err(|e| e.with_param("provider"))?;
         if spec.model.trim().is_empty() || spec.model.len() > 256 {
@@ -180,9 +182,8 @@ impl Gateway {
         &self,
         who: &Principal,
         id: &str,
-        body: &[u8],
+        spec: Rename,
     ) -> Result<ConversationView, GatewayError> {
-        let spec: Rename = parse_json(body)?;
         let c = self.own_conversation(who, id).await?;
         let title = clean_title(&spec.title)?;
         self.store
@@ -202,9 +203,8 @@ impl Gateway {
         &self,
         who: &Principal,
         id: &str,
-        body: &[u8],
+        spec: NewMessage,
     ) -> Result<MessageView, GatewayError> {
-        let spec: NewMessage = parse_json(body)?;
         if spec.role != "user" && spec.role != "assistant" {
             return Err(
                 GatewayError::bad_request("role must be 'user' or 'assistant'").with_param("role"),

@@ -4,7 +4,7 @@
 //! providers). Members may read the groups they belong to.
 
 use super::allocations::AllocationView;
-use super::{parse_json, require_admin, rfc3339, valid_slug};
+use super::{require_admin, rfc3339, valid_slug};
 use crate::auth::Principal;
 use crate::org::GRANTABLE;
 use crate::{Gateway, GatewayError};
@@ -78,10 +78,9 @@ impl Gateway {
     pub async fn create_group(
         &self,
         who: &Principal,
-        body: &[u8],
+        spec: CreateGroup,
     ) -> Result<GroupView, GatewayError> {
         require_admin(who)?;
-        let spec: CreateGroup = parse_json(body)?;
         if !valid_slug(&spec.name) {
             return Err(GatewayError::bad_request(
                 "group names are 1-64 characters of letters, digits, '-' and '_'",
@@ -177,11 +176,10 @@ impl Gateway {
     pub async fn change_grant(
         &self,
         who: &Principal,
-        body: &[u8],
+        spec: GrantView,
         grant: bool,
     ) -> Result<Vec<GrantView>, GatewayError> {
         require_admin(who)?;
-        let spec: GrantView = parse_json(body)?;
         if !GRANTABLE.contains(&spec.permission.as_str()) {
             return Err(GatewayError::bad_request(format!(
                 "unknown permission '{}'; grantable: {}",

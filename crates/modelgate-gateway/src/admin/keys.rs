@@ -7,7 +7,7 @@
 //! user.
 
 use super::key_bounds::{self, Asked};
-use super::{parse_json, parse_time, require_admin, rfc3339};
+use super::{parse_time, require_admin, rfc3339};
 use crate::auth::Principal;
 use crate::org::Directory;
 use crate::{Gateway, GatewayError};
@@ -184,9 +184,8 @@ impl Gateway {
     pub async fn create_key(
         &self,
         who: &Principal,
-        body: &[u8],
+        spec: CreateKey,
     ) -> Result<CreatedKey, GatewayError> {
-        let spec: CreateKey = parse_json(body)?;
         let org = self.org();
         let user = org
             .users
@@ -202,10 +201,9 @@ impl Gateway {
         &self,
         who: &Principal,
         user_name: &str,
-        body: &[u8],
+        spec: CreateKey,
     ) -> Result<CreatedKey, GatewayError> {
         require_admin(who)?;
-        let spec: CreateKey = parse_json(body)?;
         let user = self
             .org()
             .user_by_name(user_name)

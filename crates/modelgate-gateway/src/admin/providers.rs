@@ -3,7 +3,7 @@
 //! before they reach the store and never appear in any answer.
 
 use super::provider_targets::{TargetSpec, TargetView, ValidTarget, validate_targets};
-use super::{double_option, no_provider, parse_json, rfc3339, valid_slug};
+use super::{double_option, no_provider, rfc3339, valid_slug};
 use crate::auth::Principal;
 use crate::registry::{
     AwsSecret, AwsSettings, AzureSettings, EntraSettings, ProviderConfig, RuntimeProvider,
@@ -686,14 +686,13 @@ impl Gateway {
     pub async fn create_provider(
         self: &Arc<Self>,
         who: &Principal,
-        body: &[u8],
+        spec: ProviderSpec,
     ) -> Result<ProviderView, GatewayError> {
         if !self.org().may_create_providers(who) {
             return Err(GatewayError::forbidden(
                 "Creating providers needs an administrator or the aiprovider:create permission.",
             ));
         }
-        let spec: ProviderSpec = parse_json(body)?;
         if spec.shared_with.is_some() {
             return Err(GatewayError::bad_request(
                 "shared_with is for the config file; share with PUT /api/providers/{name}/shares",
@@ -736,9 +735,8 @@ impl Gateway {
         self: &Arc<Self>,
         who: &Principal,
         name: &str,
-        body: &[u8],
+        patch: ProviderPatch,
     ) -> Result<ProviderView, GatewayError> {
-        let patch: ProviderPatch = parse_json(body)?;
         let current = self.managed_provider(who, name)?;
         if current.transport.is_tunnel()
             && (patch.endpoint.is_some()
@@ -887,14 +885,13 @@ impl Gateway {
     pub async fn test_provider(
         &self,
         who: &Principal,
-        body: &[u8],
+        mut value: serde_json::Value,
     ) -> Result<ConnectionTest, GatewayError> {
         if !self.org().may_create_providers(who) {
             return Err(GatewayError::forbidden(
                 "Testing a provider needs an administrator or the aiprovider:create permission.",
             ));
         }
-        let mut value: serde_json::Value = parse_json(body)?;
         if let Some(obj) = value.as_object_mut() {
             obj.entry("name")
                 .or_insert_with(|| "connection-test".into());

@@ -3,7 +3,6 @@
 //! that unsafe requests made with the cookie must echo in `x-csrf-token` (the server
 //! checks it). Sessions last [`SESSION_TTL_MS`]; deactivating the user ends them.
 
-use super::parse_json;
 use super::users::{UserView, user_view};
 use crate::auth::Principal;
 use crate::org::password;
@@ -44,8 +43,7 @@ fn bad_credentials() -> GatewayError {
 }
 
 impl Gateway {
-    pub async fn sign_in(&self, body: &[u8]) -> Result<SignedIn, GatewayError> {
-        let spec: SignIn = parse_json(body)?;
+    pub async fn sign_in(&self, spec: SignIn) -> Result<SignedIn, GatewayError> {
         let org = self.org();
         let user = org.user_by_name(&spec.name).cloned();
         let stored = user

@@ -4,7 +4,7 @@
 //! (`allow_unpriced`). A change reloads the directory and the providers, so
 //! restricted providers switch clients before the next request.
 
-use super::{parse_json, require_admin};
+use super::require_admin;
 use crate::auth::Principal;
 use crate::org::OrgSettings;
 use crate::{Gateway, GatewayError};
@@ -31,10 +31,9 @@ impl Gateway {
     pub async fn update_settings(
         self: &Arc<Self>,
         who: &Principal,
-        body: &[u8],
+        patch: SettingsPatch,
     ) -> Result<OrgSettings, GatewayError> {
         require_admin(who)?;
-        let patch: SettingsPatch = parse_json(body)?;
         for (name, value) in [
             (
                 "restrict_private_upstreams",

@@ -4,7 +4,7 @@
 //! by non-admins. A change reloads the registry before it answers, so the very next
 //! request sees it.
 
-use super::{no_provider, parse_json};
+use super::no_provider;
 use crate::auth::Principal;
 use crate::registry::RuntimeProvider;
 use crate::{Gateway, GatewayError};
@@ -72,7 +72,7 @@ impl Gateway {
         self: &Arc<Self>,
         who: &Principal,
         name: &str,
-        body: &[u8],
+        spec: ShareView,
         grant: bool,
     ) -> Result<Vec<ShareView>, GatewayError> {
         let p = self.managed_provider(who, name)?;
@@ -82,7 +82,6 @@ impl Gateway {
             ))
             .with_code("tunnel_not_shareable"));
         }
-        let spec: ShareView = parse_json(body)?;
         let group_id = match (&spec.group, spec.org) {
             (Some(g), None | Some(false)) => Some(
                 self.org()

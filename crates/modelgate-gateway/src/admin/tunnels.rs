@@ -5,7 +5,7 @@
 //! (`running`/`stopped`), since when, its version and the models seen behind it; deleting
 //! revokes the token and drops the connection at once.
 
-use super::{parse_json, rfc3339, valid_slug};
+use super::{rfc3339, valid_slug};
 use crate::auth::Principal;
 use crate::registry::{ProviderConfig, RuntimeProvider};
 use crate::tunnel::{TOKEN_PREFIX, TUNNEL_ENDPOINT, TUNNEL_KIND, token_hash};
@@ -17,9 +17,10 @@ use modelgate_store::ProviderRow;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
+/// The body of `POST /api/tunnels`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct TunnelSpec {
+pub struct TunnelSpec {
     name: String,
     #[serde(default)]
     description: Option<String>,
@@ -91,10 +92,9 @@ impl Gateway {
     pub async fn create_tunnel(
         self: &Arc<Self>,
         who: &Principal,
-        body: &[u8],
+        spec: TunnelSpec,
         gateway_url: &str,
     ) -> Result<CreatedTunnel, GatewayError> {
-        let spec: TunnelSpec = parse_json(body)?;
         if !valid_slug(&spec.name) || spec.name == "connect" {
             return Err(GatewayError::bad_request(
                 "name must be 1-64 characters of letters, digits, '-' and '_' (and not 'connect')",

@@ -3,7 +3,7 @@
 //! once (the auth cache is dropped with every change). An admin cannot deactivate or demote
 //! themselves, so the org is never left without the admin who made the change.
 
-use super::{double_option, parse_json, require_admin, rfc3339, valid_slug};
+use super::{double_option, require_admin, rfc3339, valid_slug};
 use crate::auth::Principal;
 use crate::org::{Directory, password};
 use crate::{Gateway, GatewayError};
@@ -109,10 +109,9 @@ impl Gateway {
     pub async fn create_user(
         &self,
         who: &Principal,
-        body: &[u8],
+        spec: CreateUser,
     ) -> Result<UserView, GatewayError> {
         require_admin(who)?;
-        let spec: CreateUser = parse_json(body)?;
         if !valid_slug(&spec.name) {
             return Err(GatewayError::bad_request(
                 "name must be 1-64 characters of letters, digits, '-' and '_'",
@@ -155,10 +154,9 @@ impl Gateway {
         self: &std::sync::Arc<Self>,
         who: &Principal,
         name: &str,
-        body: &[u8],
+        patch: UpdateUser,
     ) -> Result<UserView, GatewayError> {
         require_admin(who)?;
-        let patch: UpdateUser = parse_json(body)?;
         let mut user = self.user_named(name)?;
         let old_role = user.role.clone();
         let is_self = user.id == who.user_id;

@@ -3,7 +3,7 @@
 //! model references, tried in order by [`crate::routing`]. Admins define them; everyone
 //! may read them, and each candidate is still checked against the caller's permissions.
 
-use super::{parse_json, require_admin, valid_slug};
+use super::{require_admin, valid_slug};
 use crate::auth::Principal;
 use crate::body::MAX_FALLBACKS;
 use crate::{Gateway, GatewayError};
@@ -56,10 +56,9 @@ impl Gateway {
     pub async fn create_virtual_model(
         &self,
         who: &Principal,
-        body: &[u8],
+        spec: VirtualModel,
     ) -> Result<VirtualModel, GatewayError> {
         require_admin(who)?;
-        let spec: VirtualModel = parse_json(body)?;
         self.put_virtual_model(&spec).await?;
         Ok(spec)
     }

@@ -1,0 +1,153 @@
+//! The axum extractors every handler takes instead of repeating the same steps: who is
+//! calling ([`Reader`], [`OwnReader`], [`Writer`]), a change with its typed body
+//! ([`Change`]), a model call with its raw body ([`ModelCall`]), and the request id.
+//!
+//! Bodies are read *before* the caller is checked, so a refused request never leaves
+//! unread bytes on a kept-alive connection; then the caller is authenticated (and, for a
+//! session, the CSRF token checked); then the body is parsed. A body that is not the
+//! expected JSON is a 400 in the API's error shape, never axum's plain-text rejection; an
+//! empty body is read as `{}`.
+
+use crate::caller::{Surface, caller, own_reader, reader, writer};
+use crate::error::ApiError;
+use crate::request::{RequestId, body_of, read_body};
+use crate::state::AppState;
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use bytes::Bytes;
+use modelgate_gateway::GatewayError;
+use modelgate_gateway::auth::Principal;
+use serde::de::DeserializeOwned;
+use std::sync::Arc;
+
+/// The caller of an admin read (GET): a key needs the `management` scope.
+pub struct Reader(pub Arc<Principal>);
+
+/// The caller of a self-service read (`GET /api/me`, own usage): any key.
+pub struct OwnReader(pub Arc<Principal>);
+
+/// The caller of a change without a body (DELETE, actions): a key needs the `management`
+/// scope, a session the CSRF token.
+pub struct Writer(pub Arc<Principal>);
+
+/// Each caller extractor is its check in [`crate::caller`].
+macro_rules! caller_extractor {
+    ($extractor:ident, $check:ident) => {
+        impl FromRequestParts<AppState> for $extractor {
+            type Rejection = ApiError;
+
+            async fn from_request_parts(
+                parts: &mut Parts,
+                st: &AppState,
+            ) -> Result<Self, ApiError> {
+                $check(st, &parts.headers).await.map(Self)
+            }
+        }
+    };
+}
+
+caller_extractor!(Reader, reader);
+caller_extractor!(OwnReader, own_reader);
+caller_extractor!(Writer, writer);
+
+impl FromRequestParts<AppState> for RequestId {
+    type Rejection = ApiError;
+
+    /// Set by the request-id middleware on every request; minted here if it is missing.
+    async fn from_request_parts(parts: &mut Parts, _: &AppState) -> Result<Self, ApiError> {
+        Ok(parts
+            .extensions
+            .get::<RequestId>()
+            .cloned()
+            .unwrap_or_else(|| RequestId(modelgate_core::ids::new_id("req"))))
+    }
+}
+
+/// A change to the admin API: who makes it and its body as the typed spec `T`.
+pub struct Change<T> {
+    pub who: Arc<Principal>,
+    pub spec: T,
+}
+
+impl<T: DeserializeOwned> FromRequest<AppState> for Change<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, st: &AppState) -> Result<Self, ApiError> {
+        let (parts, body) = req.into_parts();
+        let bytes = body_of(&parts.headers, body).await?;
+        let who = writer(st, &parts.headers).await?;
+        Ok(Self {
+            who,
+            spec: parse(&bytes)?,
+        })
+    }
+}
+
+/// A body that needs no caller (`POST /api/auth/login`), as the typed spec `T`.
+pub struct Spec<T>(pub T);
+
+impl<T: DeserializeOwned> FromRequest<AppState> for Spec<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, _: &AppState) -> Result<Self, ApiError> {
+        let (parts, body) = req.into_parts();
+        parse(&body_of(&parts.headers, body).await?).map(Self)
+    }
+}
+
+/// Parses an admin body; an empty body is an empty object (`POST /api/keys` with no body
+/// mints a key with the defaults).
+fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let json: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) {
+        b"{}"
+    } else {
+        bytes
+    };
+    serde_json::from_slice(json).map_err(|e| {
+        ApiError::from(GatewayError::bad_request(format!(
+            "invalid request body: {e}"
+        )))
+    })
+}
+
+/// A model call (`/v1/*` POST): the caller (an AI key with the `inference` scope, or a
+/// session that passes the CSRF check and names the allocation to charge), the body as
+/// sent (within the gateway's body limit; the proxy only peeks at it), the request id and
+/// the request's headers (the Anthropic front door reads its beta header).
+pub struct ModelCall {
+    pub who: Arc<Principal>,
+    pub body: Bytes,
+    pub rid: RequestId,
+    pub headers: axum::http::HeaderMap,
+}
+
+impl FromRequest<AppState> for ModelCall {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, st: &AppState) -> Result<Self, ApiError> {
+        let (mut parts, body) = req.into_parts();
+        let rid = RequestId::from_request_parts(&mut parts, st).await?;
+        let body = read_body(&parts.headers, body, st.gateway.settings.max_body_bytes).await?;
+        let who = caller(st, &parts.headers, true, Surface::Models).await?;
+        Ok(Self {
+            who,
+            body,
+            rid,
+            headers: parts.headers,
+        })
+    }
+}
+
+/// A [`ModelCall`] on the Anthropic front door: refusals in Anthropic's error shape.
+pub struct AnthropicCall(pub ModelCall);
+
+impl FromRequest<AppState> for AnthropicCall {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, st: &AppState) -> Result<Self, ApiError> {
+        ModelCall::from_request(req, st)
+            .await
+            .map(Self)
+            .map_err(ApiError::anthropic)
+    }
+}
