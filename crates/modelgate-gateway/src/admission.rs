@@ -23,8 +23,8 @@ fn usd(micros: i64) -> String {
 
 impl Gateway {
     /// Admits a request under the caller's per-minute limits (once per request).
-    pub async fn admit(&self, who: &Principal, now_ms: i64) -> Result<(), GatewayError> {
-        self.limiter.admit(who, now_ms).await
+    pub async fn admit(&self, who: &Principal) -> Result<(), GatewayError> {
+        self.limiter.admit(who).await
     }
 
     /// Reserves one attempt's worst case against the key's allocation, or refuses it; the

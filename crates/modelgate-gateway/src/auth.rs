@@ -1,14 +1,14 @@
 //! Authentication of AI keys: the presented key is hashed, looked up by hash (O(1), in
 //! memory after the first use), compared in constant time, and checked for revocation,
-//! expiry and a deactivated owner; a key that matched but is unusable gets a 401 that says
-//! which. The cached [`Principal`] carries what policy needs on the request path without
+//! expiry (on the gateway's clock, cached keys too) and a deactivated owner; a key that
+//! matched but is unusable gets a 401 that says which. The cached [`Principal`] carries what policy needs on the request path without
 //! a database round trip: role, groups, the key's allocation, allow-list, rate limits and
 //! scopes ([`Principal::require`] is the one check of what a key may be used for).
 //! Revocation drops the key's entry; any change to users or groups drops them all.
 
 use crate::GatewayError;
 use modelgate_core::keys::{self, KeyHash};
-use modelgate_core::{Role, Scope, Scopes, now_millis};
+use modelgate_core::{Clock, Role, Scope, Scopes};
 use modelgate_store::{KeyAuth, Store};
 use std::sync::Arc;
 use std::time::Duration;
@@ -177,12 +177,15 @@ impl Principal {
 pub struct Authenticator {
     store: Arc<dyn Store>,
     cache: moka::sync::Cache<KeyHash, Entry>,
+    /// What key expiry is checked against.
+    clock: Clock,
 }
 
 impl Authenticator {
-    pub fn new(store: Arc<dyn Store>, ttl: Duration) -> Self {
+    pub fn new(store: Arc<dyn Store>, ttl: Duration, clock: Clock) -> Self {
         Self {
             store,
+            clock,
             cache: moka::sync::Cache::builder()
                 .max_capacity(100_000)
                 .time_to_live(ttl)
@@ -215,7 +218,7 @@ impl Authenticator {
                 if !stored.ct_matches(&hash) {
                     return Err(GatewayError::unauthorized());
                 }
-                let entry = match denial(&row) {
+                let entry = match denial(&row, self.clock.now_millis()) {
                     Some(d) => Entry::Denied(d),
                     None => {
                         let groups = groups_of(&row.key.user_id);
@@ -228,7 +231,10 @@ impl Authenticator {
         };
         match entry {
             Entry::Denied(d) => Err(d.error()),
-            Entry::Live(p) if p.expires_at_ms.is_some_and(|t| t <= now_millis()) => {
+            Entry::Live(p)
+                if p.expires_at_ms
+                    .is_some_and(|t| t <= self.clock.now_millis()) =>
+            {
                 Err(Denial::Expired.error())
             }
             Entry::Live(p) => Ok(p),
@@ -247,12 +253,12 @@ impl Authenticator {
     }
 }
 
-fn denial(row: &KeyAuth) -> Option<Denial> {
+fn denial(row: &KeyAuth, now_ms: i64) -> Option<Denial> {
     if row.key.revoked_at.is_some() {
         Some(Denial::Revoked)
     } else if row.user_deactivated_at.is_some() {
         Some(Denial::Deactivated)
-    } else if row.key.expires_at.is_some_and(|t| t <= now_millis()) {
+    } else if row.key.expires_at.is_some_and(|t| t <= now_ms) {
         Some(Denial::Expired)
     } else {
         None

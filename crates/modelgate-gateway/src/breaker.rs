@@ -6,8 +6,10 @@
 //! circuit, its failure opens it again. Any answer that is not a failure (a 2xx, or the
 //! client's own 4xx) counts as success. State lives in memory, carried over registry
 //! reloads while the provider's endpoint is unchanged; `GET /api/providers` shows it and
-//! `modelgate_circuit_transitions_total` counts changes.
+//! `modelgate_circuit_transitions_total` counts changes. Cooldowns are measured on the
+//! gateway's clock (`settings.clock`), which tests advance instead of sleeping.
 
+use modelgate_core::Clock;
 use serde::Serialize;
 use std::sync::Mutex;
 
@@ -60,13 +62,20 @@ pub struct Breaker {
     provider: String,
     failures: u32,
     cooldown_ms: i64,
+    clock: Clock,
     inner: Mutex<Inner>,
 }
 
 impl Breaker {
-    pub fn new(provider: &str, failures: Option<u32>, cooldown_secs: Option<u64>) -> Self {
+    pub fn new(
+        provider: &str,
+        failures: Option<u32>,
+        cooldown_secs: Option<u64>,
+        clock: Clock,
+    ) -> Self {
         Self {
             provider: provider.to_owned(),
+            clock,
             failures: failures.unwrap_or(DEFAULT_FAILURES).max(1),
             cooldown_ms: i64::try_from(
                 cooldown_secs
@@ -101,7 +110,27 @@ impl Breaker {
     /// Whether an attempt may go to this provider now. An open circuit past its cooldown
     /// lets one probe through (half-open); a half-open one lets another through only if
     /// the last probe never reported back within a cooldown.
-    pub fn allow(&self, now_ms: i64) -> bool {
+    pub fn allow(&self) -> bool {
+        self.allow_at(self.clock.now_millis())
+    }
+
+    /// Whether [`Breaker::allow`] would let an attempt through now, without taking the
+    /// half-open probe slot (for choosing among several endpoints).
+    pub fn available(&self) -> bool {
+        self.available_at(self.clock.now_millis())
+    }
+
+    /// An attempt answered (see the module's introduction).
+    pub fn success(&self) {
+        self.success_at(self.clock.now_millis());
+    }
+
+    /// An attempt failed with `error`.
+    pub fn failure(&self, error: &str) {
+        self.failure_at(self.clock.now_millis(), error);
+    }
+
+    fn allow_at(&self, now_ms: i64) -> bool {
         let mut s = self.lock();
         match s.state {
             State::Closed => true,
@@ -113,14 +142,12 @@ impl Breaker {
         }
     }
 
-    /// Whether [`Breaker::allow`] would let an attempt through now, without taking the
-    /// half-open probe slot (for choosing among several endpoints).
-    pub fn available(&self, now_ms: i64) -> bool {
+    fn available_at(&self, now_ms: i64) -> bool {
         let s = self.lock();
         s.state == State::Closed || now_ms - s.since_ms >= self.cooldown_ms
     }
 
-    pub fn success(&self, now_ms: i64) {
+    fn success_at(&self, now_ms: i64) {
         let mut s = self.lock();
         s.failures = 0;
         if s.state != State::Closed {
@@ -128,7 +155,7 @@ impl Breaker {
         }
     }
 
-    pub fn failure(&self, now_ms: i64, error: &str) {
+    fn failure_at(&self, now_ms: i64, error: &str) {
         let mut s = self.lock();
         s.failures = s.failures.saturating_add(1);
         s.last_error = Some(error.chars().take(300).collect());
@@ -157,6 +184,7 @@ pub struct Breakers {
     provider: String,
     failures: Option<u32>,
     cooldown_secs: Option<u64>,
+    clock: Clock,
     by_model: Mutex<std::collections::HashMap<String, std::sync::Arc<Breaker>>>,
 }
 
@@ -169,11 +197,17 @@ pub struct ModelHealth {
 }
 
 impl Breakers {
-    pub fn new(provider: &str, failures: Option<u32>, cooldown_secs: Option<u64>) -> Self {
+    pub fn new(
+        provider: &str,
+        failures: Option<u32>,
+        cooldown_secs: Option<u64>,
+        clock: Clock,
+    ) -> Self {
         Self {
             provider: provider.to_owned(),
             failures,
             cooldown_secs,
+            clock,
             by_model: Mutex::new(std::collections::HashMap::new()),
         }
     }
@@ -190,6 +224,7 @@ impl Breakers {
                     &format!("{}/{model}", self.provider),
                     self.failures,
                     self.cooldown_secs,
+                    self.clock.clone(),
                 ))
             })
             .clone()
@@ -217,31 +252,53 @@ mod tests {
 
     #[test]
     fn opens_probes_and_closes() {
-        let b = Breaker::new("p", Some(3), Some(10));
+        let b = Breaker::new("p", Some(3), Some(10), Clock::system());
         for t in 0..2 {
-            b.failure(t, "boom");
-            assert!(b.allow(t));
+            b.failure_at(t, "boom");
+            assert!(b.allow_at(t));
         }
-        b.failure(2, "boom");
+        b.failure_at(2, "boom");
         assert_eq!(b.health().circuit, State::Open);
-        assert!(!b.allow(5_000));
+        assert!(!b.allow_at(5_000));
         // After the cooldown one probe goes through; the next waits for its result.
-        assert!(b.allow(10_002));
+        assert!(b.allow_at(10_002));
         assert_eq!(b.health().circuit, State::HalfOpen);
-        assert!(!b.allow(10_003));
-        b.failure(10_004, "still down");
+        assert!(!b.allow_at(10_003));
+        b.failure_at(10_004, "still down");
         assert_eq!(b.health().circuit, State::Open);
-        assert!(b.allow(20_004));
-        b.success(20_005);
+        assert!(b.allow_at(20_004));
+        b.success_at(20_005);
         let h = b.health();
         assert_eq!(h.circuit, State::Closed);
         assert_eq!(h.consecutive_failures, 0);
         assert_eq!(h.last_error.as_deref(), Some("still down"));
         // A success resets the count: failures must be consecutive.
-        b.failure(30_000, "x");
-        b.failure(30_001, "x");
-        b.success(30_002);
-        b.failure(30_003, "x");
-        assert!(b.allow(30_004));
+        b.failure_at(30_000, "x");
+        b.failure_at(30_001, "x");
+        b.success_at(30_002);
+        b.failure_at(30_003, "x");
+        assert!(b.allow_at(30_004));
+    }
+
+    #[test]
+    fn cooldowns_run_on_the_breakers_clock() {
+        let manual = modelgate_core::ManualClock::new();
+        let breakers = Breakers::new("p", Some(1), Some(30), manual.clock());
+        let b = breakers.get("m");
+        b.failure("down");
+        assert!(!b.available() && !b.allow());
+        manual.advance(std::time::Duration::from_millis(29_999));
+        assert!(!b.available());
+        manual.advance(std::time::Duration::from_millis(1));
+        assert!(b.available());
+        assert!(b.allow());
+        assert_eq!(b.health().circuit, State::HalfOpen);
+        b.success();
+        assert!(breakers.health().is_empty());
+        // Another model of the provider has its own breaker, on the same clock.
+        let other = breakers.get("other");
+        other.failure("down");
+        manual.advance(std::time::Duration::from_secs(30));
+        assert!(other.allow());
     }
 }

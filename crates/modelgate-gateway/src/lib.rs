@@ -121,7 +121,11 @@ impl Gateway {
             None => None,
         };
         let (usage, writer) = meter::spawn_writer(store.clone(), journal);
-        let auth = auth::Authenticator::new(store.clone(), settings.key_cache_ttl);
+        let auth = auth::Authenticator::new(
+            store.clone(),
+            settings.key_cache_ttl,
+            settings.clock.clone(),
+        );
         // A reservation a dead replica left behind is released after this.
         let hold = settings.request_timeout.saturating_mul(2);
         let ledger = budget::Ledger::new(store.clone(), shared.clone(), hold);
@@ -133,7 +137,10 @@ impl Gateway {
             registry: registry::Registry::default(),
             org: Default::default(),
             ledger,
-            limiter: Arc::new(limits::RateLimiter::new(shared.clone())),
+            limiter: Arc::new(limits::RateLimiter::new(
+                shared.clone(),
+                settings.clock.clone(),
+            )),
             auth,
             usage,
             settings,

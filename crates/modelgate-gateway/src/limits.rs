@@ -2,10 +2,12 @@
 //! aligned to the UTC minute. A request is admitted if no window it counts against is
 //! full; its tokens are added when it ends. A refusal carries the seconds until the
 //! window turns (`retry-after`). Callers without limits never touch the table. Windows
-//! live in this process (several replicas share them through the scale-out mode).
+//! live in this process (several replicas share them through the scale-out mode). The
+//! minute is the limiter's clock's (the gateway's `settings.clock`).
 
 use crate::GatewayError;
 use crate::auth::Principal;
+use modelgate_core::Clock;
 use std::collections::HashMap;
 use std::sync::Mutex;
 
@@ -36,6 +38,8 @@ pub struct RateLimiter {
     windows: Mutex<HashMap<String, Window>>,
     /// With `--redis`, the windows live there instead (shared by every replica).
     shared: Option<std::sync::Arc<modelgate_cluster::Shared>>,
+    /// Which minute it is.
+    clock: Clock,
 }
 
 fn key_slot(id: &str) -> String {
@@ -47,18 +51,20 @@ fn user_slot(id: &str) -> String {
 }
 
 impl RateLimiter {
-    pub fn new(shared: Option<std::sync::Arc<modelgate_cluster::Shared>>) -> Self {
+    pub fn new(shared: Option<std::sync::Arc<modelgate_cluster::Shared>>, clock: Clock) -> Self {
         Self {
             windows: Mutex::default(),
             shared,
+            clock,
         }
     }
 
-    /// Admits one request of `who` at `now_ms`, or refuses it with 429.
-    pub async fn admit(&self, who: &Principal, now_ms: i64) -> Result<(), GatewayError> {
+    /// Admits one request of `who` now, or refuses it with 429.
+    pub async fn admit(&self, who: &Principal) -> Result<(), GatewayError> {
         if !who.limits.any() {
             return Ok(());
         }
+        let now_ms = self.clock.now_millis();
         match &self.shared {
             Some(shared) => {
                 let l = who.limits;
@@ -115,12 +121,16 @@ impl RateLimiter {
         Ok(())
     }
 
-    /// Adds a finished request's tokens to its key's and user's windows.
+    /// Adds a finished request's tokens to its key's and user's windows of this minute.
+    pub fn add_tokens(&self, key_id: &str, user_id: &str, tokens: u64) {
+        self.add_tokens_at(key_id, user_id, tokens, self.clock.now_millis());
+    }
+
     #[expect(
         clippy::disallowed_methods,
         reason = "counting tokens in the shared windows must not delay the answer that used them"
     )]
-    pub fn add_tokens(&self, key_id: &str, user_id: &str, tokens: u64, now_ms: i64) {
+    fn add_tokens_at(&self, key_id: &str, user_id: &str, tokens: u64, now_ms: i64) {
         if let Some(shared) = &self.shared {
             let (shared, key_id, user_id) = (shared.clone(), key_id.to_owned(), user_id.to_owned());
             if let Ok(rt) = tokio::runtime::Handle::try_current() {
@@ -193,7 +203,7 @@ mod tests {
         });
         let l = RateLimiter::default();
         assert!(l.admit_local(&tpm, t0).is_ok());
-        l.add_tokens("k", "u", 100, t0);
+        l.add_tokens_at("k", "u", 100, t0);
         assert!(
             l.admit_local(&tpm, t0 + 1)
                 .unwrap_err()
@@ -206,5 +216,36 @@ mod tests {
                 .admit_local(&who(Limits::default()), t0)
                 .is_ok()
         );
+    }
+
+    #[tokio::test]
+    async fn windows_turn_with_the_limiters_clock() {
+        use std::time::{Duration, UNIX_EPOCH};
+        // 50 s into a minute: the window turns in 10 s.
+        let start = UNIX_EPOCH + Duration::from_secs(170);
+        let manual = modelgate_core::ManualClock::starting_at(start);
+        let l = RateLimiter::new(None, manual.clock());
+        let rpm = who(Limits {
+            key_rpm: Some(1),
+            ..Limits::default()
+        });
+        assert!(l.admit(&rpm).await.is_ok());
+        let err = l.admit(&rpm).await.unwrap_err();
+        assert_eq!(err.retry_after_secs, Some(10));
+        manual.advance(Duration::from_secs(10));
+        assert!(l.admit(&rpm).await.is_ok());
+
+        // Tokens are added in the clock's minute too.
+        let l = RateLimiter::new(None, manual.clock());
+        let tpm = who(Limits {
+            user_tpm: Some(10),
+            ..Limits::default()
+        });
+        assert!(l.admit(&tpm).await.is_ok());
+        l.add_tokens("k", "u", 10);
+        let err = l.admit(&tpm).await.unwrap_err();
+        assert!(err.message.contains("user's tokens"), "{}", err.message);
+        manual.advance(Duration::from_secs(60));
+        assert!(l.admit(&tpm).await.is_ok());
     }
 }

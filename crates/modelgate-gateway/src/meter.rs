@@ -9,7 +9,6 @@
 
 use crate::journal::Journal;
 use modelgate_core::ids;
-use modelgate_core::now_millis;
 use modelgate_core::usage::{Outcome, TokenUsage, UsageRecord};
 use modelgate_store::Store;
 use std::collections::HashMap;
@@ -294,7 +293,7 @@ impl UsageGuard {
         }
         if let Some(limiter) = self.settlement.limiter.take() {
             let tokens = self.usage.input_tokens + self.usage.output_tokens;
-            limiter.add_tokens(&ctx.key_id, &ctx.user_id, tokens, now_millis());
+            limiter.add_tokens(&ctx.key_id, &ctx.user_id, tokens);
         }
         let record = UsageRecord {
             id: ids::sequential_id("use"),

@@ -20,7 +20,7 @@ use crate::proxy::{ClientHints, FrontApi, ProxyResponse};
 use crate::{Gateway, GatewayError, body};
 use bytes::Bytes;
 use http::HeaderValue;
-use modelgate_core::{ErrorKind, now_millis};
+use modelgate_core::ErrorKind;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -162,7 +162,7 @@ impl Gateway {
         let (request, fallbacks) = body::take_fallbacks(request)?;
         let peeked = body::peek(&request)?;
         let references = self.candidates(&peeked.model, &fallbacks);
-        self.admit(principal, now_millis()).await?;
+        self.admit(principal).await?;
         let deadline = started + self.settings.request_timeout;
         let mut attempts = 0u32;
         let mut first_refusal: Option<GatewayError> = None;
@@ -243,8 +243,8 @@ impl Gateway {
                 };
                 let breaker = chosen.breakers.get(&model);
                 match &verdict {
-                    Verdict::Retry(_) => breaker.failure(now_millis(), &failure_text(&result)),
-                    Verdict::Answer => breaker.success(now_millis()),
+                    Verdict::Retry(_) => breaker.failure(&failure_text(&result)),
+                    Verdict::Answer => breaker.success(),
                     Verdict::Skip => {}
                 }
                 match verdict {

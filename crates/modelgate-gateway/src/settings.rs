@@ -1,5 +1,6 @@
 //! Tunables of the pipeline, with the defaults a fresh `modelgate serve` runs with.
 
+use modelgate_core::Clock;
 use modelgate_providers::client::ClientSettings;
 use std::time::Duration;
 
@@ -27,6 +28,9 @@ pub struct Settings {
     pub redis_url: Option<String>,
     /// Prefix of every Redis key and channel of this deployment.
     pub redis_prefix: String,
+    /// Where key expiry, per-minute rate-limit windows and circuit-breaker cooldowns read
+    /// the time: the system's, or a test's manual clock.
+    pub clock: Clock,
 }
 
 impl Default for Settings {
@@ -43,6 +47,7 @@ impl Default for Settings {
             journal_dir: None,
             redis_url: None,
             redis_prefix: "modelgate".into(),
+            clock: Clock::system(),
         }
     }
 }

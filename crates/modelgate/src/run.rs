@@ -4,6 +4,7 @@
 
 use crate::config::FileConfig;
 use anyhow::Context;
+use modelgate_core::Clock;
 use modelgate_gateway::bootstrap::{Bootstrap, bootstrap};
 use modelgate_gateway::{Gateway, Settings};
 use modelgate_server::AppState;
@@ -30,6 +31,9 @@ pub struct ServeOptions {
     /// How other replicas reach this one (tunnels held here are forwarded to it);
     /// default: the listening address.
     pub advertise_url: Option<String>,
+    /// The clock the gateway reads time from (`settings.clock`); `None`: the system's.
+    /// Tests pass a `ManualClock`'s and advance it instead of sleeping.
+    pub clock: Option<Clock>,
 }
 
 /// Where the gateway's TLS certificate chain and key are.
@@ -78,6 +82,7 @@ impl ServeOptions {
             file: None,
             tls: None,
             advertise_url: None,
+            clock: None,
         }
     }
 }
@@ -136,6 +141,9 @@ pub async fn start(opts: ServeOptions) -> anyhow::Result<Running> {
         Bootstrap::CreatedWithGivenKey | Bootstrap::AlreadyInitialised => None,
     };
     let mut settings = opts.settings.clone();
+    if let Some(clock) = &opts.clock {
+        settings.clock = clock.clone();
+    }
     // Usage records are journaled here before their requests are answered.
     settings
         .journal_dir

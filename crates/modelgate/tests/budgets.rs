@@ -7,7 +7,8 @@
 
 mod common;
 
-use common::{ADMIN_KEY, Gw, expect_error, start_gateway, start_in};
+use common::{ADMIN_KEY, Gw, expect_error, start_gateway, start_gateway_with, start_in};
+use modelgate_core::ManualClock;
 use modelgate_testkit::MockUpstream;
 use serde_json::{Value, json};
 use std::time::Duration;
@@ -254,37 +255,27 @@ async fn failed_and_abandoned_requests_release_their_reservations() {
     assert_eq!(v["remaining_usd"], 1.0);
 }
 
-/// Rate-limit windows are UTC minutes: start a test's burst well inside one.
-async fn away_from_a_minute_boundary() {
-    let ms = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as u64
-        % 60_000;
-    if ms > 50_000 {
-        tokio::time::sleep(Duration::from_millis(60_500 - ms)).await;
-    }
-}
-
 #[tokio::test]
 async fn rate_limits_per_key_and_per_user_in_both_schemas() {
-    away_from_a_minute_boundary().await;
+    // Rate-limit windows are UTC minutes of the gateway's clock: stopped, no window turns
+    // during the test unless it says so.
+    let clock = ManualClock::new();
     let mock = MockUpstream::start(&["m"]).await;
-    let gw = start_gateway().await;
+    let gw = start_gateway_with(|o| o.clock = Some(clock.clock())).await;
     gw.add_mock("up", &mock).await;
     gw.share_with_org("up").await;
     // Per key: 2 requests per minute.
     let r = gw
         .post("/api/keys", ADMIN_KEY, json!({"name": "limited", "rpm": 2}))
         .await;
-    let key = r.json::<Value>().await.unwrap()["key"]
+    let limited = r.json::<Value>().await.unwrap()["key"]
         .as_str()
         .unwrap()
         .to_owned();
     for _ in 0..2 {
-        assert_eq!(gw.chat(&key, "m").await.status(), 200);
+        assert_eq!(gw.chat(&limited, "m").await.status(), 200);
     }
-    let r = gw.chat(&key, "m").await;
+    let r = gw.chat(&limited, "m").await;
     let retry: u64 = r.headers()["retry-after"]
         .to_str()
         .unwrap()
@@ -296,7 +287,7 @@ async fn rate_limits_per_key_and_per_user_in_both_schemas() {
     let r = gw
         .http
         .post(gw.url("/v1/messages"))
-        .header("x-api-key", &key)
+        .header("x-api-key", &limited)
         .json(&json!({"model": "m", "max_tokens": 5, "messages": [{"role": "user", "content": "hi"}]}))
         .send()
         .await
@@ -336,6 +327,12 @@ async fn rate_limits_per_key_and_per_user_in_both_schemas() {
     assert_eq!(gw.chat(&a, "m").await.status(), 200);
     let err = expect_error(gw.chat(&b, "m").await, 429).await;
     assert!(err["message"].as_str().unwrap().contains("user"));
+
+    // When `retry-after` says, every window has turned.
+    clock.advance(Duration::from_secs(retry));
+    for k in [&limited, &key, &b] {
+        assert_eq!(gw.chat(k, "m").await.status(), 200);
+    }
 }
 
 #[tokio::test]

@@ -7,7 +7,8 @@
 
 mod common;
 
-use common::{ADMIN_KEY, Gw, expect_error, sse_data, start_gateway};
+use common::{ADMIN_KEY, Gw, expect_error, sse_data, start_gateway_with};
+use modelgate_core::{Clock, ManualClock};
 use modelgate_testkit::MockUpstream;
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
@@ -21,9 +22,14 @@ struct Two {
 
 /// Providers `p1` and `p2` over two mocks (both priced, shared with the org).
 async fn two_providers(extra: Value) -> Two {
+    two_providers_on(extra, None).await
+}
+
+/// As [`two_providers`], the gateway reading time from `clock` (`None`: the system's).
+async fn two_providers_on(extra: Value, clock: Option<Clock>) -> Two {
     let one = MockUpstream::start(&["m"]).await;
     let two = MockUpstream::start(&["m"]).await;
-    let gw = start_gateway().await;
+    let gw = start_gateway_with(|o| o.clock = clock).await;
     for (name, mock) in [("p1", &one), ("p2", &two)] {
         let mut body = json!({"name": name, "kind": "openai-compatible", "endpoint": mock.origin(),
                               "models": ["m"], "prices": {"m": {"input": 0.0, "output": 100.0}, "*": {"input": 0.0, "output": 100.0}}});
@@ -311,7 +317,11 @@ async fn budgets_stay_exact_across_attempts() {
 
 #[tokio::test]
 async fn a_failing_model_trips_its_circuit_and_recovers_after_a_probe() {
-    let t = two_providers(json!({"breaker_failures": 2, "breaker_cooldown_secs": 1})).await;
+    // Time stands still unless the test advances it: an open circuit stays open.
+    let breaker =
+        |failures: u32| json!({"breaker_failures": failures, "breaker_cooldown_secs": 30});
+    let clock = ManualClock::new();
+    let t = two_providers_on(breaker(2), Some(clock.clock())).await;
     for _ in 0..2 {
         let r =
             t.gw.post(CHAT, ADMIN_KEY, chat("p1:m-error-500", &[]))
@@ -351,7 +361,8 @@ async fn a_failing_model_trips_its_circuit_and_recovers_after_a_probe() {
     assert_eq!(r.status(), 500);
 
     // Recovery: a model that fails once opens its circuit (1 failure here)...
-    let t = two_providers(json!({"breaker_failures": 1, "breaker_cooldown_secs": 1})).await;
+    let clock = ManualClock::new();
+    let t = two_providers_on(breaker(1), Some(clock.clock())).await;
     let flaky = "p1:m-flaky-503-circuit";
     let r = t.gw.post(CHAT, ADMIN_KEY, chat(flaky, &["p2/m"])).await;
     assert_eq!(header(&r, "x-modelgate-provider"), "p2");
@@ -359,8 +370,13 @@ async fn a_failing_model_trips_its_circuit_and_recovers_after_a_probe() {
     let r = t.gw.post(CHAT, ADMIN_KEY, chat(flaky, &["p2/m"])).await;
     assert_eq!(header(&r, "x-modelgate-provider"), "p2");
     assert_eq!(header(&r, "x-modelgate-attempts"), "1");
+    // ...still open a moment before the cooldown ends...
+    clock.advance(Duration::from_millis(29_900));
+    let r = t.gw.post(CHAT, ADMIN_KEY, chat(flaky, &["p2/m"])).await;
+    assert_eq!(header(&r, "x-modelgate-provider"), "p2");
+    assert_eq!(header(&r, "x-modelgate-attempts"), "1");
     // ...and after the cooldown one probe goes through; its success closes the circuit.
-    tokio::time::sleep(Duration::from_millis(1100)).await;
+    clock.advance(Duration::from_millis(100));
     let r = t.gw.post(CHAT, ADMIN_KEY, chat(flaky, &["p2/m"])).await;
     assert_eq!(r.status(), 200);
     assert_eq!(header(&r, "x-modelgate-provider"), "p1");

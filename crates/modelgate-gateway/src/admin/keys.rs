@@ -229,7 +229,8 @@ impl Gateway {
                 user.name
             )));
         }
-        let now = now_millis();
+        // The clock key expiry is checked against (auth.rs).
+        let now = self.settings.clock.now_millis();
         let Checked {
             name,
             expires_at,
@@ -311,7 +312,7 @@ impl Gateway {
                 Some(who.user_id.clone())
             };
         let needle = q.q.as_deref().map(str::to_lowercase).unwrap_or_default();
-        let now = now_millis();
+        let now = self.settings.clock.now_millis();
         Ok(self
             .store
             .list_keys(scope.as_deref())

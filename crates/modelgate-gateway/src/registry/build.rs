@@ -135,6 +135,7 @@ impl Gateway {
                     &label,
                     config.breaker_failures,
                     config.breaker_cooldown_secs,
+                    self.settings.clock.clone(),
                 )),
             });
         }

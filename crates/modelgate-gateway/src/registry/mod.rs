@@ -228,7 +228,7 @@ impl RuntimeProvider {
 
     /// A target for `model` not in `tried` (see [`targets::pick`]).
     pub fn pick_target(&self, model: &str, tried: u32, ignore_breakers: bool) -> Option<usize> {
-        targets::pick(&self.targets, model, tried, ignore_breakers, now_millis())
+        targets::pick(&self.targets, model, tried, ignore_breakers)
     }
 
     /// The health of every target's models.

@@ -52,21 +52,11 @@ pub struct Target {
 /// those whose circuit is available (all of them with `ignore_breakers`), standbys only
 /// when no weighted one qualifies. The chosen one's breaker is asked with `allow`, which
 /// takes its half-open probe slot; another is drawn if it refuses.
-pub fn pick(
-    targets: &[Target],
-    model: &str,
-    tried: u32,
-    ignore_breakers: bool,
-    now_ms: i64,
-) -> Option<usize> {
+pub fn pick(targets: &[Target], model: &str, tried: u32, ignore_breakers: bool) -> Option<usize> {
     let admit = |i: usize, probe: bool| {
         ignore_breakers || {
             let b = targets[i].breakers.get(model);
-            if probe {
-                b.allow(now_ms)
-            } else {
-                b.available(now_ms)
-            }
+            if probe { b.allow() } else { b.available() }
         }
     };
     if let [_] = targets {
@@ -122,6 +112,7 @@ fn random_below(n: u64) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use modelgate_core::Clock;
     use modelgate_providers::openai::OpenAiUpstream;
 
     fn target(name: &str, weight: u32) -> Target {
@@ -131,7 +122,7 @@ mod tests {
             weight,
             own_key: false,
             upstream: Upstream::OpenAi(OpenAiUpstream::new(format!("http://{name}.test/v1"), None)),
-            breakers: Arc::new(Breakers::new(name, Some(1), Some(60))),
+            breakers: Arc::new(Breakers::new(name, Some(1), Some(60), Clock::system())),
         }
     }
 
@@ -140,7 +131,7 @@ mod tests {
         let targets = [target("a", 3), target("b", 1)];
         let mut counts = [0u32; 2];
         for _ in 0..4000 {
-            counts[pick(&targets, "m", 0, false, 0).unwrap()] += 1;
+            counts[pick(&targets, "m", 0, false).unwrap()] += 1;
         }
         // 3:1 expected; 3000 ± a generous margin.
         assert!((2700..3300).contains(&counts[0]), "{counts:?}");
@@ -149,26 +140,26 @@ mod tests {
     #[test]
     fn skips_tried_and_open_circuits_and_uses_standbys_last() {
         let targets = [target("a", 1), target("b", 1), target("standby", 0)];
-        assert_eq!(pick(&targets, "m", 0b001, false, 0), Some(1));
-        targets[1].breakers.get("m").failure(0, "down");
-        assert_eq!(pick(&targets, "m", 0b001, false, 10), Some(2));
+        assert_eq!(pick(&targets, "m", 0b001, false), Some(1));
+        targets[1].breakers.get("m").failure("down");
+        assert_eq!(pick(&targets, "m", 0b001, false), Some(2));
         // Another model of the same target is not affected.
-        assert_eq!(pick(&targets, "other", 0b101, false, 10), Some(1));
-        assert_eq!(pick(&targets, "m", 0b101, false, 10), None);
+        assert_eq!(pick(&targets, "other", 0b101, false), Some(1));
+        assert_eq!(pick(&targets, "m", 0b101, false), None);
         // Ignoring breakers (panic mode) still never repeats a tried target.
-        assert_eq!(pick(&targets, "m", 0b101, true, 10), Some(1));
+        assert_eq!(pick(&targets, "m", 0b101, true), Some(1));
         for _ in 0..50 {
-            assert_ne!(pick(&targets, "m", 0, false, 10), Some(1));
+            assert_ne!(pick(&targets, "m", 0, false), Some(1));
         }
     }
 
     #[test]
     fn a_single_target_is_taken_unless_tried_or_open() {
         let targets = [target("only", 1)];
-        assert_eq!(pick(&targets, "m", 0, false, 0), Some(0));
-        assert_eq!(pick(&targets, "m", 1, false, 0), None);
-        targets[0].breakers.get("m").failure(0, "down");
-        assert_eq!(pick(&targets, "m", 0, false, 1), None);
-        assert_eq!(pick(&targets, "m", 0, true, 1), Some(0));
+        assert_eq!(pick(&targets, "m", 0, false), Some(0));
+        assert_eq!(pick(&targets, "m", 1, false), None);
+        targets[0].breakers.get("m").failure("down");
+        assert_eq!(pick(&targets, "m", 0, false), None);
+        assert_eq!(pick(&targets, "m", 0, true), Some(0));
     }
 }

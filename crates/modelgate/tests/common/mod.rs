@@ -1,6 +1,9 @@
 //! Shared harness of the black-box tests: a real gateway (the same `start` the binary
-//! runs) on 127.0.0.1 port 0 with a temporary data dir, talked to over HTTP.
+//! runs) on 127.0.0.1 port 0 with a temporary data dir, talked to over HTTP; access
+//! tables of rules (who, request, expected answer) in [`rules`].
 #![allow(dead_code, clippy::unwrap_used)]
+
+pub mod rules;
 
 use modelgate::run::{Running, ServeOptions, start};
 use modelgate_testkit::MockUpstream;
