@@ -1,15 +1,15 @@
 //! Admission of a request that is about to go upstream: the caller's rate limits, then
 //! a budget reservation of the request's worst case against its key's allocation
-//! ([`crate::budget`]). Refusals come before any upstream call: 429 with `retry-after`,
+//! ([`modelgate_metering::budget`]). Refusals come before any upstream call: 429 with `retry-after`,
 //! 402 when the allocation cannot cover the request, 403 when the key's allocation is no
 //! longer one its owner may draw from.
 
 use crate::auth::Principal;
-use crate::budget::{self, BudgetError};
-use crate::meter::Settlement;
 use crate::{Gateway, GatewayError};
 use modelgate_catalog::Price;
 use modelgate_core::ErrorKind;
+use modelgate_metering::budget::{self, BudgetError};
+use modelgate_metering::meter::Settlement;
 
 /// What admission needs to know about the request.
 pub struct Ask {
@@ -24,7 +24,10 @@ fn usd(micros: i64) -> String {
 impl Gateway {
     /// Admits a request under the caller's per-minute limits (once per request).
     pub async fn admit(&self, who: &Principal) -> Result<(), GatewayError> {
-        self.limiter.admit(who).await
+        Ok(self
+            .limiter
+            .admit(&who.key_id, &who.user_id, who.limits)
+            .await?)
     }
 
     /// Reserves one attempt's worst case against the key's allocation, or refuses it; the

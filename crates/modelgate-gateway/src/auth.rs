@@ -35,23 +35,7 @@ pub struct Principal {
     key_hash: KeyHash,
 }
 
-/// Per-minute limits of a key and of its owner (`None`: unlimited).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Limits {
-    pub key_rpm: Option<u64>,
-    pub key_tpm: Option<u64>,
-    pub user_rpm: Option<u64>,
-    pub user_tpm: Option<u64>,
-}
-
-impl Limits {
-    pub fn any(&self) -> bool {
-        self.key_rpm.is_some()
-            || self.key_tpm.is_some()
-            || self.user_rpm.is_some()
-            || self.user_tpm.is_some()
-    }
-}
+pub use modelgate_metering::limits::Limits;
 
 /// Why a key that matched cannot be used.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -5,12 +5,12 @@
 //! event; records usage once, also when the client goes away.
 
 use crate::error_events::FrontSchema;
-use crate::meter::UsageGuard;
 use crate::stream::coalesce;
 use crate::stream_meter::StreamMeter;
 use bytes::Bytes;
 use futures_util::Stream;
 use modelgate_core::usage::TokenUsage;
+use modelgate_metering::meter::UsageGuard;
 use modelgate_providers::aws_eventstream::{AwsEvent, EventStreamDecoder};
 use modelgate_translate::pairs::{Event, EventMapper};
 use serde_json::Value;

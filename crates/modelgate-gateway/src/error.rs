@@ -95,6 +95,15 @@ impl From<modelgate_store::StoreError> for GatewayError {
     }
 }
 
+impl From<modelgate_metering::limits::RateLimited> for GatewayError {
+    fn from(full: modelgate_metering::limits::RateLimited) -> Self {
+        let mut err =
+            Self::new(ErrorKind::RateLimited, full.to_string()).with_code("rate_limit_exceeded");
+        err.retry_after_secs = Some(full.retry_after_secs);
+        err
+    }
+}
+
 impl From<modelgate_cluster::ClusterError> for GatewayError {
     fn from(err: modelgate_cluster::ClusterError) -> Self {
         match err {

@@ -12,14 +12,10 @@ pub mod bedrock_stream;
 pub mod body;
 pub mod bootstrap;
 pub mod breaker;
-pub mod budget;
 pub mod error;
 pub mod error_events;
 pub mod estimate;
-pub mod journal;
-pub mod limits;
 pub mod mappers;
-pub mod meter;
 pub mod notices;
 pub mod org;
 pub mod proxy;
@@ -31,7 +27,6 @@ pub mod send;
 pub mod settings;
 pub mod stream;
 pub mod stream_meter;
-pub mod telemetry;
 pub mod tunnel;
 
 pub use error::GatewayError;
@@ -56,10 +51,10 @@ pub struct Gateway {
     pub public_client: reqwest::Client,
     pub registry: registry::Registry,
     pub org: arc_swap::ArcSwap<org::Directory>,
-    pub ledger: budget::Ledger,
-    pub limiter: Arc<limits::RateLimiter>,
+    pub ledger: modelgate_metering::budget::Ledger,
+    pub limiter: Arc<modelgate_metering::limits::RateLimiter>,
     pub auth: auth::Authenticator,
-    pub usage: meter::UsageSink,
+    pub usage: modelgate_metering::meter::UsageSink,
     pub settings: Settings,
     /// Session tunnels with an agent connected to this process.
     pub tunnels: tunnel::TunnelHub,
@@ -75,13 +70,14 @@ impl Gateway {
     async fn recover_journal(
         store: &dyn Store,
         dir: &std::path::Path,
-    ) -> Result<journal::Journal, GatewayError> {
-        let (journal, recovered) = journal::Journal::open(dir).map_err(|e| {
-            GatewayError::internal(format!(
-                "cannot open the usage journal in {}: {e}",
-                dir.display()
-            ))
-        })?;
+    ) -> Result<modelgate_metering::journal::Journal, GatewayError> {
+        let (journal, recovered) =
+            modelgate_metering::journal::Journal::open(dir).map_err(|e| {
+                GatewayError::internal(format!(
+                    "cannot open the usage journal in {}: {e}",
+                    dir.display()
+                ))
+            })?;
         if !recovered.records.is_empty() {
             tracing::info!(
                 records = recovered.records.len(),
@@ -91,12 +87,12 @@ impl Gateway {
                 store.insert_usage(chunk).await?;
             }
         }
-        journal::discard(&recovered.segments);
+        modelgate_metering::journal::discard(&recovered.segments);
         Ok(journal)
     }
 
     /// Builds the gateway over an opened store: loads providers, starts the usage writer.
-    /// Returns the gateway and the writer's handle (await it after [`meter::UsageSink::close`]).
+    /// Returns the gateway and the writer's handle (await it after [`modelgate_metering::meter::UsageSink::close`]).
     pub async fn start(
         store: Arc<dyn Store>,
         master_key: MasterKey,
@@ -120,7 +116,7 @@ impl Gateway {
             )),
             None => None,
         };
-        let (usage, writer) = meter::spawn_writer(store.clone(), journal);
+        let (usage, writer) = modelgate_metering::meter::spawn_writer(store.clone(), journal);
         let auth = auth::Authenticator::new(
             store.clone(),
             settings.key_cache_ttl,
@@ -128,7 +124,7 @@ impl Gateway {
         );
         // A reservation a dead replica left behind is released after this.
         let hold = settings.request_timeout.saturating_mul(2);
-        let ledger = budget::Ledger::new(store.clone(), shared.clone(), hold);
+        let ledger = modelgate_metering::budget::Ledger::new(store.clone(), shared.clone(), hold);
         let gateway = Arc::new(Self {
             store,
             master_key,
@@ -137,7 +133,7 @@ impl Gateway {
             registry: registry::Registry::default(),
             org: Default::default(),
             ledger,
-            limiter: Arc::new(limits::RateLimiter::new(
+            limiter: Arc::new(modelgate_metering::limits::RateLimiter::new(
                 shared.clone(),
                 settings.clock.clone(),
             )),

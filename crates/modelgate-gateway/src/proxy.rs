@@ -9,9 +9,7 @@
 use crate::admission::Ask;
 use crate::auth::Principal;
 use crate::bedrock_stream::BedrockStream;
-use crate::budget::Demand;
 use crate::mappers::SseMapper;
-use crate::meter::{MeterContext, UsageGuard};
 use crate::registry::{RuntimeProvider, Transport};
 use crate::resolve::{Resolution, resolve};
 use crate::response_store::{Keeping, OWN_PREFIX, Turn};
@@ -23,6 +21,8 @@ use bytes::{Bytes, BytesMut};
 use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use modelgate_core::usage::Outcome;
 use modelgate_core::{ErrorKind, ProviderKind, now_millis};
+use modelgate_metering::budget::Demand;
+use modelgate_metering::meter::{MeterContext, UsageGuard};
 use modelgate_providers::UpstreamError;
 pub use modelgate_providers::operation::Operation;
 use modelgate_providers::upstream::{Schema, Upstream};
@@ -518,7 +518,10 @@ impl Gateway {
                 http::header::CONTENT_TYPE,
                 HeaderValue::from_static("application/json"),
             );
-            crate::telemetry::upstream_failure(&provider_name, ErrorKind::UpstreamInvalid);
+            modelgate_metering::telemetry::upstream_failure(
+                &provider_name,
+                ErrorKind::UpstreamInvalid,
+            );
             guard.finish(Outcome::UpstreamError);
             return Ok(ProxyResponse {
                 status,
@@ -828,7 +831,7 @@ fn error_body(front: FrontApi, plan: &Plan, status: u16, provider: &str, raw: By
 /// Records a failure before any answer, and turns it into the client's error.
 fn fail(guard: &mut UsageGuard, err: UpstreamError) -> GatewayError {
     if let Some(ctx) = guard.context() {
-        crate::telemetry::upstream_failure(&ctx.provider, err.kind);
+        modelgate_metering::telemetry::upstream_failure(&ctx.provider, err.kind);
     }
     guard.status = err.kind.status();
     guard.finish(Outcome::UpstreamFailed);

@@ -7,11 +7,11 @@
 //! client (which also drops, and so cancels, the upstream request).
 
 pub use crate::error_events::{FrontSchema, error_event};
-use crate::meter::UsageGuard;
 use crate::stream_meter::StreamMeter;
 use bytes::Bytes;
 use futures_util::Stream;
 use modelgate_core::usage::TokenUsage;
+use modelgate_metering::meter::UsageGuard;
 use modelgate_providers::sse::{SseSplitter, parse_event};
 use serde::Deserialize;
 use std::borrow::Cow;

@@ -6,9 +6,9 @@
 
 use crate::error_events::{FrontSchema, error_event};
 use crate::estimate;
-use crate::meter::UsageGuard;
 use bytes::Bytes;
 use modelgate_core::usage::{Outcome, TokenUsage};
+use modelgate_metering::meter::UsageGuard;
 use std::collections::VecDeque;
 use std::future::Future;
 use std::pin::Pin;
@@ -174,7 +174,7 @@ impl StreamMeter {
         code: &str,
         fail: Failure<'_>,
     ) {
-        crate::telemetry::upstream_failure(
+        modelgate_metering::telemetry::upstream_failure(
             &self.provider,
             modelgate_core::ErrorKind::UpstreamInvalid,
         );

@@ -17,7 +17,7 @@ pub fn install() -> PrometheusHandle {
             let builder = PrometheusBuilder::new()
                 .set_buckets_for_metric(
                     Matcher::Suffix("_seconds".into()),
-                    modelgate_gateway::telemetry::LATENCY_BUCKETS,
+                    modelgate_metering::telemetry::LATENCY_BUCKETS,
                 )
                 .unwrap_or_else(|_| PrometheusBuilder::new());
             let recorder = builder.build_recorder();

@@ -5,11 +5,11 @@
 
 use super::{require_admin, rfc3339, valid_slug};
 use crate::auth::Principal;
-use crate::budget::BudgetError;
-use crate::org::period::Period;
 use crate::{Gateway, GatewayError};
 use modelgate_core::ids::new_id;
 use modelgate_core::now_millis;
+use modelgate_metering::budget::BudgetError;
+use modelgate_metering::period::Period;
 use modelgate_store::AllocationRow;
 use serde::{Deserialize, Serialize};
 

@@ -4,7 +4,6 @@
 //! are rare; requests never wait for the database to learn who may draw from what).
 
 pub mod password;
-pub mod period;
 
 use crate::auth::Principal;
 use crate::{Gateway, GatewayError};

@@ -14,7 +14,7 @@
 //! lives in Redis instead (`modelgate-cluster` (`budget.rs`)), so several replicas together hold
 //! the same bound.
 
-use crate::org::period::Period;
+use crate::period::Period;
 use modelgate_catalog::Price;
 use modelgate_cluster::Shared;
 use modelgate_cluster::budget::{Hold, Reserved};

@@ -5,13 +5,49 @@
 //! live in this process (several replicas share them through the scale-out mode). The
 //! minute is the limiter's clock's (the gateway's `settings.clock`).
 
-use crate::GatewayError;
-use crate::auth::Principal;
 use modelgate_core::Clock;
 use std::collections::HashMap;
 use std::sync::Mutex;
 
 const MINUTE_MS: i64 = 60_000;
+
+/// Per-minute limits of a key and of its owner (`None`: unlimited).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Limits {
+    pub key_rpm: Option<u64>,
+    pub key_tpm: Option<u64>,
+    pub user_rpm: Option<u64>,
+    pub user_tpm: Option<u64>,
+}
+
+impl Limits {
+    pub fn any(&self) -> bool {
+        self.key_rpm.is_some()
+            || self.key_tpm.is_some()
+            || self.user_rpm.is_some()
+            || self.user_tpm.is_some()
+    }
+}
+
+/// A full window: whose (`key` or `user`), what (`requests` or `tokens`), and the seconds
+/// until the window turns.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "Rate limit reached: this {whose}'s {what} per minute are used up. Retry in {retry_after_secs} s."
+)]
+pub struct RateLimited {
+    pub whose: &'static str,
+    pub what: &'static str,
+    pub retry_after_secs: u64,
+}
+
+fn refused(whose: &'static str, what: &'static str, retry_after: i64) -> RateLimited {
+    RateLimited {
+        whose,
+        what,
+        retry_after_secs: u64::try_from(retry_after.max(1)).unwrap_or(1),
+    }
+}
 
 #[derive(Debug, Default, Clone, Copy)]
 struct Window {
@@ -59,40 +95,41 @@ impl RateLimiter {
         }
     }
 
-    /// Admits one request of `who` now, or refuses it with 429.
-    pub async fn admit(&self, who: &Principal) -> Result<(), GatewayError> {
-        if !who.limits.any() {
+    /// Admits one request of key `key_id` of user `user_id` now, or refuses it.
+    pub async fn admit(&self, key_id: &str, user_id: &str, l: Limits) -> Result<(), RateLimited> {
+        if !l.any() {
             return Ok(());
         }
         let now_ms = self.clock.now_millis();
         match &self.shared {
             Some(shared) => {
-                let l = who.limits;
                 let limits = modelgate_cluster::limits::WindowLimits {
                     key_rpm: l.key_rpm,
                     key_tpm: l.key_tpm,
                     user_rpm: l.user_rpm,
                     user_tpm: l.user_tpm,
                 };
-                match shared
-                    .admit(&who.key_id, &who.user_id, limits, now_ms)
-                    .await
-                {
+                match shared.admit(key_id, user_id, limits, now_ms).await {
                     None => Ok(()),
                     Some((whose, what, retry_after)) => Err(refused(whose, what, retry_after)),
                 }
             }
-            None => self.admit_local(who, now_ms),
+            None => self.admit_local(key_id, user_id, l, now_ms),
         }
     }
 
-    fn admit_local(&self, who: &Principal, now_ms: i64) -> Result<(), GatewayError> {
-        let l = who.limits;
+    fn admit_local(
+        &self,
+        key_id: &str,
+        user_id: &str,
+        l: Limits,
+        now_ms: i64,
+    ) -> Result<(), RateLimited> {
         let minute = now_ms.div_euclid(MINUTE_MS);
         let retry_after = ((minute + 1) * MINUTE_MS - now_ms + 999) / 1000;
         let checks = [
-            (key_slot(&who.key_id), l.key_rpm, l.key_tpm, "key"),
-            (user_slot(&who.user_id), l.user_rpm, l.user_tpm, "user"),
+            (key_slot(key_id), l.key_rpm, l.key_tpm, "key"),
+            (user_slot(user_id), l.user_rpm, l.user_tpm, "user"),
         ];
         let mut windows = self.windows.lock().unwrap_or_else(|e| e.into_inner());
         for (slot, rpm, tpm, whose) in &checks {
@@ -147,38 +184,13 @@ impl RateLimiter {
     }
 }
 
-/// A refusal in the API's terms.
-pub fn refused(whose: &str, what: &str, retry_after: i64) -> GatewayError {
-    let mut err = GatewayError::new(
-        modelgate_core::ErrorKind::RateLimited,
-        format!("Rate limit reached: this {whose}'s {what} per minute are used up. Retry in {retry_after} s."),
-    )
-    .with_code("rate_limit_exceeded");
-    err.retry_after_secs = Some(retry_after.max(1) as u64);
-    err
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::auth::Limits;
-    use modelgate_core::ErrorKind;
 
-    fn who(limits: Limits) -> Principal {
-        let user = modelgate_store::User {
-            id: "u".into(),
-            name: "u".into(),
-            role: "member".into(),
-            password_hash: None,
-            created_at: 0,
-            deactivated_at: None,
-            rpm: None,
-            tpm: None,
-        };
-        let mut p = Principal::for_session(&user, Vec::new(), String::new());
-        p.key_id = "k".into();
-        p.limits = limits;
-        p
+    /// Key `k` of user `u`, with these limits.
+    fn who(limits: Limits) -> (&'static str, &'static str, Limits) {
+        ("k", "u", limits)
     }
 
     #[test]
@@ -189,31 +201,30 @@ mod tests {
             ..Limits::default()
         });
         let t0 = 120_000;
-        assert!(l.admit_local(&rpm, t0).is_ok());
-        assert!(l.admit_local(&rpm, t0 + 1).is_ok());
-        let err = l.admit_local(&rpm, t0 + 15_000).unwrap_err();
-        assert_eq!(err.kind, ErrorKind::RateLimited);
-        assert_eq!(err.retry_after_secs, Some(45));
+        assert!(l.admit_local(rpm.0, rpm.1, rpm.2, t0).is_ok());
+        assert!(l.admit_local(rpm.0, rpm.1, rpm.2, t0 + 1).is_ok());
+        let err = l.admit_local(rpm.0, rpm.1, rpm.2, t0 + 15_000).unwrap_err();
+        assert_eq!(err.retry_after_secs, 45);
         // The next minute starts afresh.
-        assert!(l.admit_local(&rpm, t0 + 60_000).is_ok());
+        assert!(l.admit_local(rpm.0, rpm.1, rpm.2, t0 + 60_000).is_ok());
 
         let tpm = who(Limits {
             user_tpm: Some(100),
             ..Limits::default()
         });
         let l = RateLimiter::default();
-        assert!(l.admit_local(&tpm, t0).is_ok());
+        assert!(l.admit_local(tpm.0, tpm.1, tpm.2, t0).is_ok());
         l.add_tokens_at("k", "u", 100, t0);
         assert!(
-            l.admit_local(&tpm, t0 + 1)
+            l.admit_local(tpm.0, tpm.1, tpm.2, t0 + 1)
                 .unwrap_err()
-                .message
+                .to_string()
                 .contains("user's tokens")
         );
         // No limits: nothing is counted.
         assert!(
             RateLimiter::default()
-                .admit_local(&who(Limits::default()), t0)
+                .admit_local("k", "u", Limits::default(), t0)
                 .is_ok()
         );
     }
@@ -229,11 +240,11 @@ mod tests {
             key_rpm: Some(1),
             ..Limits::default()
         });
-        assert!(l.admit(&rpm).await.is_ok());
-        let err = l.admit(&rpm).await.unwrap_err();
-        assert_eq!(err.retry_after_secs, Some(10));
+        assert!(l.admit(rpm.0, rpm.1, rpm.2).await.is_ok());
+        let err = l.admit(rpm.0, rpm.1, rpm.2).await.unwrap_err();
+        assert_eq!(err.retry_after_secs, 10);
         manual.advance(Duration::from_secs(10));
-        assert!(l.admit(&rpm).await.is_ok());
+        assert!(l.admit(rpm.0, rpm.1, rpm.2).await.is_ok());
 
         // Tokens are added in the clock's minute too.
         let l = RateLimiter::new(None, manual.clock());
@@ -241,11 +252,11 @@ mod tests {
             user_tpm: Some(10),
             ..Limits::default()
         });
-        assert!(l.admit(&tpm).await.is_ok());
+        assert!(l.admit(tpm.0, tpm.1, tpm.2).await.is_ok());
         l.add_tokens("k", "u", 10);
-        let err = l.admit(&tpm).await.unwrap_err();
-        assert!(err.message.contains("user's tokens"), "{}", err.message);
+        let err = l.admit(tpm.0, tpm.1, tpm.2).await.unwrap_err();
+        assert!(err.to_string().contains("user's tokens"), "{err}");
         manual.advance(Duration::from_secs(60));
-        assert!(l.admit(&tpm).await.is_ok());
+        assert!(l.admit(tpm.0, tpm.1, tpm.2).await.is_ok());
     }
 }
