@@ -26,6 +26,18 @@ pub enum ClusterError {
     Unavailable,
 }
 
+/// A shared-state failure as the API answers it.
+impl From<ClusterError> for modelgate_core::GatewayError {
+    fn from(err: ClusterError) -> Self {
+        match err {
+            ClusterError::Setup(message) => Self::internal(message),
+            e @ ClusterError::Unavailable => {
+                Self::new(modelgate_core::ErrorKind::Unavailable, e.to_string())
+            }
+        }
+    }
+}
+
 /// The shared state's connection and names.
 pub struct Shared {
     conn: ConnectionManager,

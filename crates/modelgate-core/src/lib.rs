@@ -5,6 +5,7 @@
 
 pub mod clock;
 pub mod error;
+pub mod gateway_error;
 pub mod ids;
 pub mod keys;
 pub mod kinds;
@@ -15,6 +16,7 @@ pub mod usage;
 
 pub use clock::{Clock, ManualClock};
 pub use error::ErrorKind;
+pub use gateway_error::GatewayError;
 pub use kinds::{ProviderKind, Role};
 pub use scopes::{Scope, Scopes};
 pub use secret::Secret;

@@ -41,6 +41,16 @@ pub struct RateLimited {
     pub retry_after_secs: u64,
 }
 
+/// A full window as the API answers it: 429 `rate_limit_exceeded` with `retry-after`.
+impl From<RateLimited> for modelgate_core::GatewayError {
+    fn from(full: RateLimited) -> Self {
+        let mut err = Self::new(modelgate_core::ErrorKind::RateLimited, full.to_string())
+            .with_code("rate_limit_exceeded");
+        err.retry_after_secs = Some(full.retry_after_secs);
+        err
+    }
+}
+
 fn refused(whose: &'static str, what: &'static str, retry_after: i64) -> RateLimited {
     RateLimited {
         whose,

@@ -12,6 +12,13 @@ pub struct UpstreamError {
     pub message: String,
 }
 
+/// An upstream failure as the API answers it (the message is already client-safe).
+impl From<UpstreamError> for modelgate_core::GatewayError {
+    fn from(err: UpstreamError) -> Self {
+        Self::new(err.kind, err.message)
+    }
+}
+
 impl UpstreamError {
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
         Self {

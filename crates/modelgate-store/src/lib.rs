@@ -44,6 +44,30 @@ pub enum StoreError {
     UnsupportedUrl,
 }
 
+/// A store failure as the API answers it: a conflict says what exists or uses the row;
+/// anything else is logged and reported as the store being unavailable.
+impl From<StoreError> for modelgate_core::GatewayError {
+    fn from(err: StoreError) -> Self {
+        match err {
+            StoreError::Conflict(what) => Self::new(
+                modelgate_core::ErrorKind::Conflict,
+                format!("{what} already exists"),
+            ),
+            StoreError::InUse(what) => Self::new(
+                modelgate_core::ErrorKind::Conflict,
+                format!("still in use by {what}"),
+            ),
+            other => {
+                tracing::error!(error = %other, "store failure");
+                Self::new(
+                    modelgate_core::ErrorKind::Unavailable,
+                    "the gateway's store is unavailable",
+                )
+            }
+        }
+    }
+}
+
 pub type StoreResult<T> = Result<T, StoreError>;
 
 /// Everything modelgate keeps durably. Implementations are cheap to clone behind `Arc`.
