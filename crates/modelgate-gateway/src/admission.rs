@@ -4,12 +4,12 @@
 //! 402 when the allocation cannot cover the request, 403 when the key's allocation is no
 //! longer one its owner may draw from.
 
-use crate::auth::Principal;
 use crate::{Gateway, GatewayError};
 use modelgate_catalog::Price;
 use modelgate_core::ErrorKind;
 use modelgate_metering::budget::{self, BudgetError};
 use modelgate_metering::meter::Settlement;
+use modelgate_org::auth::Principal;
 
 /// What admission needs to know about the request.
 pub struct Ask {
@@ -45,7 +45,7 @@ impl Gateway {
                 limiter,
             });
         };
-        let org = self.org();
+        let org = self.directory();
         let allocation = org
             .allocations
             .get(allocation_id)

@@ -158,7 +158,7 @@ pub fn refers_to_content(body: &[u8]) -> bool {
 }
 
 /// Most fallback models a request may list in `models`.
-pub const MAX_FALLBACKS: usize = 10;
+pub use modelgate_org::virtual_models::MAX_FALLBACKS;
 
 /// Takes the fallback list (`models`, tried after `model`, in order) out of a request
 /// body: upstreams must not see it. A body without a top-level `models` is returned as

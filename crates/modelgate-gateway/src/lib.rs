@@ -1,13 +1,14 @@
-//! The request pipeline and the admin services of modelgate, as plain Rust (no HTTP
-//! framework): authentication ([`auth`]), the provider registry and model discovery
-//! ([`registry`]), model resolution ([`resolve`]), request body peeking and rewriting
-//! ([`body`]), the proxy itself ([`proxy`]), stream metering ([`stream`]), usage
-//! recording ([`meter`]), token estimates ([`estimate`]), metrics ([`telemetry`]) and the
-//! admin services ([`admin`]). The server crate turns [`GatewayError`] into HTTP.
+//! The request pipeline of modelgate as plain Rust (no HTTP framework), and the
+//! [`Gateway`] that wires it to the organization (`modelgate-org`), budgets and usage
+//! (`modelgate-metering`) and the shared state (`modelgate-cluster`): the provider
+//! registry and model discovery ([`registry`]), model resolution ([`resolve`]), request
+//! body peeking and rewriting ([`body`]), routing and failover ([`routing`]), admission
+//! ([`admission`]), the proxy itself ([`proxy`]), sending by transport ([`send`]), stream
+//! metering ([`stream`]), session tunnels ([`tunnel`]) and the admin services of providers
+//! ([`admin`]). The server crate turns [`GatewayError`] into HTTP.
 
 pub mod admin;
 pub mod admission;
-pub mod auth;
 pub mod bedrock_stream;
 pub mod body;
 pub mod bootstrap;
@@ -17,7 +18,6 @@ pub mod error_events;
 pub mod estimate;
 pub mod mappers;
 pub mod notices;
-pub mod org;
 pub mod proxy;
 pub mod registry;
 pub mod resolve;
@@ -50,10 +50,10 @@ pub struct Gateway {
     /// The client of providers restricted to public addresses by the org's policy.
     pub public_client: reqwest::Client,
     pub registry: registry::Registry,
-    pub org: arc_swap::ArcSwap<org::Directory>,
-    pub ledger: modelgate_metering::budget::Ledger,
+    /// The organization: its directory, key cache and services.
+    pub org: Arc<modelgate_org::Organization>,
+    pub ledger: Arc<modelgate_metering::budget::Ledger>,
     pub limiter: Arc<modelgate_metering::limits::RateLimiter>,
-    pub auth: auth::Authenticator,
     pub usage: modelgate_metering::meter::UsageSink,
     pub settings: Settings,
     /// Session tunnels with an agent connected to this process.
@@ -65,6 +65,11 @@ pub struct Gateway {
 }
 
 impl Gateway {
+    /// The organization's directory as it is now.
+    pub fn directory(&self) -> Arc<modelgate_org::Directory> {
+        self.org.directory()
+    }
+
     /// Opens the usage journal and stores what a crashed run left in it (idempotently:
     /// records already stored are skipped), before anything is served.
     async fn recover_journal(
@@ -117,34 +122,48 @@ impl Gateway {
             None => None,
         };
         let (usage, writer) = modelgate_metering::meter::spawn_writer(store.clone(), journal);
-        let auth = auth::Authenticator::new(
+        let auth = modelgate_org::auth::Authenticator::new(
             store.clone(),
             settings.key_cache_ttl,
             settings.clock.clone(),
         );
         // A reservation a dead replica left behind is released after this.
         let hold = settings.request_timeout.saturating_mul(2);
-        let ledger = modelgate_metering::budget::Ledger::new(store.clone(), shared.clone(), hold);
+        let ledger = Arc::new(modelgate_metering::budget::Ledger::new(
+            store.clone(),
+            shared.clone(),
+            hold,
+        ));
+        let org = Arc::new(modelgate_org::Organization::new(
+            store.clone(),
+            auth,
+            ledger.clone(),
+            usage.clone(),
+            shared.clone(),
+            settings.clock.clone(),
+        ));
         let gateway = Arc::new(Self {
             store,
             master_key,
             client,
             public_client,
             registry: registry::Registry::default(),
-            org: Default::default(),
+            org,
             ledger,
             limiter: Arc::new(modelgate_metering::limits::RateLimiter::new(
                 shared.clone(),
                 settings.clock.clone(),
             )),
-            auth,
             usage,
             settings,
             tunnels: Default::default(),
             responses: Default::default(),
             shared,
         });
-        gateway.load_org().await?;
+        gateway.org.attach_registry(Arc::downgrade(
+            &(gateway.clone() as Arc<dyn modelgate_org::ProviderRegistry>),
+        ));
+        gateway.org.load().await?;
         gateway.load_providers().await?;
         if let Some(shared) = &gateway.shared {
             shared.spawn_listener(Arc::downgrade(&gateway));

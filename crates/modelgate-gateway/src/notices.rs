@@ -25,10 +25,10 @@ impl NoticeHandler for Gateway {
     async fn apply(self: Arc<Self>, notice: Notice) {
         let gw = &self;
         let result = match notice {
-            Notice::Org => gw.load_org().await,
+            Notice::Org => gw.org.load().await,
             Notice::Providers => gw.load_providers_in_background().await,
             Notice::Key(hash) => {
-                gw.auth.invalidate(&hash);
+                gw.org.auth.invalidate(&hash);
                 Ok(())
             }
             Notice::TunnelUp(t) => {

@@ -7,7 +7,6 @@
 //! `x-modelgate-dropped-params`.
 
 use crate::admission::Ask;
-use crate::auth::Principal;
 use crate::bedrock_stream::BedrockStream;
 use crate::mappers::SseMapper;
 use crate::registry::{RuntimeProvider, Transport};
@@ -23,6 +22,7 @@ use modelgate_core::usage::Outcome;
 use modelgate_core::{ErrorKind, ProviderKind, now_millis};
 use modelgate_metering::budget::Demand;
 use modelgate_metering::meter::{MeterContext, UsageGuard};
+use modelgate_org::auth::Principal;
 use modelgate_providers::UpstreamError;
 pub use modelgate_providers::operation::Operation;
 use modelgate_providers::upstream::{Schema, Upstream};
@@ -234,7 +234,7 @@ impl Gateway {
         if price.is_none()
             && principal.allocation_id.is_some()
             && !provider.free_unless_priced()
-            && !self.org().settings.allow_unpriced
+            && !self.directory().settings.allow_unpriced
         {
             return Err(unpriced(provider.name(), &upstream_model));
         }

@@ -15,12 +15,12 @@
 //! served and the number of attempts (`x-modelgate-attempts`).
 //! Why: `docs/decisions/0005-failover-before-the-first-byte.md`.
 
-use crate::auth::Principal;
 use crate::proxy::{ClientHints, FrontApi, ProxyResponse};
 use crate::{Gateway, GatewayError, body};
 use bytes::Bytes;
 use http::HeaderValue;
 use modelgate_core::ErrorKind;
+use modelgate_org::auth::Principal;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -110,7 +110,7 @@ impl Gateway {
         if who.allocation_id.is_some() || who.is_admin() || who.key_id.is_empty() {
             return Ok(None);
         }
-        let org = self.org();
+        let org = self.directory();
         if !org.settings.require_allocation {
             return Ok(None);
         }
@@ -123,7 +123,7 @@ impl Gateway {
     /// The model references a request names, in order: virtual models expanded, repeats
     /// dropped.
     fn candidates(&self, model: &str, fallbacks: &[String]) -> Vec<String> {
-        let org = self.org();
+        let org = self.directory();
         let mut out: Vec<String> = Vec::new();
         let mut push = |r: &str| {
             if !out.iter().any(|o| o == r) {

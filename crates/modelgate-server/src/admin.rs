@@ -11,18 +11,18 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use modelgate_core::Scope;
-use modelgate_gateway::admin::keys::CreateKey;
-use modelgate_gateway::admin::keys::KeyQuery;
 use modelgate_gateway::admin::providers::ProviderPatch;
 use modelgate_gateway::admin::providers::ProviderSpec;
-use modelgate_gateway::admin::usage::UsageQuery;
+use modelgate_org::keys::CreateKey;
+use modelgate_org::keys::KeyQuery;
+use modelgate_org::usage::UsageQuery;
 use serde_json::json;
 
 pub async fn me(
     State(st): State<AppState>,
     OwnReader(who): OwnReader,
 ) -> ApiResult<impl IntoResponse> {
-    let org = st.gateway.org();
+    let org = st.gateway.directory();
     let allocation = who
         .allocation_id
         .as_ref()
@@ -101,7 +101,7 @@ pub async fn create_key(
 ) -> ApiResult<impl IntoResponse> {
     Ok((
         StatusCode::CREATED,
-        Json(st.gateway.create_key(&who, spec).await?),
+        Json(st.gateway.org.create_key(&who, spec).await?),
     ))
 }
 
@@ -113,7 +113,7 @@ pub async fn create_key_for(
 ) -> ApiResult<impl IntoResponse> {
     Ok((
         StatusCode::CREATED,
-        Json(st.gateway.create_key_for(&who, &name, spec).await?),
+        Json(st.gateway.org.create_key_for(&who, &name, spec).await?),
     ))
 }
 
@@ -124,7 +124,7 @@ pub async fn list_keys(
     Query(q): Query<KeyQuery>,
 ) -> ApiResult<impl IntoResponse> {
     Ok(Json(
-        json!({ "data": st.gateway.list_keys(&who, &q).await? }),
+        json!({ "data": st.gateway.org.list_keys(&who, &q).await? }),
     ))
 }
 
@@ -134,7 +134,7 @@ pub async fn revoke_key(
 
     Path(id): Path<String>,
 ) -> ApiResult<impl IntoResponse> {
-    st.gateway.revoke_key(&who, &id).await?;
+    st.gateway.org.revoke_key(&who, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -145,7 +145,7 @@ pub async fn usage(
     Query(q): Query<UsageQuery>,
 ) -> ApiResult<impl IntoResponse> {
     if who.scopes.contains(Scope::Management) {
-        return Ok(Json(st.gateway.usage_report(&who, &q).await?));
+        return Ok(Json(st.gateway.org.usage_report(&who, &q).await?));
     }
     // Without the management scope a key reads its owner's own usage only, even an
     // admin's: the organization's view and other users' need management.
@@ -154,5 +154,5 @@ pub async fn usage(
         who.require(Scope::Management)?;
     }
     let own = who.without_admin_rights();
-    Ok(Json(st.gateway.usage_report(&own, &q).await?))
+    Ok(Json(st.gateway.org.usage_report(&own, &q).await?))
 }

@@ -16,7 +16,7 @@ use crate::state::AppState;
 use axum::http::HeaderMap;
 use modelgate_core::Scope;
 use modelgate_gateway::GatewayError;
-use modelgate_gateway::auth::Principal;
+use modelgate_org::auth::Principal;
 use std::sync::Arc;
 use subtle::ConstantTimeEq;
 
@@ -86,11 +86,12 @@ pub(crate) async fn caller(
                     .and_then(|v| v.to_str().ok())
                     .filter(|v| !v.is_empty());
                 st.gateway
+                    .org
                     .session_model_principal(cookie, allocation)
                     .await?
             }
             Surface::Admin | Surface::Own | Surface::Models => {
-                st.gateway.session_principal(cookie).await?
+                st.gateway.org.session_principal(cookie).await?
             }
         };
         if unsafe_method {
@@ -111,7 +112,7 @@ pub(crate) async fn caller(
         return Ok(Arc::new(principal));
     }
     let key = presented_key(headers)?;
-    let principal = st.gateway.authenticate(key).await?;
+    let principal = st.gateway.org.authenticate(key).await?;
     if let Some(scope) = surface.scope() {
         principal.require(scope)?;
     }

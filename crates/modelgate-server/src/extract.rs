@@ -16,7 +16,7 @@ use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use bytes::Bytes;
 use modelgate_gateway::GatewayError;
-use modelgate_gateway::auth::Principal;
+use modelgate_org::auth::Principal;
 use serde::de::DeserializeOwned;
 use std::sync::Arc;
 

@@ -11,9 +11,9 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, Response};
 use axum::response::IntoResponse;
 use modelgate_gateway::GatewayError;
-use modelgate_gateway::auth::Principal;
 use modelgate_gateway::proxy::{ClientHints, FrontApi, Operation};
 use modelgate_gateway::proxy::{ProxyBody, ProxyResponse};
+use modelgate_org::auth::Principal;
 use std::sync::Arc;
 
 /// The caller of a model read (`GET /v1/models`): no CSRF token needed.

@@ -12,16 +12,16 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::IntoResponse;
-use modelgate_gateway::admin::allocations::CreateAllocation;
-use modelgate_gateway::admin::allocations::UpdateAllocation;
-use modelgate_gateway::admin::groups::CreateGroup;
-use modelgate_gateway::admin::groups::GrantView;
-use modelgate_gateway::admin::sessions::SignIn;
-use modelgate_gateway::admin::settings::SettingsPatch;
 use modelgate_gateway::admin::shares::ShareView;
-use modelgate_gateway::admin::users::CreateUser;
-use modelgate_gateway::admin::users::UpdateUser;
-use modelgate_gateway::admin::virtual_models::VirtualModel;
+use modelgate_org::allocations::CreateAllocation;
+use modelgate_org::allocations::UpdateAllocation;
+use modelgate_org::groups::CreateGroup;
+use modelgate_org::groups::GrantView;
+use modelgate_org::sessions::SignIn;
+use modelgate_org::settings::SettingsPatch;
+use modelgate_org::users::CreateUser;
+use modelgate_org::users::UpdateUser;
+use modelgate_org::virtual_models::VirtualModel;
 use serde_json::json;
 
 pub async fn create_user(
@@ -30,7 +30,7 @@ pub async fn create_user(
 ) -> ApiResult<impl IntoResponse> {
     Ok((
         StatusCode::CREATED,
-        Json(st.gateway.create_user(&who, spec).await?),
+        Json(st.gateway.org.create_user(&who, spec).await?),
     ))
 }
 
@@ -38,7 +38,7 @@ pub async fn list_users(
     State(st): State<AppState>,
     Reader(who): Reader,
 ) -> ApiResult<impl IntoResponse> {
-    Ok(Json(json!({ "data": st.gateway.list_users(&who)? })))
+    Ok(Json(json!({ "data": st.gateway.org.list_users(&who)? })))
 }
 
 pub async fn get_user(
@@ -47,7 +47,7 @@ pub async fn get_user(
 
     Path(name): Path<String>,
 ) -> ApiResult<impl IntoResponse> {
-    Ok(Json(st.gateway.get_user(&who, &name)?))
+    Ok(Json(st.gateway.org.get_user(&who, &name)?))
 }
 
 pub async fn update_user(
@@ -56,7 +56,7 @@ pub async fn update_user(
     Path(name): Path<String>,
     Change { who, spec }: Change<UpdateUser>,
 ) -> ApiResult<impl IntoResponse> {
-    Ok(Json(st.gateway.update_user(&who, &name, spec).await?))
+    Ok(Json(st.gateway.org.update_user(&who, &name, spec).await?))
 }
 
 /// `DELETE /api/users/{name}`: deactivates (users are never deleted: their usage stays).
@@ -70,7 +70,7 @@ pub async fn deactivate_user(
         deactivated: Some(true),
         ..UpdateUser::default()
     };
-    st.gateway.update_user(&who, &name, deactivate).await?;
+    st.gateway.org.update_user(&who, &name, deactivate).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -80,7 +80,7 @@ pub async fn create_group(
 ) -> ApiResult<impl IntoResponse> {
     Ok((
         StatusCode::CREATED,
-        Json(st.gateway.create_group(&who, spec).await?),
+        Json(st.gateway.org.create_group(&who, spec).await?),
     ))
 }
 
@@ -88,7 +88,9 @@ pub async fn list_groups(
     State(st): State<AppState>,
     Reader(who): Reader,
 ) -> ApiResult<impl IntoResponse> {
-    Ok(Json(json!({ "data": st.gateway.list_groups(&who).await? })))
+    Ok(Json(
+        json!({ "data": st.gateway.org.list_groups(&who).await? }),
+    ))
 }
 
 pub async fn get_group(
@@ -97,7 +99,7 @@ pub async fn get_group(
 
     Path(name): Path<String>,
 ) -> ApiResult<impl IntoResponse> {
-    Ok(Json(st.gateway.get_group(&who, &name).await?))
+    Ok(Json(st.gateway.org.get_group(&who, &name).await?))
 }
 
 pub async fn delete_group(
@@ -106,7 +108,7 @@ pub async fn delete_group(
 
     Path(name): Path<String>,
 ) -> ApiResult<impl IntoResponse> {
-    st.gateway.delete_group(&who, &name).await?;
+    st.gateway.org.delete_group(&who, &name).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -117,7 +119,10 @@ pub async fn add_member(
     Path((group, user)): Path<(String, String)>,
 ) -> ApiResult<impl IntoResponse> {
     Ok(Json(
-        st.gateway.change_member(&who, &group, &user, true).await?,
+        st.gateway
+            .org
+            .change_member(&who, &group, &user, true)
+            .await?,
     ))
 }
 
@@ -128,7 +133,10 @@ pub async fn remove_member(
     Path((group, user)): Path<(String, String)>,
 ) -> ApiResult<impl IntoResponse> {
     Ok(Json(
-        st.gateway.change_member(&who, &group, &user, false).await?,
+        st.gateway
+            .org
+            .change_member(&who, &group, &user, false)
+            .await?,
     ))
 }
 
@@ -136,7 +144,7 @@ pub async fn list_grants(
     State(st): State<AppState>,
     Reader(who): Reader,
 ) -> ApiResult<impl IntoResponse> {
-    Ok(Json(json!({ "data": st.gateway.list_grants(&who)? })))
+    Ok(Json(json!({ "data": st.gateway.org.list_grants(&who)? })))
 }
 
 pub async fn put_grant(
@@ -144,7 +152,7 @@ pub async fn put_grant(
     Change { who, spec }: Change<GrantView>,
 ) -> ApiResult<impl IntoResponse> {
     Ok(Json(
-        json!({ "data": st.gateway.change_grant(&who, spec, true).await? }),
+        json!({ "data": st.gateway.org.change_grant(&who, spec, true).await? }),
     ))
 }
 
@@ -153,7 +161,7 @@ pub async fn delete_grant(
     Change { who, spec }: Change<GrantView>,
 ) -> ApiResult<impl IntoResponse> {
     Ok(Json(
-        json!({ "data": st.gateway.change_grant(&who, spec, false).await? }),
+        json!({ "data": st.gateway.org.change_grant(&who, spec, false).await? }),
     ))
 }
 
@@ -196,7 +204,7 @@ pub async fn create_allocation(
 ) -> ApiResult<impl IntoResponse> {
     Ok((
         StatusCode::CREATED,
-        Json(st.gateway.create_allocation(&who, spec).await?),
+        Json(st.gateway.org.create_allocation(&who, spec).await?),
     ))
 }
 
@@ -205,7 +213,7 @@ pub async fn list_allocations(
     Reader(who): Reader,
 ) -> ApiResult<impl IntoResponse> {
     Ok(Json(
-        json!({ "data": st.gateway.list_allocations(&who).await? }),
+        json!({ "data": st.gateway.org.list_allocations(&who).await? }),
     ))
 }
 
@@ -215,7 +223,7 @@ pub async fn get_allocation(
 
     Path(name): Path<String>,
 ) -> ApiResult<impl IntoResponse> {
-    Ok(Json(st.gateway.get_allocation(&who, &name).await?))
+    Ok(Json(st.gateway.org.get_allocation(&who, &name).await?))
 }
 
 pub async fn update_allocation(
@@ -224,7 +232,9 @@ pub async fn update_allocation(
     Path(name): Path<String>,
     Change { who, spec }: Change<UpdateAllocation>,
 ) -> ApiResult<impl IntoResponse> {
-    Ok(Json(st.gateway.update_allocation(&who, &name, spec).await?))
+    Ok(Json(
+        st.gateway.org.update_allocation(&who, &name, spec).await?,
+    ))
 }
 
 pub async fn delete_allocation(
@@ -233,7 +243,7 @@ pub async fn delete_allocation(
 
     Path(name): Path<String>,
 ) -> ApiResult<impl IntoResponse> {
-    st.gateway.delete_allocation(&who, &name).await?;
+    st.gateway.org.delete_allocation(&who, &name).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -241,14 +251,14 @@ pub async fn get_settings(
     State(st): State<AppState>,
     Reader(who): Reader,
 ) -> ApiResult<impl IntoResponse> {
-    Ok(Json(st.gateway.get_settings(&who)?))
+    Ok(Json(st.gateway.org.get_settings(&who)?))
 }
 
 pub async fn update_settings(
     State(st): State<AppState>,
     Change { who, spec }: Change<SettingsPatch>,
 ) -> ApiResult<impl IntoResponse> {
-    Ok(Json(st.gateway.update_settings(&who, spec).await?))
+    Ok(Json(st.gateway.org.update_settings(&who, spec).await?))
 }
 
 fn session_cookie_header(value: &str, max_age_secs: i64, secure: bool) -> HeaderValue {
@@ -266,10 +276,10 @@ pub async fn login(
     headers: HeaderMap,
     Spec(sign_in): Spec<SignIn>,
 ) -> ApiResult<impl IntoResponse> {
-    let signed = st.gateway.sign_in(sign_in).await?;
+    let signed = st.gateway.org.sign_in(sign_in).await?;
     let cookie = session_cookie_header(
         &signed.cookie,
-        modelgate_gateway::admin::sessions::SESSION_TTL_MS / 1000,
+        modelgate_org::sessions::SESSION_TTL_MS / 1000,
         over_tls(&headers),
     );
     Ok(([(header::SET_COOKIE, cookie)], Json(signed)))
@@ -282,7 +292,7 @@ pub async fn logout(
     headers: HeaderMap,
 ) -> ApiResult<impl IntoResponse> {
     if let Some(cookie) = session_cookie(&headers) {
-        st.gateway.sign_out(cookie).await?;
+        st.gateway.org.sign_out(cookie).await?;
     }
     let clear = session_cookie_header("", 0, over_tls(&headers));
     Ok(([(header::SET_COOKIE, clear)], StatusCode::NO_CONTENT))
@@ -293,11 +303,11 @@ pub async fn session(
     State(st): State<AppState>,
     Reader(who): Reader,
 ) -> ApiResult<impl IntoResponse> {
-    let org = st.gateway.org();
+    let org = st.gateway.directory();
     let user = org
         .users
         .get(&who.user_id)
-        .map(|u| modelgate_gateway::admin::users::user_view(u, &org));
+        .map(|u| modelgate_org::users::user_view(u, &org));
     Ok(Json(json!({ "user": user, "csrf_token": who.csrf_token })))
 }
 
@@ -307,7 +317,7 @@ pub async fn create_virtual_model(
 ) -> ApiResult<impl IntoResponse> {
     Ok((
         StatusCode::CREATED,
-        Json(st.gateway.create_virtual_model(&who, spec).await?),
+        Json(st.gateway.org.create_virtual_model(&who, spec).await?),
     ))
 }
 
@@ -315,7 +325,9 @@ pub async fn list_virtual_models(
     State(st): State<AppState>,
     _: Reader,
 ) -> ApiResult<impl IntoResponse> {
-    Ok(Json(json!({ "data": st.gateway.list_virtual_models() })))
+    Ok(Json(
+        json!({ "data": st.gateway.org.list_virtual_models() }),
+    ))
 }
 
 pub async fn get_virtual_model(
@@ -324,7 +336,7 @@ pub async fn get_virtual_model(
 
     Path(name): Path<String>,
 ) -> ApiResult<impl IntoResponse> {
-    Ok(Json(st.gateway.get_virtual_model(&name)?))
+    Ok(Json(st.gateway.org.get_virtual_model(&name)?))
 }
 
 pub async fn delete_virtual_model(
@@ -333,6 +345,6 @@ pub async fn delete_virtual_model(
 
     Path(name): Path<String>,
 ) -> ApiResult<impl IntoResponse> {
-    st.gateway.delete_virtual_model(&who, &name).await?;
+    st.gateway.org.delete_virtual_model(&who, &name).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -4,11 +4,11 @@
 //! a missing variable is an error, not an empty string.
 
 use anyhow::{Context, bail};
-use modelgate_gateway::admin::allocations::CreateAllocation;
-use modelgate_gateway::admin::declared::DeclaredGroup;
 use modelgate_gateway::admin::providers::ProviderSpec;
-use modelgate_gateway::admin::users::CreateUser;
-use modelgate_gateway::admin::virtual_models::VirtualModel;
+use modelgate_org::allocations::CreateAllocation;
+use modelgate_org::declared::DeclaredGroup;
+use modelgate_org::users::CreateUser;
+use modelgate_org::virtual_models::VirtualModel;
 use serde::Deserialize;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};

@@ -153,11 +153,12 @@ pub async fn start(opts: ServeOptions) -> anyhow::Result<Running> {
         .map_err(|e| anyhow::anyhow!(e.message))?;
     if let Some(file) = &opts.file {
         gateway
+            .org
             .apply_declared_org(&file.users, &file.groups, &file.allocations)
             .await
             .map_err(|e| anyhow::anyhow!("in the config file: {}", e.message))?;
         for v in &file.virtual_models {
-            gateway.put_virtual_model(v).await.map_err(|e| {
+            gateway.org.put_virtual_model(v).await.map_err(|e| {
                 anyhow::anyhow!(
                     "virtual model '{}' in the config file: {}",
                     v.name,

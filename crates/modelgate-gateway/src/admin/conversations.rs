@@ -5,10 +5,10 @@
 //! no new messages (`writable: false`, 409 `conversation_read_only`).
 
 use super::rfc3339;
-use crate::auth::Principal;
 use crate::{Gateway, GatewayError};
 use modelgate_core::ids::new_id;
 use modelgate_core::{ErrorKind, now_millis};
+use modelgate_org::auth::Principal;
 use modelgate_store::{Conversation, ConversationMessage};
 use serde::{Deserialize, Serialize};
 

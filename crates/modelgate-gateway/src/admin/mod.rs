@@ -1,112 +1,23 @@
-//! Admin and self-service operations behind `/api/...` and `GET /v1/models`, as plain
-//! functions over the gateway. Each takes the calling [`Principal`](crate::auth::Principal)
-//! and enforces who may do what; the server only parses and serialises.
+//! The admin services of providers and what runs on them, behind `/api/...` and
+//! `GET /v1/models`: providers, their targets and shares, session tunnels, the providers a
+//! config file declares, model listing, and the web chat's conversations. Each takes the
+//! calling [`Principal`](modelgate_org::Principal) and enforces who may do what. The
+//! organization's own services (users, groups, keys, allocations, sessions, settings,
+//! usage reports, virtual models) are in `modelgate-org`.
 
-pub mod allocations;
 pub mod conversations;
 pub mod declared;
-pub mod groups;
-mod key_bounds;
-pub mod keys;
 pub mod models;
 pub mod provider_targets;
 pub mod providers;
-pub mod sessions;
-pub mod settings;
 pub mod shares;
 pub mod tunnels;
-pub mod usage;
-pub mod users;
-pub mod virtual_models;
+
+pub use modelgate_org::api::{double_option, parse_time, require_admin, rfc3339, valid_slug};
 
 use crate::GatewayError;
-use crate::auth::Principal;
-
-/// Milliseconds → RFC 3339 (UTC, millisecond precision), the API's timestamp format.
-pub fn rfc3339(ms: i64) -> String {
-    chrono::DateTime::from_timestamp_millis(ms)
-        .unwrap_or_default()
-        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
-}
-
-/// Parses an API timestamp: RFC 3339, or an integer of Unix seconds.
-pub fn parse_time(value: &serde_json::Value) -> Result<i64, GatewayError> {
-    match value {
-        serde_json::Value::Number(n) => {
-            n.as_i64().and_then(|s| s.checked_mul(1000)).ok_or_else(|| {
-                GatewayError::bad_request("timestamps must be Unix seconds or RFC 3339")
-            })
-        }
-        serde_json::Value::String(s) => chrono::DateTime::parse_from_rfc3339(s)
-            .map(|t| t.timestamp_millis())
-            .map_err(|_| GatewayError::bad_request(format!("'{s}' is not an RFC 3339 timestamp"))),
-        _ => Err(GatewayError::bad_request(
-            "timestamps must be Unix seconds or RFC 3339",
-        )),
-    }
-}
-
-/// Refuses non-admins.
-pub fn require_admin(principal: &Principal) -> Result<(), GatewayError> {
-    if principal.is_admin() {
-        Ok(())
-    } else {
-        Err(GatewayError::forbidden(
-            "This action needs an administrator.",
-        ))
-    }
-}
-
-/// Deserialises `T` from a JSON body with a 400 that names the problem.
-pub fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, GatewayError> {
-    serde_json::from_slice(body)
-        .map_err(|e| GatewayError::bad_request(format!("invalid request body: {e}")))
-}
 
 /// The answer for a provider the caller cannot see (or that does not exist).
 pub(crate) fn no_provider(name: &str) -> GatewayError {
     GatewayError::not_found(format!("no provider named '{name}'"))
-}
-
-/// `[A-Za-z0-9_-]{1,64}`: provider, group and user names.
-pub fn valid_slug(name: &str) -> bool {
-    (1..=64).contains(&name.len())
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-}
-
-/// For PATCH bodies: distinguishes an absent field (`None`) from an explicit `null`
-/// (`Some(None)`).
-pub fn double_option<'de, T, D>(de: D) -> Result<Option<Option<T>>, D::Error>
-where
-    T: serde::Deserialize<'de>,
-    D: serde::Deserializer<'de>,
-{
-    serde::Deserialize::deserialize(de).map(Some)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn times() {
-        assert_eq!(parse_time(&serde_json::json!(10)).unwrap(), 10_000);
-        assert_eq!(
-            parse_time(&serde_json::json!("1970-01-01T00:00:01Z")).unwrap(),
-            1000
-        );
-        assert!(parse_time(&serde_json::json!("tomorrow")).is_err());
-        assert_eq!(rfc3339(1000), "1970-01-01T00:00:01.000Z");
-    }
-
-    #[test]
-    fn slugs() {
-        assert!(valid_slug("my-vllm_2"));
-        assert!(!valid_slug("a:b"));
-        assert!(!valid_slug("a/b"));
-        assert!(!valid_slug(""));
-        assert!(!valid_slug(&"a".repeat(65)));
-    }
 }

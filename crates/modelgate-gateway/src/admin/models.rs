@@ -6,8 +6,8 @@
 //! agents size their context by them).
 
 use crate::Gateway;
-use crate::auth::Principal;
 use crate::resolve::{ModelView, Resolution, resolve};
+use modelgate_org::auth::Principal;
 use serde::Serialize;
 
 #[derive(Debug, Clone, Serialize)]
@@ -57,7 +57,7 @@ impl Gateway {
             }
         }
         // Virtual models the caller can use (at least one candidate resolves for them).
-        let org = self.org();
+        let org = self.directory();
         let mut virtuals: Vec<&String> = org
             .virtual_models
             .iter()

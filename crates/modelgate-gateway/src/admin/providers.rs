@@ -4,7 +4,6 @@
 
 use super::provider_targets::{TargetSpec, TargetView, ValidTarget, validate_targets};
 use super::{double_option, no_provider, rfc3339, valid_slug};
-use crate::auth::Principal;
 use crate::registry::{
     AwsSecret, AwsSettings, AzureSettings, EntraSettings, ProviderConfig, RuntimeProvider,
     resolve_kind,
@@ -13,6 +12,7 @@ use crate::{Gateway, GatewayError};
 use modelgate_catalog::{Price, ResponsesApi};
 use modelgate_core::ids::new_id;
 use modelgate_core::{ProviderKind, now_millis};
+use modelgate_org::auth::Principal;
 use modelgate_store::ProviderRow;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -688,7 +688,7 @@ impl Gateway {
         who: &Principal,
         spec: ProviderSpec,
     ) -> Result<ProviderView, GatewayError> {
-        if !self.org().may_create_providers(who) {
+        if !self.directory().may_create_providers(who) {
             return Err(GatewayError::forbidden(
                 "Creating providers needs an administrator or the aiprovider:create permission.",
             ));
@@ -887,7 +887,7 @@ impl Gateway {
         who: &Principal,
         mut value: serde_json::Value,
     ) -> Result<ConnectionTest, GatewayError> {
-        if !self.org().may_create_providers(who) {
+        if !self.directory().may_create_providers(who) {
             return Err(GatewayError::forbidden(
                 "Testing a provider needs an administrator or the aiprovider:create permission.",
             ));
@@ -910,7 +910,7 @@ impl Gateway {
             &v,
             now_millis(),
         )?;
-        let restricted = self.org().settings.restrict_private_upstreams && !who.is_admin();
+        let restricted = self.directory().settings.restrict_private_upstreams && !who.is_admin();
         let p = self.runtime_provider(
             row,
             who.user_name.clone(),

@@ -5,10 +5,10 @@
 //! request sees it.
 
 use super::no_provider;
-use crate::auth::Principal;
 use crate::registry::RuntimeProvider;
 use crate::{Gateway, GatewayError};
 use modelgate_core::now_millis;
+use modelgate_org::auth::Principal;
 use modelgate_providers::address_guard;
 use modelgate_store::ShareRow;
 use serde::{Deserialize, Serialize};
@@ -43,7 +43,7 @@ impl Gateway {
     }
 
     pub(crate) fn share_views(&self, p: &RuntimeProvider) -> Vec<ShareView> {
-        let org = self.org();
+        let org = self.directory();
         let mut views: Vec<ShareView> = Vec::new();
         if p.shares.org {
             views.push(ShareView {
@@ -84,7 +84,7 @@ impl Gateway {
         }
         let group_id = match (&spec.group, spec.org) {
             (Some(g), None | Some(false)) => Some(
-                self.org()
+                self.directory()
                     .group_by_name(g)
                     .map(|g| g.id.clone())
                     .ok_or_else(|| {
@@ -126,7 +126,7 @@ impl Gateway {
         who: &Principal,
         endpoint: &str,
     ) -> Result<(), GatewayError> {
-        if who.is_admin() || !self.org().settings.restrict_private_upstreams {
+        if who.is_admin() || !self.directory().settings.restrict_private_upstreams {
             return Ok(());
         }
         let refused = || {

@@ -6,13 +6,13 @@
 //! revokes the token and drops the connection at once.
 
 use super::{rfc3339, valid_slug};
-use crate::auth::Principal;
 use crate::registry::{ProviderConfig, RuntimeProvider};
 use crate::tunnel::{TOKEN_PREFIX, TUNNEL_ENDPOINT, TUNNEL_KIND, token_hash};
 use crate::{Gateway, GatewayError};
 use base64::Engine as _;
 use modelgate_core::ids::new_id;
 use modelgate_core::now_millis;
+use modelgate_org::auth::Principal;
 use modelgate_store::ProviderRow;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;

@@ -4,12 +4,12 @@
 //! from the provider's configuration, or are discovered through the upstream's
 //! `GET /models`, kept for a TTL and refreshed in the background.
 
-use crate::auth::Principal;
 use crate::resolve::ModelView;
 use crate::{Gateway, GatewayError};
 use arc_swap::ArcSwap;
 use modelgate_catalog::{Catalog, Price, Vendor};
 use modelgate_core::{ErrorKind, ProviderKind, now_millis};
+use modelgate_org::auth::Principal;
 use modelgate_providers::upstream::Upstream;
 use modelgate_store::ProviderRow;
 use serde::{Deserialize, Serialize};
@@ -545,7 +545,7 @@ impl Gateway {
             }
         }
         let users = self.store.list_users().await?;
-        let restrict = self.org().settings.restrict_private_upstreams;
+        let restrict = self.directory().settings.restrict_private_upstreams;
         let restricted_owners: std::collections::HashSet<String> = users
             .iter()
             .filter(|u| restrict && u.role() != modelgate_core::Role::Admin)
@@ -698,5 +698,14 @@ impl Gateway {
                 gw.discover_stale(false).await;
             }
         })
+    }
+}
+
+/// A change to users, groups or org settings can change who may use which provider.
+impl modelgate_org::ProviderRegistry for Gateway {
+    fn org_changed(
+        self: Arc<Self>,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), GatewayError>> + Send>> {
+        Box::pin(async move { self.reload_providers().await })
     }
 }

@@ -39,7 +39,7 @@ impl Gateway {
                 .is_some_and(|stored| bool::from(stored.as_bytes().ct_eq(hash.as_bytes())))
         });
         let p = found.ok_or_else(refused)?;
-        if !self.org().user_is_active(&p.row.owner_id) {
+        if !self.directory().user_is_active(&p.row.owner_id) {
             return Err(refused());
         }
         Ok(TunnelGrant {

@@ -4,10 +4,11 @@
 //! providers). Members may read the groups they belong to.
 
 use super::allocations::AllocationView;
-use super::{require_admin, rfc3339, valid_slug};
+use crate::api::{require_admin, rfc3339, valid_slug};
 use crate::auth::Principal;
-use crate::org::GRANTABLE;
-use crate::{Gateway, GatewayError};
+use crate::directory::GRANTABLE;
+use crate::organization::Organization;
+use modelgate_core::GatewayError;
 use modelgate_core::ids::new_id;
 use modelgate_core::now_millis;
 use modelgate_store::{Grant, Group};
@@ -40,9 +41,9 @@ pub struct GrantView {
     pub group: Option<String>,
 }
 
-impl Gateway {
+impl Organization {
     async fn group_view(&self, g: &Group) -> Result<GroupView, GatewayError> {
-        let org = self.org();
+        let org = self.directory();
         let mut members: Vec<String> = org
             .members
             .get(&g.id)
@@ -69,7 +70,7 @@ impl Gateway {
     }
 
     fn group_named(&self, name: &str) -> Result<Group, GatewayError> {
-        self.org()
+        self.directory()
             .group_by_name(name)
             .cloned()
             .ok_or_else(|| GatewayError::not_found(format!("no group named '{name}'")))
@@ -99,7 +100,7 @@ impl Gateway {
 
     /// Admins: every group; members: the groups they belong to.
     pub async fn list_groups(&self, who: &Principal) -> Result<Vec<GroupView>, GatewayError> {
-        let org = self.org();
+        let org = self.directory();
         let mut groups: Vec<Group> = org
             .groups
             .values()
@@ -132,7 +133,7 @@ impl Gateway {
         self.store.delete_group(&g.id).await?;
         self.reload_org().await?;
         // Its shares went with it.
-        self.reload_providers().await
+        self.providers_changed().await
     }
 
     /// `PUT` (add) or `DELETE` (remove) `/api/groups/{group}/members/{user}`.
@@ -159,7 +160,7 @@ impl Gateway {
 
     pub fn list_grants(&self, who: &Principal) -> Result<Vec<GrantView>, GatewayError> {
         require_admin(who)?;
-        let org = self.org();
+        let org = self.directory();
         Ok(org
             .grants
             .iter()

@@ -3,9 +3,10 @@
 //! them; a user sees (and binds keys to) the allocations they may draw from — their own and
 //! their groups'. Views show used, reserved (in flight) and remaining amounts.
 
-use super::{require_admin, rfc3339, valid_slug};
+use crate::api::{require_admin, rfc3339, valid_slug};
 use crate::auth::Principal;
-use crate::{Gateway, GatewayError};
+use crate::organization::Organization;
+use modelgate_core::GatewayError;
 use modelgate_core::ids::new_id;
 use modelgate_core::now_millis;
 use modelgate_metering::budget::BudgetError;
@@ -92,12 +93,12 @@ fn usd(m: i64) -> f64 {
     m as f64 / 1e6
 }
 
-impl Gateway {
+impl Organization {
     pub(crate) async fn allocation_view(
         &self,
         a: &AllocationRow,
     ) -> Result<AllocationView, GatewayError> {
-        let org = self.org();
+        let org = self.directory();
         let period = Period::parse(&a.period).unwrap_or(Period::None);
         let standing = self
             .ledger
@@ -140,7 +141,7 @@ impl Gateway {
         who: &Principal,
         name: &str,
     ) -> Result<std::sync::Arc<AllocationRow>, GatewayError> {
-        let org = self.org();
+        let org = self.directory();
         org.allocation_by_name(name)
             .filter(|a| who.is_admin() || org.may_draw(a, &who.user_id, &who.groups))
             .cloned()
@@ -159,7 +160,7 @@ impl Gateway {
             )
             .with_param("name"));
         }
-        let org = self.org();
+        let org = self.directory();
         let (owner_user_id, owner_group_id) = match (&spec.user, &spec.group) {
             (Some(u), None) => (Some(self.user_named(u)?.id), None),
             (None, Some(g)) => (
@@ -195,7 +196,7 @@ impl Gateway {
         &self,
         who: &Principal,
     ) -> Result<Vec<AllocationView>, GatewayError> {
-        let org = self.org();
+        let org = self.directory();
         let mut rows: Vec<_> = if who.is_admin() {
             org.allocations.values().cloned().collect()
         } else {

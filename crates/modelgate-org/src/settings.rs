@@ -4,10 +4,11 @@
 //! (`allow_unpriced`). A change reloads the directory and the providers, so
 //! restricted providers switch clients before the next request.
 
-use super::require_admin;
+use crate::api::require_admin;
 use crate::auth::Principal;
-use crate::org::OrgSettings;
-use crate::{Gateway, GatewayError};
+use crate::directory::OrgSettings;
+use crate::organization::Organization;
+use modelgate_core::GatewayError;
 use serde::Deserialize;
 use std::sync::Arc;
 
@@ -22,10 +23,10 @@ pub struct SettingsPatch {
     pub allow_unpriced: Option<bool>,
 }
 
-impl Gateway {
+impl Organization {
     pub fn get_settings(&self, who: &Principal) -> Result<OrgSettings, GatewayError> {
         require_admin(who)?;
-        Ok(self.org().settings.clone())
+        Ok(self.directory().settings.clone())
     }
 
     pub async fn update_settings(
@@ -49,7 +50,7 @@ impl Gateway {
             }
         }
         self.reload_org().await?;
-        self.reload_providers().await?;
-        Ok(self.org().settings.clone())
+        self.providers_changed().await?;
+        Ok(self.directory().settings.clone())
     }
 }

@@ -7,10 +7,11 @@
 //! user.
 
 use super::key_bounds::{self, Asked};
-use super::{parse_time, require_admin, rfc3339};
+use crate::api::{parse_time, require_admin, rfc3339};
 use crate::auth::Principal;
-use crate::org::Directory;
-use crate::{Gateway, GatewayError};
+use crate::directory::Directory;
+use crate::organization::Organization;
+use modelgate_core::GatewayError;
 use modelgate_core::ids::new_id;
 use modelgate_core::{Scopes, keys, now_millis};
 use modelgate_store::{ApiKeyRow, User};
@@ -179,14 +180,14 @@ fn checked(spec: &CreateKey, now: i64) -> Result<Checked, GatewayError> {
     })
 }
 
-impl Gateway {
+impl Organization {
     /// Creates a key for the caller.
     pub async fn create_key(
         &self,
         who: &Principal,
         spec: CreateKey,
     ) -> Result<CreatedKey, GatewayError> {
-        let org = self.org();
+        let org = self.directory();
         let user = org
             .users
             .get(&who.user_id)
@@ -205,7 +206,7 @@ impl Gateway {
     ) -> Result<CreatedKey, GatewayError> {
         require_admin(who)?;
         let user = self
-            .org()
+            .directory()
             .user_by_name(user_name)
             .cloned()
             .ok_or_else(|| GatewayError::not_found(format!("no user named '{user_name}'")))?;
@@ -230,13 +231,13 @@ impl Gateway {
             )));
         }
         // The clock key expiry is checked against (auth.rs).
-        let now = self.settings.clock.now_millis();
+        let now = self.clock.now_millis();
         let Checked {
             name,
             expires_at,
             scopes,
         } = checked(&spec, now)?;
-        let org = self.org();
+        let org = self.directory();
         let minter_allocation = minter
             .allocation_id
             .as_ref()
@@ -299,7 +300,7 @@ impl Gateway {
         who: &Principal,
         q: &KeyQuery,
     ) -> Result<Vec<KeyView>, GatewayError> {
-        let org = self.org();
+        let org = self.directory();
         let scope =
             if who.is_admin() {
                 match &q.user {
@@ -312,7 +313,7 @@ impl Gateway {
                 Some(who.user_id.clone())
             };
         let needle = q.q.as_deref().map(str::to_lowercase).unwrap_or_default();
-        let now = self.settings.clock.now_millis();
+        let now = self.clock.now_millis();
         Ok(self
             .store
             .list_keys(scope.as_deref())

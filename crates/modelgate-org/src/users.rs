@@ -3,10 +3,12 @@
 //! once (the auth cache is dropped with every change). An admin cannot deactivate or demote
 //! themselves, so the org is never left without the admin who made the change.
 
-use super::{double_option, require_admin, rfc3339, valid_slug};
+use crate::api::{double_option, require_admin, rfc3339, valid_slug};
 use crate::auth::Principal;
-use crate::org::{Directory, password};
-use crate::{Gateway, GatewayError};
+use crate::directory::Directory;
+use crate::organization::Organization;
+use crate::password;
+use modelgate_core::GatewayError;
 use modelgate_core::ids::new_id;
 use modelgate_core::{Role, now_millis};
 use modelgate_store::User;
@@ -98,9 +100,9 @@ pub(super) fn to_limit<T: TryInto<i64>>(v: Option<T>) -> Option<i64> {
     v.map(|n| n.try_into().unwrap_or(i64::MAX))
 }
 
-impl Gateway {
+impl Organization {
     pub(crate) fn user_named(&self, name: &str) -> Result<User, GatewayError> {
-        self.org()
+        self.directory()
             .user_by_name(name)
             .cloned()
             .ok_or_else(|| GatewayError::not_found(format!("no user named '{name}'")))
@@ -132,12 +134,12 @@ impl Gateway {
         };
         self.store.insert_user(&user).await?;
         self.reload_org().await?;
-        Ok(user_view(&user, &self.org()))
+        Ok(user_view(&user, &self.directory()))
     }
 
     pub fn list_users(&self, who: &Principal) -> Result<Vec<UserView>, GatewayError> {
         require_admin(who)?;
-        let org = self.org();
+        let org = self.directory();
         let mut users: Vec<UserView> = org.users.values().map(|u| user_view(u, &org)).collect();
         users.sort_by(|a, b| a.name.cmp(&b.name));
         Ok(users)
@@ -147,7 +149,7 @@ impl Gateway {
         if who.user_name != name {
             require_admin(who)?;
         }
-        Ok(user_view(&self.user_named(name)?, &self.org()))
+        Ok(user_view(&self.user_named(name)?, &self.directory()))
     }
 
     pub async fn update_user(
@@ -190,8 +192,8 @@ impl Gateway {
         self.reload_org().await?;
         if user.role != old_role {
             // The upstream policy of the user's providers follows their role.
-            self.reload_providers().await?;
+            self.providers_changed().await?;
         }
-        Ok(user_view(&user, &self.org()))
+        Ok(user_view(&user, &self.directory()))
     }
 }

@@ -3,10 +3,8 @@
 //! settings, loaded from the store and swapped atomically after every change (org changes
 //! are rare; requests never wait for the database to learn who may draw from what).
 
-pub mod password;
-
 use crate::auth::Principal;
-use crate::{Gateway, GatewayError};
+use modelgate_core::GatewayError;
 use modelgate_store::{AllocationRow, Grant, Group, User};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -191,46 +189,32 @@ impl Directory {
     }
 }
 
-impl Gateway {
-    /// Authenticates an AI key, the caller's groups taken from the directory.
-    pub async fn authenticate(
-        &self,
-        presented: &str,
-    ) -> Result<Arc<crate::auth::Principal>, GatewayError> {
-        self.auth
-            .authenticate(presented, |user_id| self.org().groups_of(user_id))
-            .await
-    }
+/// What the store holds of the organization, as [`Directory::from_rows`] takes it.
+pub struct Rows {
+    pub users: Vec<User>,
+    pub groups: Vec<Group>,
+    /// (group id, user id) pairs.
+    pub memberships: Vec<(String, String)>,
+    pub grants: Vec<Grant>,
+    pub allocations: Vec<AllocationRow>,
+    /// (name, value) pairs.
+    pub settings: Vec<(String, String)>,
+    /// Virtual model name → its ordered model references.
+    pub virtual_models: HashMap<String, Vec<String>>,
+}
 
-    /// The current directory.
-    pub fn org(&self) -> Arc<Directory> {
-        self.org.load_full()
-    }
-
-    /// Reloads the directory after an org change, here and (with `--redis`) on every
-    /// other replica.
-    pub async fn reload_org(&self) -> Result<(), GatewayError> {
-        self.load_org().await?;
-        self.notify(modelgate_cluster::Notice::Org).await;
-        Ok(())
-    }
-
-    /// Reloads this process's directory from the store and forgets cached keys (their
-    /// groups, roles or owners may have changed).
-    pub async fn load_org(&self) -> Result<(), GatewayError> {
-        let users = self.store.list_users().await?;
-        let groups = self.store.list_groups().await?;
-        let memberships = self.store.list_memberships().await?;
-        let grants = self.store.list_grants().await?;
-        let allocations = self.store.list_allocations().await?;
-        let settings = self.store.list_settings().await?;
-        let virtual_models = self
-            .store
-            .list_virtual_models()
-            .await?
-            .into_iter()
-            .map(|(name, json)| (name, serde_json::from_str(&json).unwrap_or_default()))
-            .collect();
+impl Directory {
+    /// Indexes the organization's rows.
+    pub fn from_rows(rows: Rows) -> Self {
+        let Rows {
+            users,
+            groups,
+            memberships,
+            grants,
+            allocations,
+            settings,
+            virtual_models,
+        } = rows;
         let mut d = Directory {
             user_ids: users
                 .iter()
@@ -270,8 +254,6 @@ impl Gateway {
                 _ => {}
             }
         }
-        self.org.store(Arc::new(d));
-        self.auth.invalidate_all();
-        Ok(())
+        d
     }
 }

@@ -1,14 +1,17 @@
 //! Virtual models (`POST|GET /api/virtual-models`, `GET|DELETE /api/virtual-models/{name}`,
 //! and `[[virtual_models]]` in the config file): a name for an ordered list of up to ten
-//! model references, tried in order by [`crate::routing`]. Admins define them; everyone
+//! model references, tried in order by the gateway's routing. Admins define them; everyone
 //! may read them, and each candidate is still checked against the caller's permissions.
 
-use super::{require_admin, valid_slug};
+use crate::api::{require_admin, valid_slug};
 use crate::auth::Principal;
-use crate::body::MAX_FALLBACKS;
-use crate::{Gateway, GatewayError};
+use crate::organization::Organization;
+use modelgate_core::GatewayError;
 use modelgate_core::now_millis;
 use serde::{Deserialize, Serialize};
+
+/// The most model references a virtual model, or a request's `models`, may list.
+pub const MAX_FALLBACKS: usize = 10;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -17,7 +20,7 @@ pub struct VirtualModel {
     pub models: Vec<String>,
 }
 
-impl Gateway {
+impl Organization {
     /// Validates and stores a virtual model (replacing one of the same name).
     pub async fn put_virtual_model(&self, spec: &VirtualModel) -> Result<(), GatewayError> {
         if !valid_slug(&spec.name) {
@@ -38,7 +41,7 @@ impl Gateway {
         if spec
             .models
             .iter()
-            .any(|m| self.org().virtual_models.contains_key(m))
+            .any(|m| self.directory().virtual_models.contains_key(m))
         {
             return Err(GatewayError::bad_request(
                 "a virtual model lists real models, not other virtual models",
@@ -65,7 +68,7 @@ impl Gateway {
 
     pub fn list_virtual_models(&self) -> Vec<VirtualModel> {
         let mut v: Vec<VirtualModel> = self
-            .org()
+            .directory()
             .virtual_models
             .iter()
             .map(|(name, models)| VirtualModel {
@@ -78,7 +81,7 @@ impl Gateway {
     }
 
     pub fn get_virtual_model(&self, name: &str) -> Result<VirtualModel, GatewayError> {
-        self.org()
+        self.directory()
             .virtual_models
             .get(name)
             .map(|models| VirtualModel {

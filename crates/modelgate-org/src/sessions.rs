@@ -5,8 +5,9 @@
 
 use super::users::{UserView, user_view};
 use crate::auth::Principal;
-use crate::org::password;
-use crate::{Gateway, GatewayError};
+use crate::organization::Organization;
+use crate::password;
+use modelgate_core::GatewayError;
 use modelgate_core::{ErrorKind, ids, keys, now_millis};
 use modelgate_store::SessionRow;
 use serde::{Deserialize, Serialize};
@@ -42,9 +43,9 @@ fn bad_credentials() -> GatewayError {
         .with_code("invalid_credentials")
 }
 
-impl Gateway {
+impl Organization {
     pub async fn sign_in(&self, spec: SignIn) -> Result<SignedIn, GatewayError> {
-        let org = self.org();
+        let org = self.directory();
         let user = org.user_by_name(&spec.name).cloned();
         let stored = user
             .as_ref()
@@ -79,7 +80,7 @@ impl Gateway {
             cookie,
             user: user_view(&user, &org),
             csrf_token: row.csrf_token,
-            expires_at: super::rfc3339(row.expires_at),
+            expires_at: crate::api::rfc3339(row.expires_at),
         })
     }
 
@@ -98,7 +99,7 @@ impl Gateway {
                 )
                 .with_code("session_expired")
             })?;
-        let org = self.org();
+        let org = self.directory();
         let user = org
             .users
             .get(&row.user_id)
@@ -122,7 +123,7 @@ impl Gateway {
         allocation: Option<&str>,
     ) -> Result<Principal, GatewayError> {
         let mut principal = self.session_principal(cookie).await?;
-        let org = self.org();
+        let org = self.directory();
         let user = org
             .users
             .get(&principal.user_id)

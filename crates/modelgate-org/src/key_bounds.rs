@@ -8,9 +8,9 @@
 //! key has them). Anything wider is refused with 403 `wider_than_minting_key`, naming the
 //! field (`param`) and the bound. A session may mint whatever its user may.
 
-use super::rfc3339;
-use crate::GatewayError;
+use crate::api::rfc3339;
 use crate::auth::Principal;
+use modelgate_core::GatewayError;
 use modelgate_core::{Scope, Scopes};
 
 /// What a new key asks for, as far as its width goes.

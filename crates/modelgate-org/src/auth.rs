@@ -6,7 +6,7 @@
 //! scopes ([`Principal::require`] is the one check of what a key may be used for).
 //! Revocation drops the key's entry; any change to users or groups drops them all.
 
-use crate::GatewayError;
+use modelgate_core::GatewayError;
 use modelgate_core::keys::{self, KeyHash};
 use modelgate_core::{Clock, Role, Scope, Scopes};
 use modelgate_store::{KeyAuth, Store};

@@ -7,9 +7,10 @@
 //! Pending records are flushed first, so a caller always reads its finished requests.
 
 use super::allocations::AllocationView;
-use super::{parse_time, require_admin, rfc3339};
+use crate::api::{parse_time, require_admin, rfc3339};
 use crate::auth::Principal;
-use crate::{Gateway, GatewayError};
+use crate::organization::Organization;
+use modelgate_core::GatewayError;
 use modelgate_core::now_millis;
 use modelgate_core::usage::UsageRecord;
 use modelgate_store::{UsageDimension, UsageFilter, UsageScope, UsageTotals};
@@ -152,7 +153,7 @@ fn share(part: i64, whole: i64) -> f64 {
     }
 }
 
-impl Gateway {
+impl Organization {
     pub async fn usage_report(
         &self,
         who: &Principal,
@@ -171,7 +172,7 @@ impl Gateway {
                 .with_param("scope"));
             }
         };
-        let dir = self.org();
+        let dir = self.directory();
         let (user_id, user_name) = if org_scope {
             (None, None)
         } else {
