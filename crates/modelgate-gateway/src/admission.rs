@@ -4,9 +4,10 @@
 //! 402 when the allocation cannot cover the request, 403 when the key's allocation is no
 //! longer one its owner may draw from.
 
-use crate::{Gateway, GatewayError};
+use crate::gateway::Gateway;
 use modelgate_catalog::Price;
 use modelgate_core::ErrorKind;
+use modelgate_core::GatewayError;
 use modelgate_metering::budget::{self, BudgetError};
 use modelgate_metering::meter::Settlement;
 use modelgate_org::auth::Principal;

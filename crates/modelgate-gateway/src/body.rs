@@ -4,8 +4,8 @@
 //! sets `stream_options.include_usage` — by splicing bytes, so every other field, unknown
 //! ones included, reaches the upstream exactly as the client wrote it.
 
-use crate::GatewayError;
 use bytes::{Bytes, BytesMut};
+use modelgate_core::GatewayError;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use std::ops::Range;

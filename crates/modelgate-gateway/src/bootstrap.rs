@@ -3,7 +3,7 @@
 //! characters), else a random key the caller prints once. That key has every scope
 //! (inference and management): it is how the operator manages the gateway.
 
-use crate::GatewayError;
+use modelgate_core::GatewayError;
 use modelgate_core::ids::new_id;
 use modelgate_core::keys::{self, MIN_BOOTSTRAP_KEY_LEN};
 use modelgate_core::{Role, Scopes, now_millis};

@@ -1,21 +1,11 @@
-//! Change notices, this replica's side: [`Gateway::notify`] tells the other replicas
-//! about a change made here (nothing without `--redis`), and [`NoticeHandler`] for the
-//! gateway applies theirs (reload the org directory or the providers, drop a revoked key,
+//! Change notices from the other replicas (`--redis`): [`NoticeHandler`] for the gateway
+//! applies theirs (reload the org directory or the providers, drop a revoked key,
 //! learn where a tunnel lives). The wire format and the listener are in
 //! `modelgate-cluster` (`events.rs`).
 
-use crate::Gateway;
+use crate::gateway::Gateway;
 use modelgate_cluster::{Notice, NoticeHandler};
 use std::sync::Arc;
-
-impl Gateway {
-    /// Tells the other replicas about a change (nothing without `--redis`).
-    pub(crate) async fn notify(&self, notice: Notice) {
-        if let Some(shared) = &self.shared {
-            shared.publish(&notice).await;
-        }
-    }
-}
 
 impl NoticeHandler for Gateway {
     #[expect(
@@ -26,29 +16,29 @@ impl NoticeHandler for Gateway {
         let gw = &self;
         let result = match notice {
             Notice::Org => gw.org.load().await,
-            Notice::Providers => gw.load_providers_in_background().await,
+            Notice::Providers => gw.providers.load_providers_in_background().await,
             Notice::Key(hash) => {
                 gw.org.auth.invalidate(&hash);
                 Ok(())
             }
             Notice::TunnelUp(t) => {
                 let id = t.provider_id.clone();
-                if gw.tunnels.remote_up(t) {
+                if gw.providers.tunnels.remote_up(t) {
                     // Newly running elsewhere: learn its models through the owner.
                     let name = gw
-                        .registry
+                        .providers
                         .snapshot()
                         .tunnel(&id)
                         .map(|p| p.name().to_owned());
                     if let Some(name) = name {
-                        let gw = gw.clone();
-                        tokio::spawn(async move { gw.refresh_provider_models(&name).await });
+                        let providers = gw.providers.clone();
+                        tokio::spawn(async move { providers.refresh_provider_models(&name).await });
                     }
                 }
                 Ok(())
             }
             Notice::TunnelDown { provider_id, url } => {
-                gw.tunnels.remote_down(&provider_id, &url);
+                gw.providers.tunnels.remote_down(&provider_id, &url);
                 Ok(())
             }
         };

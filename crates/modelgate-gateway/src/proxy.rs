@@ -8,16 +8,16 @@
 
 use crate::admission::Ask;
 use crate::bedrock_stream::BedrockStream;
+use crate::gateway::Gateway;
 use crate::mappers::SseMapper;
-use crate::registry::{RuntimeProvider, Transport};
-use crate::resolve::{Resolution, resolve};
 use crate::response_store::{Keeping, OWN_PREFIX, Turn};
 use crate::stream::{
     AnthropicUsage, FrontSchema, MeteredStream, StreamDialect, StreamPlan, UsagePeek,
 };
-use crate::{Gateway, GatewayError, body, estimate};
+use crate::{body, estimate};
 use bytes::{Bytes, BytesMut};
 use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
+use modelgate_core::GatewayError;
 use modelgate_core::usage::Outcome;
 use modelgate_core::{ErrorKind, ProviderKind, now_millis};
 use modelgate_metering::budget::Demand;
@@ -26,6 +26,9 @@ use modelgate_org::auth::Principal;
 use modelgate_providers::UpstreamError;
 pub use modelgate_providers::operation::Operation;
 use modelgate_providers::upstream::{Schema, Upstream};
+use modelgate_registry::resolve::{Resolution, resolve};
+use modelgate_registry::runtime::RuntimeProvider;
+use modelgate_registry::transport::Transport;
 use modelgate_translate::anthropic_to_openai as a2o;
 use modelgate_translate::pairs::{self, Back, Exchange, Front};
 use std::borrow::Cow;
@@ -176,7 +179,7 @@ impl Gateway {
         principal: &Principal,
         model: &str,
     ) -> Result<(Arc<RuntimeProvider>, String), GatewayError> {
-        let snapshot = self.registry.snapshot();
+        let snapshot = self.providers.snapshot();
         let visible = snapshot.visible_to(principal);
         let target = match resolve(model, &visible) {
             Resolution::Found(t) => t,
@@ -365,7 +368,7 @@ impl Gateway {
         hints: &ClientHints,
     ) -> Result<reqwest::RequestBuilder, UpstreamError> {
         let body = p.body.clone();
-        let client = self.client_for(&p.provider);
+        let client = self.providers.client_for(&p.provider);
         Ok(match p.upstream() {
             Upstream::OpenAi(u) => u.request(client, p.op).body(body),
             Upstream::Azure(u) => u
@@ -404,8 +407,8 @@ impl Gateway {
         hints: &ClientHints,
     ) -> Result<ProxyResponse, GatewayError> {
         let started = Instant::now();
-        if !self.reachable(&p.provider) {
-            return Err(crate::tunnel::stopped(p.provider.name()));
+        if !self.providers.reachable(&p.provider) {
+            return Err(modelgate_registry::tunnel::stopped(p.provider.name()));
         }
         let request = request.clone();
         let provider_name = p.provider.name().to_owned();
@@ -469,7 +472,9 @@ impl Gateway {
             .first_byte_timeout_secs
             .map_or(self.settings.first_byte_timeout, Duration::from_secs);
         let resp =
-            match tokio::time::timeout(first_byte, self.send_upstream(&p.provider, req)).await {
+            match tokio::time::timeout(first_byte, self.providers.send_upstream(&p.provider, req))
+                .await
+            {
                 Ok(Ok(resp)) => resp,
                 Ok(Err(e)) => return Err(fail(&mut guard, e)),
                 Err(_) => {
@@ -664,7 +669,7 @@ impl Gateway {
                 let body = body::rewrite(&request, &peeked, &upstream_model, false);
                 let req = u
                     .request(
-                        self.client_for(&provider),
+                        self.providers.client_for(&provider),
                         Operation::CountTokens,
                         hints.anthropic_version.as_deref(),
                         hints.anthropic_beta.as_deref(),

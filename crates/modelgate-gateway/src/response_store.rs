@@ -12,7 +12,7 @@
 //! process (the oldest go first). Kept in
 //! memory: they do not survive a restart and are not shared between replicas.
 
-use crate::GatewayError;
+use modelgate_core::GatewayError;
 use modelgate_translate::pairs::{Event, EventMapper};
 use serde_json::Value;
 use std::collections::{HashMap, VecDeque};

@@ -7,19 +7,21 @@
 //! back at once. Streams fail over only before their first byte reaches the client (an
 //! attempt returns a stream only once the upstream answered 2xx). Every attempt has its
 //! own budget reservation and usage record. A provider with several targets (endpoints
-//! or keys, [`crate::registry::targets`]) sends each attempt to one drawn by weight, and
+//! or keys, `modelgate-registry`'s `targets.rs`) sends each attempt to one drawn by weight, and
 //! a failed attempt moves on to another of its targets at once, before its retries. A candidate whose circuit is open
-//! ([`crate::breaker`]) is skipped while another can be tried; when none can, the paused
+//! (`modelgate-registry`'s `breaker.rs`) is skipped while another can be tried; when none can, the paused
 //! ones are tried anyway (panic mode, as Envoy does), so a lone failing provider's errors
 //! still reach the client as they are. The answer names the provider and model that
 //! served and the number of attempts (`x-modelgate-attempts`).
 //! Why: `docs/decisions/0005-failover-before-the-first-byte.md`.
 
+use crate::body;
+use crate::gateway::Gateway;
 use crate::proxy::{ClientHints, FrontApi, ProxyResponse};
-use crate::{Gateway, GatewayError, body};
 use bytes::Bytes;
 use http::HeaderValue;
 use modelgate_core::ErrorKind;
+use modelgate_core::GatewayError;
 use modelgate_org::auth::Principal;
 use std::sync::Arc;
 use std::time::{Duration, Instant};

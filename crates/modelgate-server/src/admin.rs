@@ -11,11 +11,11 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use modelgate_core::Scope;
-use modelgate_gateway::admin::providers::ProviderPatch;
-use modelgate_gateway::admin::providers::ProviderSpec;
 use modelgate_org::keys::CreateKey;
 use modelgate_org::keys::KeyQuery;
 use modelgate_org::usage::UsageQuery;
+use modelgate_registry::services::providers::ProviderPatch;
+use modelgate_registry::services::providers::ProviderSpec;
 use serde_json::json;
 
 pub async fn me(
@@ -47,7 +47,7 @@ pub async fn create_provider(
     State(st): State<AppState>,
     Change { who, spec }: Change<ProviderSpec>,
 ) -> ApiResult<impl IntoResponse> {
-    let view = st.gateway.create_provider(&who, spec).await?;
+    let view = st.gateway.providers.create_provider(&who, spec).await?;
     Ok((StatusCode::CREATED, Json(view)))
 }
 
@@ -55,7 +55,9 @@ pub async fn list_providers(
     State(st): State<AppState>,
     Reader(who): Reader,
 ) -> ApiResult<impl IntoResponse> {
-    Ok(Json(json!({ "data": st.gateway.list_providers(&who) })))
+    Ok(Json(
+        json!({ "data": st.gateway.providers.list_providers(&who) }),
+    ))
 }
 
 pub async fn get_provider(
@@ -64,7 +66,7 @@ pub async fn get_provider(
 
     Path(name): Path<String>,
 ) -> ApiResult<impl IntoResponse> {
-    Ok(Json(st.gateway.get_provider(&who, &name)?))
+    Ok(Json(st.gateway.providers.get_provider(&who, &name)?))
 }
 
 pub async fn update_provider(
@@ -73,7 +75,12 @@ pub async fn update_provider(
     Path(name): Path<String>,
     Change { who, spec }: Change<ProviderPatch>,
 ) -> ApiResult<impl IntoResponse> {
-    Ok(Json(st.gateway.update_provider(&who, &name, spec).await?))
+    Ok(Json(
+        st.gateway
+            .providers
+            .update_provider(&who, &name, spec)
+            .await?,
+    ))
 }
 
 pub async fn delete_provider(
@@ -82,7 +89,7 @@ pub async fn delete_provider(
 
     Path(name): Path<String>,
 ) -> ApiResult<impl IntoResponse> {
-    st.gateway.delete_provider(&who, &name).await?;
+    st.gateway.providers.delete_provider(&who, &name).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -92,7 +99,9 @@ pub async fn refresh_provider(
 
     Path(name): Path<String>,
 ) -> ApiResult<impl IntoResponse> {
-    Ok(Json(st.gateway.refresh_provider(&who, &name).await?))
+    Ok(Json(
+        st.gateway.providers.refresh_provider(&who, &name).await?,
+    ))
 }
 
 pub async fn create_key(

@@ -10,9 +10,9 @@ use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use modelgate_core::ErrorKind;
 use modelgate_gateway::GatewayError;
-use modelgate_gateway::admin::conversations::NewConversation;
-use modelgate_gateway::admin::conversations::NewMessage;
-use modelgate_gateway::admin::conversations::Rename;
+use modelgate_registry::services::conversations::NewConversation;
+use modelgate_registry::services::conversations::NewMessage;
+use modelgate_registry::services::conversations::Rename;
 use serde_json::json;
 
 pub async fn create_conversation(
@@ -21,7 +21,7 @@ pub async fn create_conversation(
 ) -> ApiResult<impl IntoResponse> {
     Ok((
         StatusCode::CREATED,
-        Json(st.gateway.create_conversation(&who, spec).await?),
+        Json(st.gateway.providers.create_conversation(&who, spec).await?),
     ))
 }
 
@@ -30,7 +30,7 @@ pub async fn list_conversations(
     Reader(who): Reader,
 ) -> ApiResult<impl IntoResponse> {
     Ok(Json(
-        json!({ "data": st.gateway.list_conversations(&who).await? }),
+        json!({ "data": st.gateway.providers.list_conversations(&who).await? }),
     ))
 }
 
@@ -40,7 +40,9 @@ pub async fn get_conversation(
 
     Path(id): Path<String>,
 ) -> ApiResult<impl IntoResponse> {
-    Ok(Json(st.gateway.get_conversation(&who, &id).await?))
+    Ok(Json(
+        st.gateway.providers.get_conversation(&who, &id).await?,
+    ))
 }
 
 pub async fn rename_conversation(
@@ -49,7 +51,12 @@ pub async fn rename_conversation(
     Path(id): Path<String>,
     Change { who, spec }: Change<Rename>,
 ) -> ApiResult<impl IntoResponse> {
-    Ok(Json(st.gateway.rename_conversation(&who, &id, spec).await?))
+    Ok(Json(
+        st.gateway
+            .providers
+            .rename_conversation(&who, &id, spec)
+            .await?,
+    ))
 }
 
 pub async fn delete_conversation(
@@ -58,7 +65,7 @@ pub async fn delete_conversation(
 
     Path(id): Path<String>,
 ) -> ApiResult<impl IntoResponse> {
-    st.gateway.delete_conversation(&who, &id).await?;
+    st.gateway.providers.delete_conversation(&who, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -70,7 +77,7 @@ pub async fn append_message(
 ) -> ApiResult<impl IntoResponse> {
     Ok((
         StatusCode::CREATED,
-        Json(st.gateway.append_message(&who, &id, spec).await?),
+        Json(st.gateway.providers.append_message(&who, &id, spec).await?),
     ))
 }
 
@@ -89,5 +96,5 @@ pub async fn provider_action(
         )
         .into());
     }
-    Ok(Json(st.gateway.test_provider(&who, spec).await?))
+    Ok(Json(st.gateway.providers.test_provider(&who, spec).await?))
 }

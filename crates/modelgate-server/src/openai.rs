@@ -100,7 +100,7 @@ pub async fn list_models(
     headers: HeaderMap,
 ) -> ApiResult<impl IntoResponse> {
     let principal = authenticate_read(&st, &headers).await?;
-    Ok(axum::Json(st.gateway.list_models(&principal)))
+    Ok(axum::Json(st.gateway.providers.list_models(&principal)))
 }
 
 pub async fn get_model(
@@ -110,6 +110,7 @@ pub async fn get_model(
 ) -> ApiResult<impl IntoResponse> {
     let principal = authenticate_read(&st, &headers).await?;
     st.gateway
+        .providers
         .list_models(&principal)
         .data
         .into_iter()

@@ -12,7 +12,6 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::IntoResponse;
-use modelgate_gateway::admin::shares::ShareView;
 use modelgate_org::allocations::CreateAllocation;
 use modelgate_org::allocations::UpdateAllocation;
 use modelgate_org::groups::CreateGroup;
@@ -22,6 +21,7 @@ use modelgate_org::settings::SettingsPatch;
 use modelgate_org::users::CreateUser;
 use modelgate_org::users::UpdateUser;
 use modelgate_org::virtual_models::VirtualModel;
+use modelgate_registry::services::shares::ShareView;
 use serde_json::json;
 
 pub async fn create_user(
@@ -172,7 +172,7 @@ pub async fn list_shares(
     Path(name): Path<String>,
 ) -> ApiResult<impl IntoResponse> {
     Ok(Json(
-        json!({ "data": st.gateway.list_shares(&who, &name)? }),
+        json!({ "data": st.gateway.providers.list_shares(&who, &name)? }),
     ))
 }
 
@@ -183,7 +183,7 @@ pub async fn put_share(
     Change { who, spec }: Change<ShareView>,
 ) -> ApiResult<impl IntoResponse> {
     Ok(Json(
-        json!({ "data": st.gateway.change_share(&who, &name, spec, true).await? }),
+        json!({ "data": st.gateway.providers.change_share(&who, &name, spec, true).await? }),
     ))
 }
 
@@ -194,7 +194,7 @@ pub async fn delete_share(
     Change { who, spec }: Change<ShareView>,
 ) -> ApiResult<impl IntoResponse> {
     Ok(Json(
-        json!({ "data": st.gateway.change_share(&who, &name, spec, false).await? }),
+        json!({ "data": st.gateway.providers.change_share(&who, &name, spec, false).await? }),
     ))
 }
 

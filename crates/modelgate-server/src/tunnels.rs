@@ -1,7 +1,7 @@
 //! Session tunnel routes: `/api/tunnels` (create, list, read, delete) and the agents' door,
 //! `GET /api/tunnels/connect`: a bearer tunnel token and `upgrade: modelgate-tunnel/1`
 //! turn the HTTP/1.1 connection into the tunnel (101), which the gateway then drives as
-//! an HTTP/2 client ([`modelgate_gateway::tunnel::hub`]).
+//! an HTTP/2 client ([`modelgate_registry::tunnel::hub`]).
 
 use crate::error::ApiResult;
 use crate::extract::{Change, Reader, Writer};
@@ -15,7 +15,7 @@ use axum::response::{IntoResponse, Response};
 use hyper_util::rt::TokioIo;
 use modelgate_core::ErrorKind;
 use modelgate_gateway::GatewayError;
-use modelgate_gateway::admin::tunnels::TunnelSpec;
+use modelgate_registry::services::tunnels::TunnelSpec;
 use modelgate_tunnel::protocol::{AGENT_NAME_HEADER, AGENT_VERSION_HEADER, UPGRADE_PROTOCOL};
 use serde_json::json;
 
@@ -37,6 +37,7 @@ pub async fn create_tunnel(
 ) -> ApiResult<impl IntoResponse> {
     let created = st
         .gateway
+        .providers
         .create_tunnel(&who, spec, &gateway_url(&headers))
         .await?;
     Ok((StatusCode::CREATED, Json(created)))
@@ -46,7 +47,9 @@ pub async fn list_tunnels(
     State(st): State<AppState>,
     Reader(who): Reader,
 ) -> ApiResult<impl IntoResponse> {
-    Ok(Json(json!({ "data": st.gateway.list_tunnels(&who) })))
+    Ok(Json(
+        json!({ "data": st.gateway.providers.list_tunnels(&who) }),
+    ))
 }
 
 pub async fn get_tunnel(
@@ -55,7 +58,7 @@ pub async fn get_tunnel(
 
     Path(name): Path<String>,
 ) -> ApiResult<impl IntoResponse> {
-    Ok(Json(st.gateway.get_tunnel(&who, &name)?))
+    Ok(Json(st.gateway.providers.get_tunnel(&who, &name)?))
 }
 
 pub async fn delete_tunnel(
@@ -64,7 +67,7 @@ pub async fn delete_tunnel(
 
     Path(name): Path<String>,
 ) -> ApiResult<impl IntoResponse> {
-    st.gateway.delete_tunnel(&who, &name).await?;
+    st.gateway.providers.delete_tunnel(&who, &name).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -102,15 +105,15 @@ pub async fn connect(State(st): State<AppState>, mut req: Request) -> ApiResult<
             GatewayError::new(ErrorKind::Unauthorized, "a tunnel token is required")
                 .with_code("invalid_tunnel_token")
         })?;
-    let grant = st.gateway.tunnel_for_token(token.trim())?;
+    let grant = st.gateway.providers.tunnel_for_token(token.trim())?;
     let version = label(headers, AGENT_VERSION_HEADER).unwrap_or_else(|| "unknown".into());
     let name = label(headers, AGENT_NAME_HEADER);
     let on_upgrade = hyper::upgrade::on(&mut req);
-    let gateway = st.gateway.clone();
+    let providers = st.gateway.providers.clone();
     tokio::spawn(async move {
         match on_upgrade.await {
             Ok(upgraded) => {
-                gateway
+                providers
                     .serve_tunnel(grant, TokioIo::new(upgraded), version, name)
                     .await;
             }
@@ -127,7 +130,7 @@ pub async fn connect(State(st): State<AppState>, mut req: Request) -> ApiResult<
 }
 
 /// `/internal/tunnels/{provider}/{path}`: another replica forwards a request for a tunnel
-/// whose agent is connected here ([`modelgate_gateway::tunnel::relay`]).
+/// whose agent is connected here ([`modelgate_registry::tunnel::relay`]).
 pub async fn internal(
     State(st): State<AppState>,
     Path((provider_id, rest)): Path<(String, String)>,
@@ -135,7 +138,7 @@ pub async fn internal(
 ) -> ApiResult<Response> {
     let header = req
         .headers()
-        .get(modelgate_gateway::tunnel::relay::INTERNAL_HEADER)
+        .get(modelgate_registry::tunnel::relay::INTERNAL_HEADER)
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
     let method = req.method().clone();
@@ -144,6 +147,7 @@ pub async fn internal(
         None => format!("/{rest}"),
     };
     st.gateway
+        .providers
         .check_internal(
             &provider_id,
             method.as_str(),
@@ -155,6 +159,7 @@ pub async fn internal(
     let body = reqwest::Body::wrap_stream(body.into_data_stream());
     let resp = st
         .gateway
+        .providers
         .relay_internal(
             &provider_id,
             parts.method,

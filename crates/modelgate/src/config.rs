@@ -4,11 +4,11 @@
 //! a missing variable is an error, not an empty string.
 
 use anyhow::{Context, bail};
-use modelgate_gateway::admin::providers::ProviderSpec;
 use modelgate_org::allocations::CreateAllocation;
 use modelgate_org::declared::DeclaredGroup;
 use modelgate_org::users::CreateUser;
 use modelgate_org::virtual_models::VirtualModel;
+use modelgate_registry::services::providers::ProviderSpec;
 use serde::Deserialize;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};

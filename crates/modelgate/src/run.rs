@@ -177,6 +177,7 @@ pub async fn start(opts: ServeOptions) -> anyhow::Result<Running> {
             .context("declared providers need the admin user, which is missing")?;
         for spec in &file.providers {
             gateway
+                .providers
                 .apply_declared_provider(&admin.id, spec)
                 .await
                 .map_err(|e| {
@@ -184,11 +185,12 @@ pub async fn start(opts: ServeOptions) -> anyhow::Result<Running> {
                 })?;
         }
         gateway
+            .providers
             .reload_providers()
             .await
             .map_err(|e| anyhow::anyhow!(e.message))?;
     }
-    let refresher = gateway.spawn_model_refresher();
+    let refresher = gateway.providers.spawn_model_refresher();
 
     let tls = opts.tls.as_ref().map(TlsFiles::acceptor).transpose()?;
     let serves_tls = tls.is_some();
@@ -205,7 +207,7 @@ pub async fn start(opts: ServeOptions) -> anyhow::Result<Running> {
             "listening on {addr} with --redis but no --advertise-url: other replicas cannot forward tunnel requests here"
         );
     }
-    gateway.tunnels.set_advertised_url(
+    gateway.providers.tunnels.set_advertised_url(
         opts.advertise_url
             .clone()
             .unwrap_or_else(|| format!("{scheme}://{addr}")),

@@ -15,7 +15,7 @@ pub mod tunnels;
 
 pub use modelgate_org::api::{double_option, parse_time, require_admin, rfc3339, valid_slug};
 
-use crate::GatewayError;
+use modelgate_core::GatewayError;
 
 /// The answer for a provider the caller cannot see (or that does not exist).
 pub(crate) fn no_provider(name: &str) -> GatewayError {

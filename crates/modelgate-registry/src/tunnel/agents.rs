@@ -5,9 +5,10 @@
 
 use super::hub::{Live, TOKEN_PREFIX, TunnelGrant, link_failure, token_hash};
 use super::relay::HEARTBEAT;
-use crate::registry::RuntimeProvider;
-use crate::{Gateway, GatewayError};
+use crate::providers::Providers;
+use crate::runtime::RuntimeProvider;
 use modelgate_cluster::{Notice, RemoteTunnel};
+use modelgate_core::GatewayError;
 use modelgate_core::{ErrorKind, now_millis};
 use modelgate_providers::UpstreamError;
 use modelgate_providers::operation::Operation;
@@ -17,7 +18,7 @@ use std::sync::atomic::Ordering;
 use subtle::ConstantTimeEq;
 use tokio::io::{AsyncRead, AsyncWrite};
 
-impl Gateway {
+impl Providers {
     /// The tunnel a token opens (401 otherwise, or when its owner is deactivated).
     pub fn tunnel_for_token(&self, token: &str) -> Result<TunnelGrant, GatewayError> {
         let refused = || {
@@ -39,7 +40,7 @@ impl Gateway {
                 .is_some_and(|stored| bool::from(stored.as_bytes().ct_eq(hash.as_bytes())))
         });
         let p = found.ok_or_else(refused)?;
-        if !self.directory().user_is_active(&p.row.owner_id) {
+        if !self.org.directory().user_is_active(&p.row.owner_id) {
             return Err(refused());
         }
         Ok(TunnelGrant {
@@ -134,7 +135,7 @@ impl Gateway {
     }
 }
 
-impl Gateway {
+impl Providers {
     /// Sends a tunnel provider's request through its agent's link, or to the replica
     /// holding the agent.
     pub(crate) async fn send_through_tunnel(

@@ -4,12 +4,13 @@
 //! declares are applied by `modelgate-org`'s `declared.rs` first.)
 
 use super::providers::{ProviderSpec, validate};
-use crate::{Gateway, GatewayError};
+use crate::providers::Providers;
+use modelgate_core::GatewayError;
 use modelgate_core::ids::new_id;
 use modelgate_core::now_millis;
 use std::sync::Arc;
 
-impl Gateway {
+impl Providers {
     /// Creates or replaces a provider declared in the config file, owned by `owner_id`.
     pub async fn apply_declared_provider(
         self: &Arc<Self>,
@@ -59,7 +60,7 @@ impl Gateway {
         provider_id: &str,
         shared_with: &[String],
     ) -> Result<(), GatewayError> {
-        let org = self.directory();
+        let org = self.org.directory();
         let mut wanted = Vec::new();
         for entry in shared_with {
             let group_id = if entry == "org" {

@@ -6,10 +6,12 @@
 //! revokes the token and drops the connection at once.
 
 use super::{rfc3339, valid_slug};
-use crate::registry::{ProviderConfig, RuntimeProvider};
+use crate::config::ProviderConfig;
+use crate::providers::Providers;
+use crate::runtime::RuntimeProvider;
 use crate::tunnel::{TOKEN_PREFIX, TUNNEL_ENDPOINT, TUNNEL_KIND, token_hash};
-use crate::{Gateway, GatewayError};
 use base64::Engine as _;
+use modelgate_core::GatewayError;
 use modelgate_core::ids::new_id;
 use modelgate_core::now_millis;
 use modelgate_org::auth::Principal;
@@ -68,7 +70,7 @@ fn no_tunnel(name: &str) -> GatewayError {
     GatewayError::not_found(format!("no tunnel named '{name}'"))
 }
 
-impl Gateway {
+impl Providers {
     pub(crate) fn tunnel_view(&self, p: &RuntimeProvider) -> TunnelView {
         let live = self.tunnels.info(&p.row.id);
         let discovery = p.discovery.load();

@@ -4,12 +4,13 @@
 
 use super::provider_targets::{TargetSpec, TargetView, ValidTarget, validate_targets};
 use super::{double_option, no_provider, rfc3339, valid_slug};
-use crate::registry::{
-    AwsSecret, AwsSettings, AzureSettings, EntraSettings, ProviderConfig, RuntimeProvider,
-    resolve_kind,
+use crate::config::{
+    AwsSecret, AwsSettings, AzureSettings, EntraSettings, ProviderConfig, resolve_kind,
 };
-use crate::{Gateway, GatewayError};
+use crate::providers::Providers;
+use crate::runtime::RuntimeProvider;
 use modelgate_catalog::{Price, ResponsesApi};
+use modelgate_core::GatewayError;
 use modelgate_core::ids::new_id;
 use modelgate_core::{ProviderKind, now_millis};
 use modelgate_org::auth::Principal;
@@ -619,7 +620,7 @@ fn validate_models(models: Option<Vec<String>>) -> Result<Option<Vec<String>>, G
     Ok(models)
 }
 
-impl Gateway {
+impl Providers {
     pub(super) fn provider_row(
         &self,
         id: String,
@@ -688,7 +689,7 @@ impl Gateway {
         who: &Principal,
         spec: ProviderSpec,
     ) -> Result<ProviderView, GatewayError> {
-        if !self.directory().may_create_providers(who) {
+        if !self.org.directory().may_create_providers(who) {
             return Err(GatewayError::forbidden(
                 "Creating providers needs an administrator or the aiprovider:create permission.",
             ));
@@ -878,7 +879,7 @@ pub struct ConnectionTest {
     pub error: Option<String>,
 }
 
-impl Gateway {
+impl Providers {
     /// `POST /api/providers/test`: the body of a provider to create (name optional);
     /// lists the models its endpoint offers with these credentials. Nothing is saved. The
     /// same permission and upstream policy apply as for creating it.
@@ -887,7 +888,7 @@ impl Gateway {
         who: &Principal,
         mut value: serde_json::Value,
     ) -> Result<ConnectionTest, GatewayError> {
-        if !self.directory().may_create_providers(who) {
+        if !self.org.directory().may_create_providers(who) {
             return Err(GatewayError::forbidden(
                 "Testing a provider needs an administrator or the aiprovider:create permission.",
             ));
@@ -910,7 +911,8 @@ impl Gateway {
             &v,
             now_millis(),
         )?;
-        let restricted = self.directory().settings.restrict_private_upstreams && !who.is_admin();
+        let restricted =
+            self.org.directory().settings.restrict_private_upstreams && !who.is_admin();
         let p = self.runtime_provider(
             row,
             who.user_name.clone(),

@@ -5,8 +5,9 @@
 //! request sees it.
 
 use super::no_provider;
-use crate::registry::RuntimeProvider;
-use crate::{Gateway, GatewayError};
+use crate::providers::Providers;
+use crate::runtime::RuntimeProvider;
+use modelgate_core::GatewayError;
 use modelgate_core::now_millis;
 use modelgate_org::auth::Principal;
 use modelgate_providers::address_guard;
@@ -24,7 +25,7 @@ pub struct ShareView {
     pub org: Option<bool>,
 }
 
-impl Gateway {
+impl Providers {
     /// The provider `name` if `who` may manage it: 404 when they cannot see it, 403 when
     /// they can use but not manage it.
     pub fn managed_provider(
@@ -43,7 +44,7 @@ impl Gateway {
     }
 
     pub(crate) fn share_views(&self, p: &RuntimeProvider) -> Vec<ShareView> {
-        let org = self.directory();
+        let org = self.org.directory();
         let mut views: Vec<ShareView> = Vec::new();
         if p.shares.org {
             views.push(ShareView {
@@ -84,7 +85,8 @@ impl Gateway {
         }
         let group_id = match (&spec.group, spec.org) {
             (Some(g), None | Some(false)) => Some(
-                self.directory()
+                self.org
+                    .directory()
                     .group_by_name(g)
                     .map(|g| g.id.clone())
                     .ok_or_else(|| {
@@ -126,7 +128,7 @@ impl Gateway {
         who: &Principal,
         endpoint: &str,
     ) -> Result<(), GatewayError> {
-        if who.is_admin() || !self.directory().settings.restrict_private_upstreams {
+        if who.is_admin() || !self.org.directory().settings.restrict_private_upstreams {
             return Ok(());
         }
         let refused = || {

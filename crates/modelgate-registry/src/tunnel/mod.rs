@@ -2,7 +2,7 @@
 //! server; the agent dials `GET /api/tunnels/connect` with its token, the front door
 //! upgrades the connection, and the gateway becomes an HTTP/2 *client* over it
 //! (`modelgate-tunnel`'s link). A tunnel is a provider of kind `openai-tunnel` whose
-//! [`Transport`](crate::registry::Transport) is the tunnel: [`hub`] keeps the live links
+//! [`Transport`](crate::transport::Transport) is the tunnel: [`hub`] keeps the live links
 //! (and, with `--redis`, which replica holds each), [`agents`] serves an agent's
 //! connection and sends requests through it, [`relay`] forwards requests between
 //! replicas to the one holding the agent. Why a transport:

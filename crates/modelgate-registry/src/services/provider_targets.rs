@@ -1,14 +1,16 @@
 //! The `targets` of a provider: several endpoints and/or API keys sharing its traffic by
-//! weight ([`crate::registry::targets`]). Validated here; each target's own key is sealed
+//! weight (`targets.rs`). Validated here; each target's own key is sealed
 //! into the provider's settings, bound to the provider's id and the target's name, and
 //! never shown again. Replacing the list replaces the keys: a target given without
 //! `api_key` uses the provider's.
 
 use super::valid_slug;
 use crate::breaker::ModelHealth;
-use crate::registry::targets::MAX_TARGETS;
-use crate::registry::{RuntimeProvider, TargetConfig};
-use crate::{Gateway, GatewayError};
+use crate::providers::Providers;
+use crate::runtime::RuntimeProvider;
+use crate::targets::MAX_TARGETS;
+use crate::targets::TargetConfig;
+use modelgate_core::GatewayError;
 use modelgate_core::ProviderKind;
 use serde::{Deserialize, Serialize};
 
@@ -143,7 +145,7 @@ pub(super) fn validate_targets(
     Ok(out)
 }
 
-impl Gateway {
+impl Providers {
     /// The stored form of validated targets, their keys sealed for `provider_id`.
     pub(super) fn seal_targets(
         &self,

@@ -167,7 +167,7 @@ impl Breaker {
 
     pub fn health(&self) -> Health {
         let s = self.lock();
-        let time = |ms: i64| crate::admin::rfc3339(ms);
+        let time = |ms: i64| modelgate_org::api::rfc3339(ms);
         Health {
             circuit: s.state,
             consecutive_failures: s.failures,

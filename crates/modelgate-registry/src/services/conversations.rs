@@ -5,7 +5,8 @@
 //! no new messages (`writable: false`, 409 `conversation_read_only`).
 
 use super::rfc3339;
-use crate::{Gateway, GatewayError};
+use crate::providers::Providers;
+use modelgate_core::GatewayError;
 use modelgate_core::ids::new_id;
 use modelgate_core::{ErrorKind, now_millis};
 use modelgate_org::auth::Principal;
@@ -83,7 +84,7 @@ fn clean_title(title: &str) -> Result<String, GatewayError> {
     Ok(title)
 }
 
-impl Gateway {
+impl Providers {
     /// Whether `who` may still use the conversation's provider (else it is read-only).
     fn writable(&self, who: &Principal, c: &Conversation) -> bool {
         self.visible_provider(who, &c.provider).is_ok()

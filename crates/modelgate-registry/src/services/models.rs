@@ -5,7 +5,7 @@
 //! them, an entry carries the model's `context_window` and `max_output_tokens` (coding
 //! agents size their context by them).
 
-use crate::Gateway;
+use crate::providers::Providers;
 use crate::resolve::{ModelView, Resolution, resolve};
 use modelgate_org::auth::Principal;
 use serde::Serialize;
@@ -28,7 +28,7 @@ pub struct ModelList {
     pub data: Vec<ModelEntry>,
 }
 
-impl Gateway {
+impl Providers {
     pub fn list_models(&self, who: &Principal) -> ModelList {
         let snapshot = self.registry.snapshot();
         let visible = snapshot.visible_to(who);
@@ -57,7 +57,7 @@ impl Gateway {
             }
         }
         // Virtual models the caller can use (at least one candidate resolves for them).
-        let org = self.directory();
+        let org = self.org.directory();
         let mut virtuals: Vec<&String> = org
             .virtual_models
             .iter()

@@ -5,8 +5,8 @@
 //! dead). The request path takes a clone of the link under a short lock, never across an
 //! await.
 
-use crate::GatewayError;
 use modelgate_cluster::RemoteTunnel;
+use modelgate_core::GatewayError;
 use modelgate_core::{ErrorKind, now_millis};
 use modelgate_providers::UpstreamError;
 use modelgate_tunnel::link::TunnelLink;

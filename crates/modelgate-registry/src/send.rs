@@ -3,13 +3,14 @@
 //! Whether a provider can take a request at all (a tunnel whose agent is gone cannot)
 //! is asked here too, before any budget is reserved.
 
-use crate::Gateway;
-use crate::registry::{RuntimeProvider, Transport};
+use crate::providers::Providers;
+use crate::runtime::RuntimeProvider;
+use crate::transport::Transport;
 use modelgate_providers::UpstreamError;
 
-impl Gateway {
-    /// Sends an upstream request built with [`Gateway::client_for`].
-    pub(crate) async fn send_upstream(
+impl Providers {
+    /// Sends an upstream request built with [`Providers::client_for`].
+    pub async fn send_upstream(
         &self,
         p: &RuntimeProvider,
         req: reqwest::RequestBuilder,

@@ -1,12 +1,12 @@
 //! Building a provider's runtime form from its stored row: its kind, settings, opened
 //! credentials and one adapter per target.
 
-use super::targets::{Target, TargetConfig};
-use super::{
-    AwsSecret, Discovery, ProviderConfig, RuntimeProvider, Shares, Transport, resolve_kind,
-};
-use crate::Gateway;
 use crate::breaker::Breakers;
+use crate::config::{AwsSecret, Discovery, ProviderConfig, resolve_kind};
+use crate::providers::Providers;
+use crate::runtime::{RuntimeProvider, Shares};
+use crate::targets::{Target, TargetConfig};
+use crate::transport::Transport;
 use arc_swap::ArcSwap;
 use base64::Engine as _;
 use modelgate_core::{ProviderKind, Secret};
@@ -23,7 +23,7 @@ use std::time::Duration;
 
 impl RuntimeProvider {
     /// Carries over what belongs to unchanged endpoints: circuit state and the pool.
-    pub(super) fn keep_state_of(&mut self, old: &RuntimeProvider) {
+    pub(crate) fn keep_state_of(&mut self, old: &RuntimeProvider) {
         for (new, old) in self.targets.iter_mut().zip(&old.targets) {
             new.breakers = old.breakers.clone();
         }
@@ -46,7 +46,7 @@ impl RuntimeProvider {
     }
 }
 
-impl Gateway {
+impl Providers {
     /// Opens a sealed credential; `None` with an error logged when this master key cannot.
     fn open_secret(&self, sealed: &[u8], binding: &str, provider: &str) -> Result<Secret, ()> {
         match self.master_key.open(sealed, binding) {

@@ -9,9 +9,10 @@
 //! streams the answer back; metering stays with the replica the client reached.
 
 use super::hub::{TUNNEL_ENDPOINT, stopped};
-use crate::registry::RuntimeProvider;
-use crate::{Gateway, GatewayError};
+use crate::providers::Providers;
+use crate::runtime::RuntimeProvider;
 use modelgate_cluster::RemoteTunnel;
+use modelgate_core::GatewayError;
 use modelgate_core::{ErrorKind, now_millis};
 use modelgate_providers::UpstreamError;
 use std::time::Duration;
@@ -33,7 +34,7 @@ pub fn relayable(path: &str) -> bool {
     path.starts_with("/v1/") && !path.contains("..") && !path.contains("//")
 }
 
-impl Gateway {
+impl Providers {
     /// Forwards a tunnel provider's request to the replica holding its agent.
     pub(crate) async fn forward_to_owner(
         &self,
