@@ -69,8 +69,10 @@ mod gateway_process;
 mod load;
 mod mock;
 mod pg_redis;
+mod phase;
 mod phases;
 mod render;
+mod replica_set;
 mod replica_setup;
 mod replicas;
 mod replicas_report;
@@ -78,14 +80,16 @@ mod report;
 mod responses;
 mod responses_report;
 mod stats;
+mod table;
 mod tunnel_agent;
 
 use anyhow::{Context, Result};
 use clap::Parser;
 use gateway_process::{ADMIN_KEY, GatewayProcess};
 use load::Target;
+use phase::{Load, Mode, Route};
 use phases::{Bench, Targets};
-use report::{Load, Mode, Report, Route};
+use report::Report;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -262,7 +266,7 @@ fn main() -> Result<()> {
     }
     if args.replicas > 0 {
         let loads = loads(&args);
-        let section = replicas::Section {
+        let section = replica_set::Section {
             count: args.replicas,
             postgres: &args.postgres,
             redis: &args.redis,

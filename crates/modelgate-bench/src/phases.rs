@@ -8,8 +8,8 @@
 
 use crate::gateway_process::{GatewayProcess, machine_busy, own_cpu};
 use crate::load::{self, HttpClient, Outcome, Target};
-use crate::replicas::{ReplicaSet, ReplicaUse};
-use crate::report::{Load, Mode, Phase, Route};
+use crate::phase::{Load, Mode, Phase, Route};
+use crate::replica_set::{ReplicaSet, ReplicaUse};
 use crate::stats::Summary;
 use crate::tunnel_agent::AgentProcess;
 use anyhow::{Context, Result};

@@ -6,47 +6,13 @@
 //! ends with the tunnel next to the direct provider, then (`--replicas`) the replicas next
 //! to the single gateway (`replicas_report`).
 
-use crate::report::{Mode, Phase, Report, Route, STALL_US, TARGET_CPU_US};
+use crate::phase::{Mode, Phase, Route, STALL_US, TARGET_CPU_US};
+use crate::report::Report;
+use crate::table::{table, verdict};
 use std::fmt::Write as _;
-
-pub(crate) fn verdict(ok: bool) -> &'static str {
-    if ok { "PASS" } else { "MISS" }
-}
 
 fn us(x: f64) -> String {
     format!("{x:.1}")
-}
-
-/// Renders rows under headers, first column left-aligned, the rest right-aligned.
-pub(crate) fn table(out: &mut String, headers: &[&str], rows: &[Vec<String>]) {
-    let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
-    for row in rows {
-        for (w, cell) in widths.iter_mut().zip(row) {
-            *w = (*w).max(cell.chars().count());
-        }
-    }
-    let line = |cells: Vec<&str>| {
-        let mut s = String::new();
-        for (i, (cell, w)) in cells.iter().zip(&widths).enumerate() {
-            let pad = w.saturating_sub(cell.chars().count());
-            if i == 0 {
-                s.push_str(cell);
-                s.push_str(&" ".repeat(pad));
-            } else {
-                s.push_str("  ");
-                s.push_str(&" ".repeat(pad));
-                s.push_str(cell);
-            }
-        }
-        s
-    };
-    let _ = writeln!(out, "{}", line(headers.to_vec()));
-    let rule: usize = widths.iter().sum::<usize>() + 2 * widths.len().saturating_sub(1);
-    let _ = writeln!(out, "{}", "-".repeat(rule));
-    for row in rows {
-        let _ = writeln!(out, "{}", line(row.iter().map(String::as_str).collect()));
-    }
-    out.push('\n');
 }
 
 impl Report {

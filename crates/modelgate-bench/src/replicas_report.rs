@@ -8,9 +8,9 @@
 //! PostgreSQL's counts every client of the server, not only the replicas).
 
 use crate::gateway_process::Memory;
-use crate::render::table;
-use crate::report::{Load, Mode, Phase, Route};
+use crate::phase::{Load, Mode, Phase, Route};
 use crate::stats::round1;
+use crate::table::table;
 use serde_json::{Value, json};
 use std::fmt::Write as _;
 

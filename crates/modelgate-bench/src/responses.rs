@@ -28,9 +28,9 @@
 
 use crate::gateway_process::{ADMIN_KEY, create_provider, machine_busy, own_cpu};
 use crate::load::{HttpClient, REQUEST_TIMEOUT, Target};
+use crate::phase::DISTURBED_SHARE;
 use crate::phases::Bench;
-use crate::report::DISTURBED_SHARE;
-use crate::responses_report::{LegFigures, ResponsesReport};
+use crate::responses_report::{Leg, LegFigures, PROVIDER, ResponsesReport};
 use crate::stats::{Summary, nanos};
 use anyhow::{Context, Result, anyhow, bail};
 use http_body_util::BodyExt;
@@ -38,56 +38,24 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 /// The provider set to `responses_api: "translate"`.
-pub const PROVIDER: &str = "benchtr";
 /// Rounds (one stream per leg each) sent before the measured ones.
 pub const WARMUP_ROUNDS: usize = 30;
 /// Longest wait for the gateway to go idle before and after the scenario.
 const IDLE_WAIT: Duration = Duration::from_secs(10);
 
-/// One of the three ways to the same mock.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Leg {
-    /// The mock's chat stream, no gateway.
-    Direct,
-    /// Chat completions through the gateway (pass-through).
-    Chat,
-    /// Responses through the gateway (translated to chat completions).
-    Responses,
-}
-
-impl Leg {
-    pub const ALL: [Leg; 3] = [Leg::Direct, Leg::Chat, Leg::Responses];
-
-    pub(crate) fn name(self) -> &'static str {
-        match self {
-            Leg::Direct => "direct",
-            Leg::Chat => "gateway-chat",
-            Leg::Responses => "gateway-responses",
-        }
-    }
-
-    pub(crate) fn label(self) -> &'static str {
-        match self {
-            Leg::Direct => "direct: mock chat stream",
-            Leg::Chat => "gateway: chat pass-through",
-            Leg::Responses => "gateway: Responses translated",
-        }
-    }
-
-    /// What marks the first event, the first text and the last event in the body.
-    fn marks(self) -> Marks {
-        match self {
-            Leg::Direct | Leg::Chat => Marks {
-                first_event: b"data: ",
-                first_text: b"\"content\"",
-                last: b"data: [DONE]",
-            },
-            Leg::Responses => Marks {
-                first_event: b"response.created",
-                first_text: b"response.output_text.delta",
-                last: b"response.completed",
-            },
-        }
+/// What marks the first event, the first text and the last event in a leg's body.
+fn marks(leg: Leg) -> Marks {
+    match leg {
+        Leg::Direct | Leg::Chat => Marks {
+            first_event: b"data: ",
+            first_text: b"\"content\"",
+            last: b"data: [DONE]",
+        },
+        Leg::Responses => Marks {
+            first_event: b"response.created",
+            first_text: b"response.output_text.delta",
+            last: b"response.completed",
+        },
     }
 }
 
@@ -187,7 +155,7 @@ fn measure_once(
                 let i = (round + k) % Leg::ALL.len();
                 let result = tokio::time::timeout(
                     REQUEST_TIMEOUT,
-                    send_marked(bench.client, &targets[i], Leg::ALL[i].marks()),
+                    send_marked(bench.client, &targets[i], marks(Leg::ALL[i])),
                 )
                 .await
                 .unwrap_or_else(|_| Err(anyhow!("timed out after {REQUEST_TIMEOUT:?}")));
@@ -311,9 +279,9 @@ mod tests {
 
     #[test]
     fn marks_tell_the_legs_apart() {
-        assert_eq!(Leg::Direct.marks().first_text, b"\"content\"");
-        assert_eq!(Leg::Responses.marks().first_event, b"response.created");
-        assert_eq!(Leg::Responses.marks().last, b"response.completed");
+        assert_eq!(marks(Leg::Direct).first_text, b"\"content\"");
+        assert_eq!(marks(Leg::Responses).first_event, b"response.created");
+        assert_eq!(marks(Leg::Responses).last, b"response.completed");
         assert!(contains(b"event: response.created\n", b"response.created"));
         assert!(!contains(b"resp", b"response.created"));
     }

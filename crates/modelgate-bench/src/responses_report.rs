@@ -6,11 +6,44 @@
 //!
 //! Differences are of percentiles, not percentiles of differences, like "added" elsewhere.
 
-use crate::render::table;
-use crate::responses::{Leg, PROVIDER};
 use crate::stats::{Summary, round1};
+use crate::table::table;
 use serde_json::{Value, json};
 use std::fmt::Write as _;
+
+/// The provider the scenario registers the mock as (with `responses_api: "translate"`).
+pub const PROVIDER: &str = "benchtr";
+
+/// One of the three ways to the same mock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Leg {
+    /// The mock's chat stream, no gateway.
+    Direct,
+    /// Chat completions through the gateway (pass-through).
+    Chat,
+    /// Responses through the gateway (translated to chat completions).
+    Responses,
+}
+
+impl Leg {
+    pub const ALL: [Leg; 3] = [Leg::Direct, Leg::Chat, Leg::Responses];
+
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Leg::Direct => "direct",
+            Leg::Chat => "gateway-chat",
+            Leg::Responses => "gateway-responses",
+        }
+    }
+
+    pub(crate) fn label(self) -> &'static str {
+        match self {
+            Leg::Direct => "direct: mock chat stream",
+            Leg::Chat => "gateway: chat pass-through",
+            Leg::Responses => "gateway: Responses translated",
+        }
+    }
+}
 
 /// One leg's figures.
 #[derive(Debug, Clone)]

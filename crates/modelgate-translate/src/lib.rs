@@ -19,6 +19,7 @@
 
 pub mod anthropic_to_openai;
 pub mod errors;
+pub mod exchange;
 mod json_mode;
 pub mod openai_to_anthropic;
 pub mod openai_to_bedrock;

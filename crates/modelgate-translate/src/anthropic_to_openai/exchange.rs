@@ -3,7 +3,7 @@
 
 use super::{Context, request, response, stream};
 use crate::TranslateError;
-use crate::pairs::{Event, EventMapper, Exchange, Target, Translation};
+use crate::exchange::{Event, EventMapper, Exchange, Target, Translation};
 use serde_json::Value;
 
 pub fn request(body: &Value, target: &Target<'_>) -> Result<Translation, TranslateError> {

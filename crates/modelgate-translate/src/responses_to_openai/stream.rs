@@ -8,7 +8,7 @@
 use super::response::{item_id, message_item, object, status, usage};
 use super::tools::call_item;
 use super::{Context, reasoning};
-use crate::pairs::{Event, EventMapper};
+use crate::exchange::{Event, EventMapper};
 use serde_json::{Map, Value, json};
 use std::collections::BTreeMap;
 

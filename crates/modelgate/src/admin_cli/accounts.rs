@@ -1,6 +1,6 @@
 //! `users`, `groups` and `grants`: who may use the gateway and what they may do.
 
-use super::commands::{Call, Column, Principal, is_empty, object, opt};
+use super::call::{Call, Column, Principal, is_empty, object, opt};
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -230,7 +230,7 @@ impl Grants {
 
 #[cfg(test)]
 mod tests {
-    use super::super::commands::View;
+    use super::super::call::View;
     use super::super::commands::tests::{call, parse, refused};
     use super::*;
 

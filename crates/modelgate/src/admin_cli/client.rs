@@ -3,7 +3,7 @@
 //! a non-2xx answer to an [`ApiError`] carrying the server's `error.message` (with a hint
 //! when the key lacks the management scope the admin API needs).
 
-use super::commands::Call;
+use super::call::Call;
 use anyhow::Context;
 use serde_json::Value;
 use std::time::Duration;

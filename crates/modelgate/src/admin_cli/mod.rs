@@ -1,13 +1,14 @@
 //! `modelgate admin ...`: a command-line client for the admin API (`/api/...`).
 //!
 //! The flow is three small steps, each in its own module: `commands` maps the parsed
-//! arguments to a `commands::Call` (method, path, query, body; pure; the subcommands
+//! arguments to a `call::Call` (method, path, query, body; pure; the subcommands
 //! are in `accounts`, `providers` and `spending`), `client` sends it with the
 //! caller's key and turns a non-2xx answer into an error carrying the server's message,
 //! and `output` renders the answer as an aligned table, a one-line confirmation, or
 //! the server's JSON (`--json`).
 
 mod accounts;
+mod call;
 mod client;
 mod commands;
 mod output;

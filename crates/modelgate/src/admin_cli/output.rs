@@ -2,7 +2,7 @@
 //! field/value tables for single objects, confirmations, the once-only secret of a new
 //! key, and the usage report; or, with `--json`, the server's JSON pretty-printed.
 
-use super::commands::{Column, View};
+use super::call::{Column, View};
 use anyhow::Context;
 use serde_json::{Map, Value};
 

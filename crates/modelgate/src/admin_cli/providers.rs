@@ -1,6 +1,6 @@
 //! `providers` and `shares`: the model backends and who may use them.
 
-use super::commands::{Call, Column, View, list, object, opt};
+use super::call::{Call, Column, View, list, object, opt};
 use reqwest::Method;
 use serde_json::{Value, json};
 

@@ -1,7 +1,7 @@
 //! `allocations`, `keys` and `usage`: budgets, the AI keys that spend them, and the
 //! resulting usage report.
 
-use super::commands::{Call, Column, Principal, View, is_empty, list, object, opt};
+use super::call::{Call, Column, Principal, View, is_empty, list, object, opt};
 use reqwest::Method;
 use serde_json::{Value, json};
 
