@@ -17,7 +17,7 @@
 
 use crate::body;
 use crate::gateway::Gateway;
-use crate::proxy::{ClientHints, FrontApi, ProxyResponse};
+use crate::proxy::{ClientHints, FrontApi, Prepared, ProxyResponse};
 use bytes::Bytes;
 use http::HeaderValue;
 use modelgate_core::ErrorKind;
@@ -165,10 +165,16 @@ impl Gateway {
         let peeked = body::peek(&request)?;
         let references = self.candidates(&peeked.model, &fallbacks);
         self.admit(principal).await?;
-        let deadline = started + self.settings.request_timeout;
-        let mut attempts = 0u32;
-        let mut first_refusal: Option<GatewayError> = None;
-        let mut last_failure: Option<Result<ProxyResponse, GatewayError>> = None;
+        let call = Call {
+            principal,
+            front,
+            request: &request,
+            peeked: &peeked,
+            request_id,
+            hints,
+            deadline: started + self.settings.request_timeout,
+        };
+        let mut tally = Tally::default();
         // Candidates, each with whether its open circuit is to be ignored: when every
         // usable candidate is paused, they are tried anyway (panic mode), so a lone
         // provider's errors still reach the client as they are.
@@ -176,121 +182,185 @@ impl Gateway {
             references.into_iter().map(|r| (r, false)).collect();
         let mut paused: Vec<String> = Vec::new();
         loop {
-            if queue.is_empty() && attempts == 0 && !paused.is_empty() {
+            if queue.is_empty() && tally.attempts == 0 && !paused.is_empty() {
                 queue.extend(paused.drain(..).map(|r| (r, true)));
             }
             let Some((reference, forced)) = queue.pop_front() else {
                 break;
             };
-            let reference = &reference;
-            if attempts > 0 && Instant::now() >= deadline {
+            if tally.attempts > 0 && Instant::now() >= call.deadline {
                 break;
             }
-            let prepared = match self.prepare(principal, front, &request, &peeked, reference) {
-                Ok(p) => p,
-                Err(e) => {
-                    // Not usable by this caller or for this request: the next one may be.
-                    first_refusal.get_or_insert(e);
-                    continue;
-                }
-            };
-            let mut provider = prepared.provider.clone();
-            let model = prepared.upstream_model.clone();
-            let Some(mut target) = provider.pick_target(&model, 0, forced) else {
-                paused.push(reference.clone());
-                continue;
-            };
-            if attempts > 0 {
-                metrics::counter!(FAILOVERS_TOTAL, "to" => provider.name().to_owned()).increment(1);
-            }
-            let retries = provider.config.retries.unwrap_or(0);
-            let mut next = Some(prepared);
-            let mut retry = 0u32;
-            // Targets of this provider tried since the last backoff (a bit per index).
-            let mut tried = 0u32;
-            let mut replanned = false;
-            loop {
-                let mut p = match next.take() {
-                    Some(p) => p,
-                    None => match self.prepare(principal, front, &request, &peeked, reference) {
-                        Ok(p) => p,
-                        Err(e) => {
-                            // Re-planned (translated) and refused: another candidate may serve.
-                            first_refusal.get_or_insert(e);
-                            break;
-                        }
-                    },
-                };
-                // The provider was changed meanwhile (a reload): its targets are new.
-                if !Arc::ptr_eq(&p.provider, &provider) {
-                    provider = p.provider.clone();
-                    tried = 0;
-                    target = provider.pick_target(&model, 0, true).unwrap_or(0);
-                }
-                p.target = target;
-                attempts += 1;
-                let result = self
-                    .attempt(principal, front, &request, p, request_id, hints)
-                    .await;
-                if !replanned
-                    && matches!(&result, Err(e) if e.code == Some(crate::proxy::RESPONSES_MISSING))
-                {
-                    // Found to have no Responses route: the same candidate, translated.
-                    replanned = true;
-                    continue;
-                }
-                let verdict = verdict(&result);
-                let Some(chosen) = provider.targets.get(target) else {
-                    return with_attempts(result, attempts);
-                };
-                let breaker = chosen.breakers.get(&model);
-                match &verdict {
-                    Verdict::Retry(_) => breaker.failure(&failure_text(&result)),
-                    Verdict::Answer => breaker.success(),
-                    Verdict::Skip => {}
-                }
-                match verdict {
-                    Verdict::Answer => return with_attempts(result, attempts),
-                    Verdict::Skip => {
-                        last_failure = Some(result);
-                        break;
-                    }
-                    Verdict::Retry(after) => {
-                        last_failure = Some(result);
-                        tried |= 1 << target;
-                        // Another endpoint or key of the same provider, at once.
-                        if let Some(other) = provider.pick_target(&model, tried, forced) {
-                            metrics::counter!(FAILOVERS_TOTAL, "to" => provider.name().to_owned())
-                                .increment(1);
-                            target = other;
-                            continue;
-                        }
-                        if retry >= retries {
-                            break;
-                        }
-                        let wait = backoff(retry, after);
-                        if Instant::now() + wait >= deadline {
-                            break;
-                        }
-                        metrics::counter!(RETRIES_TOTAL, "provider" => provider.name().to_owned())
-                            .increment(1);
-                        tokio::time::sleep(wait).await;
-                        retry += 1;
-                        tried = 0;
-                        match provider.pick_target(&model, 0, forced) {
-                            Some(t) => target = t,
-                            None => break,
-                        }
-                    }
-                }
+            match self
+                .try_candidate(&call, &reference, forced, &mut tally)
+                .await
+            {
+                Candidate::Answered(result) => return with_attempts(result, tally.attempts),
+                Candidate::Paused => paused.push(reference),
+                Candidate::Next => {}
             }
         }
-        match (last_failure, first_refusal) {
-            (Some(failure), _) => with_attempts(failure, attempts),
+        match (tally.last_failure, tally.first_refusal) {
+            (Some(failure), _) => with_attempts(failure, tally.attempts),
             (None, Some(refusal)) => Err(refusal),
             (None, None) => Err(GatewayError::model_not_found(&peeked.model)),
         }
     }
+
+    /// Plans `reference` for this request; a refusal is kept (the first one is answered if
+    /// no candidate serves).
+    fn plan(&self, call: &Call<'_>, reference: &str, tally: &mut Tally) -> Option<Prepared> {
+        self.prepare(
+            call.principal,
+            call.front,
+            call.request,
+            call.peeked,
+            reference,
+        )
+        .map_err(|e| {
+            tally.first_refusal.get_or_insert(e);
+        })
+        .ok()
+    }
+
+    /// Tries one candidate: plans it, sends it to one of its targets, fails over to its
+    /// other targets and retries it as its settings allow. `Answered` ends the request;
+    /// otherwise the next candidate is tried.
+    async fn try_candidate(
+        self: &Arc<Self>,
+        call: &Call<'_>,
+        reference: &str,
+        forced: bool,
+        tally: &mut Tally,
+    ) -> Candidate {
+        // Not usable by this caller or for this request: the next one may be.
+        let Some(prepared) = self.plan(call, reference, tally) else {
+            return Candidate::Next;
+        };
+        let mut provider = prepared.provider.clone();
+        let model = prepared.upstream_model.clone();
+        let Some(mut target) = provider.pick_target(&model, 0, forced) else {
+            return Candidate::Paused;
+        };
+        if tally.attempts > 0 {
+            metrics::counter!(FAILOVERS_TOTAL, "to" => provider.name().to_owned()).increment(1);
+        }
+        let retries = provider.config.retries.unwrap_or(0);
+        let mut next = Some(prepared);
+        let mut retry = 0u32;
+        // Targets of this provider tried since the last backoff (a bit per index).
+        let mut tried = 0u32;
+        let mut replanned = false;
+        loop {
+            // Planned again after a failure (or translated after a missing Responses
+            // route); refused now, another candidate may serve.
+            let Some(mut p) = next.take().or_else(|| self.plan(call, reference, tally)) else {
+                break;
+            };
+            // The provider was changed meanwhile (a reload): its targets are new.
+            if !Arc::ptr_eq(&p.provider, &provider) {
+                provider = p.provider.clone();
+                tried = 0;
+                target = provider.pick_target(&model, 0, true).unwrap_or(0);
+            }
+            p.target = target;
+            tally.attempts += 1;
+            let result = self
+                .attempt(
+                    call.principal,
+                    call.front,
+                    call.request,
+                    p,
+                    call.request_id,
+                    call.hints,
+                )
+                .await;
+            if !replanned
+                && matches!(&result, Err(e) if e.code == Some(crate::proxy::RESPONSES_MISSING))
+            {
+                // Found to have no Responses route: the same candidate, translated.
+                replanned = true;
+                continue;
+            }
+            let verdict = verdict(&result);
+            let Some(chosen) = provider.targets.get(target) else {
+                return Candidate::Answered(result);
+            };
+            let breaker = chosen.breakers.get(&model);
+            match &verdict {
+                Verdict::Retry(_) => breaker.failure(&failure_text(&result)),
+                Verdict::Answer => breaker.success(),
+                Verdict::Skip => {}
+            }
+            match verdict {
+                Verdict::Answer => return Candidate::Answered(result),
+                Verdict::Skip => {
+                    tally.last_failure = Some(result);
+                    break;
+                }
+                Verdict::Retry(after) => {
+                    tally.last_failure = Some(result);
+                    tried |= 1 << target;
+                    // Another endpoint or key of the same provider, at once.
+                    if let Some(other) = provider.pick_target(&model, tried, forced) {
+                        metrics::counter!(FAILOVERS_TOTAL, "to" => provider.name().to_owned())
+                            .increment(1);
+                        target = other;
+                        continue;
+                    }
+                    if retry >= retries {
+                        break;
+                    }
+                    let wait = backoff(retry, after);
+                    if Instant::now() + wait >= call.deadline {
+                        break;
+                    }
+                    metrics::counter!(RETRIES_TOTAL, "provider" => provider.name().to_owned())
+                        .increment(1);
+                    tokio::time::sleep(wait).await;
+                    retry += 1;
+                    tried = 0;
+                    match provider.pick_target(&model, 0, forced) {
+                        Some(t) => target = t,
+                        None => break,
+                    }
+                }
+            }
+        }
+        Candidate::Next
+    }
+}
+
+/// One request as every candidate sees it.
+struct Call<'a> {
+    principal: &'a Principal,
+    front: FrontApi,
+    request: &'a Bytes,
+    peeked: &'a body::Peeked,
+    request_id: &'a str,
+    hints: &'a ClientHints,
+    /// No new attempt starts after this.
+    deadline: Instant,
+}
+
+/// What the candidates tried so far left.
+#[derive(Default)]
+struct Tally {
+    attempts: u32,
+    /// The first candidate that refused the request (not usable by the caller, say).
+    first_refusal: Option<GatewayError>,
+    /// The last failed answer.
+    last_failure: Option<Result<ProxyResponse, GatewayError>>,
+}
+
+/// How trying one candidate ended.
+enum Candidate {
+    /// An answer (success, or an error that no other candidate would change).
+    Answered(Result<ProxyResponse, GatewayError>),
+    /// Its circuit is open: tried at the end if no candidate could be.
+    Paused,
+    /// Refused or failed: the next candidate.
+    Next,
 }
 
 #[cfg(test)]
