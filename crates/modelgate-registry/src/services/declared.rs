@@ -3,7 +3,7 @@
 //! Nothing that is not in the file is removed. (The users, groups and allocations it
 //! declares are applied by `modelgate-org`'s `declared.rs` first.)
 
-use super::providers::{ProviderSpec, validate};
+use super::provider_spec::{ProviderSpec, validate};
 use crate::providers::Providers;
 use modelgate_core::GatewayError;
 use modelgate_core::ids::new_id;

@@ -8,7 +8,9 @@
 pub mod conversations;
 pub mod declared;
 pub mod models;
+pub mod provider_spec;
 pub mod provider_targets;
+pub mod provider_view;
 pub mod providers;
 pub mod shares;
 pub mod tunnels;
