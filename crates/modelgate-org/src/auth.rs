@@ -9,8 +9,11 @@
 use modelgate_core::GatewayError;
 use modelgate_core::keys::{self, KeyHash};
 use modelgate_core::{Clock, Role, Scope, Scopes};
-use modelgate_store::{KeyAuth, Store};
+use modelgate_store::{KeyAuth, Store, StoreResult};
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 /// Who is calling: the key and its owner, as far as policy needs to know.
@@ -158,22 +161,60 @@ impl Principal {
     }
 }
 
+/// Where the authenticator reads a key by its hash: the store (a counting or pausing fake
+/// in tests).
+pub trait KeyLookup: Send + Sync {
+    fn key_by_hash<'a>(
+        &'a self,
+        key_hash: &'a str,
+    ) -> Pin<Box<dyn Future<Output = StoreResult<Option<KeyAuth>>> + Send + 'a>>;
+}
+
+impl KeyLookup for Arc<dyn Store> {
+    fn key_by_hash<'a>(
+        &'a self,
+        key_hash: &'a str,
+    ) -> Pin<Box<dyn Future<Output = StoreResult<Option<KeyAuth>>> + Send + 'a>> {
+        Store::key_by_hash(&**self, key_hash)
+    }
+}
+
+/// How long a key the store does not know is answered without asking it again: a flood of
+/// random keys costs one lookup per key per this, not one per request. A key minted here
+/// is dropped from it at once (and cannot collide with a random guess anyway).
+const UNKNOWN_TTL: Duration = Duration::from_secs(30);
+
 pub struct Authenticator {
-    store: Arc<dyn Store>,
+    lookup: Box<dyn KeyLookup>,
     cache: moka::sync::Cache<KeyHash, Entry>,
+    /// Hashes the store did not know, for [`UNKNOWN_TTL`].
+    unknown: moka::sync::Cache<KeyHash, ()>,
+    /// Bumped by every invalidation: a lookup that began before one does not cache what it
+    /// read (a key revoked while its row was being read is not cached as live).
+    generation: AtomicU64,
     /// What key expiry is checked against.
     clock: Clock,
 }
 
 impl Authenticator {
     pub fn new(store: Arc<dyn Store>, ttl: Duration, clock: Clock) -> Self {
+        Self::with_lookup(Box::new(store), ttl, clock)
+    }
+
+    /// An authenticator reading keys from `lookup`.
+    pub fn with_lookup(lookup: Box<dyn KeyLookup>, ttl: Duration, clock: Clock) -> Self {
         Self {
-            store,
+            lookup,
             clock,
             cache: moka::sync::Cache::builder()
                 .max_capacity(100_000)
                 .time_to_live(ttl)
                 .build(),
+            unknown: moka::sync::Cache::builder()
+                .max_capacity(100_000)
+                .time_to_live(UNKNOWN_TTL.min(ttl.max(Duration::from_secs(1))))
+                .build(),
+            generation: AtomicU64::new(0),
         }
     }
 
@@ -192,26 +233,7 @@ impl Authenticator {
         let hash = keys::hash(presented);
         let entry = match self.cache.get(&hash) {
             Some(e) => e,
-            None => {
-                let row = self
-                    .store
-                    .key_by_hash(hash.as_str())
-                    .await?
-                    .ok_or_else(GatewayError::unauthorized)?;
-                let stored = KeyHash::from_stored(row.key.key_hash.clone());
-                if !stored.ct_matches(&hash) {
-                    return Err(GatewayError::unauthorized());
-                }
-                let entry = match denial(&row, self.clock.now_millis()) {
-                    Some(d) => Entry::Denied(d),
-                    None => {
-                        let groups = groups_of(&row.key.user_id);
-                        Entry::Live(Arc::new(principal_of(row, groups, hash.clone())))
-                    }
-                };
-                self.cache.insert(hash, entry.clone());
-                entry
-            }
+            None => self.look_up(hash, groups_of).await?,
         };
         match entry {
             Entry::Denied(d) => Err(d.error()),
@@ -225,15 +247,67 @@ impl Authenticator {
         }
     }
 
-    /// Forgets every cached key (after a change to users, groups or memberships).
-    pub fn invalidate_all(&self) {
-        self.cache.invalidate_all();
+    /// A cache miss: one store lookup, cached unless an invalidation ran meanwhile.
+    async fn look_up(
+        &self,
+        hash: KeyHash,
+        groups_of: impl FnOnce(&str) -> Vec<String>,
+    ) -> Result<Entry, GatewayError> {
+        if self.unknown.contains_key(&hash) {
+            return Err(GatewayError::unauthorized());
+        }
+        let generation = self.generation.load(Ordering::Acquire);
+        let Some(row) = self.lookup.key_by_hash(hash.as_str()).await? else {
+            self.remember(&self.unknown, hash, (), generation);
+            return Err(GatewayError::unauthorized());
+        };
+        let stored = KeyHash::from_stored(row.key.key_hash.clone());
+        if !stored.ct_matches(&hash) {
+            return Err(GatewayError::unauthorized());
+        }
+        let entry = match denial(&row, self.clock.now_millis()) {
+            Some(d) => Entry::Denied(d),
+            None => {
+                let groups = groups_of(&row.key.user_id);
+                Entry::Live(Arc::new(principal_of(row, groups, hash.clone())))
+            }
+        };
+        self.remember(&self.cache, hash, entry.clone(), generation);
+        Ok(entry)
     }
 
-    /// Drops a key from the cache (after revocation).
+    /// Caches what a lookup that began at `generation` read, unless an invalidation ran
+    /// since. Checked again after the insert: an invalidation between the check and the
+    /// insert bumped the generation first, so the entry is taken back out.
+    fn remember<V: Clone + Send + Sync + 'static>(
+        &self,
+        cache: &moka::sync::Cache<KeyHash, V>,
+        hash: KeyHash,
+        value: V,
+        generation: u64,
+    ) {
+        if self.generation.load(Ordering::Acquire) != generation {
+            return;
+        }
+        cache.insert(hash.clone(), value);
+        if self.generation.load(Ordering::Acquire) != generation {
+            cache.invalidate(&hash);
+        }
+    }
+
+    /// Forgets every cached key (after a change to users, groups or memberships).
+    pub fn invalidate_all(&self) {
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        self.cache.invalidate_all();
+        self.unknown.invalidate_all();
+    }
+
+    /// Drops a key from the cache (after revocation, or when it is minted).
     pub fn invalidate(&self, key_hash: &str) {
-        self.cache
-            .invalidate(&KeyHash::from_stored(key_hash.to_owned()));
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        let hash = KeyHash::from_stored(key_hash.to_owned());
+        self.cache.invalidate(&hash);
+        self.unknown.invalidate(&hash);
     }
 }
 
@@ -349,5 +423,110 @@ mod tests {
         let p = principal(Some(vec!["vllm:llama3:8b"]));
         assert!(p.allows_model("vllm/llama3:8b", "vllm", "llama3:8b"));
         assert!(!p.allows_model("vllm2/llama3:8b", "vllm2", "llama3:8b"));
+    }
+
+    /// A store of one key that counts its lookups, answers `row` (None: unknown), and
+    /// can be held at the lookup until released.
+    struct FakeLookup {
+        row: std::sync::Mutex<Option<KeyAuth>>,
+        lookups: std::sync::atomic::AtomicUsize,
+        hold: std::sync::Mutex<Option<tokio::sync::oneshot::Receiver<()>>>,
+        started: tokio::sync::Notify,
+    }
+
+    impl KeyLookup for Arc<FakeLookup> {
+        fn key_by_hash<'a>(
+            &'a self,
+            _: &'a str,
+        ) -> Pin<Box<dyn Future<Output = StoreResult<Option<KeyAuth>>> + Send + 'a>> {
+            Box::pin(async move {
+                self.lookups.fetch_add(1, Ordering::SeqCst);
+                let row = self.row.lock().unwrap().clone();
+                let hold = self.hold.lock().unwrap().take();
+                if let Some(hold) = hold {
+                    self.started.notify_one();
+                    let _ = hold.await;
+                }
+                Ok(row)
+            })
+        }
+    }
+
+    const KEY: &str = "mg_fake_key_for_the_cache_tests_0000000000";
+
+    fn row(revoked: bool) -> KeyAuth {
+        KeyAuth {
+            key: modelgate_store::ApiKeyRow {
+                id: "k".into(),
+                user_id: "u".into(),
+                name: "k".into(),
+                key_hash: keys::hash(KEY).as_str().to_owned(),
+                display_prefix: "mg_fake".into(),
+                created_at: 0,
+                expires_at: None,
+                revoked_at: revoked.then_some(1),
+                last_used_at: None,
+                allocation_id: None,
+                models_json: None,
+                rpm: None,
+                tpm: None,
+                scopes: "inference".into(),
+            },
+            user_name: "alice".into(),
+            user_role: "member".into(),
+            user_deactivated_at: None,
+            user_rpm: None,
+            user_tpm: None,
+        }
+    }
+
+    fn authenticator(row: Option<KeyAuth>) -> (Arc<FakeLookup>, Authenticator) {
+        let fake = Arc::new(FakeLookup {
+            row: std::sync::Mutex::new(row),
+            lookups: Default::default(),
+            hold: Default::default(),
+            started: Default::default(),
+        });
+        let auth = Authenticator::with_lookup(
+            Box::new(fake.clone()),
+            Duration::from_secs(60),
+            Clock::system(),
+        );
+        (fake, auth)
+    }
+
+    #[tokio::test]
+    async fn a_flood_of_one_unknown_key_costs_one_lookup() {
+        let (fake, auth) = authenticator(None);
+        for _ in 0..100 {
+            let err = auth.authenticate(KEY, |_| Vec::new()).await.unwrap_err();
+            assert_eq!(err.code, Some("invalid_api_key"));
+        }
+        assert_eq!(fake.lookups.load(Ordering::SeqCst), 1);
+        // Minted (or revoked) meanwhile: the next try asks the store again.
+        *fake.row.lock().unwrap() = Some(row(false));
+        auth.invalidate(keys::hash(KEY).as_str());
+        assert!(auth.authenticate(KEY, |_| Vec::new()).await.is_ok());
+        assert_eq!(fake.lookups.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test]
+    async fn a_key_revoked_while_its_row_is_read_is_not_cached_as_live() {
+        let (fake, auth) = authenticator(Some(row(false)));
+        let (release, hold) = tokio::sync::oneshot::channel();
+        *fake.hold.lock().unwrap() = Some(hold);
+        let revoke = async {
+            // The row (still live) is read; the key is revoked before the lookup returns.
+            fake.started.notified().await;
+            *fake.row.lock().unwrap() = Some(row(true));
+            auth.invalidate(keys::hash(KEY).as_str());
+            release.send(()).unwrap();
+        };
+        let (read, ()) = tokio::join!(auth.authenticate(KEY, |_| Vec::new()), revoke);
+        // That one request raced the revocation and may pass; the next one must not.
+        assert!(read.is_ok());
+        let err = auth.authenticate(KEY, |_| Vec::new()).await.unwrap_err();
+        assert_eq!(err.code, Some("api_key_revoked"));
+        assert_eq!(fake.lookups.load(Ordering::SeqCst), 2);
     }
 }

@@ -288,6 +288,8 @@ impl Organization {
             scopes: scopes.to_stored(),
         };
         self.store.insert_key(&row).await?;
+        // A guess at this very key made before it existed is not remembered as unknown.
+        self.auth.invalidate(&row.key_hash);
         Ok(CreatedKey {
             view: view(&row, &org, now),
             key: minted.plaintext,
