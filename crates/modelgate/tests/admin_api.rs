@@ -528,3 +528,45 @@ prices = { "from-file" = { input = 0.0, output = 0.0 } }
     assert_eq!(groups["data"][0]["members"], json!(["mo"]));
     assert_eq!(gw.chat(&member, "filed:from-file").await.status(), 200);
 }
+
+#[tokio::test]
+async fn a_provider_declared_in_the_file_takes_over_a_members_without_their_shares() {
+    let mock = MockUpstream::start(&["m"]).await;
+    let dir = tempfile::tempdir().unwrap();
+    // A member may create providers, creates "shadow" and shares it with everyone.
+    let mut gw = start_in(dir, |_| {}).await;
+    let member = gw.member_manager_key("mia", None).await;
+    let grant = json!({"permission": "aiprovider:create", "user": "mia"});
+    assert_eq!(gw.put("/api/grants", ADMIN_KEY, grant).await.status(), 200);
+    gw.add_mock_with_key(&member, "shadow", &mock).await;
+    let r = gw
+        .put(
+            "/api/providers/shadow/shares",
+            &member,
+            json!({"org": true}),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    gw.stop().await;
+    // The config file declares a provider of the same name, without `shared_with`.
+    let path = gw.dir.path().join("modelgate.toml");
+    let toml = format!(
+        "[[providers]]\nname = \"shadow\"\nkind = \"openai-compatible\"\nendpoint = \"{}\"\n",
+        mock.origin()
+    );
+    std::fs::write(&path, toml).unwrap();
+    let file = modelgate::config::FileConfig::load_with(&path, &|_: &str| None).unwrap();
+    let file = std::sync::Arc::new(file);
+    let gw = start_in(gw.dir, move |o| o.file = Some(file)).await;
+    let v: Value = gw
+        .get("/api/providers/shadow", ADMIN_KEY)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(v["owner"], "admin", "{v}");
+    assert_eq!(v["shares"], json!([]), "{v}");
+    // Nobody but its new owner (and admins) sees it now.
+    let other = gw.member_key("otto", None).await;
+    assert_eq!(gw.chat(&other, "shadow:m").await.status(), 404);
+}

@@ -1,6 +1,7 @@
 //! The providers declared in the config file (GitOps), applied at every start: created or
-//! updated, owned by the admin, with exactly the shares the file names in `shared_with`.
-//! Nothing that is not in the file is removed. (The users, groups and allocations it
+//! updated, owned by the admin, with exactly the shares the file names in `shared_with`
+//! (a provider of the same name that a member owned is taken over with none of its
+//! shares, unless the file names them). Nothing that is not in the file is removed. (The users, groups and allocations it
 //! declares are applied by `modelgate-org`'s `declared.rs` first.)
 
 use super::provider_spec::{ProviderSpec, validate};
@@ -24,6 +25,11 @@ impl Providers {
             .await?
             .into_iter()
             .find(|p| p.name == spec.name);
+        // A provider of the same name that someone else owned is taken over: the file owns
+        // it now, and none of that owner's shares survive unless the file names them.
+        let taken_over = existing
+            .as_ref()
+            .is_some_and(|old| old.owner_id != owner_id);
         let id = match existing {
             Some(old) => {
                 let row = self.provider_row(
@@ -48,8 +54,10 @@ impl Providers {
                 row.id
             }
         };
-        if let Some(shared_with) = &spec.shared_with {
-            self.declare_shares(&id, shared_with).await?;
+        match (&spec.shared_with, taken_over) {
+            (Some(shared_with), _) => self.declare_shares(&id, shared_with).await?,
+            (None, true) => self.declare_shares(&id, &[]).await?,
+            (None, false) => {}
         }
         Ok(())
     }
