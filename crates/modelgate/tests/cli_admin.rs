@@ -6,7 +6,7 @@
 mod common;
 
 use common::*;
-use serde_json::Value;
+use serde_json::{Value, json};
 
 /// What one run of the binary printed and how it ended.
 struct Run {
@@ -421,4 +421,81 @@ async fn grants_allocations_shares_and_settings() {
         .find(|l| l.starts_with("restrict_private_upstreams"))
         .unwrap_or_else(|| panic!("{table}"));
     assert!(row.ends_with("true"), "{table}");
+}
+
+/// Runs `modelgate admin ARGS` with `stdin` as its standard input.
+async fn modelgate_with_stdin(env: &[(&str, &str)], args: &[&str], stdin: &str) -> Run {
+    use tokio::io::AsyncWriteExt;
+    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_modelgate"));
+    cmd.arg("admin").args(args);
+    cmd.env_remove("MODELGATE_URL").env_remove("MODELGATE_KEY");
+    cmd.envs(env.iter().copied());
+    cmd.stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let mut child = cmd.spawn().unwrap();
+    let mut input = child.stdin.take().unwrap();
+    input.write_all(stdin.as_bytes()).await.unwrap();
+    drop(input);
+    let out = child.wait_with_output().await.unwrap();
+    Run {
+        code: out.status.code(),
+        stdout: String::from_utf8(out.stdout).unwrap(),
+        stderr: String::from_utf8(out.stderr).unwrap(),
+    }
+}
+
+#[tokio::test]
+async fn secrets_stay_off_the_command_line() {
+    let gw = start_gateway().await;
+    // The admin key from a file, the new user's password from standard input.
+    let dir = tempfile::tempdir().unwrap();
+    let key_file = dir.path().join("admin.key");
+    std::fs::write(&key_file, format!("{ADMIN_KEY}\n")).unwrap();
+    let key_file = key_file.to_str().unwrap();
+    let out = modelgate_with_stdin(
+        &[("MODELGATE_URL", &gw.base)],
+        &[
+            "--key-file",
+            key_file,
+            "users",
+            "create",
+            "sam",
+            "--password-stdin",
+        ],
+        "sam-secret-password\n",
+    )
+    .await;
+    assert!(out.ok().contains("sam"), "{}", out.stderr);
+    let r = gw
+        .http
+        .post(gw.url("/api/auth/login"))
+        .json(&json!({"name": "sam", "password": "sam-secret-password"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        r.status(),
+        200,
+        "signed in with the password read from stdin"
+    );
+    // An empty standard input is refused, not sent as an empty password.
+    let out = modelgate_with_stdin(
+        &[("MODELGATE_URL", &gw.base)],
+        &[
+            "--key-file",
+            key_file,
+            "users",
+            "update",
+            "sam",
+            "--password-stdin",
+        ],
+        "",
+    )
+    .await;
+    assert_eq!(out.code, Some(1));
+    assert!(out.stderr.contains("empty secret"), "{}", out.stderr);
+    // The help says why.
+    let out = modelgate(&[], &["users", "create", "--help"]).await;
+    assert!(out.stdout.contains("--password-stdin"), "{}", out.stdout);
 }

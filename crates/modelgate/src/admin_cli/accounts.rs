@@ -30,9 +30,13 @@ const GRANT_COLUMNS: &[Column] = &[
 /// Fields a user is created or updated with.
 #[derive(clap::Args, Debug)]
 pub struct UserFields {
-    /// Password
-    #[arg(long)]
+    /// Password (visible to anyone who can list this machine's processes: prefer
+    /// --password-stdin)
+    #[arg(long, conflicts_with = "password_stdin")]
     password: Option<String>,
+    /// Read the password from the first line of standard input
+    #[arg(long)]
+    password_stdin: bool,
     /// Requests per minute allowed to the user's keys
     #[arg(long)]
     rpm: Option<u32>,
@@ -92,6 +96,19 @@ impl UserFields {
 }
 
 impl Users {
+    /// Fills the password from `read` when `--password-stdin` was given.
+    pub(super) fn read_secrets(
+        &mut self,
+        read: &mut dyn FnMut() -> anyhow::Result<String>,
+    ) -> anyhow::Result<()> {
+        if let Self::Create { fields, .. } | Self::Update { fields, .. } = self
+            && fields.password_stdin
+        {
+            fields.password = Some(read()?);
+        }
+        Ok(())
+    }
+
     pub(super) fn call(&self) -> anyhow::Result<Call> {
         let patch = |name: &str, body: Value, done: &str| {
             Call::done(

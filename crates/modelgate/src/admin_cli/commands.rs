@@ -41,6 +41,19 @@ pub enum Resource {
 }
 
 impl Resource {
+    /// Reads the secrets asked for with `--password-stdin` / `--api-key-stdin` (at most
+    /// one per command) with `read`, so they never appear on a command line.
+    pub fn read_secrets(
+        &mut self,
+        read: &mut dyn FnMut() -> anyhow::Result<String>,
+    ) -> anyhow::Result<()> {
+        match self {
+            Self::Users(c) => c.read_secrets(read),
+            Self::Providers(c) => c.read_secrets(read),
+            _ => Ok(()),
+        }
+    }
+
     /// The API call these arguments stand for.
     pub fn call(&self) -> anyhow::Result<Call> {
         Ok(match self {
@@ -119,6 +132,70 @@ pub mod tests {
     /// Whether these arguments are refused by the parser.
     pub fn refused(args: &[&str]) -> bool {
         Cmd::try_parse_from(std::iter::once("admin").chain(args.iter().copied())).is_err()
+    }
+
+    #[test]
+    fn secrets_come_from_standard_input_when_asked() {
+        let cases: &[(&[&str], &str, &str)] = &[
+            (
+                &["users", "create", "bob", "--password-stdin"],
+                "password",
+                "pw-from-stdin",
+            ),
+            (
+                &["users", "update", "bob", "--password-stdin"],
+                "password",
+                "pw-from-stdin",
+            ),
+            (
+                &[
+                    "providers",
+                    "create",
+                    "p",
+                    "--kind",
+                    "openai",
+                    "--api-key-stdin",
+                ],
+                "api_key",
+                "pw-from-stdin",
+            ),
+        ];
+        for (args, field, value) in cases {
+            let mut resource = parse(args);
+            let mut reads = 0;
+            resource
+                .read_secrets(&mut || {
+                    reads += 1;
+                    Ok("pw-from-stdin".to_owned())
+                })
+                .unwrap();
+            assert_eq!(reads, 1, "{args:?}");
+            let body = resource.call().unwrap().body.unwrap();
+            assert_eq!(body[*field], json!(value), "{args:?}");
+        }
+        // Without the flag nothing is read; with both forms the command is refused.
+        let mut resource = parse(&["users", "create", "bob", "--password", "pw"]);
+        resource
+            .read_secrets(&mut || panic!("nothing to read"))
+            .unwrap();
+        assert!(refused(&[
+            "users",
+            "create",
+            "bob",
+            "--password",
+            "pw",
+            "--password-stdin"
+        ]));
+        assert!(refused(&[
+            "providers",
+            "create",
+            "p",
+            "--kind",
+            "openai",
+            "--api-key",
+            "k",
+            "--api-key-stdin"
+        ]));
     }
 
     #[test]

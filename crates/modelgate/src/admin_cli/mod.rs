@@ -33,9 +33,14 @@ pub struct AdminArgs {
     /// Base URL of the gateway
     #[arg(long, global = true, env = "MODELGATE_URL", default_value = DEFAULT_URL, help_heading = GLOBAL)]
     pub url: String,
-    /// API key to authenticate with (sent as a bearer token)
+    /// API key to authenticate with (sent as a bearer token). On a command line it is
+    /// visible to anyone who can list this machine's processes: prefer MODELGATE_KEY or
+    /// --key-file
     #[arg(long, global = true, env = "MODELGATE_KEY", hide_env_values = true, help_heading = GLOBAL)]
     pub key: Option<String>,
+    /// Read the API key from this file (its first line)
+    #[arg(long, global = true, conflicts_with = "key", help_heading = GLOBAL)]
+    pub key_file: Option<std::path::PathBuf>,
     /// Print the server's JSON answer instead of a table
     #[arg(long, global = true, help_heading = GLOBAL)]
     pub json: bool,
@@ -58,11 +63,28 @@ pub fn run(args: AdminArgs) -> ExitCode {
 }
 
 fn execute(args: AdminArgs) -> anyhow::Result<()> {
-    let key = args
-        .key
-        .filter(|k| !k.trim().is_empty())
-        .context("no API key: pass --key KEY or set MODELGATE_KEY")?;
-    let call = args.resource.call()?;
+    let key = match &args.key_file {
+        Some(path) => first_line(
+            &std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read the key file {}", path.display()))?,
+        ),
+        None => args.key.clone().unwrap_or_default(),
+    };
+    anyhow::ensure!(
+        !key.trim().is_empty(),
+        "no API key: set MODELGATE_KEY, or pass --key-file FILE (or --key KEY)"
+    );
+    let mut resource = args.resource;
+    resource.read_secrets(&mut || {
+        let mut line = String::new();
+        std::io::stdin()
+            .read_line(&mut line)
+            .context("could not read the secret from standard input")?;
+        let secret = first_line(&line);
+        anyhow::ensure!(!secret.is_empty(), "standard input gave an empty secret");
+        Ok(secret)
+    })?;
+    let call = resource.call()?;
     let client = client::Client::new(&args.url, key)?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -74,4 +96,13 @@ fn execute(args: AdminArgs) -> anyhow::Result<()> {
     stdout.write_all(text.as_bytes())?;
     stdout.flush()?;
     Ok(())
+}
+
+/// The first line of `text`, without its line ending.
+fn first_line(text: &str) -> String {
+    text.lines()
+        .next()
+        .unwrap_or_default()
+        .trim_end()
+        .to_owned()
 }

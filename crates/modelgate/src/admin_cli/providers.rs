@@ -34,9 +34,13 @@ pub enum Providers {
         /// Base URL of the upstream (required for self-hosted kinds)
         #[arg(long)]
         endpoint: Option<String>,
-        /// The upstream's API key
-        #[arg(long)]
+        /// The upstream's API key (visible to anyone who can list this machine's
+        /// processes: prefer --api-key-stdin)
+        #[arg(long, conflicts_with = "api_key_stdin")]
         api_key: Option<String>,
+        /// Read the upstream's API key from the first line of standard input
+        #[arg(long)]
+        api_key_stdin: bool,
         /// A model it serves (repeat; discovered from the upstream when omitted)
         #[arg(long = "model")]
         models: Vec<String>,
@@ -52,6 +56,22 @@ pub enum Providers {
 }
 
 impl Providers {
+    /// Fills the API key from `read` when `--api-key-stdin` was given.
+    pub(super) fn read_secrets(
+        &mut self,
+        read: &mut dyn FnMut() -> anyhow::Result<String>,
+    ) -> anyhow::Result<()> {
+        if let Self::Create {
+            api_key,
+            api_key_stdin: true,
+            ..
+        } = self
+        {
+            *api_key = Some(read()?);
+        }
+        Ok(())
+    }
+
     pub(super) fn call(&self) -> Call {
         match self {
             Self::List => Call::list(&["providers"], PROVIDER_COLUMNS),
@@ -63,6 +83,7 @@ impl Providers {
                 api_key,
                 models,
                 description,
+                ..
             } => Call::done(
                 Method::POST,
                 &["providers"],
