@@ -76,6 +76,9 @@ impl Organization {
             expires_at: now + SESSION_TTL_MS,
         };
         self.store.insert_session(&row).await?;
+        // Sessions that expired are deleted as people sign in, so the table holds live
+        // sessions only.
+        self.store.purge_sessions(now).await?;
         Ok(SignedIn {
             cookie,
             user: user_view(&user, &org),

@@ -189,6 +189,10 @@ impl Organization {
         if !self.store.update_user(&user).await? {
             return Err(GatewayError::not_found(format!("no user named '{name}'")));
         }
+        if patch.password.is_some() {
+            // A new password ends every session signed in with the old one.
+            self.store.delete_sessions_of(&user.id).await?;
+        }
         self.reload_org().await?;
         if user.role != old_role {
             // The upstream policy of the user's providers follows their role.

@@ -43,6 +43,10 @@ pub trait OrgStore: Send + Sync {
     async fn insert_session(&self, session: &SessionRow) -> StoreResult<()>;
     async fn session_by_hash(&self, id_hash: &str) -> StoreResult<Option<SessionRow>>;
     async fn delete_session(&self, id_hash: &str) -> StoreResult<bool>;
+    /// Ends every session of a user (after a password change); how many there were.
+    async fn delete_sessions_of(&self, user_id: &str) -> StoreResult<u64>;
+    /// Deletes the sessions that expired at or before `now_ms`; how many there were.
+    async fn purge_sessions(&self, now_ms: i64) -> StoreResult<u64>;
 
     async fn list_settings(&self) -> StoreResult<Vec<(String, String)>>;
     /// Creates or replaces a virtual model (its references as a JSON list).

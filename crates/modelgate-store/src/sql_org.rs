@@ -291,6 +291,22 @@ macro_rules! impl_org_store {
                 Ok(done.rows_affected() == 1)
             }
 
+            async fn delete_sessions_of(&self, user_id: &str) -> $crate::StoreResult<u64> {
+                let done = sqlx::query("DELETE FROM sessions WHERE user_id = $1")
+                    .bind(user_id)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(done.rows_affected())
+            }
+
+            async fn purge_sessions(&self, now_ms: i64) -> $crate::StoreResult<u64> {
+                let done = sqlx::query("DELETE FROM sessions WHERE expires_at <= $1")
+                    .bind(now_ms)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(done.rows_affected())
+            }
+
             async fn list_settings(&self) -> $crate::StoreResult<Vec<(String, String)>> {
                 Ok(
                     sqlx::query_as("SELECT name, value FROM org_settings ORDER BY name")

@@ -442,6 +442,27 @@ async fn organization(h: Harness) {
     assert_eq!(s.session_by_hash("sh").await.unwrap(), Some(session));
     assert!(s.delete_session("sh").await.unwrap());
     assert!(s.session_by_hash("sh").await.unwrap().is_none());
+    // A user's sessions end together; expired ones are purged, live ones kept.
+    for (id, user, expires_at) in [
+        ("s1", "ann", 10),
+        ("s2", "ann", 30),
+        ("s3", "bob", 10),
+        ("s4", "bob", 30),
+    ] {
+        let row = SessionRow {
+            id_hash: id.into(),
+            user_id: user.into(),
+            csrf_token: "c".into(),
+            created_at: 1,
+            expires_at,
+        };
+        s.insert_session(&row).await.unwrap();
+    }
+    assert_eq!(s.delete_sessions_of("ann").await.unwrap(), 2);
+    assert_eq!(s.purge_sessions(20).await.unwrap(), 1);
+    assert!(s.session_by_hash("s3").await.unwrap().is_none());
+    assert!(s.session_by_hash("s4").await.unwrap().is_some());
+    assert!(s.session_by_hash("s1").await.unwrap().is_none());
 
     s.put_virtual_model("team", "[\"a\"]", 1).await.unwrap();
     s.put_virtual_model("team", "[\"b\"]", 2).await.unwrap();

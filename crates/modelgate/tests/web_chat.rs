@@ -344,3 +344,32 @@ async fn a_provider_connection_is_tested_before_it_is_saved() {
     let r = gw.post("/api/providers/other", ADMIN_KEY, json!({})).await;
     expect_error(r, 405).await;
 }
+
+#[tokio::test]
+async fn a_new_password_ends_the_sessions_signed_in_with_the_old_one() {
+    let gw = start_gateway().await;
+    user(&gw, "pat").await;
+    user(&gw, "quin").await;
+    let laptop = Browser::sign_in(&gw, "pat").await;
+    let phone = Browser::sign_in(&gw, "pat").await;
+    let other = Browser::sign_in(&gw, "quin").await;
+    assert_eq!(laptop.get("/api/auth/session").await.status(), 200);
+    let r = gw
+        .patch(
+            "/api/users/pat",
+            ADMIN_KEY,
+            json!({"password": "a brand new passphrase"}),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    for browser in [&laptop, &phone] {
+        expect_error(browser.get("/api/auth/session").await, 401).await;
+    }
+    // Other people's sessions, and a change that is not the password, end nothing.
+    assert_eq!(other.get("/api/auth/session").await.status(), 200);
+    let r = gw
+        .patch("/api/users/quin", ADMIN_KEY, json!({"rpm": 100}))
+        .await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(other.get("/api/auth/session").await.status(), 200);
+}
