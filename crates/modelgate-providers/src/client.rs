@@ -2,8 +2,10 @@
 //! `TCP_NODELAY` (no Nagle delay on small SSE writes), no redirects (a redirect is an SSRF
 //! path), no system proxy, no response decompression (bodies pass through untouched), and
 //! name resolution through [`GuardedResolver`](crate::address_guard::GuardedResolver), so
-//! link-local and metadata addresses are refused at connect time.
+//! link-local and metadata addresses are refused at connect time. [`read_limited`] reads
+//! a whole response body up to a size.
 
+use bytes::{Bytes, BytesMut};
 use std::time::Duration;
 
 /// Client-wide settings; per-request deadlines are applied by the caller.
@@ -40,4 +42,32 @@ pub fn build(
         .dns_resolver(crate::address_guard::GuardedResolver { allow_private })
         .user_agent(concat!("modelgate/", env!("CARGO_PKG_VERSION")))
         .build()
+}
+
+/// Why a body was not read whole.
+#[derive(Debug)]
+pub enum ReadError {
+    /// It is (or declares itself) larger than the limit.
+    TooLarge,
+    Transport(reqwest::Error),
+}
+
+/// Reads a whole response body, refusing one larger than `limit` bytes as soon as its
+/// declared length or the bytes received so far say so (never holding more than
+/// `limit`). A body that comes in one chunk of its declared length is not copied.
+pub async fn read_limited(mut resp: reqwest::Response, limit: usize) -> Result<Bytes, ReadError> {
+    if resp.content_length().is_some_and(|n| n > limit as u64) {
+        return Err(ReadError::TooLarge);
+    }
+    let mut buf = BytesMut::new();
+    while let Some(chunk) = resp.chunk().await.map_err(ReadError::Transport)? {
+        if buf.len() + chunk.len() > limit {
+            return Err(ReadError::TooLarge);
+        }
+        if buf.is_empty() && resp.content_length() == Some(chunk.len() as u64) {
+            return Ok(chunk);
+        }
+        buf.extend_from_slice(&chunk);
+    }
+    Ok(buf.freeze())
 }

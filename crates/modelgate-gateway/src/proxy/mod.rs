@@ -15,7 +15,7 @@ use crate::stream::{
     AnthropicUsage, FrontSchema, MeteredStream, StreamDialect, StreamPlan, UsagePeek,
 };
 use crate::{body, estimate};
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use modelgate_core::GatewayError;
 use modelgate_core::usage::Outcome;

@@ -4,6 +4,7 @@
 //! the headers that are relayed.
 
 use super::*;
+pub(super) use modelgate_providers::client::{ReadError, read_limited};
 
 /// Largest upstream error body relayed to the client.
 pub(super) const MAX_ERROR_BODY: usize = 64 * 1024;
@@ -163,28 +164,6 @@ pub(super) fn meter_full_body<'a>(
         guard.usage_estimated = true;
     }
     Some(parsed.model)
-}
-
-pub(super) enum ReadError {
-    TooLarge,
-    Transport(reqwest::Error),
-}
-
-pub(super) async fn read_limited(
-    mut resp: reqwest::Response,
-    limit: usize,
-) -> Result<Bytes, ReadError> {
-    let mut buf = BytesMut::new();
-    while let Some(chunk) = resp.chunk().await.map_err(ReadError::Transport)? {
-        if buf.len() + chunk.len() > limit {
-            return Err(ReadError::TooLarge);
-        }
-        if buf.is_empty() && resp.content_length() == Some(chunk.len() as u64) {
-            return Ok(chunk);
-        }
-        buf.extend_from_slice(&chunk);
-    }
-    Ok(buf.freeze())
 }
 
 /// Upstream headers worth passing on: rate-limit information and `retry-after`.
