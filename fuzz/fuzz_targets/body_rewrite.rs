@@ -1,12 +1,22 @@
 //! Request-body peeking and splicing on arbitrary bytes: never panics; whatever it accepts,
-//! the rewritten body is valid JSON with the new model and the same other fields.
+//! the rewritten body is valid JSON with the new model and the same other fields; the
+//! depth check passes whatever serde_json can build a value of (it nests at most 127
+//! levels) and `peek` refuses whatever the depth check refuses.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use modelgate_gateway::body::{peek, rewrite};
+use modelgate_gateway::body::{check_depth, peek, rewrite};
 
 fuzz_target!(|data: &[u8]| {
-    let Ok(p) = peek(data) else { return };
+    let depth_ok = check_depth(data).is_ok();
+    if serde_json::from_slice::<serde_json::Value>(data).is_ok() {
+        assert!(depth_ok, "serde_json built a value the depth check refuses");
+    }
+    let peeked = peek(data);
+    if !depth_ok {
+        assert!(peeked.is_err(), "peek accepted a body nested too deep");
+    }
+    let Ok(p) = peeked else { return };
     for force in [false, true] {
         let out = rewrite(data, &p, "fuzzed/model", force);
         let v: serde_json::Value = serde_json::from_slice(&out).expect("rewrite produced invalid JSON");

@@ -2,7 +2,10 @@
 //! `model`, `stream` and `stream_options` (borrowed, no allocation of the rest);
 //! [`rewrite`] replaces the `model` value and, when the gateway needs usage from a stream,
 //! sets `stream_options.include_usage` — by splicing bytes, so every other field, unknown
-//! ones included, reaches the upstream exactly as the client wrote it.
+//! ones included, reaches the upstream exactly as the client wrote it. Before any of that,
+//! [`check_depth`] refuses a body whose arrays and objects nest deeper than [`MAX_DEPTH`]:
+//! `peek` skips the fields it does not read without parsing them, so nesting that would
+//! crash an upstream's parser would otherwise be forwarded as is.
 
 use bytes::{Bytes, BytesMut};
 use modelgate_core::GatewayError;
@@ -57,6 +60,72 @@ fn span_of(body: &[u8], raw: &RawValue) -> Range<usize> {
     start..start + raw.get().len()
 }
 
+/// Deepest nesting of arrays and objects a JSON body may have (the top-level object is
+/// level 1). serde_json's own recursion limit refuses 128 levels when it builds a value
+/// (`serde_json::Value`, typed fields), but it skips the fields it does not read without
+/// counting them, so only this check bounds what is forwarded.
+pub const MAX_DEPTH: usize = 128;
+
+/// What one depth scan found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct DepthScan {
+    /// The deepest nesting seen, up to `limit + 1` (the scan stops there).
+    deepest: usize,
+    /// Bytes the scan went past, at most the input's length: one pass.
+    examined: usize,
+}
+
+/// Counts how deep `[` and `{` nest in `json`, outside strings (a `\` escapes the next
+/// byte), in one pass without allocating; stops as soon as the depth exceeds `limit`.
+/// Does not validate the JSON: the parser that runs next does.
+fn scan_depth(json: &[u8], limit: usize) -> DepthScan {
+    let (mut depth, mut deepest, mut at, mut examined) = (0usize, 0usize, 0usize, 0usize);
+    while let Some(&b) = json.get(at) {
+        at += 1;
+        examined += 1;
+        match b {
+            b'[' | b'{' => {
+                depth += 1;
+                deepest = deepest.max(depth);
+                if depth > limit {
+                    break;
+                }
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            // To the closing quote, jumping over escaped bytes.
+            b'"' => loop {
+                let rest = json.get(at..).unwrap_or_default();
+                let Some(i) = memchr::memchr2(b'"', b'\\', rest) else {
+                    examined += rest.len();
+                    at = json.len();
+                    break;
+                };
+                at += i + 1;
+                examined += i + 1;
+                if json[at - 1] == b'"' {
+                    break;
+                }
+                examined += usize::from(at < json.len());
+                at += 1;
+            },
+            _ => {}
+        }
+    }
+    DepthScan { deepest, examined }
+}
+
+/// Refuses (400) a body whose arrays and objects nest deeper than [`MAX_DEPTH`]: linear,
+/// and it stops at the first byte past the limit. [`peek`] runs it first; the admin API
+/// runs it on its bodies too.
+pub fn check_depth(json: &[u8]) -> Result<(), GatewayError> {
+    if scan_depth(json, MAX_DEPTH).deepest > MAX_DEPTH {
+        return Err(GatewayError::bad_request(format!(
+            "The JSON body of your request nests arrays and objects deeper than {MAX_DEPTH} levels."
+        )));
+    }
+    Ok(())
+}
+
 /// Parses the fields the gateway needs. `require_model` is false only for operations
 /// that have no model (none today, kept explicit).
 pub fn peek(body: &[u8]) -> Result<Peeked, GatewayError> {
@@ -71,6 +140,7 @@ pub fn peek(body: &[u8]) -> Result<Peeked, GatewayError> {
             "The request body must be a JSON object.",
         ));
     }
+    check_depth(body)?;
     let fields: PeekFields<'_> = serde_json::from_slice(body).map_err(|e| {
         GatewayError::bad_request(format!(
             "We could not parse the JSON body of your request: {e}"
@@ -391,21 +461,168 @@ mod tests {
         }
     }
 
-    #[test]
-    fn deep_nesting_in_other_fields_is_skipped_without_recursion() {
-        // serde_json skips unknown fields iteratively: no stack overflow, linear time; the
-        // field passes through untouched like any other unknown field.
-        let deep = format!(
+    /// A request body nested `depth` levels deep: the object, then arrays in `x`.
+    fn nested(depth: usize) -> String {
+        let inner = depth - 1;
+        format!(
             "{{\"model\":\"a\",\"x\":{}{}}}",
-            "[".repeat(100_000),
-            "]".repeat(100_000)
-        );
-        assert_eq!(peek(deep.as_bytes()).unwrap().model, "a");
-        let unbalanced = format!("{{\"model\":\"a\",\"x\":{}}}", "[".repeat(100_000));
-        assert!(peek(unbalanced.as_bytes()).is_err());
+            "[".repeat(inner),
+            "]".repeat(inner)
+        )
     }
 
+    #[test]
+    fn depth_limit_table() {
+        let deep_objects = |n: usize| format!("{}1{}", "{\"a\":".repeat(n), "}".repeat(n));
+        // (case, body, deepest nesting the scan reports with no limit)
+        let cases: &[(&str, String, usize)] = &[
+            ("128 levels", nested(MAX_DEPTH), 128),
+            ("129 levels", nested(MAX_DEPTH + 1), 129),
+            ("128 objects", deep_objects(128), 128),
+            ("129 objects", deep_objects(129), 129),
+            ("flat", r#"{"model":"a","x":[1,[2],{"b":[]}]}"#.into(), 4),
+            (
+                "brackets in a string",
+                format!(r#"{{"x":"{}"}}"#, "[{".repeat(500)),
+                1,
+            ),
+            (
+                "brackets in a key",
+                format!(r#"{{"{}":[]}}"#, "[".repeat(500)),
+                2,
+            ),
+            (
+                "escaped quote",
+                format!(r#"{{"x":"\"{}"}}"#, "[".repeat(500)),
+                1,
+            ),
+            (
+                "escaped backslash, then quote",
+                r#"{"x":"\\","y":[[1]]}"#.into(),
+                3,
+            ),
+            (
+                "backslash, quote, brackets",
+                r#"{"x":"a\\\"]]]]","y":[]}"#.into(),
+                2,
+            ),
+            ("unicode escape of [", r#"{"x":"\u005b\u007b"}"#.into(), 1),
+            (
+                "unterminated string",
+                format!(r#"{{"x":"{}"#, "[".repeat(500)),
+                1,
+            ),
+            ("trailing backslash", r#"{"x":"\"#.into(), 1),
+            ("closing brackets first", "]]]}}{[".into(), 2),
+        ];
+        for (case, body, deepest) in cases {
+            let scan = scan_depth(body.as_bytes(), usize::MAX);
+            assert_eq!(scan.deepest, *deepest, "{case}");
+            assert!(scan.examined <= body.len(), "{case}");
+            let refused = check_depth(body.as_bytes()).is_err();
+            assert_eq!(refused, *deepest > MAX_DEPTH, "{case}");
+        }
+        assert_eq!(peek(nested(MAX_DEPTH).as_bytes()).unwrap().model, "a");
+        let err = peek(nested(MAX_DEPTH + 1).as_bytes()).unwrap_err();
+        assert_eq!(err.kind, modelgate_core::ErrorKind::BadRequest);
+        assert!(
+            err.message.contains("deeper than 128 levels"),
+            "{}",
+            err.message
+        );
+    }
+
+    #[test]
+    fn deep_nesting_is_refused_before_parsing() {
+        // serde_json skips a field it does not read without counting its depth: without
+        // the scan this body was forwarded as is.
+        for body in [
+            nested(100_000),
+            format!("{{\"model\":\"a\",\"x\":{}}}", "[".repeat(100_000)),
+        ] {
+            assert!(peek(body.as_bytes()).is_err());
+            // The scan stops at the first level past the limit.
+            let scan = scan_depth(body.as_bytes(), MAX_DEPTH);
+            assert_eq!(scan.deepest, MAX_DEPTH + 1);
+            assert_eq!(scan.examined, r#"{"model":"a","x":"#.len() + MAX_DEPTH);
+        }
+    }
+
+    #[test]
+    fn depth_scan_is_one_pass() {
+        // Inputs that make a careless scanner go back over bytes: long runs of escapes,
+        // strings full of brackets, nesting that goes up and down. Whatever the size, the
+        // bytes examined never exceed the input: linear, one pass.
+        let families: [fn(usize) -> String; 5] = [
+            |n| format!(r#"{{"x":"{}"}}"#, "\\\"".repeat(n)),
+            |n| format!(r#"{{"x":"{}"}}"#, "[{]}".repeat(n)),
+            |n| format!("[{}]", "[[[[]]]],".repeat(n) + "0"),
+            |n| format!("[{}0]", r#""\\\\","#.repeat(n)),
+            |n| format!("{}{}", "[".repeat(MAX_DEPTH), "]".repeat(MAX_DEPTH)).repeat(n),
+        ];
+        for family in families {
+            for n in [1, 10, 1_000, 100_000] {
+                let body = family(n);
+                let scan = scan_depth(body.as_bytes(), MAX_DEPTH);
+                assert_eq!(
+                    scan.examined,
+                    body.len(),
+                    "n = {n}: {}",
+                    &body[..40.min(body.len())]
+                );
+            }
+        }
+    }
+
+    /// How deep a parsed value nests (a scalar is 0, `[]` is 1).
+    fn value_depth(v: &serde_json::Value) -> usize {
+        match v {
+            serde_json::Value::Array(items) => 1 + items.iter().map(value_depth).max().unwrap_or(0),
+            serde_json::Value::Object(map) => 1 + map.values().map(value_depth).max().unwrap_or(0),
+            _ => 0,
+        }
+    }
+
+    /// JSON values whose strings and keys are full of brackets, quotes and backslashes.
+    fn json_value() -> impl Strategy<Value = serde_json::Value> {
+        let text = "[\\[\\]{}\"\\\\a\u{e9}\u{1F389}\\n]{0,12}";
+        let leaf = prop_oneof![
+            Just(serde_json::Value::Null),
+            any::<bool>().prop_map(serde_json::Value::from),
+            any::<i64>().prop_map(serde_json::Value::from),
+            text.prop_map(serde_json::Value::from),
+        ];
+        leaf.prop_recursive(24, 256, 4, move |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..4).prop_map(serde_json::Value::from),
+                proptest::collection::btree_map(text, inner, 0..4)
+                    .prop_map(|m| serde_json::Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
     proptest! {
+        /// The scan finds the depth serde_json finds, on compact and pretty JSON alike.
+        #[test]
+        fn depth_scan_agrees_with_serde_json(v in json_value()) {
+            let depth = value_depth(&v);
+            for text in [serde_json::to_vec(&v).unwrap(), serde_json::to_vec_pretty(&v).unwrap()] {
+                let parsed: serde_json::Value = serde_json::from_slice(&text).unwrap();
+                prop_assert_eq!(value_depth(&parsed), depth);
+                let scan = scan_depth(&text, usize::MAX);
+                prop_assert_eq!(scan.deepest, depth);
+                prop_assert_eq!(scan.examined, text.len());
+                prop_assert_eq!(check_depth(&text).is_ok(), depth <= MAX_DEPTH);
+            }
+        }
+
+        /// On any bytes the scan never panics and never goes back.
+        #[test]
+        fn depth_scan_on_any_bytes(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {
+            let scan = scan_depth(&bytes, 8);
+            prop_assert!(scan.examined <= bytes.len());
+            prop_assert!(scan.deepest <= 9);
+        }
+
         /// Whatever the other fields, rewriting keeps them and only changes model.
         #[test]
         fn rewrite_preserves_other_fields(extra in proptest::collection::btree_map("[a-z_]{1,8}", any::<i32>(), 0..6), model in "\\PC{0,19}[a-z]", new in "\\PC{1,20}") {

@@ -96,13 +96,15 @@ impl<T: DeserializeOwned> FromRequest<AppState> for Spec<T> {
 }
 
 /// Parses an admin body; an empty body is an empty object (`POST /api/keys` with no body
-/// mints a key with the defaults).
+/// mints a key with the defaults). Nesting deeper than the model API allows is refused
+/// first, as there: serde_json would skip an unknown field however deep it nests.
 fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     let json: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) {
         b"{}"
     } else {
         bytes
     };
+    modelgate_gateway::body::check_depth(json)?;
     serde_json::from_slice(json).map_err(|e| {
         ApiError::from(GatewayError::bad_request(format!(
             "invalid request body: {e}"
@@ -149,5 +151,59 @@ impl FromRequest<AppState> for AnthropicCall {
             .await
             .map(Self)
             .map_err(ApiError::anthropic)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(serde::Deserialize)]
+    struct Spec {
+        #[serde(default)]
+        meta: Option<serde_json::Value>,
+    }
+
+    fn status(r: &Result<Spec, ApiError>) -> Option<u16> {
+        r.as_ref().err().map(|e| e.0.kind.status())
+    }
+
+    /// `{"<field>": [[...]]}`, `depth` levels deep counting the object.
+    fn nested(field: &str, depth: usize) -> String {
+        let inner = depth - 1;
+        format!(
+            r#"{{"{field}":{}{}}}"#,
+            "[".repeat(inner),
+            "]".repeat(inner)
+        )
+    }
+
+    #[test]
+    fn admin_bodies_have_the_depth_limit_of_the_model_api() {
+        // serde_json's own recursion limit: a value it builds may nest 127 levels, not 128.
+        let v127 = format!("{}{}", "[".repeat(127), "]".repeat(127));
+        let v128 = format!("{}{}", "[".repeat(128), "]".repeat(128));
+        assert!(serde_json::from_str::<serde_json::Value>(&v127).is_ok());
+        let e = serde_json::from_str::<serde_json::Value>(&v128).unwrap_err();
+        assert!(e.to_string().contains("recursion limit exceeded"), "{e}");
+        // ... but a field the spec does not have is skipped without counting levels.
+        let skipped: Spec = serde_json::from_str(&nested("other", 100_000)).unwrap();
+        assert!(skipped.meta.is_none());
+        // (body, status): the scan refuses past 128 levels wherever they are, serde_json
+        // refuses 128 levels of a field it builds.
+        let cases = [
+            (nested("meta", 127), None),
+            (nested("meta", 128), Some(400)),
+            (nested("other", 128), None),
+            (nested("other", 129), Some(400)),
+            (nested("other", 100_000), Some(400)),
+            (nested("meta", 100_000), Some(400)),
+            (format!(r#"{{"meta":"{}"}}"#, "[".repeat(100_000)), None),
+            (String::new(), None),
+        ];
+        for (body, expected) in cases {
+            let parsed = parse::<Spec>(body.as_bytes());
+            assert_eq!(status(&parsed), expected, "{}", &body[..body.len().min(30)]);
+        }
     }
 }

@@ -1,0 +1,135 @@
+//! Hostile input: what a client can send to hurt the gateway or the upstreams behind it.
+//! A body nested deeper than 128 levels is refused with a 400 in the caller's schema
+//! before any upstream call or budget reservation (on the model API and the admin API).
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use common::*;
+use modelgate_testkit::MockUpstream;
+use serde_json::{Value, json};
+use std::time::Duration;
+
+/// `fields` with `"x"` nested so that the whole body is `depth` levels deep.
+fn nested(fields: &str, depth: usize) -> String {
+    let inner = depth - 1;
+    format!(
+        r#"{{{fields},"x":{}{}}}"#,
+        "[".repeat(inner),
+        "]".repeat(inner)
+    )
+}
+
+async fn post_raw(gw: &Gw, path: &str, body: String) -> reqwest::Response {
+    gw.http
+        .post(gw.url(path))
+        .bearer_auth(ADMIN_KEY)
+        .header("content-type", "application/json")
+        .header("anthropic-version", "2023-06-01")
+        .body(body)
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn bodies_nested_too_deep_are_400_before_any_upstream_call() {
+    let mock = MockUpstream::start(&["m"]).await;
+    let gw = start_gateway().await;
+    gw.add_mock("up", &mock).await;
+    let r = gw
+        .post(
+            "/api/providers",
+            ADMIN_KEY,
+            json!({"name": "claude", "kind": "anthropic", "endpoint": mock.origin(), "api_key": "sk-ant-x", "models": ["claude-x"]}),
+        )
+        .await;
+    assert_eq!(r.status(), 201);
+    let chat = r#""model":"up:m","messages":[{"role":"user","content":"hi"}]"#;
+    let messages =
+        r#""model":"claude:claude-x","max_tokens":8,"messages":[{"role":"user","content":"hi"}]"#;
+    // (path, fields, the caller's schema is Anthropic's, the upstream path)
+    let routes = [
+        ("/v1/chat/completions", chat, false, "/v1/chat/completions"),
+        (
+            "/v1/responses",
+            r#""model":"up:m","input":"hi""#,
+            false,
+            "/v1/responses",
+        ),
+        (
+            "/v1/embeddings",
+            r#""model":"up:m","input":"hi""#,
+            false,
+            "/v1/embeddings",
+        ),
+        ("/v1/messages", messages, true, "/v1/messages"),
+        (
+            "/v1/messages/count_tokens",
+            messages,
+            true,
+            "/v1/messages/count_tokens",
+        ),
+    ];
+    for (path, fields, anthropic, _) in routes {
+        for depth in [129, 100_000] {
+            let r = post_raw(&gw, path, nested(fields, depth)).await;
+            assert_eq!(r.status(), 400, "{path} at depth {depth}");
+            assert!(r.headers().contains_key("x-request-id"));
+            let v: Value = r.json().await.unwrap();
+            let err = if anthropic {
+                assert_eq!(v["type"], "error", "{path}: Anthropic's error shape");
+                &v["error"]
+            } else {
+                &v["error"]
+            };
+            assert_eq!(err["type"], "invalid_request_error", "{path}: {v}");
+            let message = err["message"].as_str().unwrap();
+            assert!(message.contains("deeper than 128 levels"), "{message}");
+        }
+    }
+    for (_, _, _, upstream) in routes {
+        assert_eq!(mock.hits(upstream), 0, "{upstream} saw a request");
+    }
+    // 128 levels pass (the mock's own parser may refuse them: what matters is that the
+    // gateway forwards them), on pass-through in both schemas.
+    post_raw(&gw, "/v1/chat/completions", nested(chat, 128)).await;
+    post_raw(&gw, "/v1/messages", nested(messages, 128)).await;
+    assert_eq!(mock.hits("/v1/chat/completions"), 1);
+    assert_eq!(mock.hits("/v1/messages"), 1);
+    // No attempt, no reservation and no usage record for any refused body: once the
+    // record of a last good request is stored, the two forwarded ones are all there is.
+    assert_eq!(gw.chat(ADMIN_KEY, "up:m").await.status(), 200);
+    let mut records = Vec::new();
+    for _ in 0..100 {
+        records = gw.org_records().await;
+        if records.len() >= 3 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(records.len(), 3, "{records:?}");
+}
+
+#[tokio::test]
+async fn admin_bodies_nested_too_deep_are_400() {
+    let gw = start_gateway().await;
+    for depth in [129, 100_000] {
+        let r = post_raw(
+            &gw,
+            "/api/providers",
+            nested(
+                r#""name":"deep","kind":"openai-compatible","endpoint":"http://127.0.0.1:9""#,
+                depth,
+            ),
+        )
+        .await;
+        let err = expect_error(r, 400).await;
+        assert_eq!(err["type"], "invalid_request_error");
+        assert!(
+            err["message"].as_str().unwrap().contains("deeper than 128"),
+            "{err}"
+        );
+    }
+    assert_eq!(gw.get("/api/providers/deep", ADMIN_KEY).await.status(), 404);
+}
