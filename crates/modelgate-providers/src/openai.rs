@@ -3,6 +3,7 @@
 //! through `GET {base}/models`.
 
 use crate::UpstreamError;
+use crate::client::ReadError;
 pub use crate::operation::Operation;
 use modelgate_core::{ErrorKind, Secret};
 use std::time::Duration;
@@ -92,7 +93,19 @@ impl OpenAiUpstream {
     }
 }
 
-/// Reads a model-list response (OpenAI and Anthropic share the `data[].id` shape).
+/// Largest model list read from an upstream, in bytes. A provider anyone may create (a
+/// tunnel, a server of one's own) must not make the gateway hold an unbounded body; the
+/// largest real lists are a few hundred KiB (OpenRouter's, with descriptions and prices).
+pub const MAX_MODEL_LIST_BYTES: usize = 4 * 1024 * 1024;
+
+/// Most models one provider may list. Past it the list is refused, not cut: which
+/// models a cut would keep depends on the upstream's order, and a refusal shows on the
+/// provider (its `models_error`), which keeps its last good list; an admin can list the
+/// models a provider serves instead (its `models` setting skips discovery).
+pub const MAX_MODELS: usize = 10_000;
+
+/// Reads a model-list response (OpenAI and Anthropic share the `data[].id` shape), within
+/// [`MAX_MODEL_LIST_BYTES`] and [`MAX_MODELS`].
 pub async fn read_model_list(
     provider: &str,
     resp: reqwest::Response,
@@ -104,20 +117,36 @@ pub async fn read_model_list(
             format!("provider '{provider}' answered {status} to the model list"),
         ));
     }
-    let body = resp
-        .bytes()
-        .await
-        .map_err(|e| UpstreamError::from_transport(provider, &e))?;
-    parse_model_list(&body).ok_or_else(|| {
-        UpstreamError::new(
+    let body = match crate::client::read_limited(resp, MAX_MODEL_LIST_BYTES).await {
+        Ok(body) => body,
+        Err(ReadError::TooLarge) => {
+            return Err(UpstreamError::new(
+                ErrorKind::UpstreamInvalid,
+                format!(
+                    "provider '{provider}' sent a model list larger than {} MiB",
+                    MAX_MODEL_LIST_BYTES >> 20
+                ),
+            ));
+        }
+        Err(ReadError::Transport(e)) => return Err(UpstreamError::from_transport(provider, &e)),
+    };
+    match parse_model_list(&body) {
+        Some(ids) if ids.len() > MAX_MODELS => Err(UpstreamError::new(
+            ErrorKind::UpstreamInvalid,
+            format!(
+                "provider '{provider}' listed more than the {MAX_MODELS} models a provider may have; list the ones it serves in its models setting"
+            ),
+        )),
+        Some(ids) => Ok(ids),
+        None => Err(UpstreamError::new(
             ErrorKind::UpstreamInvalid,
             format!("provider '{provider}' sent a model list that is not OpenAI-shaped"),
-        )
-    })
+        )),
+    }
 }
 
 /// Reads `{"data":[{"id":...}, ...]}` (also accepts a bare array of objects or strings,
-/// as some servers send).
+/// as some servers send); stops after `MAX_MODELS + 1` ids (one more says "too many").
 pub fn parse_model_list(body: &[u8]) -> Option<Vec<String>> {
     let value: serde_json::Value = serde_json::from_slice(body).ok()?;
     let items = match &value {
@@ -132,6 +161,7 @@ pub fn parse_model_list(body: &[u8]) -> Option<Vec<String>> {
             serde_json::Value::Object(o) => o.get("id")?.as_str().map(str::to_owned),
             _ => None,
         })
+        .take(MAX_MODELS + 1)
         .collect();
     Some(ids)
 }
@@ -149,6 +179,59 @@ mod tests {
         assert_eq!(parse_model_list(br#"["x"]"#), Some(vec!["x".into()]));
         assert_eq!(parse_model_list(br#"{"nope":1}"#), None);
         assert_eq!(parse_model_list(b"<html>"), None);
+    }
+
+    fn response(body: reqwest::Body) -> reqwest::Response {
+        reqwest::Response::from(http::Response::new(body))
+    }
+
+    fn list_of(n: usize) -> String {
+        let items: Vec<String> = (0..n).map(|i| format!(r#"{{"id":"m{i}"}}"#)).collect();
+        format!(r#"{{"object":"list","data":[{}]}}"#, items.join(","))
+    }
+
+    #[tokio::test]
+    async fn model_lists_are_capped_in_count() {
+        let ok = read_model_list("p", response(list_of(MAX_MODELS).into())).await;
+        assert_eq!(ok.unwrap().len(), MAX_MODELS);
+        let err = read_model_list("p", response(list_of(MAX_MODELS + 1).into()))
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind, ErrorKind::UpstreamInvalid);
+        assert!(
+            err.message.contains("more than the 10000 models"),
+            "{}",
+            err.message
+        );
+    }
+
+    #[tokio::test]
+    async fn model_lists_are_capped_in_bytes() {
+        // Exactly the limit (a short list padded with spaces) is read.
+        let mut at_limit = list_of(3).into_bytes();
+        at_limit.resize(MAX_MODEL_LIST_BYTES, b' ');
+        let ok = read_model_list("p", response(at_limit.into())).await;
+        assert_eq!(ok.unwrap().len(), 3);
+        // One byte more, with its length declared: refused before reading it.
+        let mut over = list_of(3).into_bytes();
+        over.resize(MAX_MODEL_LIST_BYTES + 1, b' ');
+        let err = read_model_list("p", response(over.into()))
+            .await
+            .unwrap_err();
+        assert!(err.message.contains("larger than 4 MiB"), "{}", err.message);
+        // No declared length, 64 KiB chunks without end: read stops past the limit.
+        let pulled = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counter = pulled.clone();
+        let endless = futures_util::stream::repeat_with(move || {
+            counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            Ok::<_, std::io::Error>(bytes::Bytes::from(vec![b' '; 64 * 1024]))
+        });
+        let err = read_model_list("p", response(reqwest::Body::wrap_stream(endless)))
+            .await
+            .unwrap_err();
+        assert!(err.message.contains("larger than 4 MiB"), "{}", err.message);
+        let chunks = pulled.load(std::sync::atomic::Ordering::SeqCst);
+        assert_eq!(chunks, MAX_MODEL_LIST_BYTES / (64 * 1024) + 1);
     }
 
     #[test]

@@ -1,6 +1,8 @@
-//! Hostile input: what a client can send to hurt the gateway or the upstreams behind it.
-//! A body nested deeper than 128 levels is refused with a 400 in the caller's schema
-//! before any upstream call or budget reservation (on the model API and the admin API).
+//! Hostile input: what a client, or an upstream anyone may run (a tunnel, a server of
+//! their own), can send to hurt the gateway or the upstreams behind it. A body nested
+//! deeper than 128 levels is refused with a 400 in the caller's schema before any upstream
+//! call or budget reservation (on the model API and the admin API); a model list too large
+//! or too long is refused at discovery, shows on the provider, and the last good list stays.
 #![allow(clippy::unwrap_used)]
 
 mod common;
@@ -8,6 +10,7 @@ mod common;
 use common::*;
 use modelgate_testkit::MockUpstream;
 use serde_json::{Value, json};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// `fields` with `"x"` nested so that the whole body is `depth` levels deep.
@@ -132,4 +135,100 @@ async fn admin_bodies_nested_too_deep_are_400() {
         );
     }
     assert_eq!(gw.get("/api/providers/deep", ADMIN_KEY).await.status(), 404);
+}
+
+/// An upstream of one's own whose `GET /v1/models` answers `body()` (HTTP/1.1, no
+/// declared length, the connection closed at the end), written in 64 KiB pieces; stops
+/// writing when the gateway hangs up. Returns its origin.
+async fn model_list_server(body: Arc<Mutex<Vec<u8>>>) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let origin = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut tcp, _)) = listener.accept().await else {
+                return;
+            };
+            let body = body.lock().unwrap().clone();
+            tokio::spawn(async move {
+                let mut head = Vec::new();
+                let mut buf = [0u8; 4096];
+                while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match tcp.read(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => head.extend_from_slice(&buf[..n]),
+                    }
+                }
+                let answer = "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\nconnection: close\r\n\r\n";
+                if tcp.write_all(answer.as_bytes()).await.is_err() {
+                    return;
+                }
+                for piece in body.chunks(64 * 1024) {
+                    if tcp.write_all(piece).await.is_err() {
+                        return;
+                    }
+                }
+                let _ = tcp.shutdown().await;
+            });
+        }
+    });
+    origin
+}
+
+fn list_of(n: usize) -> Vec<u8> {
+    let items: Vec<String> = (0..n).map(|i| format!(r#"{{"id":"m{i}"}}"#)).collect();
+    format!(r#"{{"object":"list","data":[{}]}}"#, items.join(",")).into_bytes()
+}
+
+#[tokio::test]
+async fn model_lists_too_large_or_too_long_are_refused_and_the_last_good_one_stays() {
+    let body = Arc::new(Mutex::new(list_of(3)));
+    let origin = model_list_server(body.clone()).await;
+    let gw = start_gateway().await;
+    let r = gw
+        .post(
+            "/api/providers",
+            ADMIN_KEY,
+            json!({"name": "own", "kind": "openai-compatible", "endpoint": origin}),
+        )
+        .await;
+    assert_eq!(r.status(), 201);
+    let refresh = || async {
+        let r = gw
+            .post("/api/providers/own/refresh", ADMIN_KEY, json!({}))
+            .await;
+        assert_eq!(r.status(), 200);
+        r.json::<Value>().await.unwrap()
+    };
+    let v = refresh().await;
+    assert_eq!(v["models"].as_array().unwrap().len(), 3, "{v}");
+    assert!(v["models_error"].is_null());
+
+    // (case, the list, what the provider shows)
+    let mut huge = list_of(3);
+    huge.splice(1..1, std::iter::repeat_n(b' ', 6 * 1024 * 1024));
+    let cases = [
+        ("6 MiB, no declared length", huge, "larger than 4 MiB"),
+        (
+            "10,001 models",
+            list_of(10_001),
+            "more than the 10000 models",
+        ),
+    ];
+    for (case, list, error) in cases {
+        *body.lock().unwrap() = list;
+        let v = refresh().await;
+        let shown = v["models_error"].as_str().unwrap_or_default();
+        assert!(shown.contains(error), "{case}: {v}");
+        assert_eq!(v["status"], "error", "{case}");
+        assert_eq!(
+            v["models"].as_array().unwrap().len(),
+            3,
+            "{case}: the last good list stays"
+        );
+    }
+    *body.lock().unwrap() = list_of(10_000);
+    let v = refresh().await;
+    assert_eq!(v["models"].as_array().unwrap().len(), 10_000);
+    assert!(v["models_error"].is_null(), "{v}");
 }
