@@ -14,6 +14,9 @@ use std::time::{Duration, Instant};
 pub const SCOPE: &str = "https://cognitiveservices.azure.com/.default";
 /// Tokens are refreshed this long before they expire.
 const REFRESH_MARGIN: Duration = Duration::from_secs(300);
+/// Largest token response read (Entra's are a few KiB): the token URL is a provider
+/// setting, so it may be anyone's server.
+const MAX_TOKEN_RESPONSE_BYTES: usize = 64 * 1024;
 
 /// The token URL for a tenant.
 pub fn default_token_url(tenant_id: &str) -> String {
@@ -108,9 +111,16 @@ impl EntraTokenSource {
                 resp.status()
             )));
         }
-        let parsed: TokenResponse = resp
-            .json()
-            .await
+        let body = match crate::client::read_limited(resp, MAX_TOKEN_RESPONSE_BYTES).await {
+            Ok(body) => body,
+            Err(crate::client::ReadError::TooLarge) => {
+                return Err(failed("the token endpoint's answer is larger than 64 KiB"));
+            }
+            Err(crate::client::ReadError::Transport(_)) => {
+                return Err(failed("the token endpoint's answer broke off"));
+            }
+        };
+        let parsed: TokenResponse = serde_json::from_slice(&body)
             .map_err(|_| failed("the token endpoint's answer is not a token"))?;
         let lifetime = parsed
             .expires_in

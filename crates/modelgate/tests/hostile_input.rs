@@ -2,7 +2,8 @@
 //! their own), can send to hurt the gateway or the upstreams behind it. A body nested
 //! deeper than 128 levels is refused with a 400 in the caller's schema before any upstream
 //! call or budget reservation (on the model API and the admin API); a model list too large
-//! or too long is refused at discovery, shows on the provider, and the last good list stays.
+//! or too long is refused at discovery, shows on the provider, and the last good list stays;
+//! an Entra ID token answer too large is refused.
 #![allow(clippy::unwrap_used)]
 
 mod common;
@@ -137,10 +138,10 @@ async fn admin_bodies_nested_too_deep_are_400() {
     assert_eq!(gw.get("/api/providers/deep", ADMIN_KEY).await.status(), 404);
 }
 
-/// An upstream of one's own whose `GET /v1/models` answers `body()` (HTTP/1.1, no
-/// declared length, the connection closed at the end), written in 64 KiB pieces; stops
-/// writing when the gateway hangs up. Returns its origin.
-async fn model_list_server(body: Arc<Mutex<Vec<u8>>>) -> String {
+/// A server of one's own that answers any request with `body` (HTTP/1.1, no declared
+/// length, the connection closed at the end), written in 64 KiB pieces; stops writing when
+/// the gateway hangs up. Returns its origin.
+async fn own_server(body: Arc<Mutex<Vec<u8>>>) -> String {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let origin = format!("http://{}", listener.local_addr().unwrap());
@@ -183,7 +184,7 @@ fn list_of(n: usize) -> Vec<u8> {
 #[tokio::test]
 async fn model_lists_too_large_or_too_long_are_refused_and_the_last_good_one_stays() {
     let body = Arc::new(Mutex::new(list_of(3)));
-    let origin = model_list_server(body.clone()).await;
+    let origin = own_server(body.clone()).await;
     let gw = start_gateway().await;
     let r = gw
         .post(
@@ -231,4 +232,45 @@ async fn model_lists_too_large_or_too_long_are_refused_and_the_last_good_one_sta
     let v = refresh().await;
     assert_eq!(v["models"].as_array().unwrap().len(), 10_000);
     assert!(v["models_error"].is_null(), "{v}");
+}
+
+#[tokio::test]
+async fn an_entra_token_answer_too_large_is_refused() {
+    let mock = MockUpstream::start(&[]).await;
+    let token = br#"{"access_token":"t-own","token_type":"Bearer","expires_in":3600}"#.to_vec();
+    let body = Arc::new(Mutex::new(token.clone()));
+    let token_url = own_server(body.clone()).await;
+    let gw = start_gateway().await;
+    let provider = |name: &str| {
+        json!({"name": name, "kind": "azure-openai", "endpoint": mock.origin(),
+            "auth": {"type": "azure-entra", "tenant_id": "t1", "client_id": "app-1", "client_secret": "s",
+                "token_url": token_url},
+            "deployments": {"gpt-4o": "d1"}})
+    };
+    // The same answer padded to 1 MiB (still valid JSON) is refused; as sent, it is used.
+    let mut padded = token.clone();
+    padded.resize(1024 * 1024, b' ');
+    *body.lock().unwrap() = padded;
+    assert_eq!(
+        gw.post("/api/providers", ADMIN_KEY, provider("big"))
+            .await
+            .status(),
+        201
+    );
+    let err = expect_error(gw.chat(ADMIN_KEY, "big:gpt-4o").await, 502).await;
+    let message = err["message"].as_str().unwrap();
+    assert!(
+        message.contains("Entra") && message.contains("larger than 64 KiB"),
+        "{message}"
+    );
+    *body.lock().unwrap() = token;
+    assert_eq!(
+        gw.post("/api/providers", ADMIN_KEY, provider("small"))
+            .await
+            .status(),
+        201
+    );
+    assert_eq!(gw.chat(ADMIN_KEY, "small:gpt-4o").await.status(), 200);
+    let rec = mock.last("/azure/d1/chat/completions").unwrap();
+    assert_eq!(rec.headers["authorization"], "Bearer t-own");
 }
