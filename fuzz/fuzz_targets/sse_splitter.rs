@@ -1,5 +1,6 @@
 //! The SSE splitter on arbitrary bytes cut at arbitrary places: never panics, loses or
-//! invents no byte, and yields the same events whatever the chunking.
+//! invents no byte, yields the same events whatever the chunking, and examines each byte
+//! once (plus one per call, for a chunk-ending `\r`).
 #![no_main]
 
 use bytes::Bytes;
@@ -9,13 +10,18 @@ use modelgate_providers::sse::{SseSplitter, parse_event};
 fn split(chunks: &[&[u8]]) -> Vec<Bytes> {
     let mut s = SseSplitter::new(1 << 20);
     let mut out = Vec::new();
+    let mut calls = 0u64;
     for c in chunks {
         s.push(Bytes::copy_from_slice(c));
+        calls += 1;
         while let Ok(Some(e)) = s.next_event() {
+            calls += 1;
             let _ = parse_event(&e);
             out.push(e);
         }
     }
+    let pushed: usize = chunks.iter().map(|c| c.len()).sum();
+    assert!(s.examined() <= pushed as u64 + calls);
     out.extend(s.finish());
     out
 }
@@ -25,6 +31,8 @@ fuzz_target!(|data: &[u8]| {
     let at = usize::from(cut) % (input.len() + 1);
     let whole = split(&[input]);
     let parted = split(&[&input[..at], &input[at..]]);
+    let bytewise: Vec<&[u8]> = input.chunks(1).collect();
+    assert_eq!(whole, split(&bytewise));
     assert_eq!(whole, parted);
     let joined: Vec<u8> = whole.concat();
     // Only trailing whitespace may be dropped at the end of the stream.

@@ -16,10 +16,48 @@ pub const DEFAULT_MAX_EVENT_BYTES: usize = 8 * 1024 * 1024;
 pub struct EventTooLarge(pub usize);
 
 /// Incremental splitter: `push` chunks as they arrive, then drain `next_event`.
+///
+/// Linear in the bytes pushed, however they are chunked: the search for an event's end
+/// resumes where the previous one stopped (each byte is examined once, the `\r` that
+/// ends a chunk twice), and chunks are joined into a buffer that grows by doubling.
 #[derive(Debug)]
 pub struct SseSplitter {
-    buf: Bytes,
+    buf: Pending,
+    /// Where the search for the end of the first buffered event resumes: no line of it
+    /// ends before.
+    resume: usize,
+    /// Where the line the search is in starts.
+    line_start: usize,
+    examined: u64,
     max_event_bytes: usize,
+}
+
+/// The bytes not yet returned as events: the last chunk as received while nothing else
+/// is pending (no copy), or chunks joined.
+#[derive(Debug)]
+enum Pending {
+    Chunk(Bytes),
+    Joined(BytesMut),
+}
+
+impl Pending {
+    fn as_slice(&self) -> &[u8] {
+        match self {
+            Pending::Chunk(b) => b,
+            Pending::Joined(b) => b,
+        }
+    }
+
+    fn split_to(&mut self, n: usize) -> Bytes {
+        let event = match self {
+            Pending::Chunk(b) => b.split_to(n),
+            Pending::Joined(b) => b.split_to(n).freeze(),
+        };
+        if self.as_slice().is_empty() {
+            *self = Pending::Chunk(Bytes::new());
+        }
+        event
+    }
 }
 
 impl Default for SseSplitter {
@@ -31,30 +69,46 @@ impl Default for SseSplitter {
 impl SseSplitter {
     pub fn new(max_event_bytes: usize) -> Self {
         Self {
-            buf: Bytes::new(),
+            buf: Pending::Chunk(Bytes::new()),
+            resume: 0,
+            line_start: 0,
+            examined: 0,
             max_event_bytes,
         }
     }
 
     /// Adds a chunk. When nothing is pending the chunk is kept without copying.
     pub fn push(&mut self, chunk: Bytes) {
-        if self.buf.is_empty() {
-            self.buf = chunk;
-        } else {
-            let mut joined = BytesMut::with_capacity(self.buf.len() + chunk.len());
-            joined.extend_from_slice(&self.buf);
-            joined.extend_from_slice(&chunk);
-            self.buf = joined.freeze();
+        if chunk.is_empty() {
+            return;
+        }
+        match &mut self.buf {
+            Pending::Chunk(b) if b.is_empty() => *b = chunk,
+            Pending::Chunk(b) => {
+                let mut joined = BytesMut::with_capacity(2 * (b.len() + chunk.len()));
+                joined.extend_from_slice(b);
+                joined.extend_from_slice(&chunk);
+                self.buf = Pending::Joined(joined);
+            }
+            Pending::Joined(b) => b.extend_from_slice(&chunk),
         }
     }
 
     /// The next complete event (with its terminating blank line), if one is buffered.
     pub fn next_event(&mut self) -> Result<Option<Bytes>, EventTooLarge> {
-        match event_len(&self.buf) {
-            Some(n) => Ok(Some(self.buf.split_to(n))),
-            None if self.buf.len() > self.max_event_bytes => {
-                Err(EventTooLarge(self.max_event_bytes))
+        let buf = self.buf.as_slice();
+        match find_event_end(
+            buf,
+            &mut self.resume,
+            &mut self.line_start,
+            &mut self.examined,
+        ) {
+            Some(n) => {
+                self.resume = 0;
+                self.line_start = 0;
+                Ok(Some(self.buf.split_to(n)))
             }
+            None if buf.len() > self.max_event_bytes => Err(EventTooLarge(self.max_event_bytes)),
             None => Ok(None),
         }
     }
@@ -62,7 +116,12 @@ impl SseSplitter {
     /// At end of stream: whatever is left, if it holds more than whitespace. An upstream
     /// that omits the final blank line still gets its last event delivered.
     pub fn finish(&mut self) -> Option<Bytes> {
-        let rest = std::mem::take(&mut self.buf);
+        let rest = std::mem::replace(&mut self.buf, Pending::Chunk(Bytes::new()));
+        (self.resume, self.line_start) = (0, 0);
+        let rest = match rest {
+            Pending::Chunk(b) => b,
+            Pending::Joined(b) => b.freeze(),
+        };
         if rest.iter().all(u8::is_ascii_whitespace) {
             None
         } else {
@@ -72,31 +131,54 @@ impl SseSplitter {
 
     /// Bytes buffered but not yet returned as an event.
     pub fn pending(&self) -> usize {
-        self.buf.len()
+        self.buf.as_slice().len()
+    }
+
+    /// Bytes examined so far in search of events' ends: at most the bytes pushed plus one
+    /// per call of [`next_event`](Self::next_event) (a chunk's last `\r` is looked at
+    /// again, in case a `\n` follows). Tests and the fuzz target check that bound.
+    pub fn examined(&self) -> u64 {
+        self.examined
     }
 }
 
-/// Length of the first complete event in `buf`, up to and including the empty line that
-/// ends it. `None` if no event is complete yet (a trailing `\r` waits for a possible `\n`).
-fn event_len(buf: &[u8]) -> Option<usize> {
-    let mut line_start = 0;
-    let mut pos = 0;
+/// Searches `buf` for the end of its first event (the empty line that ends it, included)
+/// from `resume`, the line in progress starting at `line_start`; both are left where the
+/// next search must resume when no event is complete yet (a trailing `\r` waits for a
+/// possible `\n`). Adds the bytes it looks at to `examined`.
+fn find_event_end(
+    buf: &[u8],
+    resume: &mut usize,
+    line_start: &mut usize,
+    examined: &mut u64,
+) -> Option<usize> {
     loop {
-        let idx = pos + memchr::memchr2(b'\n', b'\r', &buf[pos..])?;
+        let rest = &buf[*resume..];
+        let Some(i) = memchr::memchr2(b'\n', b'\r', rest) else {
+            *examined += rest.len() as u64;
+            *resume = buf.len();
+            return None;
+        };
+        *examined += i as u64 + 1;
+        let idx = *resume + i;
         let term = if buf[idx] == b'\r' {
             match buf.get(idx + 1) {
                 Some(b'\n') => 2,
                 Some(_) => 1,
-                None => return None,
+                None => {
+                    *resume = idx;
+                    return None;
+                }
             }
         } else {
             1
         };
-        if idx == line_start {
+        *examined += term as u64 - 1;
+        if idx == *line_start {
             return Some(idx + term);
         }
-        line_start = idx + term;
-        pos = line_start;
+        *line_start = idx + term;
+        *resume = *line_start;
     }
 }
 
@@ -154,16 +236,25 @@ mod tests {
     use proptest::prelude::*;
 
     fn split_all(chunks: &[&[u8]]) -> Vec<Bytes> {
+        split_counting(chunks).0
+    }
+
+    /// The events, the bytes examined, and the calls of `next_event`.
+    fn split_counting(chunks: &[&[u8]]) -> (Vec<Bytes>, u64, u64) {
         let mut s = SseSplitter::default();
         let mut out = Vec::new();
+        let mut calls = 0;
         for c in chunks {
             s.push(Bytes::copy_from_slice(c));
+            calls += 1;
             while let Some(e) = s.next_event().unwrap() {
                 out.push(e);
+                calls += 1;
             }
         }
+        let examined = s.examined();
         out.extend(s.finish());
-        out
+        (out, examined, calls)
     }
 
     #[test]
@@ -218,6 +309,47 @@ mod tests {
         let mut s = SseSplitter::new(16);
         s.push(Bytes::from(vec![b'x'; 17]));
         assert_eq!(s.next_event(), Err(EventTooLarge(16)));
+        // Sent a byte at a time, it is refused at the first byte past the cap.
+        let mut s = SseSplitter::new(1024);
+        let line = Bytes::from(format!("data: {}", "x".repeat(2048)));
+        let refused_at = (1..=line.len()).find(|&i| {
+            s.push(line.slice(i - 1..i));
+            s.next_event().is_err()
+        });
+        assert_eq!(refused_at, Some(1025));
+    }
+
+    /// What the splitter examines for one `size`-byte event pushed a byte at a time, and
+    /// the calls made (pushes + events).
+    fn one_byte_frames(size: usize) -> (u64, u64) {
+        let mut text = b"data: ".to_vec();
+        text.resize(size - 2, b'x');
+        text.extend_from_slice(b"\n\n");
+        let text = Bytes::from(text);
+        let mut s = SseSplitter::default();
+        let (mut calls, mut events) = (0u64, Vec::new());
+        for i in 0..text.len() {
+            s.push(text.slice(i..i + 1));
+            calls += 1;
+            while let Some(e) = s.next_event().unwrap() {
+                events.push(e);
+                calls += 1;
+            }
+        }
+        assert_eq!(events, [text]);
+        (s.examined(), calls)
+    }
+
+    #[test]
+    fn a_large_event_in_one_byte_frames_is_linear() {
+        // Up to the largest event the default cap lets through, a byte per frame: each
+        // byte is examined once. Re-scanning the pending bytes on every frame, as the
+        // splitter did, examines size²/2 bytes: 35 trillion at 8 MiB.
+        for size in [64 * 1024, 1024 * 1024, DEFAULT_MAX_EVENT_BYTES] {
+            let (examined, calls) = one_byte_frames(size);
+            assert_eq!(examined, size as u64, "{size}");
+            assert_eq!(calls, size as u64 + 1);
+        }
     }
 
     const RECORDED: &str = "data: {\"id\":\"1\",\"choices\":[{\"delta\":{\"content\":\"héllo 世界 🎉\"}}]}\n\n\
@@ -238,9 +370,30 @@ mod tests {
             for c in cuts { chunks.push(&bytes[prev..c]); prev = c; }
             chunks.push(&bytes[prev..]);
             let whole = split_all(&[bytes]);
-            let parted = split_all(&chunks);
+            let (parted, examined, calls) = split_counting(&chunks);
             prop_assert_eq!(&whole, &parted);
             prop_assert_eq!(whole.len(), 4);
+            // Linear: each byte once, plus a chunk-ending `\r` looked at again.
+            prop_assert!(examined <= bytes.len() as u64 + calls);
+        }
+
+        /// On any bytes and chunking: the same events as in one piece, and the work
+        /// bound holds.
+        #[test]
+        fn any_bytes_any_chunking(
+            input in proptest::collection::vec(prop_oneof![Just(b'\n'), Just(b'\r'), Just(b'a'), Just(b':')], 0..200),
+            cuts in proptest::collection::vec(0usize..200, 0..20),
+        ) {
+            let mut cuts: Vec<usize> = cuts.into_iter().map(|c| c.min(input.len())).collect();
+            cuts.sort_unstable();
+            let mut chunks = Vec::new();
+            let mut prev = 0;
+            for c in cuts { chunks.push(&input[prev..c]); prev = c; }
+            chunks.push(&input[prev..]);
+            let (parted, examined, calls) = split_counting(&chunks);
+            prop_assert_eq!(&parted, &split_all(&[&input]));
+            prop_assert_eq!(parted.concat(), input[..parted.concat().len()].to_vec());
+            prop_assert!(examined <= input.len() as u64 + calls);
         }
     }
 
