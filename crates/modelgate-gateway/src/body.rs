@@ -61,10 +61,12 @@ fn span_of(body: &[u8], raw: &RawValue) -> Range<usize> {
 }
 
 /// Deepest nesting of arrays and objects a JSON body may have (the top-level object is
-/// level 1). serde_json's own recursion limit refuses 128 levels when it builds a value
-/// (`serde_json::Value`, typed fields), but it skips the fields it does not read without
-/// counting them, so only this check bounds what is forwarded.
-pub const MAX_DEPTH: usize = 128;
+/// level 1): serde_json's own limit when it builds a value (`serde_json::Value`, typed
+/// fields), which refuses the 128th level. So whatever passes here, the gateway can also
+/// parse whole (a translation, the fallback list, the admin API's specs); but serde_json
+/// skips the fields it does not read without counting their levels, so only this check
+/// bounds what is forwarded.
+pub const MAX_DEPTH: usize = 127;
 
 /// What one depth scan found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -476,10 +478,10 @@ mod tests {
         let deep_objects = |n: usize| format!("{}1{}", "{\"a\":".repeat(n), "}".repeat(n));
         // (case, body, deepest nesting the scan reports with no limit)
         let cases: &[(&str, String, usize)] = &[
-            ("128 levels", nested(MAX_DEPTH), 128),
-            ("129 levels", nested(MAX_DEPTH + 1), 129),
+            ("127 levels", nested(MAX_DEPTH), 127),
+            ("128 levels", nested(MAX_DEPTH + 1), 128),
+            ("127 objects", deep_objects(127), 127),
             ("128 objects", deep_objects(128), 128),
-            ("129 objects", deep_objects(129), 129),
             ("flat", r#"{"model":"a","x":[1,[2],{"b":[]}]}"#.into(), 4),
             (
                 "brackets in a string",
@@ -526,10 +528,20 @@ mod tests {
         let err = peek(nested(MAX_DEPTH + 1).as_bytes()).unwrap_err();
         assert_eq!(err.kind, modelgate_core::ErrorKind::BadRequest);
         assert!(
-            err.message.contains("deeper than 128 levels"),
+            err.message.contains("deeper than 127 levels"),
             "{}",
             err.message
         );
+    }
+
+    #[test]
+    fn the_limit_is_serde_json_s() {
+        // Around the limit, the scan refuses exactly what serde_json cannot build.
+        for depth in 100..=160 {
+            let body = nested(depth);
+            let built = serde_json::from_str::<serde_json::Value>(&body).is_ok();
+            assert_eq!(check_depth(body.as_bytes()).is_ok(), built, "depth {depth}");
+        }
     }
 
     #[test]

@@ -1,9 +1,9 @@
 //! Hostile input: what a client, or an upstream anyone may run (a tunnel, a server of
 //! their own), can send to hurt the gateway or the upstreams behind it. A body nested
-//! deeper than 128 levels is refused with a 400 in the caller's schema before any upstream
-//! call or budget reservation (on the model API and the admin API); a model list too large
-//! or too long is refused at discovery, shows on the provider, and the last good list stays;
-//! an Entra ID token answer too large is refused.
+//! deeper than 127 levels (serde_json's own limit) is refused with a 400 in the caller's
+//! schema before any upstream call or budget reservation (on the model API and the admin
+//! API); a model list too large or too long is refused at discovery, shows on the
+//! provider, and the last good list stays; an Entra ID token answer too large is refused.
 #![allow(clippy::unwrap_used)]
 
 mod common;
@@ -76,7 +76,7 @@ async fn bodies_nested_too_deep_are_400_before_any_upstream_call() {
         ),
     ];
     for (path, fields, anthropic, _) in routes {
-        for depth in [129, 100_000] {
+        for depth in [128, 100_000] {
             let r = post_raw(&gw, path, nested(fields, depth)).await;
             assert_eq!(r.status(), 400, "{path} at depth {depth}");
             assert!(r.headers().contains_key("x-request-id"));
@@ -89,16 +89,15 @@ async fn bodies_nested_too_deep_are_400_before_any_upstream_call() {
             };
             assert_eq!(err["type"], "invalid_request_error", "{path}: {v}");
             let message = err["message"].as_str().unwrap();
-            assert!(message.contains("deeper than 128 levels"), "{message}");
+            assert!(message.contains("deeper than 127 levels"), "{message}");
         }
     }
     for (_, _, _, upstream) in routes {
         assert_eq!(mock.hits(upstream), 0, "{upstream} saw a request");
     }
-    // 128 levels pass (the mock's own parser may refuse them: what matters is that the
-    // gateway forwards them), on pass-through in both schemas.
-    post_raw(&gw, "/v1/chat/completions", nested(chat, 128)).await;
-    post_raw(&gw, "/v1/messages", nested(messages, 128)).await;
+    // 127 levels pass, on pass-through in both schemas.
+    post_raw(&gw, "/v1/chat/completions", nested(chat, 127)).await;
+    post_raw(&gw, "/v1/messages", nested(messages, 127)).await;
     assert_eq!(mock.hits("/v1/chat/completions"), 1);
     assert_eq!(mock.hits("/v1/messages"), 1);
     // No attempt, no reservation and no usage record for any refused body: once the
@@ -118,7 +117,7 @@ async fn bodies_nested_too_deep_are_400_before_any_upstream_call() {
 #[tokio::test]
 async fn admin_bodies_nested_too_deep_are_400() {
     let gw = start_gateway().await;
-    for depth in [129, 100_000] {
+    for depth in [128, 100_000] {
         let r = post_raw(
             &gw,
             "/api/providers",
@@ -131,7 +130,7 @@ async fn admin_bodies_nested_too_deep_are_400() {
         let err = expect_error(r, 400).await;
         assert_eq!(err["type"], "invalid_request_error");
         assert!(
-            err["message"].as_str().unwrap().contains("deeper than 128"),
+            err["message"].as_str().unwrap().contains("deeper than 127"),
             "{err}"
         );
     }
