@@ -3,7 +3,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use modelgate_gateway::resolve::{ModelView, Resolution, resolve};
+use modelgate_registry::resolve::{ModelView, Resolution, resolve};
 
 struct View;
 
