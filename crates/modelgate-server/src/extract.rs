@@ -83,7 +83,10 @@ impl<T: DeserializeOwned> FromRequest<AppState> for Change<T> {
     }
 }
 
-/// A body that needs no caller (`POST /api/auth/login`), as the typed spec `T`.
+/// A body that needs no caller (`POST /api/auth/login`), as the typed spec `T`. Only JSON
+/// is taken (a plain HTML form on another site cannot send it), and a browser's
+/// cross-site post is refused: `Sec-Fetch-Site: cross-site`, or an `Origin` naming
+/// another host than the one the request reached.
 pub struct Spec<T>(pub T);
 
 impl<T: DeserializeOwned> FromRequest<AppState> for Spec<T> {
@@ -91,8 +94,53 @@ impl<T: DeserializeOwned> FromRequest<AppState> for Spec<T> {
 
     async fn from_request(req: Request, _: &AppState) -> Result<Self, ApiError> {
         let (parts, body) = req.into_parts();
-        parse(&body_of(&parts.headers, body).await?).map(Self)
+        let bytes = body_of(&parts.headers, body).await?;
+        if !is_json(&parts.headers) {
+            return Err(GatewayError::bad_request(
+                "This endpoint takes a JSON body: send content-type: application/json.",
+            )
+            .with_code("json_required")
+            .into());
+        }
+        if !from_this_site(&parts.headers) {
+            return Err(GatewayError::forbidden(
+                "Cross-site requests cannot sign in: sign in from the gateway's own pages.",
+            )
+            .with_code("cross_site_refused")
+            .into());
+        }
+        parse(&bytes).map(Self)
     }
+}
+
+fn header<'a>(headers: &'a axum::http::HeaderMap, name: &str) -> Option<&'a str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+/// `content-type: application/json` (parameters such as `charset` allowed).
+fn is_json(headers: &axum::http::HeaderMap) -> bool {
+    header(headers, "content-type")
+        .and_then(|ct| ct.split(';').next())
+        .is_some_and(|mime| mime.trim().eq_ignore_ascii_case("application/json"))
+}
+
+/// Whether a request is not a browser's cross-site one. Clients that are not browsers send
+/// neither header and pass.
+fn from_this_site(headers: &axum::http::HeaderMap) -> bool {
+    if header(headers, "sec-fetch-site").is_some_and(|s| s.eq_ignore_ascii_case("cross-site")) {
+        return false;
+    }
+    let Some(origin) = header(headers, "origin") else {
+        return true;
+    };
+    // `scheme://host[:port]`; `null` (a sandboxed or local page) names no host.
+    let Some((_, origin_host)) = origin.split_once("://") else {
+        return false;
+    };
+    [header(headers, "x-forwarded-host"), header(headers, "host")]
+        .into_iter()
+        .flatten()
+        .any(|host| host.eq_ignore_ascii_case(origin_host))
 }
 
 /// Parses an admin body; an empty body is an empty object (`POST /api/keys` with no body

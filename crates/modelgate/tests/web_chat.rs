@@ -373,3 +373,71 @@ async fn a_new_password_ends_the_sessions_signed_in_with_the_old_one() {
     assert_eq!(r.status(), 200);
     assert_eq!(other.get("/api/auth/session").await.status(), 200);
 }
+
+#[tokio::test]
+async fn sign_in_takes_json_from_this_site_only() {
+    let gw = start_gateway().await;
+    user(&gw, "rae").await;
+    let body = json!({"name": "rae", "password": PASSWORD}).to_string();
+    let host = gw.base.trim_start_matches("http://").to_owned();
+    let same = format!("http://{host}");
+    // (content type, extra headers, expected status, expected code)
+    type Case<'a> = (&'a str, Vec<(&'a str, &'a str)>, u16, Option<&'a str>);
+    let cases: Vec<Case<'_>> = vec![
+        ("application/json", vec![], 200, None),
+        (
+            "application/json; charset=utf-8",
+            vec![("origin", &same)],
+            200,
+            None,
+        ),
+        (
+            "application/json",
+            vec![("sec-fetch-site", "same-origin")],
+            200,
+            None,
+        ),
+        ("text/plain", vec![], 400, Some("json_required")),
+        (
+            "application/x-www-form-urlencoded",
+            vec![],
+            400,
+            Some("json_required"),
+        ),
+        (
+            "application/json",
+            vec![("sec-fetch-site", "cross-site")],
+            403,
+            Some("cross_site_refused"),
+        ),
+        (
+            "application/json",
+            vec![("origin", "https://evil.example")],
+            403,
+            Some("cross_site_refused"),
+        ),
+        (
+            "application/json",
+            vec![("origin", "null")],
+            403,
+            Some("cross_site_refused"),
+        ),
+    ];
+    for (content_type, headers, status, code) in cases {
+        let mut req = reqwest::Client::new()
+            .post(gw.url("/api/auth/login"))
+            .header("content-type", content_type)
+            .body(body.clone());
+        for (name, value) in &headers {
+            req = req.header(*name, *value);
+        }
+        let r = req.send().await.unwrap();
+        let what = format!("{content_type} {headers:?}");
+        assert_eq!(r.status().as_u16(), status, "{what}");
+        if status != 200 {
+            assert!(r.headers().get("set-cookie").is_none(), "{what}");
+            let v: Value = r.json().await.unwrap();
+            assert_eq!(v["error"]["code"].as_str(), code, "{what}");
+        }
+    }
+}
