@@ -180,6 +180,14 @@ impl Shared {
     }
 }
 
+/// Tells the other replicas about a change when there are any (`--redis`); without them
+/// there is no one to tell.
+pub async fn notify(shared: Option<&Shared>, notice: Notice) {
+    if let Some(shared) = shared {
+        shared.publish(&notice).await;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

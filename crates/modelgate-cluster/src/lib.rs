@@ -11,7 +11,7 @@ pub mod budget;
 pub mod events;
 pub mod limits;
 
-pub use events::{Notice, NoticeHandler, RemoteTunnel};
+pub use events::{Notice, NoticeHandler, RemoteTunnel, notify};
 
 use redis::aio::ConnectionManager;
 

@@ -73,7 +73,8 @@ pub const MAX_DEPTH: usize = 127;
 struct DepthScan {
     /// The deepest nesting seen, up to `limit + 1` (the scan stops there).
     deepest: usize,
-    /// Bytes the scan went past, at most the input's length: one pass.
+    /// How far the scan went (it never goes back, so also the bytes it examined): at most
+    /// the input's length, one pass.
     examined: usize,
 }
 
@@ -81,10 +82,9 @@ struct DepthScan {
 /// byte), in one pass without allocating; stops as soon as the depth exceeds `limit`.
 /// Does not validate the JSON: the parser that runs next does.
 fn scan_depth(json: &[u8], limit: usize) -> DepthScan {
-    let (mut depth, mut deepest, mut at, mut examined) = (0usize, 0usize, 0usize, 0usize);
+    let (mut depth, mut deepest, mut at) = (0usize, 0usize, 0usize);
     while let Some(&b) = json.get(at) {
         at += 1;
-        examined += 1;
         match b {
             b'[' | b'{' => {
                 depth += 1;
@@ -98,22 +98,22 @@ fn scan_depth(json: &[u8], limit: usize) -> DepthScan {
             b'"' => loop {
                 let rest = json.get(at..).unwrap_or_default();
                 let Some(i) = memchr::memchr2(b'"', b'\\', rest) else {
-                    examined += rest.len();
                     at = json.len();
                     break;
                 };
                 at += i + 1;
-                examined += i + 1;
                 if json[at - 1] == b'"' {
                     break;
                 }
-                examined += usize::from(at < json.len());
                 at += 1;
             },
             _ => {}
         }
     }
-    DepthScan { deepest, examined }
+    DepthScan {
+        deepest,
+        examined: at.min(json.len()),
+    }
 }
 
 /// Refuses (400) a body whose arrays and objects nest deeper than [`MAX_DEPTH`]: linear,

@@ -338,7 +338,8 @@ impl Organization {
             .await?
             .ok_or_else(|| GatewayError::not_found(format!("no active key with id '{id}'")))?;
         self.auth.invalidate(&hash);
-        self.notify(modelgate_cluster::Notice::Key(hash)).await;
+        modelgate_cluster::notify(self.shared.as_deref(), modelgate_cluster::Notice::Key(hash))
+            .await;
         Ok(())
     }
 }

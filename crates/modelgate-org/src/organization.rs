@@ -37,7 +37,7 @@ pub struct Organization {
     pub(crate) ledger: Arc<Ledger>,
     pub(crate) usage: UsageSink,
     /// State shared with other replicas (`--redis`): change notices.
-    shared: Option<Arc<Shared>>,
+    pub(crate) shared: Option<Arc<Shared>>,
     pub(crate) clock: Clock,
     registry: OnceLock<Weak<dyn ProviderRegistry>>,
 }
@@ -80,18 +80,11 @@ impl Organization {
             .await
     }
 
-    /// Tells the other replicas about a change (nothing without `--redis`).
-    pub async fn notify(&self, notice: Notice) {
-        if let Some(shared) = &self.shared {
-            shared.publish(&notice).await;
-        }
-    }
-
     /// Reloads the directory after an org change, here and (with `--redis`) on every
     /// other replica.
     pub async fn reload_org(&self) -> Result<(), GatewayError> {
         self.load().await?;
-        self.notify(Notice::Org).await;
+        modelgate_cluster::notify(self.shared.as_deref(), Notice::Org).await;
         Ok(())
     }
 

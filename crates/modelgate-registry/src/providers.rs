@@ -81,13 +81,6 @@ impl Providers {
     pub fn snapshot(&self) -> Arc<crate::snapshot::Snapshot> {
         self.registry.snapshot()
     }
-
-    /// Tells the other replicas about a change (nothing without `--redis`).
-    pub async fn notify(&self, notice: Notice) {
-        if let Some(shared) = &self.shared {
-            shared.publish(&notice).await;
-        }
-    }
 }
 
 impl Providers {
@@ -104,7 +97,7 @@ impl Providers {
     /// starts discovery where a model list is missing or stale.
     pub async fn reload_providers(self: &Arc<Self>) -> Result<(), GatewayError> {
         self.load_providers().await?;
-        self.notify(Notice::Providers).await;
+        modelgate_cluster::notify(self.shared.as_deref(), Notice::Providers).await;
         Ok(())
     }
 

@@ -111,7 +111,11 @@ impl Providers {
         let mut task = task;
         match (&self.shared, announce) {
             (Some(_), Some(announce)) => loop {
-                self.notify(Notice::TunnelUp(announce.clone())).await;
+                modelgate_cluster::notify(
+                    self.shared.as_deref(),
+                    Notice::TunnelUp(announce.clone()),
+                )
+                .await;
                 tokio::select! {
                     _ = &mut task => break,
                     () = tokio::time::sleep(HEARTBEAT) => {}
@@ -128,7 +132,7 @@ impl Providers {
                 provider_id: grant.provider_id.clone(),
                 url: url.clone(),
             };
-            self.notify(notice).await;
+            modelgate_cluster::notify(self.shared.as_deref(), notice).await;
         }
         metrics::gauge!("modelgate_tunnels_running").decrement(1.0);
         tracing::info!(tunnel = %grant.name, "tunnel stopped");
